@@ -1,0 +1,99 @@
+// One catalog of error codes. Each code says whose fault it is and whether a retry
+// may help; the control socket and postMessage carry `{code, message}`.
+
+export type Fault = 'client' | 'backend' | 'daemon';
+
+interface CodeInfo {
+  fault: Fault;
+  retryable: boolean;
+  doc: string;
+}
+
+export const CODES = {
+  // config
+  E_TOML_SYNTAX: { fault: 'client', retryable: false, doc: 'the file is not valid TOML' },
+  E_FILE_READ: { fault: 'client', retryable: false, doc: 'the config file cannot be read' },
+  E_UNKNOWN_KEY: { fault: 'client', retryable: false, doc: 'a key netmon does not know (often a typo)' },
+  E_TYPE: { fault: 'client', retryable: false, doc: 'a value of the wrong type' },
+  E_REQUIRED: { fault: 'client', retryable: false, doc: 'a required key is missing' },
+  E_ADDRESS: { fault: 'client', retryable: false, doc: 'an address that is not host:port' },
+  E_PORT_RANGE: { fault: 'client', retryable: false, doc: 'a port outside 1..65535 (0 allowed for bind)' },
+  E_DURATION: { fault: 'client', retryable: false, doc: 'a duration that is not like "250ms", "2s", "5m"' },
+  E_WEIGHT_RANGE: { fault: 'client', retryable: false, doc: 'a backend weight outside 1..256' },
+  E_RANGE: { fault: 'client', retryable: false, doc: 'a number outside its allowed range' },
+  E_ENUM: { fault: 'client', retryable: false, doc: 'a value that is not one of the allowed words' },
+  E_DUPLICATE_NAME: { fault: 'client', retryable: false, doc: 'two listeners, pools or backends share a name' },
+  E_DUPLICATE_BIND: { fault: 'client', retryable: false, doc: 'two listeners bind the same address' },
+  E_MISSING_POOL: { fault: 'client', retryable: false, doc: 'a listener names a pool that does not exist' },
+  E_EMPTY_POOL: { fault: 'client', retryable: false, doc: 'a pool with no backends' },
+  E_NO_LISTENERS: { fault: 'client', retryable: false, doc: 'the config has no listener' },
+  E_LIMIT: { fault: 'client', retryable: false, doc: 'more listeners, pools or backends than `limits` allows' },
+  E_REGEX: { fault: 'client', retryable: false, doc: 'an expect pattern that is not a valid regular expression' },
+  // data plane
+  E_CONNECT_REFUSED: { fault: 'backend', retryable: true, doc: 'the backend refused the connection' },
+  E_CONNECT_TIMEOUT: { fault: 'backend', retryable: true, doc: 'the backend did not accept within the connect timeout' },
+  E_CONNECT_ERROR: { fault: 'backend', retryable: true, doc: 'connecting to the backend failed otherwise' },
+  E_NO_BACKEND: { fault: 'daemon', retryable: true, doc: 'no eligible backend (all down, in maint or full)' },
+  E_QUEUE_TIMEOUT: { fault: 'daemon', retryable: true, doc: 'waited in the queue for a free backend slot too long' },
+  // control socket
+  E_BAD_REQUEST: { fault: 'client', retryable: false, doc: 'a control line that is neither a command nor valid JSON' },
+  E_LINE_TOO_LONG: { fault: 'client', retryable: false, doc: 'a control line over the size limit' },
+  E_UNKNOWN_COMMAND: { fault: 'client', retryable: false, doc: 'a command the control socket does not know' },
+  E_BAD_ARGUMENT: { fault: 'client', retryable: false, doc: 'a command argument that is missing or malformed' },
+  E_NOT_FOUND: { fault: 'client', retryable: false, doc: 'the named listener, pool or backend does not exist' },
+  E_RELOAD_FAILED: { fault: 'client', retryable: false, doc: 'the reloaded config is invalid; the old one keeps running' },
+  E_BUSY: { fault: 'daemon', retryable: true, doc: 'another reload is in progress' },
+  E_INTERNAL: { fault: 'daemon', retryable: true, doc: 'an unexpected failure inside netmon' },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ErrorCode = keyof typeof CODES;
+
+export interface ErrorPayload {
+  code: ErrorCode;
+  message: string;
+}
+
+export class NetmonError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'NetmonError';
+    this.code = code;
+  }
+  toJSON(): ErrorPayload {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** One config problem: which file, which key, what is wrong. */
+export class ConfigError extends NetmonError {
+  readonly path: string;
+  line: number | undefined;
+  file: string | undefined;
+  constructor(code: ErrorCode, path: string, message: string, line?: number) {
+    super(code, message);
+    this.name = 'ConfigError';
+    this.path = path;
+    this.line = line;
+  }
+  /** "netmon.toml:12: pool.web.backend[2].weight: must be 1..256, got -4 [E_WEIGHT_RANGE]" */
+  format(): string {
+    const where = (this.file ?? '<config>') + (this.line !== undefined ? `:${this.line}` : '');
+    const key = this.path ? `${this.path}: ` : '';
+    return `${where}: ${key}${this.message} [${this.code}]`;
+  }
+}
+
+/** Thrown by loaders with every problem found, not just the first. */
+export class ConfigErrors extends Error {
+  readonly errors: ConfigError[];
+  constructor(errors: ConfigError[]) {
+    super(errors.map((e) => e.format()).join('\n'));
+    this.name = 'ConfigErrors';
+    this.errors = errors;
+  }
+}
+
+export function isErrorCode(s: string): s is ErrorCode {
+  return Object.hasOwn(CODES, s);
+}

@@ -1,0 +1,170 @@
+// The daemon's state as plain JSON: what the control socket (`show ...`,
+// `subscribe`), the metrics port's /stats and the dashboard consume. Built on the
+// main thread from the state table; rates are computed here, once, so that no
+// consumer computes traffic statistics itself.
+//
+// Subscribe protocol (control socket): request
+//   {"id":7,"cmd":"subscribe","args":{"interval":1000}}      (text: `subscribe 1000`)
+// then, until the client closes, one line per message:
+//   {"id":7,"ok":true,"data":{"type":"snapshot","snapshot":Snapshot}}   every interval
+//   {"id":7,"ok":true,"data":{"type":"event","event":DaemonEvent}}      as they happen
+
+export type AdminStateName = 'ready' | 'drain' | 'maint';
+export type OpStateName = 'up' | 'down' | 'starting';
+export type CheckResultName = 'none' | 'ok' | 'failed';
+
+export interface Percentiles {
+  /** milliseconds; NaN-free: 0 when there are no samples */
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface Rates {
+  /** per second, over the last sampling window (about 1 s) */
+  connections: number;
+  bytesIn: number;
+  bytesOut: number;
+  errors: number;
+  retries: number;
+}
+
+export interface BackendSnapshot {
+  /** "pool/name" */
+  key: string;
+  pool: string;
+  name: string;
+  address: string;
+  admin: AdminStateName;
+  op: OpStateName;
+  /** why the state last changed: config | health | passive | admin | reload | slow_start */
+  cause: string;
+  /** ms since epoch */
+  lastChange: number;
+  weight: number;
+  effectiveWeight: number;
+  backup: boolean;
+  active: number;
+  maxConnections: number;
+  queue: number;
+  connections: number;
+  bytesIn: number;
+  bytesOut: number;
+  connectErrors: { refused: number; timeout: number; other: number };
+  retries: number;
+  passiveFailures: number;
+  rates: Rates;
+  ewmaConnectMs: number;
+  ewmaFirstByteMs: number;
+  connectMs: Percentiles;
+  firstByteMs: Percentiles;
+  check: { type: string; result: CheckResultName; durationMs: number; time: number; detail: string };
+  /** agent data reported by an http health check's JSON body; null fields not reported */
+  agent: { cpu: number | null; memory: number | null; connections: number | null };
+  /** true while the backend is removed from the config and finishing its connections */
+  removed: boolean;
+}
+
+export interface PoolSnapshot {
+  name: string;
+  /** configured (or set at run time) algorithm */
+  algorithm: string;
+  /** the strategy in use: differs from `algorithm` only for adaptive */
+  activeAlgorithm: string;
+  adaptiveSwitches: number;
+  retries: number;
+  queued: number;
+  backends: string[];
+  up: number;
+  total: number;
+  rates: Rates;
+}
+
+export interface ListenerSnapshot {
+  name: string;
+  bind: string;
+  pool: string;
+  enabled: boolean;
+  active: number;
+  maxConnections: number;
+  accepted: number;
+  bytesIn: number;
+  bytesOut: number;
+  rejected: Record<string, number>;
+  protocols: Record<string, number>;
+  rates: Rates;
+}
+
+export interface WorkerSnapshot {
+  id: number;
+  threadId: number;
+  alive: boolean;
+  starts: number;
+  active: number;
+  accepted: number;
+  loopLagMs: number;
+  cpuSeconds: number;
+}
+
+export interface InfoSnapshot {
+  name: 'netmon';
+  version: string;
+  pid: number;
+  node: string;
+  startTime: number;
+  uptimeSeconds: number;
+  workers: number;
+  configFile: string;
+  generation: number;
+  reloads: number;
+  reloadFailures: number;
+  lastReload: { ok: boolean; time: number; errors: string[] } | null;
+  controlSocket: string;
+  metricsListen: string | null;
+}
+
+export interface ProcessSnapshot {
+  /** CPU share of one core over the last window, 0..N cores */
+  cpu: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  loopLagMs: number;
+}
+
+export type AlertState = 'pending' | 'firing' | 'resolved';
+
+export interface AlertSnapshot {
+  /** rule name: backend_down, high_latency, high_cpu, high_memory, traffic_spike, poor_distribution */
+  name: string;
+  /** what it is about: a backend key, a pool, "daemon" */
+  subject: string;
+  state: AlertState;
+  severity: 'warning' | 'critical';
+  message: string;
+  /** ms since epoch */
+  since: number;
+  firedAt: number | null;
+  resolvedAt: number | null;
+  value: number;
+  threshold: number;
+}
+
+export interface Snapshot {
+  time: number;
+  info: InfoSnapshot;
+  process: ProcessSnapshot;
+  workers: WorkerSnapshot[];
+  listeners: ListenerSnapshot[];
+  pools: PoolSnapshot[];
+  backends: BackendSnapshot[];
+  /** pending and firing, then recently resolved */
+  alerts: AlertSnapshot[];
+}
+
+export type DaemonEvent =
+  | { type: 'state'; time: number; backend: string; from: string; to: string; cause: string; detail: string }
+  | { type: 'alert'; time: number; alert: AlertSnapshot }
+  | { type: 'reload'; time: number; ok: boolean; generation: number; errors: string[]; changes: string[] }
+  | { type: 'adaptive'; time: number; pool: string; from: string; to: string; reason: string }
+  | { type: 'action'; time: number; command: string; ok: boolean; message: string }
+  | { type: 'worker'; time: number; worker: number; what: 'started' | 'exited' | 'restarted'; detail: string };

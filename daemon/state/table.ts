@@ -1,0 +1,759 @@
+// THE shared-memory layout. Every field that more than one thread reads or writes
+// lives here, with its offset computed in this file only; the rest of the code
+// calls the typed accessors below.
+//
+// Two views over one SharedArrayBuffer:
+//   i32: header, listener, pool and backend slots (states, weights, gauges). Written
+//        with Atomics; health and admin state have one writer, the main thread.
+//   f64: shared floats (EWMAs, agent data, times) and per-worker counter stripes.
+// A stripe is written by exactly one worker, so a plain `+=` is exact and never
+// contended; Float64 keeps counters exact to 2^53 (Int32 Atomics would wrap at 2^31
+// within days at 10k conn/s). Readers (main thread) sum the stripes.
+
+export const enum AdminState {
+  Ready = 0,
+  Drain = 1,
+  Maint = 2,
+}
+export const enum OpState {
+  Up = 0,
+  Down = 1,
+  /** recovered, ramping its weight up under slow start */
+  Starting = 2,
+}
+/** Why a backend's state last changed, as HAProxy records it. */
+export const enum Cause {
+  Config = 0,
+  Health = 1,
+  Passive = 2,
+  Admin = 3,
+  Reload = 4,
+  SlowStart = 5,
+}
+export const enum CheckResult {
+  None = 0,
+  Ok = 1,
+  Failed = 2,
+}
+export const ADMIN_NAMES = ['ready', 'drain', 'maint'] as const;
+export const OP_NAMES = ['up', 'down', 'starting'] as const;
+export const CAUSE_NAMES = ['config', 'health', 'passive', 'admin', 'reload', 'slow_start'] as const;
+export const CHECK_NAMES = ['none', 'ok', 'failed'] as const;
+
+/** Upper bounds (seconds) of the latency histograms; a last +Inf bucket follows. */
+export const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+] as const;
+/** Connection duration spans milliseconds to hours. */
+export const DURATION_BUCKETS = [
+  0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600,
+] as const;
+export const enum Histogram {
+  Connect = 0,
+  FirstByte = 1,
+  Duration = 2,
+}
+export const HISTOGRAM_NAMES = ['connect', 'first_byte', 'duration'] as const;
+const LAT_N = LATENCY_BUCKETS.length + 1;
+const DUR_N = DURATION_BUCKETS.length + 1;
+
+export const CONNECT_ERROR_REASONS = ['refused', 'timeout', 'other'] as const;
+export type ConnectErrorReason = (typeof CONNECT_ERROR_REASONS)[number];
+export const REJECT_REASONS = ['max_connections', 'no_backend', 'queue_timeout', 'acl', 'rate_limit', 'proxy_header', 'disabled'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+export const PROTOCOLS = ['tls', 'http1', 'http2', 'ssh', 'other', 'unknown'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+// ---- i32 fields --------------------------------------------------------------
+const H_MAGIC = 0;
+const H_GENERATION = 1;
+const H_RELOADS = 2;
+const H_RELOAD_FAILURES = 3;
+const H_LAST_RELOAD_OK = 4;
+const HEADER_I32 = 16;
+
+const L_IN_USE = 0;
+const L_ACTIVE = 1;
+const L_ENABLED = 2;
+const L_MAXCONN = 3;
+const LISTENER_I32 = 8;
+
+const P_IN_USE = 0;
+const P_ALGORITHM = 1;
+const P_VERSION = 2;
+const P_CURSOR = 3;
+const P_ADAPTIVE_CURRENT = 4;
+const P_ADAPTIVE_SWITCHES = 5;
+const P_QUEUED = 6;
+const POOL_I32 = 8;
+
+const B_IN_USE = 0;
+const B_GENERATION = 1;
+const B_POOL = 2;
+const B_ADMIN = 3;
+const B_OP = 4;
+const B_HEALTH_COUNT = 5;
+const B_WEIGHT = 6;
+const B_EFF_WEIGHT = 7;
+const B_ACTIVE = 8;
+const B_MAXCONN = 9;
+const B_QUEUE = 10;
+const B_CONSEC_FAILS = 11;
+const B_BACKUP = 12;
+const B_CAUSE = 13;
+const B_CHECK = 14;
+const BACKEND_I32 = 16;
+
+// ---- f64 shared fields -------------------------------------------------------
+const HF_START_TIME = 0;
+const HF_LAST_RELOAD_TIME = 1;
+const HEADER_F64 = 4;
+
+const BF_LAST_CHANGE = 0;
+const BF_EWMA_CONNECT = 1;
+const BF_EWMA_FIRST_BYTE = 2;
+const BF_AGENT_CPU = 3;
+const BF_AGENT_MEMORY = 4;
+const BF_AGENT_CONNECTIONS = 5;
+const BF_CHECK_DURATION = 6;
+const BF_CHECK_TIME = 7;
+const BF_SLOW_START_BEGIN = 8;
+const BACKEND_F64 = 10;
+
+// ---- f64 per-worker stripes --------------------------------------------------
+const S_CONNECTIONS = 0;
+const S_BYTES_IN = 1;
+const S_BYTES_OUT = 2;
+const S_CONNECT_ERRORS = 3; // + reason index (3 reasons)
+const S_RETRIES = 6;
+const S_PASSIVE_FAILURES = 7;
+const S_ACTIVE_HELD = 8; // this worker's share of B_ACTIVE, released if the worker dies
+const S_HIST_SUM = 9; // + histogram index (3)
+const S_HIST = 12; // connect buckets, first-byte buckets, duration buckets
+const HIST_BASE = [S_HIST, S_HIST + LAT_N, S_HIST + 2 * LAT_N] as const;
+const HIST_BOUNDS: readonly (readonly number[])[] = [LATENCY_BUCKETS, LATENCY_BUCKETS, DURATION_BUCKETS];
+const BACKEND_STRIPE = S_HIST + 2 * LAT_N + DUR_N;
+
+const LS_ACCEPTED = 0;
+const LS_BYTES_IN = 1;
+const LS_BYTES_OUT = 2;
+const LS_ACTIVE_HELD = 3;
+const LS_REJECTED = 4; // + reject reason index
+const LS_PROTOCOL = LS_REJECTED + REJECT_REASONS.length; // + protocol index
+const LISTENER_STRIPE = LS_PROTOCOL + PROTOCOLS.length;
+
+const W_HEARTBEAT = 0;
+const W_LOOP_LAG = 1;
+const W_CPU_USER = 2;
+const W_CPU_SYSTEM = 3;
+const W_ACTIVE = 4;
+const W_ACCEPTED = 5;
+const W_STARTS = 6;
+const WORKER_STRIPE = 8;
+
+const MAGIC = 0x6e6d3031; // "nm01"
+
+export interface TableCapacity {
+  workers: number;
+  listeners: number;
+  pools: number;
+  backends: number;
+}
+
+/** Totals summed over all workers' stripes. */
+export interface BackendCounters {
+  connections: number;
+  bytesIn: number;
+  bytesOut: number;
+  connectErrors: Record<ConnectErrorReason, number>;
+  retries: number;
+  passiveFailures: number;
+}
+
+export interface HistogramSnapshot {
+  /** upper bounds in seconds, without +Inf */
+  bounds: readonly number[];
+  /** per-bucket (not cumulative) counts, bounds.length + 1 entries */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+export class Table {
+  readonly buffer: SharedArrayBuffer;
+  readonly cap: TableCapacity;
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly lBase: number;
+  private readonly pBase: number;
+  private readonly bBase: number;
+  private readonly hfBase = 0;
+  private readonly bfBase: number;
+  private readonly bsBase: number;
+  private readonly lsBase: number;
+  private readonly wsBase: number;
+
+  /** Allocate a new table (main thread) or attach to an existing buffer (workers). */
+  constructor(cap: TableCapacity, buffer?: SharedArrayBuffer) {
+    this.cap = { ...cap };
+    this.lBase = HEADER_I32;
+    this.pBase = this.lBase + cap.listeners * LISTENER_I32;
+    this.bBase = this.pBase + cap.pools * POOL_I32;
+    const i32Len = this.bBase + cap.backends * BACKEND_I32;
+    const f64Start = Math.ceil((i32Len * 4) / 64) * 64; // cache-line aligned
+    this.bfBase = HEADER_F64;
+    this.bsBase = align8(this.bfBase + cap.backends * BACKEND_F64);
+    this.lsBase = align8(this.bsBase + cap.workers * cap.backends * BACKEND_STRIPE);
+    this.wsBase = align8(this.lsBase + cap.workers * cap.listeners * LISTENER_STRIPE);
+    const f64Len = this.wsBase + cap.workers * WORKER_STRIPE;
+    const bytes = f64Start + f64Len * 8;
+    if (buffer) {
+      if (buffer.byteLength !== bytes) throw new Error(`state table size mismatch: ${buffer.byteLength} != ${bytes}`);
+      this.buffer = buffer;
+    } else {
+      this.buffer = new SharedArrayBuffer(bytes);
+    }
+    this.i32 = new Int32Array(this.buffer, 0, i32Len);
+    this.f64 = new Float64Array(this.buffer, f64Start, f64Len);
+    if (!buffer) {
+      this.i32[H_MAGIC] = MAGIC;
+      this.f64[this.hfBase + HF_START_TIME] = Date.now();
+    } else if (this.i32[H_MAGIC] !== MAGIC) {
+      throw new Error('state table: bad magic');
+    }
+  }
+
+  get byteLength(): number {
+    return this.buffer.byteLength;
+  }
+
+  // ---- header ----------------------------------------------------------------
+  get generation(): number {
+    return Atomics.load(this.i32, H_GENERATION);
+  }
+  setGeneration(g: number): void {
+    Atomics.store(this.i32, H_GENERATION, g);
+  }
+  get startTime(): number {
+    return this.f64[this.hfBase + HF_START_TIME]!;
+  }
+  recordReload(ok: boolean, now: number): void {
+    Atomics.add(this.i32, ok ? H_RELOADS : H_RELOAD_FAILURES, 1);
+    Atomics.store(this.i32, H_LAST_RELOAD_OK, ok ? 1 : 0);
+    this.f64[this.hfBase + HF_LAST_RELOAD_TIME] = now;
+  }
+  reloadStats(): { reloads: number; failures: number; lastOk: boolean; lastTime: number } {
+    return {
+      reloads: Atomics.load(this.i32, H_RELOADS),
+      failures: Atomics.load(this.i32, H_RELOAD_FAILURES),
+      lastOk: Atomics.load(this.i32, H_LAST_RELOAD_OK) === 1,
+      lastTime: this.f64[this.hfBase + HF_LAST_RELOAD_TIME]!,
+    };
+  }
+
+  // ---- listeners -------------------------------------------------------------
+  private l(i: number): number {
+    return this.lBase + i * LISTENER_I32;
+  }
+  initListener(i: number, maxConnections: number): void {
+    const b = this.l(i);
+    Atomics.store(this.i32, b + L_MAXCONN, maxConnections);
+    Atomics.store(this.i32, b + L_ENABLED, 1);
+    Atomics.store(this.i32, b + L_IN_USE, 1);
+  }
+  freeListener(i: number): void {
+    Atomics.store(this.i32, this.l(i) + L_IN_USE, 0);
+  }
+  listenerInUse(i: number): boolean {
+    return Atomics.load(this.i32, this.l(i) + L_IN_USE) === 1;
+  }
+  setListenerMaxConnections(i: number, n: number): void {
+    Atomics.store(this.i32, this.l(i) + L_MAXCONN, n);
+  }
+  listenerEnabled(i: number): boolean {
+    return Atomics.load(this.i32, this.l(i) + L_ENABLED) === 1;
+  }
+  setListenerEnabled(i: number, on: boolean): void {
+    Atomics.store(this.i32, this.l(i) + L_ENABLED, on ? 1 : 0);
+  }
+  listenerActive(i: number): number {
+    return Atomics.load(this.i32, this.l(i) + L_ACTIVE);
+  }
+  listenerMaxConnections(i: number): number {
+    return Atomics.load(this.i32, this.l(i) + L_MAXCONN);
+  }
+  /** Take a connection slot on a listener; false when it is at max_connections. */
+  acquireListener(worker: number, i: number): boolean {
+    const at = this.l(i) + L_ACTIVE;
+    const max = Atomics.load(this.i32, this.l(i) + L_MAXCONN);
+    if (max === 0) Atomics.add(this.i32, at, 1);
+    else {
+      let cur = Atomics.load(this.i32, at);
+      for (;;) {
+        if (cur >= max) return false;
+        const seen = Atomics.compareExchange(this.i32, at, cur, cur + 1);
+        if (seen === cur) break;
+        cur = seen;
+      }
+    }
+    const s = this.ls(worker, i);
+    this.f64[s + LS_ACTIVE_HELD]! += 1;
+    this.f64[s + LS_ACCEPTED]! += 1;
+    return true;
+  }
+  releaseListener(worker: number, i: number): void {
+    Atomics.sub(this.i32, this.l(i) + L_ACTIVE, 1);
+    this.f64[this.ls(worker, i) + LS_ACTIVE_HELD]! -= 1;
+  }
+  private ls(worker: number, i: number): number {
+    return this.lsBase + (worker * this.cap.listeners + i) * LISTENER_STRIPE;
+  }
+  countRejected(worker: number, i: number, reason: RejectReason): void {
+    this.f64[this.ls(worker, i) + LS_REJECTED + REJECT_REASONS.indexOf(reason)]! += 1;
+  }
+  countProtocol(worker: number, i: number, protocol: Protocol): void {
+    this.f64[this.ls(worker, i) + LS_PROTOCOL + PROTOCOLS.indexOf(protocol)]! += 1;
+  }
+  addListenerBytes(worker: number, i: number, bytesIn: number, bytesOut: number): void {
+    const s = this.ls(worker, i);
+    this.f64[s + LS_BYTES_IN]! += bytesIn;
+    this.f64[s + LS_BYTES_OUT]! += bytesOut;
+  }
+  listenerCounters(i: number): {
+    accepted: number;
+    bytesIn: number;
+    bytesOut: number;
+    rejected: Record<RejectReason, number>;
+    protocols: Record<Protocol, number>;
+  } {
+    const rejected = zeroRecord(REJECT_REASONS);
+    const protocols = zeroRecord(PROTOCOLS);
+    let accepted = 0;
+    let bytesIn = 0;
+    let bytesOut = 0;
+    for (let w = 0; w < this.cap.workers; w++) {
+      const s = this.ls(w, i);
+      accepted += this.f64[s + LS_ACCEPTED]!;
+      bytesIn += this.f64[s + LS_BYTES_IN]!;
+      bytesOut += this.f64[s + LS_BYTES_OUT]!;
+      REJECT_REASONS.forEach((r, k) => (rejected[r] += this.f64[s + LS_REJECTED + k]!));
+      PROTOCOLS.forEach((p, k) => (protocols[p] += this.f64[s + LS_PROTOCOL + k]!));
+    }
+    return { accepted, bytesIn, bytesOut, rejected, protocols };
+  }
+  /** Zero a listener slot's counters before it is reused for a new listener. */
+  resetListener(i: number): void {
+    for (let w = 0; w < this.cap.workers; w++) this.f64.fill(0, this.ls(w, i), this.ls(w, i) + LISTENER_STRIPE);
+    const b = this.l(i);
+    this.i32.fill(0, b, b + LISTENER_I32);
+  }
+
+  // ---- pools -----------------------------------------------------------------
+  private p(i: number): number {
+    return this.pBase + i * POOL_I32;
+  }
+  initPool(i: number, algorithm: number): void {
+    const b = this.p(i);
+    this.i32.fill(0, b, b + POOL_I32);
+    Atomics.store(this.i32, b + P_ALGORITHM, algorithm);
+    Atomics.store(this.i32, b + P_ADAPTIVE_CURRENT, -1);
+    Atomics.store(this.i32, b + P_IN_USE, 1);
+  }
+  freePool(i: number): void {
+    Atomics.store(this.i32, this.p(i) + P_IN_USE, 0);
+  }
+  poolAlgorithm(i: number): number {
+    return Atomics.load(this.i32, this.p(i) + P_ALGORITHM);
+  }
+  setPoolAlgorithm(i: number, algorithm: number): void {
+    Atomics.store(this.i32, this.p(i) + P_ALGORITHM, algorithm);
+    this.bumpPoolVersion(i);
+  }
+  /** Bumped on every change to a pool's eligible set or weights; pickers rebuild on change. */
+  poolVersion(i: number): number {
+    return Atomics.load(this.i32, this.p(i) + P_VERSION);
+  }
+  bumpPoolVersion(i: number): void {
+    Atomics.add(this.i32, this.p(i) + P_VERSION, 1);
+  }
+  /** Shared round-robin cursor: one fetch-add per pick, exact across workers. */
+  nextCursor(i: number): number {
+    return Atomics.add(this.i32, this.p(i) + P_CURSOR, 1) >>> 0;
+  }
+  adaptiveCurrent(i: number): number {
+    return Atomics.load(this.i32, this.p(i) + P_ADAPTIVE_CURRENT);
+  }
+  setAdaptiveCurrent(i: number, algorithm: number): void {
+    const prev = Atomics.exchange(this.i32, this.p(i) + P_ADAPTIVE_CURRENT, algorithm);
+    if (prev !== algorithm && prev !== -1) Atomics.add(this.i32, this.p(i) + P_ADAPTIVE_SWITCHES, 1);
+    if (prev !== algorithm) this.bumpPoolVersion(i);
+  }
+  adaptiveSwitches(i: number): number {
+    return Atomics.load(this.i32, this.p(i) + P_ADAPTIVE_SWITCHES);
+  }
+  poolQueued(i: number): number {
+    return Atomics.load(this.i32, this.p(i) + P_QUEUED);
+  }
+  addPoolQueued(i: number, delta: number): void {
+    Atomics.add(this.i32, this.p(i) + P_QUEUED, delta);
+  }
+
+  // ---- backends: shared state --------------------------------------------------
+  private b(i: number): number {
+    return this.bBase + i * BACKEND_I32;
+  }
+  private bf(i: number): number {
+    return this.bfBase + i * BACKEND_F64;
+  }
+  private bs(worker: number, i: number): number {
+    return this.bsBase + (worker * this.cap.backends + i) * BACKEND_STRIPE;
+  }
+  /** Claim a slot for a new backend: counters zeroed, state as given. Main thread only. */
+  initBackend(
+    i: number,
+    opts: { pool: number; weight: number; maxConnections: number; backup: boolean; generation: number; op: OpState },
+    now: number,
+  ): void {
+    const b = this.b(i);
+    this.i32.fill(0, b, b + BACKEND_I32);
+    this.f64.fill(0, this.bf(i), this.bf(i) + BACKEND_F64);
+    for (let w = 0; w < this.cap.workers; w++) this.f64.fill(0, this.bs(w, i), this.bs(w, i) + BACKEND_STRIPE);
+    this.i32[b + B_POOL] = opts.pool;
+    this.i32[b + B_WEIGHT] = opts.weight;
+    this.i32[b + B_EFF_WEIGHT] = opts.weight;
+    this.i32[b + B_MAXCONN] = opts.maxConnections;
+    this.i32[b + B_BACKUP] = opts.backup ? 1 : 0;
+    this.i32[b + B_GENERATION] = opts.generation;
+    this.i32[b + B_OP] = opts.op;
+    this.i32[b + B_CAUSE] = Cause.Config;
+    this.f64[this.bf(i) + BF_LAST_CHANGE] = now;
+    Atomics.store(this.i32, b + B_IN_USE, 1);
+  }
+  freeBackend(i: number): void {
+    Atomics.store(this.i32, this.b(i) + B_IN_USE, 0);
+  }
+  backendInUse(i: number): boolean {
+    return Atomics.load(this.i32, this.b(i) + B_IN_USE) === 1;
+  }
+  backendPool(i: number): number {
+    return Atomics.load(this.i32, this.b(i) + B_POOL);
+  }
+  backendGeneration(i: number): number {
+    return Atomics.load(this.i32, this.b(i) + B_GENERATION);
+  }
+  setBackendGeneration(i: number, g: number): void {
+    Atomics.store(this.i32, this.b(i) + B_GENERATION, g);
+  }
+  adminState(i: number): AdminState {
+    return Atomics.load(this.i32, this.b(i) + B_ADMIN) as AdminState;
+  }
+  opState(i: number): OpState {
+    return Atomics.load(this.i32, this.b(i) + B_OP) as OpState;
+  }
+  lastCause(i: number): Cause {
+    return Atomics.load(this.i32, this.b(i) + B_CAUSE) as Cause;
+  }
+  lastChange(i: number): number {
+    return this.f64[this.bf(i) + BF_LAST_CHANGE]!;
+  }
+  /** Main thread only. Returns whether anything changed. */
+  setAdminState(i: number, s: AdminState, cause: Cause, now: number): boolean {
+    const b = this.b(i);
+    if (Atomics.exchange(this.i32, b + B_ADMIN, s) === s) return false;
+    Atomics.store(this.i32, b + B_CAUSE, cause);
+    this.f64[this.bf(i) + BF_LAST_CHANGE] = now;
+    this.bumpPoolVersion(this.backendPool(i));
+    return true;
+  }
+  /** Main thread only. Returns whether anything changed. */
+  setOpState(i: number, s: OpState, cause: Cause, now: number): boolean {
+    const b = this.b(i);
+    if (Atomics.exchange(this.i32, b + B_OP, s) === s) return false;
+    Atomics.store(this.i32, b + B_CAUSE, cause);
+    this.f64[this.bf(i) + BF_LAST_CHANGE] = now;
+    if (s === OpState.Starting) this.f64[this.bf(i) + BF_SLOW_START_BEGIN] = now;
+    this.bumpPoolVersion(this.backendPool(i));
+    return true;
+  }
+  slowStartBegin(i: number): number {
+    return this.f64[this.bf(i) + BF_SLOW_START_BEGIN]!;
+  }
+  /** Signed progress toward rise (>0) or fall (<0); kept by the health module. */
+  healthCount(i: number): number {
+    return Atomics.load(this.i32, this.b(i) + B_HEALTH_COUNT);
+  }
+  setHealthCount(i: number, n: number): void {
+    Atomics.store(this.i32, this.b(i) + B_HEALTH_COUNT, n);
+  }
+  weight(i: number): number {
+    return Atomics.load(this.i32, this.b(i) + B_WEIGHT);
+  }
+  effectiveWeight(i: number): number {
+    return Atomics.load(this.i32, this.b(i) + B_EFF_WEIGHT);
+  }
+  /** Main thread only. */
+  setWeight(i: number, configured: number, effective: number): void {
+    const b = this.b(i);
+    const a = Atomics.exchange(this.i32, b + B_WEIGHT, configured);
+    const e = Atomics.exchange(this.i32, b + B_EFF_WEIGHT, effective);
+    if (a !== configured || e !== effective) this.bumpPoolVersion(this.backendPool(i));
+  }
+  isBackup(i: number): boolean {
+    return Atomics.load(this.i32, this.b(i) + B_BACKUP) === 1;
+  }
+  setBackup(i: number, backup: boolean): void {
+    if (Atomics.exchange(this.i32, this.b(i) + B_BACKUP, backup ? 1 : 0) !== (backup ? 1 : 0)) {
+      this.bumpPoolVersion(this.backendPool(i));
+    }
+  }
+  maxConnections(i: number): number {
+    return Atomics.load(this.i32, this.b(i) + B_MAXCONN);
+  }
+  setMaxConnections(i: number, n: number): void {
+    Atomics.store(this.i32, this.b(i) + B_MAXCONN, n);
+  }
+  /** True when new connections may be sent: ready, not down, slot in use. */
+  eligible(i: number): boolean {
+    const b = this.b(i);
+    return (
+      Atomics.load(this.i32, b + B_IN_USE) === 1 &&
+      Atomics.load(this.i32, b + B_ADMIN) === AdminState.Ready &&
+      Atomics.load(this.i32, b + B_OP) !== OpState.Down
+    );
+  }
+
+  // ---- backends: connection slots (global, compareExchange against maxconn) ------
+  active(i: number): number {
+    return Atomics.load(this.i32, this.b(i) + B_ACTIVE);
+  }
+  /** Reserve a connection slot; false when the backend is at max_connections. */
+  acquire(worker: number, i: number): boolean {
+    const at = this.b(i) + B_ACTIVE;
+    const max = Atomics.load(this.i32, this.b(i) + B_MAXCONN);
+    if (max === 0) Atomics.add(this.i32, at, 1);
+    else {
+      let cur = Atomics.load(this.i32, at);
+      for (;;) {
+        if (cur >= max) return false;
+        const seen = Atomics.compareExchange(this.i32, at, cur, cur + 1);
+        if (seen === cur) break;
+        cur = seen;
+      }
+    }
+    this.f64[this.bs(worker, i) + S_ACTIVE_HELD]! += 1;
+    return true;
+  }
+  release(worker: number, i: number): void {
+    Atomics.sub(this.i32, this.b(i) + B_ACTIVE, 1);
+    this.f64[this.bs(worker, i) + S_ACTIVE_HELD]! -= 1;
+  }
+  queueLength(i: number): number {
+    return Atomics.load(this.i32, this.b(i) + B_QUEUE);
+  }
+  addQueue(i: number, delta: number): void {
+    Atomics.add(this.i32, this.b(i) + B_QUEUE, delta);
+  }
+  /**
+   * A worker died: give back every slot it held, so `active` stays true.
+   * Main thread only, after the worker's exit (its stripes have no writer then).
+   */
+  releaseWorker(worker: number): void {
+    for (let i = 0; i < this.cap.backends; i++) {
+      const s = this.bs(worker, i) + S_ACTIVE_HELD;
+      const held = this.f64[s]!;
+      if (held !== 0) {
+        Atomics.sub(this.i32, this.b(i) + B_ACTIVE, held);
+        this.f64[s] = 0;
+      }
+    }
+    for (let i = 0; i < this.cap.listeners; i++) {
+      const s = this.ls(worker, i) + LS_ACTIVE_HELD;
+      const held = this.f64[s]!;
+      if (held !== 0) {
+        Atomics.sub(this.i32, this.l(i) + L_ACTIVE, held);
+        this.f64[s] = 0;
+      }
+    }
+    this.f64[this.ws(worker) + W_ACTIVE] = 0;
+  }
+
+  // ---- backends: passive failure detection ----------------------------------------
+  /** Returns the new count of consecutive connect failures. */
+  addConsecutiveFailure(i: number): number {
+    return Atomics.add(this.i32, this.b(i) + B_CONSEC_FAILS, 1) + 1;
+  }
+  resetConsecutiveFailures(i: number): void {
+    if (Atomics.load(this.i32, this.b(i) + B_CONSEC_FAILS) !== 0) Atomics.store(this.i32, this.b(i) + B_CONSEC_FAILS, 0);
+  }
+  consecutiveFailures(i: number): number {
+    return Atomics.load(this.i32, this.b(i) + B_CONSEC_FAILS);
+  }
+
+  // ---- backends: counters (per-worker stripes) ----------------------------------
+  countConnection(worker: number, i: number): void {
+    this.f64[this.bs(worker, i) + S_CONNECTIONS]! += 1;
+  }
+  addBytesIn(worker: number, i: number, n: number): void {
+    this.f64[this.bs(worker, i) + S_BYTES_IN]! += n;
+  }
+  addBytesOut(worker: number, i: number, n: number): void {
+    this.f64[this.bs(worker, i) + S_BYTES_OUT]! += n;
+  }
+  countConnectError(worker: number, i: number, reason: ConnectErrorReason): void {
+    const k = reason === 'refused' ? 0 : reason === 'timeout' ? 1 : 2;
+    this.f64[this.bs(worker, i) + S_CONNECT_ERRORS + k]! += 1;
+  }
+  countRetry(worker: number, i: number): void {
+    this.f64[this.bs(worker, i) + S_RETRIES]! += 1;
+  }
+  countPassiveFailure(worker: number, i: number): void {
+    this.f64[this.bs(worker, i) + S_PASSIVE_FAILURES]! += 1;
+  }
+  /** Record one sample, in seconds, into a fixed-bucket histogram. */
+  observe(worker: number, i: number, h: Histogram, seconds: number): void {
+    const s = this.bs(worker, i);
+    const bounds = HIST_BOUNDS[h]!;
+    let k = 0;
+    while (k < bounds.length && seconds > bounds[k]!) k++;
+    this.f64[s + HIST_BASE[h] + k]! += 1;
+    this.f64[s + S_HIST_SUM + h]! += seconds;
+  }
+  backendCounters(i: number): BackendCounters {
+    const c: BackendCounters = {
+      connections: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      connectErrors: { refused: 0, timeout: 0, other: 0 },
+      retries: 0,
+      passiveFailures: 0,
+    };
+    for (let w = 0; w < this.cap.workers; w++) {
+      const s = this.bs(w, i);
+      c.connections += this.f64[s + S_CONNECTIONS]!;
+      c.bytesIn += this.f64[s + S_BYTES_IN]!;
+      c.bytesOut += this.f64[s + S_BYTES_OUT]!;
+      c.connectErrors.refused += this.f64[s + S_CONNECT_ERRORS]!;
+      c.connectErrors.timeout += this.f64[s + S_CONNECT_ERRORS + 1]!;
+      c.connectErrors.other += this.f64[s + S_CONNECT_ERRORS + 2]!;
+      c.retries += this.f64[s + S_RETRIES]!;
+      c.passiveFailures += this.f64[s + S_PASSIVE_FAILURES]!;
+    }
+    return c;
+  }
+  histogram(i: number, h: Histogram): HistogramSnapshot {
+    const bounds = HIST_BOUNDS[h]!;
+    const counts = new Array<number>(bounds.length + 1).fill(0);
+    let sum = 0;
+    for (let w = 0; w < this.cap.workers; w++) {
+      const s = this.bs(w, i);
+      for (let k = 0; k < counts.length; k++) counts[k]! += this.f64[s + HIST_BASE[h] + k]!;
+      sum += this.f64[s + S_HIST_SUM + h]!;
+    }
+    return { bounds, counts, sum, count: counts.reduce((a, b) => a + b, 0) };
+  }
+
+  // ---- backends: measured times (shared; racy by design) ------------------------
+  // Several workers may update an EWMA at once and one update can be lost; an
+  // average that drops a sample now and then is still the average we want, and it
+  // keeps the hot path free of locks.
+  ewmaConnect(i: number): number {
+    return this.f64[this.bf(i) + BF_EWMA_CONNECT]!;
+  }
+  ewmaFirstByte(i: number): number {
+    return this.f64[this.bf(i) + BF_EWMA_FIRST_BYTE]!;
+  }
+  /** ms; alpha is the weight of the new sample */
+  updateEwmaConnect(i: number, ms: number, alpha = 0.2): void {
+    const at = this.bf(i) + BF_EWMA_CONNECT;
+    const old = this.f64[at]!;
+    this.f64[at] = old === 0 ? ms : old + alpha * (ms - old);
+  }
+  updateEwmaFirstByte(i: number, ms: number, alpha = 0.2): void {
+    const at = this.bf(i) + BF_EWMA_FIRST_BYTE;
+    const old = this.f64[at]!;
+    this.f64[at] = old === 0 ? ms : old + alpha * (ms - old);
+  }
+
+  // ---- backends: health check results and agent data (main thread writes) ----------
+  recordCheck(i: number, result: CheckResult, durationMs: number, now: number): void {
+    Atomics.store(this.i32, this.b(i) + B_CHECK, result);
+    this.f64[this.bf(i) + BF_CHECK_DURATION] = durationMs;
+    this.f64[this.bf(i) + BF_CHECK_TIME] = now;
+  }
+  lastCheck(i: number): { result: CheckResult; durationMs: number; time: number } {
+    return {
+      result: Atomics.load(this.i32, this.b(i) + B_CHECK) as CheckResult,
+      durationMs: this.f64[this.bf(i) + BF_CHECK_DURATION]!,
+      time: this.f64[this.bf(i) + BF_CHECK_TIME]!,
+    };
+  }
+  /** NaN for a field the agent did not report. */
+  recordAgent(i: number, cpu: number, memory: number, connections: number): void {
+    const f = this.bf(i);
+    this.f64[f + BF_AGENT_CPU] = cpu;
+    this.f64[f + BF_AGENT_MEMORY] = memory;
+    this.f64[f + BF_AGENT_CONNECTIONS] = connections;
+  }
+  agent(i: number): { cpu: number; memory: number; connections: number } {
+    const f = this.bf(i);
+    return {
+      cpu: this.f64[f + BF_AGENT_CPU]!,
+      memory: this.f64[f + BF_AGENT_MEMORY]!,
+      connections: this.f64[f + BF_AGENT_CONNECTIONS]!,
+    };
+  }
+
+  // ---- workers ---------------------------------------------------------------------
+  private ws(worker: number): number {
+    return this.wsBase + worker * WORKER_STRIPE;
+  }
+  /** A worker reports it is alive, with its event-loop lag (ms) and CPU seconds. */
+  workerBeat(worker: number, now: number, loopLagMs: number, cpuUser: number, cpuSystem: number): void {
+    const s = this.ws(worker);
+    this.f64[s + W_HEARTBEAT] = now;
+    this.f64[s + W_LOOP_LAG] = loopLagMs;
+    this.f64[s + W_CPU_USER] = cpuUser;
+    this.f64[s + W_CPU_SYSTEM] = cpuSystem;
+  }
+  workerConnectionOpened(worker: number): void {
+    const s = this.ws(worker);
+    this.f64[s + W_ACTIVE]! += 1;
+    this.f64[s + W_ACCEPTED]! += 1;
+  }
+  workerConnectionClosed(worker: number): void {
+    this.f64[this.ws(worker) + W_ACTIVE]! -= 1;
+  }
+  countWorkerStart(worker: number): void {
+    this.f64[this.ws(worker) + W_STARTS]! += 1;
+  }
+  workerStats(worker: number): {
+    heartbeat: number;
+    loopLagMs: number;
+    cpuUser: number;
+    cpuSystem: number;
+    active: number;
+    accepted: number;
+    starts: number;
+  } {
+    const s = this.ws(worker);
+    return {
+      heartbeat: this.f64[s + W_HEARTBEAT]!,
+      loopLagMs: this.f64[s + W_LOOP_LAG]!,
+      cpuUser: this.f64[s + W_CPU_USER]!,
+      cpuSystem: this.f64[s + W_CPU_SYSTEM]!,
+      active: this.f64[s + W_ACTIVE]!,
+      accepted: this.f64[s + W_ACCEPTED]!,
+      starts: this.f64[s + W_STARTS]!,
+    };
+  }
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
+
+function zeroRecord<K extends string>(keys: readonly K[]): Record<K, number> {
+  const r = {} as Record<K, number>;
+  for (const k of keys) r[k] = 0;
+  return r;
+}
