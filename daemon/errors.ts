@@ -43,6 +43,12 @@ export const CODES = {
   E_NOT_FOUND: { fault: 'client', retryable: false, doc: 'the named listener, pool or backend does not exist' },
   E_RELOAD_FAILED: { fault: 'client', retryable: false, doc: 'the reloaded config is invalid; the old one keeps running' },
   E_BUSY: { fault: 'daemon', retryable: true, doc: 'another reload is in progress' },
+  E_TOO_MANY_CLIENTS: { fault: 'daemon', retryable: true, doc: 'the control socket has its maximum number of clients' },
+  E_SOCKET_IN_USE: { fault: 'client', retryable: false, doc: 'another live daemon already answers on the control socket path' },
+  E_SOCKET_PATH: { fault: 'client', retryable: false, doc: 'the control socket path cannot be used (not a socket, too long, no permission)' },
+  E_CONTROL_CONNECT: { fault: 'client', retryable: true, doc: 'the control socket cannot be reached (daemon not running, permission)' },
+  E_CONTROL_TIMEOUT: { fault: 'daemon', retryable: true, doc: 'the daemon did not answer a control request in time' },
+  E_SOCKET_ACTIVATION: { fault: 'client', retryable: false, doc: 'LISTEN_FDS / LISTEN_FDNAMES from systemd are malformed' },
   E_INTERNAL: { fault: 'daemon', retryable: true, doc: 'an unexpected failure inside netmon' },
 } as const satisfies Record<string, CodeInfo>;
 
