@@ -1,0 +1,149 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type http from 'node:http';
+import { HTTP_MAX_BODY, hostHeader, probeHttp } from '../../daemon/health/probe-http.js';
+import type { HttpCheck } from '../../daemon/health/probe-types.js';
+import { closedPort, httpServer, resources, settledTo } from './net-helpers.js';
+
+const check = (over: Partial<HttpCheck> = {}): HttpCheck => ({
+  type: 'http',
+  path: '/health',
+  expectStatus: 200,
+  host: '',
+  interval: 1000,
+  timeout: 1000,
+  rise: 2,
+  fall: 3,
+  ...over,
+});
+
+test('http probe sends GET path with Host and Connection: close, succeeds on the expected status', async () => {
+  const seen: http.IncomingMessage[] = [];
+  const srv = await httpServer((req, res) => {
+    seen.push(req);
+    res.end('ok');
+  });
+  try {
+    const before = resources();
+    const target = { host: '127.0.0.1', port: srv.port };
+    const r = await probeHttp(target, check());
+    assert.equal(r.ok, true, r.detail);
+    assert.equal(r.detail, 'HTTP 200');
+    assert.equal(r.agent, undefined);
+    assert.equal(seen[0]!.method, 'GET');
+    assert.equal(seen[0]!.url, '/health');
+    assert.equal(seen[0]!.headers.host, `127.0.0.1:${srv.port}`);
+    assert.equal(seen[0]!.headers.connection, 'close');
+    const r2 = await probeHttp(target, check({ host: 'app.example', path: '/ready?full=1' }));
+    assert.equal(r2.ok, true);
+    assert.equal(seen[1]!.headers.host, 'app.example');
+    assert.equal(seen[1]!.url, '/ready?full=1');
+    assert.ok(await settledTo(before), 'a socket or timer was left open');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('http probe fails on a status other than expect_status', async () => {
+  const srv = await httpServer((_req, res) => {
+    res.statusCode = 503;
+    res.end('{"cpu": 99}');
+  });
+  try {
+    const r = await probeHttp({ host: '127.0.0.1', port: srv.port }, check());
+    assert.equal(r.ok, false);
+    assert.equal(r.detail, 'HTTP 503, expected 200');
+    const r2 = await probeHttp({ host: '127.0.0.1', port: srv.port }, check({ expectStatus: 503 }));
+    assert.equal(r2.ok, true, 'expect_status is compared exactly, not as "2xx"');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('http probe returns agent data from a JSON body', async () => {
+  let body = '';
+  const srv = await httpServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(body);
+  });
+  const target = { host: '127.0.0.1', port: 0 };
+  try {
+    target.port = srv.port;
+    body = JSON.stringify({ status: 'ok', cpu: 12.5, memory: 40, connections: 7 });
+    assert.deepEqual((await probeHttp(target, check())).agent, { cpu: 12.5, memory: 40, connections: 7 });
+    // invalid fields are dropped one by one: a string, a percent over 100, a negative count
+    body = JSON.stringify({ cpu: 'high', memory: 150, connections: -1 });
+    const r = await probeHttp(target, check());
+    assert.equal(r.ok, true);
+    assert.equal(r.agent, undefined);
+    body = JSON.stringify({ memory: 55.5 });
+    assert.deepEqual((await probeHttp(target, check())).agent, { memory: 55.5 });
+    body = '{not json';
+    const bad = await probeHttp(target, check());
+    assert.equal(bad.ok, true, 'a body that is not JSON does not fail the check');
+    assert.equal(bad.agent, undefined);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('http probe does not buffer an oversized body: healthy by status, agent data ignored', async () => {
+  const srv = await httpServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    // valid JSON, but larger than the cap
+    res.end(JSON.stringify({ cpu: 5, pad: 'x'.repeat(HTTP_MAX_BODY * 3) }));
+  });
+  try {
+    const before = resources();
+    const r = await probeHttp({ host: '127.0.0.1', port: srv.port }, check());
+    assert.equal(r.ok, true, r.detail);
+    assert.match(r.detail, /body over 65536 bytes ignored/);
+    assert.equal(r.agent, undefined);
+    assert.ok(await settledTo(before), 'a socket or timer was left open');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('http probe times out when the backend never answers, and leaves nothing behind', async () => {
+  const srv = await httpServer(() => {
+    /* never responds */
+  });
+  try {
+    const before = resources();
+    const r = await probeHttp({ host: '127.0.0.1', port: srv.port }, check({ timeout: 300 }));
+    assert.equal(r.ok, false);
+    assert.match(r.detail, /^timeout after 300 ms \(response\)$/);
+    assert.ok(r.durationMs >= 250 && r.durationMs < 5000, `took ${r.durationMs}`);
+    assert.ok(await settledTo(before), 'a socket or timer was left open');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('http probe times out on a body that never ends', async () => {
+  const srv = await httpServer((_req, res) => {
+    res.write('{"cpu":');
+  });
+  try {
+    const r = await probeHttp({ host: '127.0.0.1', port: srv.port }, check({ timeout: 300 }));
+    assert.equal(r.ok, false);
+    assert.match(r.detail, /\(body\)$/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('http probe fails on a refused connection and on a path it cannot send', async () => {
+  const port = await closedPort();
+  const r = await probeHttp({ host: '127.0.0.1', port }, check());
+  assert.equal(r.ok, false);
+  assert.match(r.detail, /ECONNREFUSED/);
+  const bad = await probeHttp({ host: '127.0.0.1', port }, check({ path: '/a b' }));
+  assert.equal(bad.ok, false, 'an invalid path is a failed probe, not a throw');
+});
+
+test('default Host header brackets IPv6 and omits port 80', () => {
+  assert.equal(hostHeader({ host: '::1', port: 8080 }), '[::1]:8080');
+  assert.equal(hostHeader({ host: '10.0.0.1', port: 80 }), '10.0.0.1');
+});
