@@ -38,6 +38,11 @@ export interface ControlContext {
   reload(): Promise<ReloadResult>;
   /** per-source table for `show clients` (top offenders first) */
   clients(limit: number): ClientStats[];
+  /**
+   * Optional: told of every state-changing control command after it ran, so the
+   * daemon can record it as an `action` event. The server logs it either way.
+   */
+  recordAction?(action: { command: string; ok: boolean; message: string }): void;
 }
 
 export type { ErrorPayload };
