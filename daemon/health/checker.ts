@@ -199,7 +199,13 @@ export class HealthChecker {
     if (!passiveEjectionAllowed(size, ejected, share)) {
       this.stats.passiveCapped++;
       this.stats.passiveCappedByPool[pool] = (this.stats.passiveCappedByPool[pool] ?? 0) + 1;
-      log.warn('passive ejection capped', { backend: rec.e.key, pool, ejected, poolSize: size, maxEjectedShare: share });
+      log.warn('passive ejection capped', {
+        backend: rec.e.key,
+        pool,
+        ejected,
+        poolSize: size,
+        maxEjectedShare: share,
+      });
       return 'capped';
     }
     const n = rec.e.passive?.consecutiveFailures;
@@ -274,7 +280,11 @@ export class HealthChecker {
     rec.e = e;
     if (e.slowStartMs !== prev.slowStartMs) this.slow.setDuration(e.slot, e.slowStartMs);
     if (e.weight !== undefined && e.weight !== prev.weight) this.setConfiguredWeight(e.slot, e.weight);
-    if (sameCheck(prev.check, e.check) && prev.address.host === e.address.host && prev.address.port === e.address.port) {
+    if (
+      sameCheck(prev.check, e.check) &&
+      prev.address.host === e.address.host &&
+      prev.address.port === e.address.port
+    ) {
       return;
     }
     this.halt(rec);

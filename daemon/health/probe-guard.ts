@@ -22,7 +22,6 @@ export function guardProbe(
     const t0 = performance.now();
     let settled = false;
     let cleanup: (() => void) | null = null;
-    let timer: ReturnType<typeof setTimeout> | undefined;
 
     const session: ProbeSession = { finish, phase: 'connect' };
 
@@ -33,7 +32,7 @@ export function guardProbe(
     function finish(ok: boolean, detail: string, agent?: AgentData): void {
       if (settled) return;
       settled = true;
-      if (timer !== undefined) clearTimeout(timer);
+      clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       if (cleanup) runCleanup(cleanup);
       const result: ProbeResult = { ok, durationMs: performance.now() - t0, detail };
@@ -42,10 +41,11 @@ export function guardProbe(
     }
 
     if (signal?.aborted) {
-      finish(false, 'aborted');
+      settled = true;
+      resolve({ ok: false, durationMs: 0, detail: 'aborted' });
       return;
     }
-    timer = setTimeout(() => finish(false, `timeout after ${timeoutMs} ms (${session.phase})`), timeoutMs);
+    const timer = setTimeout(() => finish(false, `timeout after ${timeoutMs} ms (${session.phase})`), timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const c = start(session);
