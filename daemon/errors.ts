@@ -29,6 +29,9 @@ export const CODES = {
   E_NO_LISTENERS: { fault: 'client', retryable: false, doc: 'the config has no listener' },
   E_LIMIT: { fault: 'client', retryable: false, doc: 'more listeners, pools or backends than `limits` allows' },
   E_REGEX: { fault: 'client', retryable: false, doc: 'an expect pattern that is not a valid regular expression' },
+  E_CIDR: { fault: 'client', retryable: false, doc: 'a network that is not an IPv4 or IPv6 CIDR like "10.0.0.0/8"' },
+  E_CONFLICT: { fault: 'client', retryable: false, doc: 'keys that contradict each other or do not go together' },
+  E_NAME: { fault: 'client', retryable: false, doc: 'a listener, pool or backend name with characters outside A-Z a-z 0-9 _ -' },
   // data plane
   E_CONNECT_REFUSED: { fault: 'backend', retryable: true, doc: 'the backend refused the connection' },
   E_CONNECT_TIMEOUT: { fault: 'backend', retryable: true, doc: 'the backend did not accept within the connect timeout' },

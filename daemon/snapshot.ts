@@ -63,6 +63,8 @@ export interface BackendSnapshot {
   agent: { cpu: number | null; memory: number | null; connections: number | null };
   /** true while the backend is removed from the config and finishing its connections */
   removed: boolean;
+  /** state-table slot; lets the metrics registry read raw histograms. Main thread only. */
+  slot?: number;
 }
 
 export interface PoolSnapshot {
@@ -93,6 +95,8 @@ export interface ListenerSnapshot {
   rejected: Record<string, number>;
   protocols: Record<string, number>;
   rates: Rates;
+  /** state-table slot; lets the metrics registry read the table directly. Main thread only. */
+  slot?: number;
 }
 
 export interface WorkerSnapshot {

@@ -15,6 +15,21 @@ export type AlgorithmName = (typeof ALGORITHMS)[number];
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+export const HEALTH_TYPES = ['none', 'tcp', 'send_expect', 'http'] as const;
+export type HealthType = (typeof HEALTH_TYPES)[number];
+
+/** PROXY protocol accepted on a listener: "any" takes v1 or v2, whichever arrives */
+export const PROXY_PROTOCOL_MODES = ['off', 'v1', 'v2', 'any'] as const;
+export type ProxyProtocolMode = (typeof PROXY_PROTOCOL_MODES)[number];
+
+/** PROXY protocol header a pool writes to its backends before the first client byte */
+export const SEND_PROXY_MODES = ['off', 'v1', 'v2'] as const;
+export type SendProxyMode = (typeof SEND_PROXY_MODES)[number];
+
+/** what the bounded peek at a connection's first bytes can recognise */
+export const ROUTE_PROTOCOLS = ['tls', 'http1', 'http2', 'ssh', 'other'] as const;
+export type RouteProtocol = (typeof ROUTE_PROTOCOLS)[number];
+
 /** host:port, resolved at load time. `host` is an IP literal or a name (backends only). */
 export interface Address {
   host: string;
@@ -63,7 +78,7 @@ export interface PoolTimeouts {
   connect: number;
   /** ms without a byte either way before the connection is closed */
   idle: number;
-  /** ms a connection may wait for a free backend slot when all are at max_connections; 0 = no queue */
+  /** ms a queued connection waits for a free backend slot (the queue is off when queueSize is 0) */
   queue: number;
 }
 
@@ -76,8 +91,10 @@ export interface PoolConfig {
   timeouts: PoolTimeouts;
   health: HealthCheck;
   passive: PassiveHealth;
-  /** bounded queue length when every backend is at max_connections */
+  /** bounded queue length when every backend is at max_connections; 0 = no queue */
   queueSize: number;
+  /** PROXY protocol header written to the backend before relaying */
+  sendProxy: SendProxyMode;
   backends: BackendConfig[];
 }
 
@@ -89,6 +106,99 @@ export interface ListenerConfig {
   maxConnections: number;
   /** kernel accept backlog */
   backlog: number;
+  timeouts: ListenerTimeouts;
+  /** connection admission, PROXY protocol in, peek and routing; every part defaults to off */
+  edge: EdgeConfig;
+}
+
+export interface ListenerTimeouts {
+  /** ms without a byte from the client before the connection is closed; 0 = only the pool's idle timeout */
+  clientIdle: number;
+}
+
+/** An IPv4 or IPv6 network, host bits zero. `address`/`prefix` fit net.BlockList#addSubnet. */
+export interface Cidr {
+  /** as written in the config */
+  text: string;
+  family: 4 | 6;
+  /** the network address in canonical text form ("10.0.0.0", "2001:db8::") */
+  address: string;
+  prefix: number;
+}
+
+/** Route by the TLS ClientHello server name: exact ("api.example.com") or one-label wildcard ("*.example.com"); lower case. */
+export interface SniRoute {
+  match: 'sni';
+  sni: string;
+  pool: string;
+}
+
+/** Route by the protocol the first bytes look like. */
+export interface ProtocolRoute {
+  match: 'protocol';
+  protocol: RouteProtocol;
+  pool: string;
+}
+
+export type RouteConfig = SniRoute | ProtocolRoute;
+
+/** Per-source admission limits; a source is the client address masked to prefixV4 / prefixV6 bits. */
+export interface SourceLimits {
+  /** concurrent connections per source; 0 = off */
+  maxConnections: number;
+  /** new connections per second per source (token bucket refill); 0 = off */
+  rate: number;
+  /** token bucket size; filled with max(1, ceil(rate)) when the file says 0 */
+  burst: number;
+  prefixV4: number;
+  prefixV6: number;
+  /** at most this many sources are tracked; the least recently seen is forgotten first */
+  tableSize: number;
+}
+
+export interface EdgeConfig {
+  /** PROXY header expected from the client; only sources in trustedProxies may send one */
+  proxyProtocol: ProxyProtocolMode;
+  trustedProxies: Cidr[];
+  /** when non-empty, only these sources are accepted */
+  allow: Cidr[];
+  /** refused even when allowed */
+  deny: Cidr[];
+  /** ms to wait for the first bytes before routing; 0 = no peek. Defaults to 1000 when routes exist. */
+  inspectDelay: number;
+  /** at most this many bytes are peeked */
+  inspectBytes: number;
+  /** first match wins; no match = the listener's pool */
+  routes: RouteConfig[];
+  sourceLimits: SourceLimits;
+}
+
+/** Built-in alert thresholds. A threshold of 0 turns its rule off. */
+export interface AlertsConfig {
+  /** ms between evaluations */
+  interval: number;
+  /** ms a condition must hold (pending) before the alert fires */
+  for: number;
+  /** ms; a backend's connect+first-byte p95 above this fires high_latency */
+  latencyP95: number;
+  /** daemon process CPU, percent of one core (may exceed 100 with several workers) */
+  cpuPercent: number;
+  /** daemon RSS in bytes */
+  memoryBytes: number;
+  /** agent-reported backend CPU, percent */
+  agentCpuPercent: number;
+  /** agent-reported backend memory, percent */
+  agentMemoryPercent: number;
+  /** a connection rate over spikeFactor x the moving baseline is a spike */
+  spikeFactor: number;
+  /** conn/s below which no spike is reported */
+  spikeMinRate: number;
+  /** ms over which the baseline rate is averaged */
+  baselineWindow: number;
+  /** coefficient of variation of weight-normalised connections above which a pool is imbalanced */
+  imbalanceCv: number;
+  /** a pool needs this many connections in the window before imbalance is judged */
+  imbalanceMinConnections: number;
 }
 
 export interface LimitsConfig {
@@ -107,6 +217,7 @@ export interface Config {
   limits: LimitsConfig;
   /** ms the daemon waits for connections to finish on a graceful stop */
   drainTimeout: number;
+  alerts: AlertsConfig;
   listeners: ListenerConfig[];
   pools: PoolConfig[];
 }

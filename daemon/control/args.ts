@@ -24,7 +24,8 @@ const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 export function usageOf(specs: readonly ArgSpec[]): string {
   return specs
     .map((s) => {
-      const m = s.kind === 'enum' ? s.values.join('|') : s.metavar;
+      // long enumerations (algorithms) are listed in the command's help instead
+      const m = s.kind === 'enum' && s.values.length <= 3 ? s.values.join('|') : s.metavar;
       return s.optional ? `[${m}]` : m;
     })
     .join(' ');

@@ -156,7 +156,7 @@ export const COMMANDS: readonly Command[] = [
   }),
   def({
     name: 'set algorithm',
-    help: 'balancing algorithm of a pool',
+    help: `balancing algorithm of a pool: ${ALGORITHMS.join(', ')}`,
     args: [
       { name: 'pool', metavar: 'POOL', kind: 'name' },
       { name: 'algorithm', metavar: 'ALGORITHM', kind: 'enum', values: ALGORITHMS },

@@ -118,7 +118,9 @@ const BF_AGENT_CONNECTIONS = 5;
 const BF_CHECK_DURATION = 6;
 const BF_CHECK_TIME = 7;
 const BF_SLOW_START_BEGIN = 8;
-const BACKEND_F64 = 10;
+const BF_CHECKS = 9;
+const BF_CHECK_FAILURES = 10;
+const BACKEND_F64 = 12;
 
 // ---- f64 per-worker stripes --------------------------------------------------
 const S_CONNECTIONS = 0;
@@ -427,6 +429,7 @@ export class Table {
     this.i32[b + B_OP] = opts.op;
     this.i32[b + B_CAUSE] = Cause.Config;
     this.f64[this.bf(i) + BF_LAST_CHANGE] = now;
+    this.recordAgent(i, NaN, NaN, NaN); // nothing reported yet
     Atomics.store(this.i32, b + B_IN_USE, 1);
   }
   freeBackend(i: number): void {
@@ -679,6 +682,13 @@ export class Table {
     Atomics.store(this.i32, this.b(i) + B_CHECK, result);
     this.f64[this.bf(i) + BF_CHECK_DURATION] = durationMs;
     this.f64[this.bf(i) + BF_CHECK_TIME] = now;
+    // counted here so that every caller of recordCheck feeds the metrics
+    this.f64[this.bf(i) + BF_CHECKS]! += 1;
+    if (result === CheckResult.Failed) this.f64[this.bf(i) + BF_CHECK_FAILURES]! += 1;
+  }
+  /** Probes run and probes failed since the slot was claimed. */
+  checkCounts(i: number): { checks: number; failures: number } {
+    return { checks: this.f64[this.bf(i) + BF_CHECKS]!, failures: this.f64[this.bf(i) + BF_CHECK_FAILURES]! };
   }
   lastCheck(i: number): { result: CheckResult; durationMs: number; time: number } {
     return {

@@ -1,0 +1,3 @@
+// What `netmon traffic` loads lazily.
+export { runTraffic, formatSummary } from './index.js';
+export { parseDuration } from '../../backends/duration.js';

@@ -1,0 +1,77 @@
+// host:port parsing. IPv6 literals are bracketed ("[::1]:80") so the port is never
+// ambiguous; names are allowed only where the caller says so (backends).
+import net from 'node:net';
+import type { Address } from './schema.js';
+
+export interface AddressRules {
+  /** accept a DNS name as host (backends); binds need an IP literal */
+  allowName: boolean;
+  /** accept port 0 (binds: the kernel picks a free port) */
+  allowPortZero: boolean;
+}
+
+export type AddressResult =
+  | { ok: true; address: Address }
+  | { ok: false; code: 'E_ADDRESS' | 'E_PORT_RANGE'; reason: string };
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+
+export function isHostname(s: string): boolean {
+  if (s.length === 0 || s.length > 253) return false;
+  const labels = s.endsWith('.') ? s.slice(0, -1).split('.') : s.split('.');
+  // an all-numeric dotted name is a mistyped IPv4 address, not a host name
+  if (labels.every((l) => /^\d+$/.test(l))) return false;
+  return labels.every((l) => LABEL.test(l));
+}
+
+export function parseAddress(text: string, rules: AddressRules): AddressResult {
+  const bad = (reason: string): AddressResult => ({ ok: false, code: 'E_ADDRESS', reason });
+  const s = text.trim();
+  let host: string;
+  let portText: string;
+  if (s.startsWith('[')) {
+    const close = s.indexOf(']');
+    if (close < 0) return bad(`"${text}" has "[" without "]"`);
+    host = s.slice(1, close);
+    if (!net.isIPv6(host)) return bad(`"${host}" in brackets is not an IPv6 address`);
+    if (s[close + 1] !== ':') return bad(`"${text}" needs a port: "[${host}]:PORT"`);
+    portText = s.slice(close + 2);
+  } else {
+    const colon = s.lastIndexOf(':');
+    if (colon < 0) return bad(`"${text}" needs a port: "host:port"`);
+    if (s.indexOf(':') !== colon) {
+      return bad(`"${text}" looks like an IPv6 address: write it in brackets, e.g. "[::1]:80"`);
+    }
+    host = s.slice(0, colon);
+    portText = s.slice(colon + 1);
+    if (host === '') return bad(`"${text}" has no host (use "0.0.0.0:PORT" for every IPv4 address)`);
+    if (!net.isIPv4(host)) {
+      if (!isHostname(host)) return bad(`"${host}" is neither an IP address nor a host name`);
+      if (!rules.allowName) {
+        return bad(`"${host}" is a name; a bind address must be an IP literal such as "0.0.0.0" or "[::]"`);
+      }
+    }
+  }
+  if (!/^\d{1,5}$/.test(portText)) return bad(`port "${portText}" in "${text}" is not a number`);
+  const port = Number(portText);
+  const min = rules.allowPortZero ? 0 : 1;
+  if (port < min || port > 65535) {
+    return { ok: false, code: 'E_PORT_RANGE', reason: `port ${port} is outside ${min}..65535` };
+  }
+  return { ok: true, address: { host, port, text: s } };
+}
+
+/** Canonical "host:port" for comparing binds: "[0:0::1]:80" and "[::1]:80" are the same. */
+export function addressKey(a: Address): string {
+  if (net.isIPv6(a.host)) return `[${canonicalIPv6(a.host)}]:${a.port}`;
+  return `${a.host.toLowerCase()}:${a.port}`;
+}
+
+export function canonicalIPv6(host: string): string {
+  try {
+    // WHATWG URL serialises IPv6 hosts in RFC 5952 form
+    return new URL(`http://[${host}]/`).hostname.slice(1, -1);
+  } catch {
+    return host.toLowerCase(); // a zone id ("fe80::1%eth0") is not a URL host
+  }
+}

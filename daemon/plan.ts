@@ -1,0 +1,67 @@
+// What a worker needs to serve one config generation: listeners and pools with
+// their table slots resolved. Built by the main thread, sent by postMessage, so
+// it holds only structured-clonable data.
+import type { Address } from './config/schema.js';
+
+export interface MemberPlan {
+  slot: number;
+  key: string;
+  host: string;
+  port: number;
+  backup: boolean;
+}
+
+export interface PoolPlan {
+  slot: number;
+  name: string;
+  retries: number;
+  connectTimeout: number;
+  idleTimeout: number;
+  queueSize: number;
+  queueTimeout: number;
+  /** consecutive connect failures that report the backend to the main thread; 0 = off */
+  passiveFailures: number;
+  sendProxy: 'off' | 'v1' | 'v2';
+  members: MemberPlan[];
+}
+
+export interface RoutePlan {
+  sni?: string;
+  protocol?: string;
+  pool: number;
+}
+
+export interface ListenerPlan {
+  slot: number;
+  name: string;
+  bind: Address;
+  /** default pool slot */
+  pool: number;
+  backlog: number;
+  /** opaque edge settings (ACL, PROXY protocol, routes, source limits); absent = none */
+  edge: unknown;
+}
+
+export interface WorkerPlan {
+  generation: number;
+  accessLog: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  listeners: ListenerPlan[];
+  pools: PoolPlan[];
+}
+
+/** main -> worker */
+export type ToWorker = { type: 'plan'; plan: WorkerPlan } | { type: 'stop'; graceMs: number };
+
+/** worker -> main */
+export type FromWorker =
+  | { type: 'applied'; generation: number; errors: { listener: string; code: string; message: string }[] }
+  | { type: 'passive'; slot: number }
+  | { type: 'drained' };
+
+export interface WorkerInit {
+  id: number;
+  buffer: SharedArrayBuffer;
+  cap: { workers: number; listeners: number; pools: number; backends: number };
+  plan: WorkerPlan;
+}

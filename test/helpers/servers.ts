@@ -1,0 +1,98 @@
+// Small real servers for tests: each on 127.0.0.1 port 0, counting what they see.
+import net from 'node:net';
+
+export interface TestServer {
+  port: number;
+  name: string;
+  /** connections accepted so far */
+  accepted: number;
+  /** currently open */
+  open: Set<net.Socket>;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP server that greets with its name on connect ("b1\n"), then echoes.
+ * Half-close aware: it ends its side when the client ends.
+ */
+export async function startNamedEcho(name: string, port = 0): Promise<TestServer> {
+  const open = new Set<net.Socket>();
+  const s: TestServer = {
+    port: 0,
+    name,
+    accepted: 0,
+    open,
+    close: () =>
+      new Promise((resolve) => {
+        for (const c of open) c.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  const server = net.createServer({ allowHalfOpen: true }, (c) => {
+    s.accepted++;
+    open.add(c);
+    c.on('close', () => open.delete(c));
+    c.on('error', () => {});
+    c.write(`${name}\n`);
+    c.on('data', (d) => c.write(d));
+    c.on('end', () => c.end());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port }, () => resolve());
+  });
+  s.port = (server.address() as net.AddressInfo).port;
+  return s;
+}
+
+/** A port that nothing listens on (bound, then closed). */
+export async function deadPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+export async function freePort(): Promise<number> {
+  return deadPort();
+}
+
+/** Connect, read the first line (the backend's name), close. */
+export function whoAnswers(port: number, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const timer = setTimeout(() => {
+      c.destroy();
+      reject(new Error(`no greeting from 127.0.0.1:${port} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    c.setEncoding('utf8');
+    c.on('data', (d: string) => {
+      buf += d;
+      const i = buf.indexOf('\n');
+      if (i >= 0) {
+        clearTimeout(timer);
+        c.end();
+        resolve(buf.slice(0, i));
+      }
+    });
+    c.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    c.on('close', () => {
+      clearTimeout(timer);
+      if (!buf.includes('\n')) reject(new Error(`connection closed before a greeting (got ${JSON.stringify(buf)})`));
+    });
+  });
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
