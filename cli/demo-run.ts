@@ -41,7 +41,7 @@ export async function runDemo(opts: { top: boolean; rate: number; minutes: numbe
   const { parseConfig } = await import('../daemon/config/load.js');
   const config = parseConfig(DEFAULT_CONFIG_TOML, '<embedded default>');
   const listener = config.listeners[0]!;
-  const ports = config.pools[0]!.backends.map((b) => b.address.port);
+  const ports = config.pools[0]!.backends.map((b: { address: { port: number } }) => b.address.port);
   for (const p of [listener.bind.port, ...ports]) {
     if (await portOpen(p)) {
       process.stderr.write(`netmon demo: 127.0.0.1:${p} is already in use; stop whatever listens there first\n`);

@@ -1,12 +1,12 @@
 // The daemon process's own CPU, memory and main-thread event-loop lag, sampled
 // once a second for the snapshot, alerts and metrics.
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ProcessSnapshot } from './snapshot.js';
 
 export class ProcessStats {
   private lastCpu = process.cpuUsage();
   private lastTime = performance.now();
-  private readonly lag: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  private readonly lag = monitorEventLoopDelay({ resolution: 20 });
   private current: ProcessSnapshot = { cpu: 0, rssBytes: 0, heapUsedBytes: 0, loopLagMs: 0 };
 
   constructor() {

@@ -8,16 +8,16 @@ import { startTestDaemon, simpleConfig } from '../helpers/daemon.js';
 
 test('killed backend: no client fails, marked down after fall, back after rise with slow start', async () => {
   const b1 = await startNamedEcho('b1');
-  let b2 = await startNamedEcho('b2');
+  let server2 = await startNamedEcho('b2');
   const b3 = await startNamedEcho('b3');
-  const b2port = b2.port;
+  const b2port = server2.port;
   const port = await freePort();
   const toml = simpleConfig({
     listenPort: port,
     algorithm: 'weighted_round_robin',
     health: '{ type = "tcp", interval = "200ms", timeout = "150ms", rise = 2, fall = 2 }',
     extraPool: 'slow_start = "3s"',
-    backends: [b1, b2, b3].map((b) => ({ name: b.name, port: b.port, weight: 10 })),
+    backends: [b1, server2, b3].map((b) => ({ name: b.name, port: b.port, weight: 10 })),
   });
   const d = await startTestDaemon(toml);
   const failures: string[] = [];
@@ -34,31 +34,31 @@ test('killed backend: no client fails, marked down after fall, back after rise w
       await new Promise((r) => setTimeout(r, 5));
     }
   })();
-  const b2 = (): { op: string; connections: number; errors: number; effectiveWeight: number } => {
+  const b2state = (): { op: string; connections: number; errors: number; effectiveWeight: number } => {
     const s = d.daemon.snapshot().backends.find((x) => x.name === 'b2')!;
     const e = s.connectErrors;
     return { op: s.op, connections: s.connections, errors: e.refused + e.timeout + e.other, effectiveWeight: s.effectiveWeight };
   };
   try {
     await waitFor(() => answers.includes('b2'), 5000, 'b2 serving');
-    await b2.close();
-    await waitFor(() => b2().op === 'down', 5000, 'b2 marked down');
-    const atDown = b2();
+    await server2.close();
+    await waitFor(() => b2state().op === 'down', 5000, 'b2 marked down');
+    const atDown = b2state();
     const answersAtDown = answers.length;
     await waitFor(() => answers.length > answersAtDown + 100, 10_000, '100 more connections');
-    const later = b2();
+    const later = b2state();
     assert.equal(later.connections + later.errors, atDown.connections + atDown.errors, 'no new connection sent to a down backend');
     assert.equal(failures.length, 0, `client failures: ${failures.slice(0, 3).join('; ')}`);
 
-    b2 = await startNamedEcho('b2', b2port);
-    await waitFor(() => b2().op !== 'down', 5000, 'b2 back after rise');
-    const ramp = b2();
+    server2 = await startNamedEcho('b2', b2port);
+    await waitFor(() => b2state().op !== 'down', 5000, 'b2 back after rise');
+    const ramp = b2state();
     assert.equal(ramp.op, 'starting');
     assert.ok(ramp.effectiveWeight < 10, `slow start begins below full weight: ${ramp.effectiveWeight}`);
     const before = answers.filter((a) => a === 'b2').length;
     await waitFor(() => answers.filter((a) => a === 'b2').length > before + 5, 10_000, 'b2 taking traffic again');
-    await waitFor(() => b2().op === 'up', 10_000, 'slow start complete');
-    assert.equal(b2().effectiveWeight, 10);
+    await waitFor(() => b2state().op === 'up', 10_000, 'slow start complete');
+    assert.equal(b2state().effectiveWeight, 10);
     assert.equal(failures.length, 0, `client failures: ${failures.slice(0, 3).join('; ')}`);
     const states = d.daemon
       .events(100)
@@ -69,7 +69,7 @@ test('killed backend: no client fails, marked down after fall, back after rise w
     running = false;
     await stream;
     await d.stop();
-    await Promise.all([b1.close(), b2.close(), b3.close()]);
+    await Promise.all([b1.close(), server2.close(), b3.close()]);
   }
 });
 

@@ -147,7 +147,11 @@ test('connect timeout: a backend that never completes the handshake is given up 
         'import socket,sys,time',
         's=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)',
         'port=s.getsockname()[1]',
-        'fill=[socket.create_connection(("127.0.0.1",port)) for _ in range(2)]',
+        // non-blocking connects: the first fills the queue, the rest stay half-open
+        'fill=[socket.socket() for _ in range(3)]',
+        'for c in fill:',
+        '  c.setblocking(False)',
+        '  c.connect_ex(("127.0.0.1",port))',
         'print(port, flush=True)',
         'time.sleep(60)',
       ].join('\n'),

@@ -1,0 +1,44 @@
+// The embedded default config: what `netmon daemon` runs without -c, and what the
+// demo puts in front of `netmon backends --count 3 --base-port 5001`. Loopback only.
+export const DEFAULT_CONFIG_TOML = `# netmon embedded default (demo) config
+workers = 2
+drain_timeout = "5s"
+
+[control]
+socket = "/tmp/netmon.sock"
+
+[metrics]
+listen = "127.0.0.1:9469"
+
+[log]
+level = "info"
+access = false
+
+[[listener]]
+name = "web"
+bind = "127.0.0.1:8080"
+pool = "web"
+max_connections = 10000
+
+[pool.web]
+algorithm = "round_robin"
+retries = 2
+slow_start = "10s"
+timeouts = { connect = "1s", idle = "5m" }
+health = { type = "http", path = "/health", expect_status = 200, interval = "1s", timeout = "500ms", rise = 2, fall = 2 }
+
+[[pool.web.backend]]
+name = "b1"
+address = "127.0.0.1:5001"
+weight = 1
+
+[[pool.web.backend]]
+name = "b2"
+address = "127.0.0.1:5002"
+weight = 1
+
+[[pool.web.backend]]
+name = "b3"
+address = "127.0.0.1:5003"
+weight = 1
+`;

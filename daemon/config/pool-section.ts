@@ -1,0 +1,136 @@
+// [pool.NAME]: algorithm, retries, timeouts, health check, passive ejection and
+// the backends. Returns a fully defaulted PoolConfig; problems go to `Issues`.
+import { ALGORITHMS, HEALTH_TYPES, SEND_PROXY_MODES } from './schema.js';
+import type { BackendConfig, HealthCheck, PassiveHealth, PoolConfig, PoolTimeouts } from './schema.js';
+import type { Section } from './reader.js';
+import { MAX_DURATION_MS } from './duration.js';
+
+export const POOL_KEYS = [
+  'algorithm',
+  'retries',
+  'slow_start',
+  'timeouts',
+  'health',
+  'passive',
+  'queue_size',
+  'send_proxy',
+  'backend',
+] as const;
+const TIMEOUT_KEYS = ['connect', 'idle', 'queue'] as const;
+const HEALTH_KEYS = [
+  'type',
+  'interval',
+  'timeout',
+  'rise',
+  'fall',
+  'send',
+  'expect',
+  'expect_regex',
+  'path',
+  'expect_status',
+  'host',
+] as const;
+const PASSIVE_KEYS = ['consecutive_failures', 'max_ejected_share'] as const;
+const BACKEND_KEYS = ['name', 'address', 'weight', 'max_connections', 'backup'] as const;
+
+export const DEFAULT_HEALTH = { interval: 2000, timeout: 1000, rise: 2, fall: 3 } as const;
+
+/** `s` is the section built with POOL_KEYS. */
+export function readPool(name: string, s: Section): PoolConfig {
+  const health = readHealth(s.section('health', HEALTH_KEYS));
+  const backends = s.tables('backend', BACKEND_KEYS, `pool.${name}.backend`).map((b) => readBackend(name, b));
+  return {
+    name,
+    algorithm: s.oneOf('algorithm', ALGORITHMS, 'round_robin'),
+    retries: s.int('retries', 2, { min: 0, max: 10 }),
+    slowStart: s.duration('slow_start', 0, { max: MAX_DURATION_MS }),
+    timeouts: readTimeouts(s.section('timeouts', TIMEOUT_KEYS)),
+    health,
+    passive: readPassive(s.section('passive', PASSIVE_KEYS)),
+    queueSize: s.int('queue_size', 0, { min: 0, max: 100_000 }),
+    sendProxy: s.oneOf('send_proxy', SEND_PROXY_MODES, 'off'),
+    backends,
+  };
+}
+
+function readTimeouts(s: Section): PoolTimeouts {
+  return {
+    connect: s.duration('connect', 3000, { min: 1 }),
+    idle: s.duration('idle', 300_000, { min: 1 }),
+    queue: s.duration('queue', 1000, { min: 1 }),
+  };
+}
+
+function readPassive(s: Section): PassiveHealth {
+  return {
+    consecutiveFailures: s.int('consecutive_failures', 3, { min: 0, max: 1000 }),
+    maxEjectedShare: s.number('max_ejected_share', 0.5, { min: 0, max: 1 }),
+  };
+}
+
+function readHealth(s: Section): HealthCheck {
+  const type = s.oneOf('type', HEALTH_TYPES, 'tcp');
+  const only = (keys: readonly string[]): void => {
+    for (const k of ['send', 'expect', 'expect_regex', 'path', 'expect_status', 'host']) {
+      if (s.has(k) && !keys.includes(k)) s.error(k, 'E_CONFLICT', `"${k}" does not apply to a health check of type "${type}"`);
+    }
+  };
+  if (type === 'none') {
+    only([]);
+    return { type: 'none' };
+  }
+  const timing = {
+    interval: s.duration('interval', DEFAULT_HEALTH.interval, { min: 10 }),
+    timeout: s.duration('timeout', DEFAULT_HEALTH.timeout, { min: 1 }),
+    rise: s.int('rise', DEFAULT_HEALTH.rise, { min: 1, max: 100 }),
+    fall: s.int('fall', DEFAULT_HEALTH.fall, { min: 1, max: 100 }),
+  };
+  if (timing.timeout > timing.interval) {
+    s.error('timeout', 'E_CONFLICT', `timeout (${timing.timeout}ms) must not exceed interval (${timing.interval}ms)`);
+  }
+  if (type === 'tcp') {
+    only([]);
+    return { type, ...timing };
+  }
+  if (type === 'http') {
+    only(['path', 'expect_status', 'host']);
+    const path = s.string('path', '/health');
+    if (!path.startsWith('/') || /[\s\r\n]/.test(path)) {
+      s.error('path', 'E_TYPE', `"${path}" must start with "/" and hold no white space`);
+    }
+    const host = s.string('host', '');
+    if (/[\s\r\n]/.test(host)) s.error('host', 'E_TYPE', `"${host}" must hold no white space`);
+    return { type, ...timing, path, expectStatus: s.int('expect_status', 200, { min: 100, max: 599 }), host };
+  }
+  only(['send', 'expect', 'expect_regex']);
+  const send = s.string('send', '');
+  const literal = s.optString('expect');
+  const pattern = s.optString('expect_regex');
+  if (literal !== undefined && pattern !== undefined) {
+    s.error('expect_regex', 'E_CONFLICT', 'give "expect" (literal bytes) or "expect_regex", not both');
+  }
+  let expect: string | RegExp = literal ?? '';
+  if (pattern !== undefined) {
+    try {
+      expect = new RegExp(pattern);
+    } catch (err) {
+      s.error('expect_regex', 'E_REGEX', `"${pattern}" is not a valid regular expression: ${(err as Error).message}`);
+    }
+  } else if (literal === undefined) {
+    s.error('expect', 'E_REQUIRED', 'a send_expect check needs "expect" or "expect_regex"');
+  }
+  return { type, ...timing, send, expect };
+}
+
+function readBackend(pool: string, s: Section): BackendConfig {
+  const name = s.name('name') ?? '';
+  const address = s.address('address', { allowName: true, allowPortZero: false }, true);
+  return {
+    name,
+    key: `${pool}/${name}`,
+    address: address ?? { host: '', port: 0, text: '' },
+    weight: s.int('weight', 1, { min: 1, max: 256, code: 'E_WEIGHT_RANGE' }),
+    maxConnections: s.int('max_connections', 0, { min: 0, max: 1_000_000 }),
+    backup: s.bool('backup', false),
+  };
+}
