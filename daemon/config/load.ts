@@ -55,7 +55,10 @@ export function parseConfig(text: string, source: string): Config {
   const locator = new LineLocator(text);
   const issues = new Issues(source, (p) => locator.locate(p));
   const config = readConfig(Section.of(issues, '', doc, TOP_KEYS), source);
-  if (issues.list.length > 0) throw new ConfigErrors(issues.list);
+  if (issues.list.length > 0) {
+    // in file order: an operator fixes them top to bottom
+    throw new ConfigErrors([...issues.list].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity)));
+  }
   return deepFreeze(config);
 }
 

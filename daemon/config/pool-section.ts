@@ -79,9 +79,11 @@ function readHealth(s: Section): HealthCheck {
     only([]);
     return { type: 'none' };
   }
+  const interval = s.duration('interval', DEFAULT_HEALTH.interval, { min: 10 });
   const timing = {
-    interval: s.duration('interval', DEFAULT_HEALTH.interval, { min: 10 }),
-    timeout: s.duration('timeout', DEFAULT_HEALTH.timeout, { min: 1 }),
+    interval,
+    // an unset timeout never exceeds a short interval
+    timeout: s.duration('timeout', Math.min(DEFAULT_HEALTH.timeout, interval), { min: 1 }),
     rise: s.int('rise', DEFAULT_HEALTH.rise, { min: 1, max: 100 }),
     fall: s.int('fall', DEFAULT_HEALTH.fall, { min: 1, max: 100 }),
   };
