@@ -10,6 +10,7 @@ import { RateTracker, CounterRates } from './rates.js';
 import { ProcessStats } from './process-stats.js';
 import { buildSnapshot } from './snapshot-builder.js';
 import { HealthService } from './health-service.js';
+import { AdaptiveService } from './adaptive-service.js';
 import { log, setLogLevel } from './log.js';
 import { NetmonError, ConfigErrors } from './errors.js';
 import { ALGORITHMS, type AlgorithmName, type Config } from './config/schema.js';
@@ -40,6 +41,7 @@ export class Daemon implements ControlContext {
   private readonly now: () => number;
   private tick: NodeJS.Timeout | null = null;
   private reloading: Promise<ReloadResult> | null = null;
+  private readonly reloadWatchers: { start(): void; end(r: ReloadResult): void }[] = [];
   private lastReload: InfoSnapshot['lastReload'] = null;
   private alertSource: () => AlertSnapshot[] = () => [];
   private readonly tickHooks: ((now: number) => void)[] = [];
@@ -61,6 +63,8 @@ export class Daemon implements ControlContext {
     this.backendRates = new RateTracker(this.table);
     this.topology.apply(config, this.now());
     this.health = new HealthService(this.table, (e) => this.onStateEvent(e));
+    const adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
+    this.tickHooks.push((now) => adaptive.tick(now));
     this.supervisor = new Supervisor(this.table, config.workers, this.topology.plan(), {
       onPassive: (slot) => this.health.reportConnectFailures(slot),
       onWorker: (worker, what, detail) => this.eventLog.push({ type: 'worker', time: this.now(), worker, what, detail }),
@@ -128,10 +132,22 @@ export class Daemon implements ControlContext {
   // ---- reload ----
   reload(): Promise<ReloadResult> {
     if (this.reloading) return this.reloading;
+    for (const w of this.reloadWatchers) w.start();
     this.reloading = this.doReload().finally(() => {
       this.reloading = null;
     });
+    void this.reloading.then(
+      (r) => {
+        for (const w of this.reloadWatchers) w.end(r);
+      },
+      () => undefined,
+    );
     return this.reloading;
+  }
+
+  /** Told when a reload starts and ends, whoever asked (SIGHUP or the control socket): systemd notify. */
+  onReload(w: { start(): void; end(r: ReloadResult): void }): void {
+    this.reloadWatchers.push(w);
   }
 
   private async doReload(): Promise<ReloadResult> {
