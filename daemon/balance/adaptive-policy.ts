@@ -47,7 +47,12 @@ export interface Recommendation {
   reason: string;
 }
 
-export function latencySpread(samples: readonly AdaptiveSample[]): { ratio: number; gapMs: number; slow: string; fast: string } {
+export function latencySpread(samples: readonly AdaptiveSample[]): {
+  ratio: number;
+  gapMs: number;
+  slow: string;
+  fast: string;
+} {
   let slow: AdaptiveSample | null = null;
   let fast: AdaptiveSample | null = null;
   for (const s of samples) {
@@ -56,7 +61,12 @@ export function latencySpread(samples: readonly AdaptiveSample[]): { ratio: numb
     if (!fast || s.latencyMs < fast.latencyMs) fast = s;
   }
   if (!slow || !fast || slow === fast) return { ratio: 1, gapMs: 0, slow: '', fast: '' };
-  return { ratio: slow.latencyMs / fast.latencyMs, gapMs: slow.latencyMs - fast.latencyMs, slow: slow.name, fast: fast.name };
+  return {
+    ratio: slow.latencyMs / fast.latencyMs,
+    gapMs: slow.latencyMs - fast.latencyMs,
+    slow: slow.name,
+    fast: fast.name,
+  };
 }
 
 /** Coefficient of variation of active connections per unit of weight. */
@@ -89,10 +99,16 @@ export function recommend(
   const active = samples.reduce((a, s) => a + s.active, 0);
   const cv = loadCv(samples);
   if (current === 'least_connections' && active >= p.minActive) {
-    return { strategy: 'least_connections', reason: `pool loaded (${active} open connections), load cv ${cv.toFixed(2)}` };
+    return {
+      strategy: 'least_connections',
+      reason: `pool loaded (${active} open connections), load cv ${cv.toFixed(2)}`,
+    };
   }
   if (active >= p.minActive && cv >= p.imbalanceCv) {
-    return { strategy: 'least_connections', reason: `load imbalance: cv ${cv.toFixed(2)} of open connections per weight` };
+    return {
+      strategy: 'least_connections',
+      reason: `load imbalance: cv ${cv.toFixed(2)} of open connections per weight`,
+    };
   }
   return {
     strategy: 'weighted_round_robin',

@@ -21,7 +21,11 @@ export function fmix32(h: number): number {
  */
 export function hashAddress(address: string): number {
   let start = 0;
-  if (address.length > V4_MAPPED.length && address.startsWith(V4_MAPPED) && address.indexOf('.', V4_MAPPED.length) > 0) {
+  if (
+    address.length > V4_MAPPED.length &&
+    address.startsWith(V4_MAPPED) &&
+    address.indexOf('.', V4_MAPPED.length) > 0
+  ) {
     start = V4_MAPPED.length;
   }
   let h = 0x811c9dc5;

@@ -6,7 +6,10 @@ import type { AlgorithmInfo } from './interface.js';
 import { STRATEGIES } from './strategies.js';
 import { adaptive } from './adaptive.js';
 
-export const ALGORITHM_INFO: Readonly<Record<AlgorithmName, AlgorithmInfo>> = Object.freeze({ ...STRATEGIES, adaptive });
+export const ALGORITHM_INFO: Readonly<Record<AlgorithmName, AlgorithmInfo>> = Object.freeze({
+  ...STRATEGIES,
+  adaptive,
+});
 
 const BY_ID: readonly AlgorithmInfo[] = ALGORITHMS.map((name) => ALGORITHM_INFO[name]);
 

@@ -1,7 +1,14 @@
 // Consistent client-address hashing with a Maglev lookup table (Eisenbud et al.,
 // NSDI 2016): removing one of N backends moves about 1/N of the clients, and two
 // instances with the same members (by key, in any order) build identical tables.
-import { avoided, type AlgorithmInfo, type Balancer, type BalancerInput, type Member, type PickContext } from './interface.js';
+import {
+  avoided,
+  type AlgorithmInfo,
+  type Balancer,
+  type BalancerInput,
+  type Member,
+  type PickContext,
+} from './interface.js';
 import { hashAddress, murmur3 } from './hash.js';
 
 /**

@@ -1,7 +1,14 @@
 // Smooth weighted round robin (nginx's), made global and lock-free: the smooth
 // sequence is computed once per build and every worker indexes it with the pool's
 // shared cursor, so the whole daemon follows one sequence, as one nginx worker would.
-import { avoided, type AlgorithmInfo, type Balancer, type BalancerInput, type Member, type PickContext } from './interface.js';
+import {
+  avoided,
+  type AlgorithmInfo,
+  type Balancer,
+  type BalancerInput,
+  type Member,
+  type PickContext,
+} from './interface.js';
 import type { Table } from '../state/table.js';
 
 /** Longest sequence kept: 256 KiB per pool and worker at most. */

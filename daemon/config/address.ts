@@ -11,8 +11,7 @@ export interface AddressRules {
 }
 
 export type AddressResult =
-  | { ok: true; address: Address }
-  | { ok: false; code: 'E_ADDRESS' | 'E_PORT_RANGE'; reason: string };
+  { ok: true; address: Address } | { ok: false; code: 'E_ADDRESS' | 'E_PORT_RANGE'; reason: string };
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 

@@ -12,7 +12,8 @@ export function parseCidr(text: string): CidrResult {
   const slash = s.indexOf('/');
   const addr = slash < 0 ? s : s.slice(0, slash);
   const family = net.isIPv4(addr) ? 4 : net.isIPv6(addr) && !addr.includes('%') ? 6 : 0;
-  if (family === 0) return { ok: false, reason: `"${text}" is not an IPv4 or IPv6 network like "10.0.0.0/8" or "2001:db8::/32"` };
+  if (family === 0)
+    return { ok: false, reason: `"${text}" is not an IPv4 or IPv6 network like "10.0.0.0/8" or "2001:db8::/32"` };
   const max = family === 4 ? 32 : 128;
   let prefix = max;
   if (slash >= 0) {

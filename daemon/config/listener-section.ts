@@ -75,7 +75,11 @@ function readRoute(s: Section): RouteConfig | null {
   if (s.has('protocol')) return { match: 'protocol', protocol: s.oneOf('protocol', ROUTE_PROTOCOLS, 'other'), pool };
   const sni = (s.optString('sni') ?? '').toLowerCase();
   if (!SNI.test(sni)) {
-    s.error('sni', 'E_TYPE', `"${sni}" is not a server name ("api.example.com") or a one-label wildcard ("*.example.com")`);
+    s.error(
+      'sni',
+      'E_TYPE',
+      `"${sni}" is not a server name ("api.example.com") or a one-label wildcard ("*.example.com")`,
+    );
     return null;
   }
   return { match: 'sni', sni, pool };

@@ -13,7 +13,17 @@ import { didYouMean } from './suggest.js';
 import { LOG_LEVELS } from './schema.js';
 import type { AlertsConfig, Config, LimitsConfig, PoolConfig } from './schema.js';
 
-const TOP_KEYS = ['workers', 'control', 'metrics', 'log', 'limits', 'drain_timeout', 'alerts', 'listener', 'pool'] as const;
+const TOP_KEYS = [
+  'workers',
+  'control',
+  'metrics',
+  'log',
+  'limits',
+  'drain_timeout',
+  'alerts',
+  'listener',
+  'pool',
+] as const;
 const ALERT_KEYS = [
   'interval',
   'for',
@@ -114,7 +124,11 @@ function readPools(top: Section): PoolConfig[] {
   return Object.keys(raw).map((name) => {
     const s = pools.section(name, POOL_KEYS);
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(name)) {
-      s.error('', 'E_NAME', `pool name ${JSON.stringify(name)} must be 1..64 of A-Z a-z 0-9 _ - and start with a letter or digit`);
+      s.error(
+        '',
+        'E_NAME',
+        `pool name ${JSON.stringify(name)} must be 1..64 of A-Z a-z 0-9 _ - and start with a letter or digit`,
+      );
     }
     return readPool(name, s);
   });
@@ -147,7 +161,8 @@ function readAlerts(s: Section): AlertsConfig {
 
 /** Checks that span sections: names, binds, references, limits. */
 function crossCheck(top: Section, c: Config): void {
-  const err = (path: string, code: Parameters<Section['error']>[1], message: string): void => top.issues.add(code, path, message);
+  const err = (path: string, code: Parameters<Section['error']>[1], message: string): void =>
+    top.issues.add(code, path, message);
   if (c.listeners.length === 0 && top.raw['listener'] === undefined) {
     err('listener', 'E_NO_LISTENERS', 'the config has no [[listener]]: nothing would accept connections');
   }
@@ -158,13 +173,15 @@ function crossCheck(top: Section, c: Config): void {
     const at = `listener[${i}]`;
     if (l.name !== '') {
       const first = listenerNames.get(l.name);
-      if (first !== undefined) err(`${at}.name`, 'E_DUPLICATE_NAME', `listener "${l.name}" is already defined as listener[${first}]`);
+      if (first !== undefined)
+        err(`${at}.name`, 'E_DUPLICATE_NAME', `listener "${l.name}" is already defined as listener[${first}]`);
       else listenerNames.set(l.name, i);
     }
     if (l.bind.text !== '' && l.bind.port !== 0) {
       const key = addressKey(l.bind);
       const first = binds.get(key);
-      if (first !== undefined) err(`${at}.bind`, 'E_DUPLICATE_BIND', `${l.bind.text} is already bound by listener[${first}]`);
+      if (first !== undefined)
+        err(`${at}.bind`, 'E_DUPLICATE_BIND', `${l.bind.text} is already bound by listener[${first}]`);
       else binds.set(key, i);
     }
     const refs: [string, string][] = [[`${at}.pool`, l.pool]];
@@ -185,7 +202,11 @@ function crossCheck(top: Section, c: Config): void {
       if (b.name === '') return;
       const first = seen.get(b.name);
       if (first !== undefined) {
-        err(`${at}.backend[${i}].name`, 'E_DUPLICATE_NAME', `backend "${b.name}" is already defined as ${at}.backend[${first}]`);
+        err(
+          `${at}.backend[${i}].name`,
+          'E_DUPLICATE_NAME',
+          `backend "${b.name}" is already defined as ${at}.backend[${first}]`,
+        );
       } else seen.set(b.name, i);
     });
     if (p.backends.length > 0 && p.backends.every((b) => b.backup)) {

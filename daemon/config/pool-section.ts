@@ -72,7 +72,8 @@ function readHealth(s: Section): HealthCheck {
   const type = s.oneOf('type', HEALTH_TYPES, 'tcp');
   const only = (keys: readonly string[]): void => {
     for (const k of ['send', 'expect', 'expect_regex', 'path', 'expect_status', 'host']) {
-      if (s.has(k) && !keys.includes(k)) s.error(k, 'E_CONFLICT', `"${k}" does not apply to a health check of type "${type}"`);
+      if (s.has(k) && !keys.includes(k))
+        s.error(k, 'E_CONFLICT', `"${k}" does not apply to a health check of type "${type}"`);
     }
   };
   if (type === 'none') {

@@ -218,7 +218,11 @@ export class Section {
     const v = this.optString(key, true);
     if (v === undefined) return undefined;
     if (!NAME.test(v)) {
-      this.error(key, 'E_NAME', `${JSON.stringify(v)} must be 1..64 of A-Z a-z 0-9 _ - and start with a letter or digit`);
+      this.error(
+        key,
+        'E_NAME',
+        `${JSON.stringify(v)} must be 1..64 of A-Z a-z 0-9 _ - and start with a letter or digit`,
+      );
       return undefined;
     }
     return v;

@@ -5,7 +5,8 @@ import { ALGORITHM_INFO } from '../../daemon/balance/index.js';
 import { bench, ctx } from './harness.js';
 import type { Member } from '../../daemon/balance/interface.js';
 
-const clients = (n: number): string[] => Array.from({ length: n }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+const clients = (n: number): string[] =>
+  Array.from({ length: n }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
 
 test('ip_hash: one client address always reaches the same backend', () => {
   const b = bench('ip_hash', [1, 1, 1]);
@@ -19,7 +20,11 @@ test('ip_hash: one client address always reaches the same backend', () => {
 
 test('ip_hash: removing 1 backend of 10 remaps at most 15% of 10,000 keys', () => {
   const ten = bench('ip_hash', Array(10).fill(1));
-  const nine = ALGORITHM_INFO.ip_hash.create({ members: ten.members.filter((m) => m.slot !== 4), table: ten.table, pool: 0 });
+  const nine = ALGORITHM_INFO.ip_hash.create({
+    members: ten.members.filter((m) => m.slot !== 4),
+    table: ten.table,
+    pool: 0,
+  });
   let moved = 0;
   let onRemoved = 0;
   for (const addr of clients(10_000)) {

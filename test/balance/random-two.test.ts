@@ -7,7 +7,10 @@ test('random_two keeps open connections even: max-min stays small over 3000 long
   const random = seeded(42);
   for (let i = 0; i < 3000; i++) b.table.acquire(0, b.balancer.pick(ctx({ random })));
   const active = b.members.map((m) => b.table.active(m.slot));
-  assert.equal(active.reduce((a, x) => a + x, 0), 3000);
+  assert.equal(
+    active.reduce((a, x) => a + x, 0),
+    3000,
+  );
   assert.ok(Math.max(...active) - Math.min(...active) <= 3, `active ${active.join(',')}`);
 });
 

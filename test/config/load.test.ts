@@ -77,7 +77,9 @@ address = "api.internal:443"`,
 });
 
 test('errors name the file, line, key path and code, in file order', () => {
-  const errs = errorsOf(MINIMAL.replace('name = "b1"', 'name = "b1"\nweight = 300').replace('pool = "web"', 'pool = "web"\nbacklog = 0'));
+  const errs = errorsOf(
+    MINIMAL.replace('name = "b1"', 'name = "b1"\nweight = 300').replace('pool = "web"', 'pool = "web"\nbacklog = 0'),
+  );
   assert.deepEqual(errs, [
     't.toml:6: listener[0].backlog: must be 1..65535, got 0 [E_RANGE]',
     't.toml:10: pool.web.backend[0].weight: must be 1..256, got 300 [E_WEIGHT_RANGE]',
@@ -87,12 +89,16 @@ test('errors name the file, line, key path and code, in file order', () => {
 test('a health key that does not fit the check type is refused', () => {
   const errs = errorsOf(MINIMAL.replace('[pool.web]', '[pool.web]\nhealth = { type = "tcp", path = "/x" }'));
   assert.equal(errs.length, 1);
-  assert.match(errs[0]!, /pool\.web\.health\.path: "path" does not apply to a health check of type "tcp" \[E_CONFLICT\]/);
+  assert.match(
+    errs[0]!,
+    /pool\.web\.health\.path: "path" does not apply to a health check of type "tcp" \[E_CONFLICT\]/,
+  );
 });
 
 test('a pool of only backups and more backends than limits allow are refused', () => {
   const errs = errorsOf(
-    MINIMAL.replace('address = "127.0.0.1:5001"', 'address = "127.0.0.1:5001"\nbackup = true') + '[limits]\nmax_backends = 0\n',
+    MINIMAL.replace('address = "127.0.0.1:5001"', 'address = "127.0.0.1:5001"\nbackup = true') +
+      '[limits]\nmax_backends = 0\n',
   );
   assert.ok(errs.some((e) => e.includes('[E_CONFLICT]') && e.includes('every backend of pool "web" is a backup')));
   assert.ok(errs.some((e) => e.includes('limits.max_backends: must be 1..65536, got 0 [E_RANGE]')));
