@@ -35,7 +35,8 @@ export class AdaptiveService {
     const t = this.table;
     const pools = new Map<string, AdaptivePool>();
     for (const [name, slot] of this.topology.pools.entries()) {
-      if (t.poolAlgorithm(slot) === ADAPTIVE) pools.set(name, { name, slot, samples: [] });
+      const timing = this.topology.config?.pools.find((p) => p.name === name)?.adaptive;
+      if (t.poolAlgorithm(slot) === ADAPTIVE) pools.set(name, { name, slot, samples: [], timing });
     }
     if (pools.size === 0) return [];
     for (const [key, { pool, backend }] of this.topology.backendConfig) {

@@ -8,15 +8,7 @@ import type { Table } from '../state/table.js';
 import { ADAPTIVE_DEFAULT, adaptiveStrategy } from './adaptive.js';
 import { DEFAULT_POLICY, recommend, type AdaptivePolicy, type AdaptiveSample } from './adaptive-policy.js';
 import type { StrategyName } from './strategies.js';
-
-export interface AdaptiveTiming {
-  /** ms between evaluations */
-  window: number;
-  /** consecutive windows that must agree */
-  confirm: number;
-  /** ms a strategy is kept at least */
-  minDwell: number;
-}
+import type { AdaptiveTiming } from '../config/schema.js';
 
 export const DEFAULT_TIMING: AdaptiveTiming = { window: 5000, confirm: 2, minDwell: 20_000 };
 
@@ -32,6 +24,8 @@ export interface AdaptivePool {
   slot: number;
   /** eligible backends with their current numbers */
   samples: AdaptiveSample[];
+  /** the pool's own timing (its `adaptive` config); the controller's default otherwise */
+  timing?: AdaptiveTiming;
 }
 
 interface PoolState {
@@ -64,7 +58,8 @@ export class AdaptiveController {
         this.state.set(p.name, st);
         continue;
       }
-      if (now - st.lastEval < this.timing.window) continue;
+      const timing = p.timing ?? this.timing;
+      if (now - st.lastEval < timing.window) continue;
       st.lastEval = now;
       const current = adaptiveStrategy(this.table.adaptiveCurrent(p.slot));
       const rec = recommend(p.samples, current, this.policy);
@@ -75,7 +70,7 @@ export class AdaptiveController {
       }
       st.streak = rec.strategy === st.candidate ? st.streak + 1 : 1;
       st.candidate = rec.strategy;
-      if (st.streak < this.timing.confirm || now - st.since < this.timing.minDwell) continue;
+      if (st.streak < timing.confirm || now - st.since < timing.minDwell) continue;
       this.table.setAdaptiveCurrent(p.slot, ALGORITHMS.indexOf(rec.strategy));
       st.since = now;
       st.candidate = null;

@@ -1,7 +1,7 @@
 // [pool.NAME]: algorithm, retries, timeouts, health check, passive ejection and
 // the backends. Returns a fully defaulted PoolConfig; problems go to `Issues`.
 import { ALGORITHMS, HEALTH_TYPES, SEND_PROXY_MODES } from './schema.js';
-import type { BackendConfig, HealthCheck, PassiveHealth, PoolConfig, PoolTimeouts } from './schema.js';
+import type { AdaptiveTiming, BackendConfig, HealthCheck, PassiveHealth, PoolConfig, PoolTimeouts } from './schema.js';
 import type { Section } from './reader.js';
 import { MAX_DURATION_MS } from './duration.js';
 
@@ -14,6 +14,7 @@ export const POOL_KEYS = [
   'passive',
   'queue_size',
   'send_proxy',
+  'adaptive',
   'backend',
 ] as const;
 const TIMEOUT_KEYS = ['connect', 'idle', 'queue'] as const;
@@ -49,6 +50,7 @@ export function readPool(name: string, s: Section): PoolConfig {
     passive: readPassive(s.section('passive', PASSIVE_KEYS)),
     queueSize: s.int('queue_size', 0, { min: 0, max: 100_000 }),
     sendProxy: s.oneOf('send_proxy', SEND_PROXY_MODES, 'off'),
+    adaptive: readAdaptive(s.section('adaptive', ['window', 'confirm', 'min_dwell'])),
     backends,
   };
 }
@@ -58,6 +60,14 @@ function readTimeouts(s: Section): PoolTimeouts {
     connect: s.duration('connect', 3000, { min: 1 }),
     idle: s.duration('idle', 300_000, { min: 1 }),
     queue: s.duration('queue', 1000, { min: 1 }),
+  };
+}
+
+function readAdaptive(s: Section): AdaptiveTiming {
+  return {
+    window: s.duration('window', 5000, { min: 100 }),
+    confirm: s.int('confirm', 2, { min: 1, max: 100 }),
+    minDwell: s.duration('min_dwell', 20_000),
   };
 }
 

@@ -82,6 +82,15 @@ export interface PoolTimeouts {
   queue: number;
 }
 
+export interface AdaptiveTiming {
+  /** ms between evaluations */
+  window: number;
+  /** consecutive windows that must agree before a switch */
+  confirm: number;
+  /** ms a strategy is kept at least */
+  minDwell: number;
+}
+
 export interface PoolConfig {
   name: string;
   algorithm: AlgorithmName;
@@ -95,6 +104,8 @@ export interface PoolConfig {
   queueSize: number;
   /** PROXY protocol header written to the backend before relaying */
   sendProxy: SendProxyMode;
+  /** how `adaptive` decides: evaluation window, agreeing windows needed, least time between switches */
+  adaptive: AdaptiveTiming;
   backends: BackendConfig[];
 }
 

@@ -15,7 +15,7 @@ export interface TestServer {
  * A TCP server that greets with its name on connect ("b1\n"), then echoes.
  * Half-close aware: it ends its side when the client ends.
  */
-export async function startNamedEcho(name: string, port = 0): Promise<TestServer> {
+export async function startNamedEcho(name: string, port = 0, opts: { greetDelayMs?: number } = {}): Promise<TestServer> {
   const open = new Set<net.Socket>();
   const s: TestServer = {
     port: 0,
@@ -33,7 +33,9 @@ export async function startNamedEcho(name: string, port = 0): Promise<TestServer
     open.add(c);
     c.on('close', () => open.delete(c));
     c.on('error', () => {});
-    c.write(`${name}\n`);
+    // a delayed greeting is a backend slow to its first byte
+    if (opts.greetDelayMs) setTimeout(() => c.writable && c.write(`${name}\n`), opts.greetDelayMs);
+    else c.write(`${name}\n`);
     c.on('data', (d) => c.write(d));
     c.on('end', () => c.end());
   });
