@@ -3,7 +3,7 @@
 // be reached. The command list and usage come from the command table.
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 
-export const DEFAULT_SOCKET = '/run/netmon/netmon.sock';
+import { DEFAULT_SOCKET, DEMO_SOCKET } from '../daemon/control/socket-path.js';
 
 interface CtlArgs {
   command?: Array<string | number>;
@@ -20,7 +20,7 @@ export const ctlCommand: CommandModule<object, CtlArgs> = {
       .positional('command', { type: 'string', array: true, describe: 'command words, e.g. show backends web' })
       .option('socket', {
         type: 'string',
-        describe: `control socket path (default: $NETMON_SOCKET or ${DEFAULT_SOCKET})`,
+        describe: `control socket path (default: $NETMON_SOCKET, else ${DEFAULT_SOCKET} if it exists, else ${DEMO_SOCKET})`,
       })
       .option('json', { type: 'boolean', default: false, describe: 'print the reply data as JSON' })
       .option('timeout', { type: 'string', default: '5s', describe: 'how long to wait for the reply' })
@@ -30,7 +30,7 @@ export const ctlCommand: CommandModule<object, CtlArgs> = {
     const { runCtl } = await import('../daemon/control/ctl-main.js');
     process.exitCode = await runCtl({
       words: (argv.command ?? []).map(String),
-      socket: argv.socket ?? (process.env.NETMON_SOCKET || DEFAULT_SOCKET),
+      socket: argv.socket,
       json: argv.json,
       timeout: argv.timeout,
     });

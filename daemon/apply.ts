@@ -23,6 +23,8 @@ export class Topology {
   readonly removed = new Map<string, RemovedBackend>();
   /** backend key -> its config, for the current generation */
   readonly backendConfig = new Map<string, { pool: PoolConfig; backend: BackendConfig }>();
+  /** listener name -> listening fd passed by systemd (socket activation) */
+  readonly activated = new Map<string, number>();
 
   constructor(readonly table: Table) {
     this.listeners = new NamedSlots(table.cap.listeners, 'listener');
@@ -52,6 +54,9 @@ export class Topology {
     const generation = ++this.generation;
 
     if (prev && prev.workers !== next.workers) changes.push(`workers ${prev.workers} -> ${next.workers} takes effect at the next restart`);
+    if (prev && prev.control.socket !== next.control.socket) {
+      changes.push(`control socket ${prev.control.socket} -> ${next.control.socket} takes effect at the next restart`);
+    }
 
     // pools
     const prevPools = new Map((prev?.pools ?? []).map((p) => [p.name, p]));
@@ -134,7 +139,13 @@ export class Topology {
         changes.push(`listener ${l.name} added on ${l.bind.text}`);
       } else {
         t.setListenerMaxConnections(slot, l.maxConnections);
-        if (old && old.bind.text !== l.bind.text) changes.push(`listener ${l.name} moved ${old.bind.text} -> ${l.bind.text}`);
+        if (old && old.bind.text !== l.bind.text) {
+          changes.push(
+            this.activated.has(l.name)
+              ? `listener ${l.name} bind change ignored: it serves the socket passed by systemd`
+              : `listener ${l.name} moved ${old.bind.text} -> ${l.bind.text}`,
+          );
+        }
         if (old && old.pool !== l.pool) changes.push(`listener ${l.name} pool ${old.pool} -> ${l.pool}`);
       }
     }
@@ -142,6 +153,8 @@ export class Topology {
       if (!next.listeners.some((l) => l.name === name)) {
         t.freeListener(this.listeners.get(name)!);
         this.listeners.release(name);
+        // a passed socket is closed with its listener: its fd number must never be used again
+        this.activated.delete(name);
         changes.push(`listener ${name} removed`);
       }
     }
@@ -190,7 +203,8 @@ export class Topology {
       bind: l.bind,
       pool: this.pools.get(l.pool)!,
       backlog: l.backlog,
-      edge: edgeOf(l),
+      edge: l.edge,
+      ...(this.activated.has(l.name) ? { fd: this.activated.get(l.name)! } : {}),
     }));
     return { generation: this.generation, accessLog: c.log.access, logLevel: c.log.level, listeners, pools };
   }
@@ -208,8 +222,4 @@ function scaleEffective(effective: number, configured: number, next: number): nu
 function sendProxyOf(p: PoolConfig): 'off' | 'v1' | 'v2' {
   const v = (p as { sendProxy?: 'off' | 'v1' | 'v2' }).sendProxy;
   return v ?? 'off';
-}
-
-function edgeOf(l: object): unknown {
-  return (l as { edge?: unknown }).edge ?? null;
 }

@@ -18,12 +18,16 @@ import { algorithmId } from './balance/index.js';
 import type { AdminStateName, AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot, WorkerSnapshot } from './snapshot.js';
 import type { ClientStats, ControlContext, ReloadResult } from './control/context.js';
 import { VERSION } from './version.js';
+import type { WorkerPlan } from './plan.js';
+import { createClientsRegion, readClients } from './edge/clients-region.js';
 
 export interface DaemonOptions {
   /** re-read on reload; null = the embedded default (reload re-applies it) */
   configPath: string | null;
   /** loads and validates the config (throws ConfigErrors) */
   load: () => Config;
+  /** listener name -> listening fd passed by systemd (socket activation) */
+  activated?: ReadonlyMap<string, number>;
   now?: () => number;
 }
 
@@ -41,10 +45,14 @@ export class Daemon implements ControlContext {
   private readonly now: () => number;
   private tick: NodeJS.Timeout | null = null;
   private reloading: Promise<ReloadResult> | null = null;
+  private readonly fatalHooks: ((reason: string) => void)[] = [];
   private readonly reloadWatchers: { start(): void; end(r: ReloadResult): void }[] = [];
   private lastReload: InfoSnapshot['lastReload'] = null;
   private alertSource: () => AlertSnapshot[] = () => [];
   private readonly tickHooks: ((now: number) => void)[] = [];
+  /** workers publish their top sources here for `show clients`; sized for the workers started */
+  private readonly clientsRegion: SharedArrayBuffer;
+  private readonly clientsWorkers: number;
 
   constructor(
     private config: Config,
@@ -61,13 +69,19 @@ export class Daemon implements ControlContext {
     this.table = new Table(cap);
     this.topology = new Topology(this.table);
     this.backendRates = new RateTracker(this.table);
+    for (const [name, fd] of opts.activated ?? []) this.topology.activated.set(name, fd);
     this.topology.apply(config, this.now());
     this.health = new HealthService(this.table, (e) => this.onStateEvent(e));
     const adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
     this.tickHooks.push((now) => adaptive.tick(now));
-    this.supervisor = new Supervisor(this.table, config.workers, this.topology.plan(), {
+    this.clientsWorkers = config.workers;
+    this.clientsRegion = createClientsRegion(config.workers);
+    this.supervisor = new Supervisor(this.table, config.workers, this.workerPlan(), {
       onPassive: (slot) => this.health.reportConnectFailures(slot),
       onWorker: (worker, what, detail) => this.eventLog.push({ type: 'worker', time: this.now(), worker, what, detail }),
+      onActivatedLost: () => {
+        for (const fn of this.fatalHooks) fn('the worker serving socket-activated listeners exited');
+      },
     });
   }
 
@@ -145,6 +159,11 @@ export class Daemon implements ControlContext {
     return this.reloading;
   }
 
+  /** Told when the daemon cannot go on serving as configured (main stops the process, exit 1). */
+  onFatal(fn: (reason: string) => void): void {
+    this.fatalHooks.push(fn);
+  }
+
   /** Told when a reload starts and ends, whoever asked (SIGHUP or the control socket): systemd notify. */
   onReload(w: { start(): void; end(r: ReloadResult): void }): void {
     this.reloadWatchers.push(w);
@@ -165,7 +184,7 @@ export class Daemon implements ControlContext {
     const changes = this.topology.apply(next, now);
     this.config = next;
     setLogLevel(next.log.level);
-    const listenErrors = await this.supervisor.apply(this.topology.plan());
+    const listenErrors = await this.supervisor.apply(this.workerPlan());
     this.health.setBackends(this.topology, next);
     const generation = this.topology.generation;
     const errors = listenErrors.map((e) => `listener ${e.listener}: ${e.message}`);
@@ -320,8 +339,20 @@ export class Daemon implements ControlContext {
     log.info('listener', { listener, enabled, cause: 'admin' });
   }
 
-  clients(): ClientStats[] {
-    return [];
+  recordAction(a: { command: string; ok: boolean; message: string }): void {
+    this.eventLog.push({ type: 'action', time: this.now(), ...a });
+  }
+
+  clients(limit: number): ClientStats[] {
+    return readClients(this.clientsRegion, this.clientsWorkers, limit);
+  }
+
+  /** The topology's plan plus the process-wide edge settings. */
+  private workerPlan(): WorkerPlan {
+    return {
+      ...this.topology.plan(),
+      edge: { maxConnections: this.config.maxConnections, clients: this.clientsRegion },
+    };
   }
 
   get hostName(): string {

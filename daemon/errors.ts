@@ -52,6 +52,7 @@ export const CODES = {
   E_CONTROL_CONNECT: { fault: 'client', retryable: true, doc: 'the control socket cannot be reached (daemon not running, permission)' },
   E_CONTROL_TIMEOUT: { fault: 'daemon', retryable: true, doc: 'the daemon did not answer a control request in time' },
   E_SOCKET_ACTIVATION: { fault: 'client', retryable: false, doc: 'LISTEN_FDS / LISTEN_FDNAMES from systemd are malformed' },
+  E_METRICS_LISTEN: { fault: 'client', retryable: false, doc: 'the metrics port cannot be bound (address in use, no permission)' },
   E_INTERNAL: { fault: 'daemon', retryable: true, doc: 'an unexpected failure inside netmon' },
 } as const satisfies Record<string, CodeInfo>;
 

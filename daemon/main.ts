@@ -1,20 +1,23 @@
 // Process entry of `netmon daemon`: load the config, start the control plane and
 // its side services, and handle signals (SIGHUP reload, SIGTERM/SIGINT graceful
-// stop, a second stop signal = immediate).
+// stop, a second stop signal = immediate), telling systemd at each step.
 import { Daemon } from './daemon.js';
 import { log } from './log.js';
 import { ConfigErrors, NetmonError } from './errors.js';
 import type { Config } from './config/schema.js';
 import { startSideServices, type SideServices } from './side-services.js';
-import { notify } from './systemd-notify.js';
+import { notify as defaultNotifier, type Notifier } from './systemd-notify.js';
+import { takeActivatedSockets, type ActivatedSockets } from './socket-activation.js';
 
 export interface RunOptions {
   configPath: string | null;
   load: () => Config;
+  notify?: Notifier;
 }
 
 /** Resolves with the exit code once the daemon has stopped. */
 export async function runDaemon(opts: RunOptions): Promise<number> {
+  const notify = opts.notify ?? defaultNotifier;
   let config: Config;
   try {
     config = opts.load();
@@ -28,14 +31,45 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     return 1;
   }
 
-  const daemon = new Daemon(config, { configPath: opts.configPath, load: opts.load });
+  // Signals are ours from here on: a SIGHUP or SIGTERM while starting must not
+  // kill the process with the default action.
+  let stopRequested: string | null = null;
+  let onStop: (signal: string) => void = (signal) => {
+    stopRequested ??= signal;
+  };
+  let onHup: () => void = () => log.warn('SIGHUP while starting: ignored, the config is being loaded now');
+  const stopHandler = (signal: NodeJS.Signals): void => onStop(signal);
+  const hupHandler = (): void => onHup();
+  process.on('SIGTERM', stopHandler);
+  process.on('SIGINT', stopHandler);
+  process.on('SIGHUP', hupHandler);
+  const detach = (): void => {
+    process.off('SIGTERM', stopHandler);
+    process.off('SIGINT', stopHandler);
+    process.off('SIGHUP', hupHandler);
+    notify.close();
+  };
+
+  let activated: ActivatedSockets;
+  try {
+    activated = takeActivatedSockets(config.listeners.map((l) => l.name));
+  } catch (err) {
+    const e = err as NetmonError;
+    process.stderr.write(`netmon: error ${e.code}: ${e.message}\n`);
+    detach();
+    return 1;
+  }
+  if (activated.size > 0) log.info('serving sockets passed by systemd', { listeners: [...activated.keys()] });
+  const daemon = new Daemon(config, { configPath: opts.configPath, load: opts.load, activated });
   let side: SideServices;
   try {
     // the control socket first: a second daemon on the same socket is refused
     // before it binds any listener
     side = await startSideServices(daemon);
   } catch (err) {
-    process.stderr.write(`netmon: ${err instanceof Error ? err.message : String(err)}\n`);
+    const code = err instanceof NetmonError ? `error ${err.code}: ` : '';
+    process.stderr.write(`netmon: ${code}${err instanceof Error ? err.message : String(err)}\n`);
+    detach();
     return 1;
   }
   try {
@@ -44,41 +78,59 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     const msg = err instanceof NetmonError ? err.message : String(err);
     log.error('netmon failed to start', { err: msg });
     process.stderr.write(`netmon: failed to start: ${msg}\n`);
+    await daemon.stop(false).catch(() => undefined);
     await side.close();
+    detach();
     return 1;
   }
-  notify.ready(`serving ${config.listeners.length} listener(s)`);
+  daemon.onReload({
+    start: () => notify.reloading(),
+    end: (r) =>
+      notify.ready(
+        r.ok
+          ? `serving; reloaded, generation ${r.generation}`
+          : `serving the previous config; reload failed: ${r.errors[0] ?? ''}`,
+      ),
+  });
+  notify.ready(`serving ${config.listeners.length} listener(s), generation ${daemon.topology.generation}`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: string): void => {
+    let exitCode = 0;
+    daemon.onFatal((reason) => {
+      log.error('stopping: cannot go on serving as configured; exit 1 lets the service manager restart netmon', {
+        reason,
+      });
+      exitCode = 1;
+      onStop('fatal');
+    });
+    onStop = (signal) => {
       if (stopping) {
         log.warn('second stop signal: closing every connection now', { signal });
         void daemon.terminate();
         return;
       }
       stopping = true;
-      notify.stopping();
-      log.info('stopping: listeners closed, waiting for connections to finish', {
-        signal,
-        drain_timeout_ms: daemon.currentConfig.drainTimeout,
-      });
+      const drainMs = daemon.currentConfig.drainTimeout;
+      notify.stopping(`stopping: draining connections (up to ${drainMs} ms)`);
+      log.info('stopping: listeners closed, waiting for connections to finish', { signal, drain_timeout_ms: drainMs });
       void daemon
         .stop(true)
         .then(() => side.close())
+        .catch((err: unknown) => log.error('error while stopping', { err }))
         .then(() => {
           log.info('netmon stopped');
-          resolve(0);
+          detach();
+          resolve(exitCode);
         });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
+    onHup = () => {
       if (stopping) return;
-      notify.reloading();
-      void daemon.reload().then((r) => {
-        notify.ready(r.ok ? `reloaded, generation ${r.generation}` : `reload failed: ${r.errors[0] ?? ''}`);
-      });
-    });
+      log.info('SIGHUP: reloading the config', { config: opts.configPath ?? '<embedded default>' });
+      // the outcome is logged by the daemon and shown by `netmon ctl show info`
+      void daemon.reload();
+    };
+    // a stop signal that came while starting
+    if (stopRequested) onStop(stopRequested);
   });
 }

@@ -1,7 +1,7 @@
 // What a worker needs to serve one config generation: listeners and pools with
 // their table slots resolved. Built by the main thread, sent by postMessage, so
 // it holds only structured-clonable data.
-import type { Address } from './config/schema.js';
+import type { Address, EdgeConfig } from './config/schema.js';
 
 export interface MemberPlan {
   slot: number;
@@ -25,12 +25,6 @@ export interface PoolPlan {
   members: MemberPlan[];
 }
 
-export interface RoutePlan {
-  sni?: string;
-  protocol?: string;
-  pool: number;
-}
-
 export interface ListenerPlan {
   slot: number;
   name: string;
@@ -38,8 +32,21 @@ export interface ListenerPlan {
   /** default pool slot */
   pool: number;
   backlog: number;
-  /** opaque edge settings (ACL, PROXY protocol, routes, source limits); absent = none */
-  edge: unknown;
+  /**
+   * a listening socket passed by systemd: served by worker 0 only (one fd is never
+   * shared between threads), instead of every worker binding `bind` with SO_REUSEPORT
+   */
+  fd?: number;
+  /** ACL, PROXY protocol in, peek and routes (by pool name: every pool is in WorkerPlan.pools), source limits */
+  edge: EdgeConfig;
+}
+
+/** Process-wide edge settings, added to the plan by the daemon. */
+export interface WorkerEdgePlan {
+  /** connections over all listeners; 0 = unlimited */
+  maxConnections: number;
+  /** where each worker publishes its top sources (edge/clients-region.ts); shared, not copied */
+  clients: SharedArrayBuffer;
 }
 
 export interface WorkerPlan {
@@ -47,7 +54,9 @@ export interface WorkerPlan {
   accessLog: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   listeners: ListenerPlan[];
+  /** every pool of the config, including those only a route refers to */
   pools: PoolPlan[];
+  edge?: WorkerEdgePlan;
 }
 
 /** main -> worker */

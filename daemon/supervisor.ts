@@ -27,6 +27,12 @@ interface Slot {
 export interface SupervisorEvents {
   onPassive(slot: number): void;
   onWorker(id: number, what: 'started' | 'exited' | 'restarted', detail: string): void;
+  /**
+   * The worker serving sockets passed by systemd died: those fds closed with it
+   * and cannot be reopened (their numbers may already be reused), so it is not
+   * restarted; the daemon stops and systemd restarts it with the sockets again.
+   */
+  onActivatedLost?(worker: number): void;
 }
 
 export class Supervisor {
@@ -106,6 +112,12 @@ export class Supervisor {
     s.waiters = [];
     if (this.stopping) {
       this.checkDrained();
+      return;
+    }
+    if (s.id === 0 && this.plan.listeners.some((l) => l.fd !== undefined)) {
+      log.error('the worker serving systemd-passed sockets exited; they cannot be reopened', { worker: s.id, code });
+      this.events.onWorker(s.id, 'exited', `exit code ${code}; socket-activated listeners lost`);
+      this.events.onActivatedLost?.(s.id);
       return;
     }
     if (Date.now() - s.startedAt > STABLE_MS) s.crashes = 0;

@@ -4,18 +4,27 @@
 import net from 'node:net';
 import { parentPort, workerData, threadId } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Table } from './state/table.js';
+import { Table, type RejectReason } from './state/table.js';
 import { Connection, type AccessRecord } from './relay.js';
 import { PoolPicker } from './balance/pool-picker.js';
 import { log, setLogLevel } from './log.js';
 import type { FromWorker, ListenerPlan, PoolPlan, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
 import type { PoolRuntime, WorkerServices } from './worker-runtime.js';
+import { ListenerEdge } from './edge/listener-edge.js';
+import { readPreamble, type Preamble } from './edge/preamble.js';
+import { ClientsPublisher } from './edge/clients-region.js';
+import type { SourceEntry, SourceTable } from './edge/source-limits.js';
 
 interface ListenerRuntime {
   plan: ListenerPlan;
   server: net.Server;
   pool: PoolRuntime;
+  /** null: no edge feature configured, the accept path skips all of it */
+  edge: ListenerEdge | null;
 }
+
+/** how often a worker republishes its top sources for `show clients` (when they changed) */
+const CLIENTS_PUBLISH_MS = 500;
 
 const QUEUE_POLL_MS = 50;
 const HEARTBEAT_MS = 1000;
@@ -30,6 +39,15 @@ class Worker implements WorkerServices {
   private readonly connections = new Set<Connection>();
   private queuePoll: NodeJS.Timeout | null = null;
   private stopping = false;
+  /** accepted connections still reading their PROXY header or being peeked at */
+  private preambles = 0;
+  /** global max_connections over all listeners; 0 = unlimited */
+  private maxConnections = 0;
+  /** the source entry admitClient() took, if any (saves an object per connection) */
+  private admitted: SourceEntry | null = null;
+  private readonly publisher: ClientsPublisher | null;
+  private publishTimer: NodeJS.Timeout | null = null;
+  private sourceTables: SourceTable[] = [];
   private readonly names: { backends: Map<number, string>; listeners: Map<number, string> } = {
     backends: new Map(),
     listeners: new Map(),
@@ -40,12 +58,19 @@ class Worker implements WorkerServices {
     this.table = new Table(init.cap, init.buffer);
     this.plan = init.plan;
     this.accessLog = init.plan.accessLog;
+    const region = init.plan.edge?.clients;
+    this.publisher = region ? new ClientsPublisher(region, init.cap.workers, init.id) : null;
+    // a restarted worker starts with nothing: clear what its predecessor published
+    this.publisher?.publish([]);
   }
 
   async apply(plan: WorkerPlan): Promise<void> {
     setLogLevel(plan.logLevel);
     this.plan = plan;
     this.accessLog = plan.accessLog;
+    this.maxConnections = plan.edge?.maxConnections ?? 0;
+    const poolByName = new Map(plan.pools.map((p) => [p.name, p.slot]));
+    const poolSlot = (name: string): number => poolByName.get(name) ?? -1;
     // Pools are rebuilt per generation; connections keep the runtime they started with.
     const pools = new Map<number, PoolRuntime>();
     for (const p of plan.pools) pools.set(p.slot, this.poolRuntime(p));
@@ -67,23 +92,61 @@ class Worker implements WorkerServices {
       plan.listeners.map(async (lp) => {
         const pool = pools.get(lp.pool)!;
         const cur = this.listeners.get(lp.name);
-        if (cur && cur.plan.bind.text === lp.bind.text && cur.plan.backlog === lp.backlog) {
+        // a socket passed by systemd is served by worker 0 alone: one fd is never shared between threads
+        if (lp.fd !== undefined && this.worker !== 0) return;
+        const edge = ListenerEdge.wanted(lp.edge) ? new ListenerEdge(lp.edge, poolSlot, cur?.edge ?? null) : null;
+        const same =
+          lp.fd !== undefined
+            ? cur?.plan.fd === lp.fd
+            : cur?.plan.bind.text === lp.bind.text && cur.plan.backlog === lp.backlog;
+        if (cur && same) {
           cur.plan = lp;
           cur.pool = pool;
+          cur.edge = edge;
           return;
         }
         try {
           const server = await this.listen(lp);
           // a moved bind: the old socket stops accepting once the new one is up
           cur?.server.close();
-          this.listeners.set(lp.name, { plan: lp, server, pool });
+          this.listeners.set(lp.name, { plan: lp, server, pool, edge });
         } catch (err) {
           const e = err as NodeJS.ErrnoException;
           errors.push({ listener: lp.name, code: e.code ?? 'E_LISTEN', message: `bind ${lp.bind.text}: ${e.message}` });
         }
       }),
     );
+    this.watchSources();
     this.post({ type: 'applied', generation: plan.generation, errors });
+  }
+
+  /** Publish the per-source tables for `show clients` while any listener keeps one. */
+  private watchSources(): void {
+    const tables: SourceTable[] = [];
+    for (const rt of this.listeners.values()) if (rt.edge?.sources) tables.push(rt.edge.sources);
+    const changed = tables.length !== this.sourceTables.length || tables.some((t, i) => t !== this.sourceTables[i]);
+    this.sourceTables = tables;
+    if (this.publisher === null) return;
+    if (changed) this.publishSources(true);
+    if (tables.length > 0 && this.publishTimer === null) {
+      this.publishTimer = setInterval(() => this.publishSources(false), CLIENTS_PUBLISH_MS);
+      this.publishTimer.unref();
+    }
+  }
+
+  private publishSources(force: boolean): void {
+    const tables = this.sourceTables;
+    if (!force && !tables.some((t) => t.dirty)) return;
+    for (const t of tables) t.dirty = false;
+    this.publisher!.publish(
+      (function* () {
+        for (const t of tables) yield* t.values();
+      })(),
+    );
+    if (tables.length === 0 && this.publishTimer !== null) {
+      clearInterval(this.publishTimer);
+      this.publishTimer = null;
+    }
   }
 
   private poolRuntime(p: PoolPlan): PoolRuntime {
@@ -104,7 +167,11 @@ class Worker implements WorkerServices {
       const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true });
       server.on('connection', (socket) => this.onConnection(lp.name, socket));
       server.once('error', reject);
-      server.listen({ host: lp.bind.host, port: lp.bind.port, backlog: lp.backlog, reusePort: true }, () => {
+      const where =
+        lp.fd !== undefined
+          ? { fd: lp.fd }
+          : { host: lp.bind.host, port: lp.bind.port, backlog: lp.backlog, reusePort: true };
+      server.listen(where, () => {
         server.removeListener('error', reject);
         server.on('error', (err) => log.error('listener error', { listener: lp.name, err }));
         resolve(server);
@@ -124,13 +191,157 @@ class Worker implements WorkerServices {
       socket.destroy();
       return;
     }
-    if (!this.table.acquireListener(this.worker, slot)) {
+    if (rt.edge !== null) {
+      this.onEdgeConnection(rt, rt.edge, socket);
+      return;
+    }
+    if (!this.acquire(slot)) {
       this.table.countRejected(this.worker, slot, 'max_connections');
       socket.destroy();
       return;
     }
-    this.table.workerConnectionOpened(this.worker);
     const c = new Connection(this, slot, rt.pool, socket, normaliseAddress(socket.remoteAddress));
+    this.connections.add(c);
+    c.start();
+  }
+
+  /**
+   * Take a connection slot on the listener, within the global max_connections.
+   * Node cannot stop polling a listening socket without closing it (closing a
+   * SO_REUSEPORT socket resets the connections in its queue), so a full
+   * listener accepts and closes at once, counted: nothing piles up in memory.
+   */
+  private acquire(slot: number): boolean {
+    if (this.maxConnections > 0) {
+      let open = 0;
+      for (const l of this.plan.listeners) open += this.table.listenerActive(l.slot);
+      if (open >= this.maxConnections) return false;
+    }
+    if (!this.table.acquireListener(this.worker, slot)) return false;
+    this.table.workerConnectionOpened(this.worker);
+    return true;
+  }
+
+  /**
+   * Access control, then the source's limits. Returns why the client is
+   * refused, or null; on null, `this.admitted` holds the source entry now
+   * counting this connection (null when the listener has no limits).
+   */
+  private admitClient(edge: ListenerEdge, address: string): RejectReason | null {
+    this.admitted = null;
+    const sources = edge.sources;
+    if (edge.acl !== null && edge.acl.check(address) === 'deny') {
+      const e = sources?.lookup(address);
+      if (e) sources!.reject(e);
+      return 'acl';
+    }
+    if (!edge.limited) return null;
+    const e = sources!.lookup(address);
+    if (e === null) return null;
+    const verdict = sources!.admit(e);
+    if (verdict !== 'ok') return verdict;
+    this.admitted = e;
+    return null;
+  }
+
+  private onEdgeConnection(rt: ListenerRuntime, edge: ListenerEdge, socket: net.Socket): void {
+    const slot = rt.plan.slot;
+    const peer = normaliseAddress(socket.remoteAddress);
+    let reason: RejectReason | null;
+    if (edge.trusted !== null) {
+      // a PROXY listener hears only from its proxies; the client behind is checked once its header is read
+      reason = edge.trusted.matches(peer) ? null : 'proxy_header';
+      this.admitted = null;
+    } else {
+      reason = this.admitClient(edge, peer);
+    }
+    if (reason !== null) {
+      this.table.countRejected(this.worker, slot, reason);
+      socket.destroy();
+      return;
+    }
+    const entry = this.admitted;
+    if (!this.acquire(slot)) {
+      if (entry) edge.sources!.release(entry);
+      this.table.countRejected(this.worker, slot, 'max_connections');
+      socket.destroy();
+      return;
+    }
+    if (!edge.preamble) {
+      this.startConnection(rt, edge, socket, peer, entry, null);
+      return;
+    }
+    this.preambles++;
+    void readPreamble(edge, socket, peer).then((p) => {
+      this.preambles--;
+      this.afterPreamble(rt, edge, socket, entry, p);
+    });
+  }
+
+  private afterPreamble(
+    rt: ListenerRuntime,
+    edge: ListenerEdge,
+    socket: net.Socket,
+    entry: SourceEntry | null,
+    p: Preamble,
+  ): void {
+    const slot = rt.plan.slot;
+    let reason: RejectReason | null = null;
+    if (!p.ok) {
+      if (p.reason === 'proxy_header') {
+        reason = 'proxy_header';
+        log.debug('PROXY header rejected', {
+          listener: rt.plan.name,
+          client: normaliseAddress(socket.remoteAddress),
+          reason: p.detail,
+        });
+      }
+    } else if (this.stopping) {
+      reason = null;
+    } else if (edge.trusted !== null) {
+      reason = this.admitClient(edge, p.address);
+      entry = this.admitted;
+    }
+    if (!p.ok || reason !== null || this.stopping || socket.destroyed) {
+      if (reason !== null) this.table.countRejected(this.worker, slot, reason);
+      if (entry) edge.sources!.release(entry);
+      socket.destroy();
+      this.abandon(slot);
+      return;
+    }
+    if (p.peek !== null) this.table.countProtocol(this.worker, slot, p.peek.protocol ?? 'unknown');
+    this.startConnection(rt, edge, socket, p.address, entry, p);
+  }
+
+  /** Give back what acquire() took for a connection that never became a relay. */
+  private abandon(slot: number): void {
+    this.table.workerConnectionClosed(this.worker);
+    this.table.releaseListener(this.worker, slot);
+    if (this.stopping && this.connections.size === 0 && this.preambles === 0) this.post({ type: 'drained' });
+  }
+
+  private startConnection(
+    rt: ListenerRuntime,
+    edge: ListenerEdge,
+    socket: net.Socket,
+    address: string,
+    entry: SourceEntry | null,
+    p: Preamble | null,
+  ): void {
+    let pool = rt.pool;
+    if (p !== null && p.ok && p.peek !== null && edge.router !== null) {
+      pool = this.pools.get(edge.router.pool(p.peek, rt.plan.pool)) ?? pool;
+    }
+    const c = new Connection(this, rt.plan.slot, pool, socket, address);
+    if (entry) {
+      c.source = entry;
+      c.sourceTable = edge.sources;
+    }
+    if (p !== null && p.ok) {
+      c.origin = p.origin;
+      c.setInitialBytes(p.data);
+      if (p.ended) c.markClientEnded();
+    }
     this.connections.add(c);
     c.start();
   }
@@ -161,10 +372,9 @@ class Worker implements WorkerServices {
 
   connectionClosed(c: Connection): void {
     if (!this.connections.delete(c)) return;
-    this.table.workerConnectionClosed(this.worker);
+    if (c.source !== null) c.sourceTable!.release(c.source);
     // the listener slot was taken at accept, before the relay existed
-    this.table.releaseListener(this.worker, c.listenerSlot);
-    if (this.stopping && this.connections.size === 0) this.post({ type: 'drained' });
+    this.abandon(c.listenerSlot);
   }
 
   writeAccessLog(r: AccessRecord): void {
@@ -183,16 +393,12 @@ class Worker implements WorkerServices {
     });
   }
 
-  writeProxyHeader(): void {
-    // PROXY protocol output is wired by the edge module.
-  }
-
   // ---- lifecycle ----
   stop(): void {
     this.stopping = true;
     for (const rt of this.listeners.values()) rt.server.close();
     this.listeners.clear();
-    if (this.connections.size === 0) this.post({ type: 'drained' });
+    if (this.connections.size === 0 && this.preambles === 0) this.post({ type: 'drained' });
   }
 
   post(m: FromWorker): void {

@@ -86,7 +86,11 @@ export class FakeContext implements ControlContext {
         generation: 1,
         reloads: 1,
         reloadFailures: 1,
-        lastReload: { ok: false, time: Date.now(), errors: ['netmon.toml:12: pool.web.backend[2].weight: must be 1..256, got -4 [E_WEIGHT_RANGE]'] },
+        lastReload: {
+          ok: false,
+          time: Date.now(),
+          errors: ['netmon.toml:12: pool.web.backend[2].weight: must be 1..256, got -4 [E_WEIGHT_RANGE]'],
+        },
         controlSocket: '/run/netmon/netmon.sock',
         metricsListen: '127.0.0.1:9469',
       },

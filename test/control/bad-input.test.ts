@@ -1,0 +1,182 @@
+// Bad input never hurts the daemon: every kind of malformed request gets an error
+// reply (or the client is closed), while traffic through the listener and other
+// control clients keep being served.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { converse, jsonRequest, textRequest } from './line-client.js';
+import { startControlFixture, type ControlFixture } from './fixture.js';
+import { waitFor, whoAnswers } from '../helpers/servers.js';
+
+let f: ControlFixture;
+let traffic: { stop(): Promise<{ ok: number; failures: string[] }> };
+
+/** A bounded stream of client connections through the listener, recording failures. */
+function steadyTraffic(port: number): typeof traffic {
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    const end = Date.now() + 60_000;
+    while (running && Date.now() < end) {
+      try {
+        await whoAnswers(port, 3000);
+        ok++;
+      } catch (err) {
+        failures.push(String(err));
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { ok, failures };
+    },
+  };
+}
+
+before(async () => {
+  f = await startControlFixture();
+  traffic = steadyTraffic(f.port);
+});
+after(async () => {
+  const t = await traffic.stop();
+  await f.close();
+  assert.equal(t.failures.length, 0, `traffic failed during bad input: ${t.failures.slice(0, 3).join('; ')}`);
+  assert.ok(t.ok > 10, `traffic kept flowing (${t.ok} connections)`);
+});
+
+test('malformed JSON gets E_BAD_REQUEST in JSON; the connection keeps working', async () => {
+  const r = await converse(f.sock, '{"id":1,"cmd":\n{"id":2,"cmd":"show-info"}\n', (t) => t.split('\n').length > 2);
+  const [first, second] = r.text
+    .split('\n')
+    .map((l) => (l ? (JSON.parse(l) as { id: unknown; ok: boolean; error?: { code: string } }) : null));
+  assert.equal(first!.ok, false);
+  assert.equal(first!.error!.code, 'E_BAD_REQUEST');
+  assert.equal(second!.id, 2);
+  assert.equal(second!.ok, true);
+  for (const bad of [
+    '{"id":1}',
+    '{"id":1,"cmd":"show-info","extra":1}',
+    '{"id":{},"cmd":"show-info"}',
+    '{"id":1,"cmd":"show-info","args":[1]}',
+    '[1,2]',
+  ]) {
+    const reply = await converse(f.sock, bad + '\n');
+    const parsed = reply.text.startsWith('{')
+      ? (JSON.parse(reply.text) as { ok: boolean; error: { code: string } })
+      : null;
+    if (parsed) assert.equal(parsed.error.code, 'E_BAD_REQUEST', bad);
+    else assert.match(reply.text, /^error E_(BAD_REQUEST|UNKNOWN_COMMAND): /, bad);
+  }
+});
+
+test('unknown command: E_UNKNOWN_COMMAND in text and in JSON (with the id)', async () => {
+  assert.match(
+    await textRequest(f.sock, 'frobnicate the backends'),
+    /^error E_UNKNOWN_COMMAND: unknown command "frobnicate the"/,
+  );
+  const r = await jsonRequest(f.sock, { id: 'x1', cmd: 'frobnicate' });
+  assert.deepEqual([r.id, r.ok, r.error?.code], ['x1', false, 'E_UNKNOWN_COMMAND']);
+});
+
+test('wrong arguments: E_BAD_ARGUMENT naming the argument', async () => {
+  assert.match(
+    await textRequest(f.sock, 'set weight web/b1 999'),
+    /^error E_BAD_ARGUMENT: N: must be 1\.\.256, got 999/,
+  );
+  assert.match(
+    await textRequest(f.sock, 'set state web/b1 sideways'),
+    /^error E_BAD_ARGUMENT: STATE: expected one of ready, drain, maint/,
+  );
+  assert.match(await textRequest(f.sock, 'set state web/b1'), /^error E_BAD_ARGUMENT: STATE: missing/);
+  assert.match(
+    await textRequest(f.sock, 'set state b1 ready'),
+    /^error E_BAD_ARGUMENT: POOL\/BACKEND: expected POOL\/BACKEND/,
+  );
+  assert.match(await textRequest(f.sock, 'show info please'), /^error E_BAD_ARGUMENT: unexpected argument "please"/);
+  const r = await jsonRequest(f.sock, { id: 1, cmd: 'set-weight', args: { backend: 'web/b1', weight: 'heavy' } });
+  assert.equal(r.error?.code, 'E_BAD_ARGUMENT');
+  const typo = await jsonRequest(f.sock, { id: 2, cmd: 'set-weight', args: { backend: 'web/b1', wieght: 2 } });
+  assert.match(typo.error!.message, /unknown argument "wieght"/);
+  const algo = await jsonRequest(f.sock, { id: 3, cmd: 'set-algorithm', args: { pool: 'web', algorithm: 'fastest' } });
+  assert.equal(algo.error?.code, 'E_BAD_ARGUMENT');
+});
+
+test('unknown backend, pool or listener: E_NOT_FOUND, and nothing changes', async () => {
+  const before = JSON.stringify(f.d.daemon.snapshot().backends.map((b) => [b.key, b.admin, b.weight]));
+  assert.match(await textRequest(f.sock, 'set state web/b9 drain'), /^error E_NOT_FOUND: /);
+  assert.match(await textRequest(f.sock, 'set weight db/b1 2'), /^error E_NOT_FOUND: /);
+  assert.match(await textRequest(f.sock, 'set algorithm db round_robin'), /^error E_NOT_FOUND: /);
+  assert.match(await textRequest(f.sock, 'disable listener web'), /^error E_NOT_FOUND: /);
+  assert.equal(JSON.stringify(f.d.daemon.snapshot().backends.map((b) => [b.key, b.admin, b.weight])), before);
+});
+
+test('an over-long line gets E_LINE_TOO_LONG and the connection is closed', async () => {
+  const text = await converse(f.sock, 'show ' + 'x'.repeat(100 * 1024), () => false);
+  assert.equal(text.closed, true);
+  assert.match(text.text, /^error E_LINE_TOO_LONG: request line over 65536 bytes/);
+  const json = await converse(f.sock, '{"id":1,"cmd":"' + 'y'.repeat(70 * 1024) + '"}\n', () => false);
+  assert.equal(json.closed, true);
+  assert.equal((JSON.parse(json.text.split('\n')[0]!) as { error: { code: string } }).error.code, 'E_LINE_TOO_LONG');
+});
+
+test('binary garbage gets error replies, never a crash', async () => {
+  for (let i = 0; i < 20; i++) {
+    const junk = Buffer.concat([randomBytes(200 + i * 37), Buffer.from('\n')]);
+    const r = await converse(f.sock, junk, (t) => t.endsWith('\n\n') || t.endsWith('}\n'), 3000);
+    assert.match(r.text, /E_BAD_REQUEST|E_UNKNOWN_COMMAND|E_BAD_ARGUMENT/);
+  }
+  const nul = await converse(f.sock, Buffer.from([0, 0xff, 0xfe, 0x0a]), (t) => t.endsWith('\n\n'));
+  assert.match(nul.text, /^error E_BAD_REQUEST: the request line is not valid UTF-8/);
+  assert.match(await textRequest(f.sock, 'show info'), /^Name:\s+netmon/m);
+});
+
+test('a client that connects and never sends is closed after the idle timeout', async () => {
+  const s = await f.extraServer({ idleTimeoutMs: 300 });
+  const start = Date.now();
+  const r = await converse(s.address, '', () => false, 5000);
+  assert.equal(r.closed, true);
+  assert.ok(Date.now() - start >= 250, 'not closed before the idle timeout');
+  await waitFor(() => s.stats().clients === 0, 2000, 'the idle client forgotten');
+});
+
+test('a client that sends but never reads is dropped once its unsent replies pass the bound', async () => {
+  const s = await f.extraServer({ maxBufferedBytes: 64 * 1024 });
+  const c = net.createConnection({ path: s.address });
+  await new Promise<void>((r) => c.once('connect', () => r()));
+  c.pause();
+  const closed = new Promise<void>((r) => c.once('close', () => r()));
+  c.on('error', () => {});
+  for (let i = 0; i < 400; i++) c.write('show stats\n');
+  await closed;
+  assert.equal(s.stats().dropped, 1);
+});
+
+test('200 clients at once are all answered; past the client limit extra ones get E_TOO_MANY_CLIENTS', async () => {
+  const replies = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => jsonRequest(f.sock, { id: i, cmd: 'show-info' })),
+  );
+  assert.ok(replies.every((r, i) => r.ok && r.id === i));
+
+  const small = await f.extraServer({ maxClients: 20 });
+  const holders: net.Socket[] = [];
+  for (let i = 0; i < 20; i++) {
+    const c = net.createConnection({ path: small.address });
+    c.on('error', () => {});
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    holders.push(c);
+  }
+  try {
+    await waitFor(() => small.stats().clients === 20, 2000, '20 clients held');
+    const refused = await converse(small.address, 'show info\n', () => false);
+    assert.match(refused.text, /^error E_TOO_MANY_CLIENTS: /);
+    // the main socket is unaffected
+    assert.match(await textRequest(f.sock, 'show info'), /^Name:\s+netmon/m);
+  } finally {
+    for (const c of holders) c.destroy();
+  }
+});
