@@ -5,6 +5,9 @@ import net from 'node:net';
 import { Histogram, type ConnectErrorReason, type RejectReason, type Table } from './state/table.js';
 import type { PickContext } from './balance/interface.js';
 import type { PoolRuntime, WorkerServices } from './worker-runtime.js';
+import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
+import type { Origin } from './edge/preamble.js';
+import type { SourceEntry, SourceTable } from './edge/source-limits.js';
 
 const enum Phase {
   Picking = 0,
@@ -44,6 +47,11 @@ export class Connection {
   private readonly ctx: PickContext;
   /** bytes already read from the client (peeked headers) to send to the backend first */
   private pending: Buffer | null = null;
+  /** addresses from the client's PROXY header, passed on by send_proxy; null = the sockets' own */
+  origin: Origin | null = null;
+  /** the per-source entry this connection holds open (released on close) */
+  source: SourceEntry | null = null;
+  sourceTable: SourceTable | null = null;
 
   constructor(
     private readonly svc: WorkerServices,
@@ -61,6 +69,11 @@ export class Connection {
   /** Begin with bytes already consumed from the client (PROXY header rest, peeked ClientHello). */
   setInitialBytes(buf: Buffer | null): void {
     if (buf && buf.length > 0) this.pending = buf;
+  }
+
+  /** The client sent FIN before the relay began (seen while peeking). */
+  markClientEnded(): void {
+    this.clientEnded = true;
   }
 
   start(): void {
@@ -157,6 +170,9 @@ export class Connection {
     table.updateEwmaConnect(this.slot, ms);
     table.observe(w, this.slot, Histogram.Connect, ms / 1000);
     const b = this.backend!;
+    // A client read from before the relay (PROXY header, peek) may have had its
+    // FIN emitted while nobody listened: net.Socket emits 'end' even when paused.
+    if (this.client.readableEnded) this.clientEnded = true;
     b.setTimeout(this.pool.plan.idleTimeout);
     this.client.setTimeout(this.pool.plan.idleTimeout);
     this.client.on('timeout', this.onIdleTimeout);
@@ -166,7 +182,7 @@ export class Connection {
     this.client.on('data', this.onClientData);
     this.client.on('end', this.onClientEnd);
     this.client.on('drain', this.onClientDrain);
-    if (this.pool.plan.sendProxy !== 'off') this.svc.writeProxyHeader(b, this.client, this.pool.plan.sendProxy);
+    if (this.pool.plan.sendProxy !== 'off') b.write(this.proxyHeader(this.pool.plan.sendProxy));
     if (this.pending) {
       this.onClientData(this.pending);
       this.pending = null;
@@ -174,6 +190,15 @@ export class Connection {
     if (this.clientEnded) b.end();
     else this.client.resume();
   };
+
+  // The header carries the client as we know it: the PROXY header's addresses
+  // when one came in, else the client socket's peer and local address.
+  private proxyHeader(version: 'v1' | 'v2'): Buffer {
+    const o = this.origin;
+    const src = o ? o.source : { address: this.ctx.clientAddress, port: this.client.remotePort ?? 0 };
+    const dst = o ? o.destination : { address: this.client.localAddress ?? '', port: this.client.localPort ?? 0 };
+    return version === 'v1' ? buildProxyV1(src, dst) : buildProxyV2(src, dst);
+  }
 
   private onClientData = (chunk: Buffer): void => {
     this.bytesIn += chunk.length;
@@ -292,7 +317,8 @@ export class Connection {
   }
 
   private reject(reason: RejectReason): void {
-    this.termination = reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
+    this.termination =
+      reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
     this.table.countRejected(this.svc.worker, this.listenerSlot, reason);
     this.client.destroy();
     this.finish();

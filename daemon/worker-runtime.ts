@@ -1,6 +1,5 @@
 // The per-worker objects a connection talks to: the table, its pool's picker
 // and queue, and the worker's services (logging, reporting to the main thread).
-import type net from 'node:net';
 import type { Table } from './state/table.js';
 import type { MemberPlan, PoolPlan } from './plan.js';
 import type { PoolPicker } from './balance/pool-picker.js';
@@ -25,5 +24,4 @@ export interface WorkerServices {
   reportPassive(slot: number): void;
   connectionClosed(c: Connection): void;
   writeAccessLog(r: AccessRecord): void;
-  writeProxyHeader(backend: net.Socket, client: net.Socket, version: 'v1' | 'v2'): void;
 }

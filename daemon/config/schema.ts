@@ -228,6 +228,8 @@ export interface Config {
   limits: LimitsConfig;
   /** ms the daemon waits for connections to finish on a graceful stop */
   drainTimeout: number;
+  /** open client connections over all listeners; 0 = unlimited */
+  maxConnections: number;
   alerts: AlertsConfig;
   listeners: ListenerConfig[];
   pools: PoolConfig[];

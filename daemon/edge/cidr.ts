@@ -56,7 +56,11 @@ export function parseCidr(text: string): CidrParseResult {
   for (let k = 0; k < n; k++) {
     const w = scratch[k]!;
     const masked = (w & wordMask(prefix, k)) >>> 0;
-    if (masked !== w) return { ok: false, reason: `"${text}": host bits are set below the /${slash < 0 ? max : prefix + (isMapped ? 96 : 0)} prefix` };
+    if (masked !== w)
+      return {
+        ok: false,
+        reason: `"${text}": host bits are set below the /${slash < 0 ? max : prefix + (isMapped ? 96 : 0)} prefix`,
+      };
     words.push(masked);
   }
   const base = fam === 4 ? formatV4(words[0]!) : formatV6(words);

@@ -196,7 +196,7 @@ export function formatV6(w: ArrayLike<number>): string {
   // longest run of zero groups (length >= 2) becomes "::"
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;

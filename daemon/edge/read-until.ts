@@ -30,7 +30,9 @@ const EMPTY = Buffer.alloc(0);
  * ours attached, so no byte is lost between this read and the relay: the relay
  * attaches its own 'data' handler and calls `resume()`. When `end` is 'ended',
  * the socket's 'end' event has already fired and the relay must treat the
- * client as half-closed.
+ * client as half-closed. A FIN that arrives after this returns may emit 'end'
+ * before the relay listens (net.Socket emits it on EOF even while paused when
+ * no data is buffered): the relay checks `readableEnded` when it starts.
  */
 export function readUntil<T>(
   socket: Duplex,
