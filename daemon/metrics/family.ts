@@ -40,7 +40,13 @@ export class Family<V> {
   }
 
   async get(): Promise<{ name: string; help: string; type: MetricKind; aggregator: 'sum'; values: Sample[] }> {
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.readFn(this.view()) };
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: this.readFn(this.view()),
+    };
   }
 
   reset(): void {

@@ -23,6 +23,12 @@ export interface ListenerView {
   protocols: Record<string, number>;
 }
 
+/** Table slots by name; a snapshot built without slots is resolved through this. */
+export interface SlotLookup {
+  backend(key: string): number | undefined;
+  listener(name: string): number | undefined;
+}
+
 export interface ScrapeView {
   table: Table;
   snap: Snapshot;
@@ -41,11 +47,12 @@ export class ScrapeSource {
   constructor(
     private readonly table: Table,
     private readonly snapshot: () => Snapshot,
+    private readonly slots?: SlotLookup,
   ) {}
 
   view(): ScrapeView {
     if (this.current) return this.current;
-    const view = buildView(this.table, this.snapshot());
+    const view = buildView(this.table, this.snapshot(), this.slots);
     this.current = view;
     setImmediate(() => {
       if (this.current === view) this.current = null;
@@ -54,21 +61,20 @@ export class ScrapeSource {
   }
 }
 
-export function buildView(table: Table, snap: Snapshot): ScrapeView {
+export function buildView(table: Table, snap: Snapshot, slots?: SlotLookup): ScrapeView {
   const seen = new Set<string>();
   const backends: BackendView[] = [];
   for (const b of snap.backends) {
     // a backend removed and re-added by reloads must not yield duplicate series
     if (seen.has(b.key)) continue;
     seen.add(b.key);
-    backends.push(backendView(table, b));
+    backends.push(backendView(table, b, b.slot ?? slots?.backend(b.key)));
   }
-  const listeners = snap.listeners.map((l) => listenerView(table, l));
+  const listeners = snap.listeners.map((l) => listenerView(table, l, l.slot ?? slots?.listener(l.name)));
   return { table, snap, backends, listeners };
 }
 
-function backendView(table: Table, b: BackendSnapshot): BackendView {
-  const slot = b.slot;
+function backendView(table: Table, b: BackendSnapshot, slot: number | undefined): BackendView {
   const labels = { pool: b.pool, backend: b.name };
   if (slot === undefined) {
     return {
@@ -95,11 +101,27 @@ function backendView(table: Table, b: BackendSnapshot): BackendView {
   };
 }
 
-function listenerView(table: Table, l: ListenerSnapshot): ListenerView {
+function listenerView(table: Table, l: ListenerSnapshot, slot: number | undefined): ListenerView {
   const labels = { listener: l.name };
-  if (l.slot === undefined) {
-    return { labels, snap: l, accepted: l.accepted, bytesIn: l.bytesIn, bytesOut: l.bytesOut, rejected: l.rejected, protocols: l.protocols };
+  if (slot === undefined) {
+    return {
+      labels,
+      snap: l,
+      accepted: l.accepted,
+      bytesIn: l.bytesIn,
+      bytesOut: l.bytesOut,
+      rejected: l.rejected,
+      protocols: l.protocols,
+    };
   }
-  const c = table.listenerCounters(l.slot);
-  return { labels, snap: l, accepted: c.accepted, bytesIn: c.bytesIn, bytesOut: c.bytesOut, rejected: c.rejected, protocols: c.protocols };
+  const c = table.listenerCounters(slot);
+  return {
+    labels,
+    snap: l,
+    accepted: c.accepted,
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    rejected: c.rejected,
+    protocols: c.protocols,
+  };
 }
