@@ -42,6 +42,7 @@ const ALERT_KEYS = [
 
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9469';
 export const DEFAULT_CONTROL_SOCKET = '/run/netmon/netmon.sock';
+const DEFAULT_METRICS_ADDRESS = { host: '127.0.0.1', port: 9469, text: DEFAULT_METRICS_LISTEN };
 
 export function loadConfigFile(path: string): Config {
   let text: string;
@@ -96,7 +97,9 @@ function readConfig(top: Section, source: string): Config {
       listen:
         listenText === '' || listenText === 'off'
           ? null
-          : metrics.address('listen', { allowName: false, allowPortZero: true }, false),
+          : metrics.has('listen')
+            ? metrics.address('listen', { allowName: false, allowPortZero: true }, false)
+            : DEFAULT_METRICS_ADDRESS,
     },
     log: { level: log.oneOf('level', LOG_LEVELS, 'info'), access: log.bool('access', false) },
     limits,

@@ -47,6 +47,7 @@ test('defaults are filled in and the config is frozen', () => {
   assert.equal(p.backends[0]!.weight, 1);
   assert.equal(p.backends[0]!.key, 'web/b1');
   assert.equal(c.control.socket, '/run/netmon/netmon.sock');
+  assert.equal(c.metrics.listen?.text, '127.0.0.1:9469', 'the metrics port is on by default');
   assert.equal(c.log.level, 'info');
   assert.ok(c.workers >= 1);
   assert.ok(Object.isFrozen(c) && Object.isFrozen(p.backends[0]));

@@ -31,6 +31,8 @@ export function edgeConfig(opts: {
   const lines = [
     `workers = ${opts.workers ?? 1}`,
     ...(opts.top ?? []),
+    '[metrics]',
+    'listen = "off"',
     '[control]',
     `socket = "/tmp/netmon-edge-${process.pid}-${opts.port}.sock"`,
     '[log]',

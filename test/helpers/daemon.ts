@@ -50,6 +50,9 @@ export function simpleConfig(opts: {
   const lines = [
     `workers = ${opts.workers ?? 2}`,
     opts.extraTop ?? '',
+    // child daemons (bin/netmon daemon) would otherwise all bind the default 9469
+    '[metrics]',
+    'listen = "off"',
     '[control]',
     `socket = "/tmp/netmon-test-${process.pid}-${opts.listenPort}.sock"`,
     '[log]',

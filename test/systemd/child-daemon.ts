@@ -38,6 +38,8 @@ export function childConfig(o: {
   const lines = [
     `workers = ${o.workers ?? 1}`,
     `drain_timeout = "${o.drainTimeout ?? '10s'}"`,
+    '[metrics]',
+    'listen = "off"',
     '[control]',
     `socket = ${JSON.stringify(o.sock)}`,
     '[log]',
