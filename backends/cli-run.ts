@@ -3,6 +3,7 @@
 // backend to the behaviour it started with (lifting faults, reopening listeners).
 import { NetmonError } from '../daemon/errors.js';
 import { parsePatch, type BehaviourPatch, type SimFault } from './behaviour.js';
+import { startControlServer } from './control-server.js';
 import { formatLatency } from './latency.js';
 import { startBackends, type BackendMode, type SimBackend, type SimEvent } from './sim-backend.js';
 
@@ -20,6 +21,8 @@ export interface BackendsCliOptions {
   dataSize?: number;
   sourceBytes?: number;
   crashExits?: boolean;
+  /** an HTTP control endpoint for all backends (GET/POST /NAME/_sim); 0 or absent: none */
+  controlPort?: number;
 }
 
 function pick(list: string | undefined, i: number): string | undefined {
@@ -40,7 +43,8 @@ export function behavioursFromFlags(o: BackendsCliOptions): BehaviourPatch[] {
     if (cpuBurn !== undefined) p.cpuBurn = cpuBurn;
     if (errorRate !== undefined) {
       const n = Number(errorRate);
-      if (errorRate === '' || !Number.isFinite(n)) throw new NetmonError('E_BAD_ARGUMENT', `--error-rate: not a number: "${errorRate}"`);
+      if (errorRate === '' || !Number.isFinite(n))
+        throw new NetmonError('E_BAD_ARGUMENT', `--error-rate: not a number: "${errorRate}"`);
       p.errorRate = n;
     }
     if (fault !== undefined) p.fault = fault as SimFault;
@@ -77,6 +81,9 @@ export async function runBackendsCli(o: BackendsCliOptions): Promise<void> {
         `error rate ${h.errorRate}, cpu burn ${h.cpuBurnMs}ms, fault ${h.fault})`,
     );
   }
+  const control = o.controlPort ? await startControlServer(backends, o.host, o.controlPort) : undefined;
+  if (control)
+    line(`control: http://${o.host}:${o.controlPort}/NAME/_sim (GET, POST a behaviour, POST /NAME/_sim/reset)`);
   line(`pid ${process.pid}: SIGUSR1 prints stats, SIGUSR2 resets behaviour, SIGINT/SIGTERM stops`);
   process.on('SIGUSR1', () => {
     for (const b of backends) line(JSON.stringify(b.stats()));
@@ -97,5 +104,6 @@ export async function runBackendsCli(o: BackendsCliOptions): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  control?.close();
   await Promise.all(backends.map((b) => b.stop()));
 }

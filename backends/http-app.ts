@@ -73,7 +73,8 @@ function handle(ctx: BackendContext, req: IncomingMessage, res: ServerResponse):
     case '/metrics':
       ctx.metrics.registry.metrics().then(
         (text) => answer(ctx, res, 'metrics', started, 200, ctx.metrics.registry.contentType, text, 0),
-        (err: unknown) => answer(ctx, res, 'metrics', started, 500, 'text/plain', `metrics failed: ${String(err)}\n`, 0),
+        (err: unknown) =>
+          answer(ctx, res, 'metrics', started, 500, 'text/plain', `metrics failed: ${String(err)}\n`, 0),
       );
       return;
     default:

@@ -183,7 +183,13 @@ class Backend implements SimBackend, BackendContext, LoadSource {
   }
 
   describe(): Record<string, unknown> {
-    return { name: this.name, mode: this.mode, address: this.address, behaviour: describeBehaviour(this.current), stats: this.stats() };
+    return {
+      name: this.name,
+      mode: this.mode,
+      address: this.address,
+      behaviour: describeBehaviour(this.current),
+      stats: this.stats(),
+    };
   }
 
   setBehaviour(patch: BehaviourPatch): Promise<Behaviour> {
@@ -342,7 +348,12 @@ export async function startBackends(count: number, opts: StartBackendsOptions = 
     for (let i = 1; i <= count; i++) {
       const b = Array.isArray(behaviour) ? behaviour[i - 1] : behaviour;
       started.push(
-        await startBackend({ ...rest, name: `${prefix}${i}`, port: basePort > 0 ? basePort + i - 1 : 0, ...(b ? { behaviour: b } : {}) }),
+        await startBackend({
+          ...rest,
+          name: `${prefix}${i}`,
+          port: basePort > 0 ? basePort + i - 1 : 0,
+          ...(b ? { behaviour: b } : {}),
+        }),
       );
     }
   } catch (err) {

@@ -18,7 +18,12 @@ export interface SimMetrics {
   observe(route: string, status: number, seconds: number): void;
 }
 
-export function createSimMetrics(name: string, counters: SimCounters, cpu: () => number, memory: () => number): SimMetrics {
+export function createSimMetrics(
+  name: string,
+  counters: SimCounters,
+  cpu: () => number,
+  memory: () => number,
+): SimMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ backend: name });
   const registers = [registry];

@@ -33,12 +33,18 @@ declare module 'autocannon' {
 
   export interface AutocannonInstance extends EventEmitter {
     stop(): void;
-    on(event: 'response', listener: (client: AutocannonClient, status: number, bytes: number, ms: number) => void): this;
+    on(
+      event: 'response',
+      listener: (client: AutocannonClient, status: number, bytes: number, ms: number) => void,
+    ): this;
     on(event: 'reqError', listener: (err: Error & { code?: string }) => void): this;
     on(event: 'done', listener: (result: AutocannonResult) => void): this;
     on(event: string, listener: (...args: unknown[]) => void): this;
   }
 
-  function autocannon(opts: AutocannonOptions, cb: (err: Error | null, result: AutocannonResult) => void): AutocannonInstance;
+  function autocannon(
+    opts: AutocannonOptions,
+    cb: (err: Error | null, result: AutocannonResult) => void,
+  ): AutocannonInstance;
   export default autocannon;
 }

@@ -1,10 +1,48 @@
+// `netmon top`: the live dashboard over the control socket. The dashboard is
+// loaded only here, so other commands never pay for React and Ink.
 import type { CommandModule } from 'yargs';
 
-export const topCommand: CommandModule = {
+interface TopArgs {
+  socket?: string;
+  'read-only': boolean;
+  charts: boolean;
+  interval: number;
+}
+
+export const topCommand: CommandModule<object, TopArgs> = {
   command: 'top',
-  describe: '(not implemented yet)',
-  handler: () => {
-    console.error('netmon top: not implemented yet');
-    process.exitCode = 1;
+  describe: 'live terminal dashboard of a running daemon (over its control socket)',
+  builder: (y) =>
+    y
+      .option('socket', {
+        type: 'string',
+        describe:
+          'control socket path (default: $NETMON_SOCKET, else /run/netmon/netmon.sock if it exists, else /tmp/netmon.sock)',
+      })
+      .option('read-only', {
+        type: 'boolean',
+        default: false,
+        describe: 'hide the actions (drain, maint, ready, weight, algorithm)',
+      })
+      .option('charts', {
+        type: 'boolean',
+        default: false,
+        describe: 'full-screen charts (blessed-contrib) instead of the tables',
+      })
+      .option('interval', {
+        type: 'number',
+        default: 1000,
+        describe: 'snapshot interval asked of the daemon, ms (min 100)',
+      })
+      .epilogue('Keys: ? in the dashboard lists them. docs/dashboard.md describes every view.'),
+  handler: async (argv) => {
+    const { resolveSocket } = await import('../tui/preflight.js');
+    const { runTop } = await import('../tui/main.js');
+    process.exitCode = await runTop({
+      socket: resolveSocket(argv.socket, process.env),
+      readOnly: argv['read-only'],
+      charts: argv.charts,
+      intervalMs: Math.max(100, Math.round(argv.interval)),
+    });
   },
 };

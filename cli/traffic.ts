@@ -22,17 +22,36 @@ export const trafficCommand: CommandModule<object, Args> = {
   describe: 'generate bounded HTTP or TCP load against a listener or backend and summarise it',
   builder: (y) =>
     y
-      .option('requests', { alias: 'n', type: 'number', describe: 'total requests (TCP: connections); default 1000 without --duration' })
+      .option('requests', {
+        alias: 'n',
+        type: 'number',
+        describe: 'total requests (TCP: connections); default 1000 without --duration',
+      })
       .option('concurrent', { alias: 'c', type: 'number', default: 10, describe: 'connections in flight' })
-      .option('target', { alias: 't', type: 'string', default: '127.0.0.1:8080', describe: 'host:port (loopback only unless --allow-remote)' })
+      .option('target', {
+        alias: 't',
+        type: 'string',
+        default: '127.0.0.1:8080',
+        describe: 'host:port (loopback only unless --allow-remote)',
+      })
       .option('rate', { alias: 'r', type: 'number', describe: 'requests per second over all connections' })
-      .option('mode', { choices: ['http', 'tcp'], default: 'http', describe: 'HTTP keep-alive (autocannon) or one TCP connection per request' })
+      .option('mode', {
+        choices: ['http', 'tcp'],
+        default: 'http',
+        describe: 'HTTP keep-alive (autocannon) or one TCP connection per request',
+      })
       .option('duration', { alias: 'd', type: 'string', describe: 'stop after this long, e.g. "10s"' })
       .option('path', { type: 'string', default: '/', describe: 'HTTP request path' })
       .option('new-connection', { type: 'boolean', default: false, describe: 'HTTP: a new connection per request' })
       .option('timeout', { type: 'string', default: '10s', describe: 'per request' })
-      .option('payload', { type: 'string', describe: 'TCP: bytes to send (default an HTTP/1.0 GET /); \\r \\n are unescaped' })
-      .option('read-bytes', { type: 'number', describe: 'TCP: the reply is complete after this many bytes (default: when the server closes)' })
+      .option('payload', {
+        type: 'string',
+        describe: 'TCP: bytes to send (default an HTTP/1.0 GET /); \\r \\n are unescaped',
+      })
+      .option('read-bytes', {
+        type: 'number',
+        describe: 'TCP: the reply is complete after this many bytes (default: when the server closes)',
+      })
       .option('allow-remote', { type: 'boolean', default: false, describe: 'allow a target that is not loopback' })
       .option('progress', { choices: ['auto', 'bar', 'lines', 'none'], default: 'auto' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })

@@ -11,7 +11,14 @@ export function formatSummary(s: TrafficSummary): string {
     `target      ${s.target} (${s.mode})`,
     `requests    ${s.requests} in ${(s.durationMs / 1000).toFixed(2)}s = ${s.rate}/s`,
     `ok          ${s.ok} (${pct(s.ok, s.requests)})`,
-    `errors      ${s.errors}${s.errors ? ` (${pct(s.errors, s.requests)}): ` + Object.entries(s.errorsByKind).map(([k, v]) => `${k} ${v}`).join(', ') : ''}`,
+    `errors      ${s.errors}${
+      s.errors
+        ? ` (${pct(s.errors, s.requests)}): ` +
+          Object.entries(s.errorsByKind)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')
+        : ''
+    }`,
     `latency ms  p50 ${l.p50}  p95 ${l.p95}  p99 ${l.p99}  (min ${l.min}, mean ${l.mean.toFixed(3)}, max ${l.max})`,
   ];
   const codes = Object.entries(s.statusCodes);
@@ -20,7 +27,8 @@ export function formatSummary(s: TrafficSummary): string {
   if (dist.length > 0) {
     const total = dist.reduce((n, [, v]) => n + v, 0);
     lines.push('backends');
-    for (const [name, n] of dist) lines.push(`  ${name.padEnd(10)} ${String(n).padStart(8)}  ${pct(n, total).padStart(6)}`);
+    for (const [name, n] of dist)
+      lines.push(`  ${name.padEnd(10)} ${String(n).padStart(8)}  ${pct(n, total).padStart(6)}`);
   }
   const max = Math.max(1, ...s.histogram.map((b) => b.count));
   if (s.ok > 0) {
@@ -28,7 +36,9 @@ export function formatSummary(s: TrafficSummary): string {
     for (const b of s.histogram) {
       if (b.count === 0) continue;
       const label = b.le === Infinity ? '> 5000ms' : `<= ${b.le}ms`;
-      lines.push(`  ${label.padStart(9)} ${String(b.count).padStart(8)} ${'#'.repeat(Math.max(1, Math.round((b.count / max) * 40)))}`);
+      lines.push(
+        `  ${label.padStart(9)} ${String(b.count).padStart(8)} ${'#'.repeat(Math.max(1, Math.round((b.count / max) * 40)))}`,
+      );
     }
   }
   return lines.join('\n');

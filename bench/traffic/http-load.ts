@@ -32,7 +32,6 @@ export function runHttpLoad(o: ResolvedTraffic, rec: Recorder, deadline: AbortSi
           connections: o.concurrent,
           ...(o.requests !== undefined ? { amount: o.requests } : { duration: (o.durationMs ?? 0) / 1000 }),
           ...(o.rate !== undefined ? { overallRate: o.rate } : {}),
-          ...(o.newConnection ? { reconnectRate: 1 } : {}),
           timeout: Math.max(1, Math.ceil(o.timeoutMs / 1000)),
           setupClient,
         },

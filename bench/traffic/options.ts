@@ -83,7 +83,10 @@ export function resolveTraffic(o: TrafficOptions): ResolvedTraffic {
   const target = o.target ?? '127.0.0.1:8080';
   const { host, port } = parseTarget(target);
   if (!o.allowRemote && !isLoopback(host)) {
-    throw new NetmonError('E_BAD_ARGUMENT', `target ${target} is not a loopback address; pass --allow-remote to load it`);
+    throw new NetmonError(
+      'E_BAD_ARGUMENT',
+      `target ${target} is not a loopback address; pass --allow-remote to load it`,
+    );
   }
   const requests = positiveInt(o.requests, 'requests');
   const concurrent = positiveInt(o.concurrent ?? 10, 'concurrent')!;
@@ -96,10 +99,16 @@ export function resolveTraffic(o: TrafficOptions): ResolvedTraffic {
     throw new NetmonError('E_BAD_ARGUMENT', 'give --requests and/or --duration: a run must be bounded');
   }
   const mode = o.mode ?? 'http';
-  if (mode !== 'http' && mode !== 'tcp') throw new NetmonError('E_ENUM', `mode: must be http or tcp, got "${String(mode)}"`);
+  if (mode !== 'http' && mode !== 'tcp')
+    throw new NetmonError('E_ENUM', `mode: must be http or tcp, got "${String(mode)}"`);
   const timeoutMs = o.timeoutMs ?? 10_000;
   if (!(timeoutMs >= 1)) throw new NetmonError('E_RANGE', `timeout: must be at least 1ms, got ${timeoutMs}`);
-  const payload = o.tcpPayload ?? `GET / HTTP/1.0\r\nHost: ${host}\r\n\r\n`;
+  const path = o.path ?? '/';
+  const payload =
+    o.tcpPayload ??
+    (mode === 'http'
+      ? `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`
+      : `GET / HTTP/1.0\r\nHost: ${host}\r\n\r\n`);
   return {
     host,
     port,
@@ -109,7 +118,7 @@ export function resolveTraffic(o: TrafficOptions): ResolvedTraffic {
     durationMs: o.durationMs,
     concurrent: requests !== undefined ? Math.min(concurrent, requests) : concurrent,
     rate,
-    path: o.path ?? '/',
+    path,
     newConnection: o.newConnection ?? false,
     timeoutMs,
     tcpPayload: typeof payload === 'string' ? Buffer.from(payload) : payload,

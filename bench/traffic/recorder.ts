@@ -41,6 +41,8 @@ export class Recorder {
   ok = 0;
   errors = 0;
   bytesRead = 0;
+  /** performance.now() of the last finished request, 0 before the first */
+  lastAt = 0;
   readonly errorsByKind: Record<string, number> = {};
   readonly statusCodes: Record<string, number> = {};
   readonly distribution: Record<string, number> = {};
@@ -53,11 +55,13 @@ export class Recorder {
 
   success(ms: number): void {
     this.ok++;
+    this.lastAt = performance.now();
     this.latency(ms);
   }
 
   error(kind: string): void {
     this.errors++;
+    this.lastAt = performance.now();
     this.errorsByKind[kind] = (this.errorsByKind[kind] ?? 0) + 1;
   }
 

@@ -1,0 +1,255 @@
+// `netmon bench`: the proxy comparison, the algorithm comparison and, where a
+// target is missed, a CPU profile of netmon; results written to bench/results/.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runAlgorithms, PROFILES, type AlgorithmRow } from './algorithms.js';
+import { runCompare, type CompareResult } from './compare.js';
+import { ensureTools } from './install.js';
+import { formatNumber, formatSpread } from './measure/stats.js';
+import { profileReport } from './profile.js';
+import { freePorts } from './proxies/child.js';
+import { haproxyKind } from './proxies/haproxy.js';
+import { netmonKind } from './proxies/netmon.js';
+import { nginxKind } from './proxies/nginx.js';
+import { directKind, nodeTcpProxyKind, pipeProxyKind } from './proxies/node-peers.js';
+import type { ProxyKind } from './proxies/types.js';
+import { markdownTable } from './report/markdown.js';
+import { compareChart, summarise, targets, targetsTable, workloadTables, type Target } from './report/summary.js';
+import { renderSvg } from './report/svg.js';
+import { startEnvironment } from './environment.js';
+import { bulk1, bulk4 } from './workloads/bulk.js';
+import { keepAliveAutocannon, keepAliveWrk, newConnection, paced } from './workloads/http.js';
+import { idle, idleConnectionsFor } from './workloads/idle.js';
+import { which } from './workloads/tools.js';
+import type { Workload } from './workloads/types.js';
+
+export const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+
+export interface BenchOptions {
+  quick: boolean;
+  /** which parts run; profile = only the CPU profile of netmon */
+  only: 'proxies' | 'algorithms' | 'profile' | 'all';
+  runs?: number;
+  durationS?: number;
+  idleConnections?: number;
+  install: boolean;
+  /** profile netmon: auto (when a target is missed), always, never */
+  profile: 'auto' | 'always' | 'never';
+  outDir?: string;
+}
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+}
+
+/** the soft open-file limit, which the proxies started from here inherit */
+function fdLimit(): number {
+  try {
+    return Number(execFileSync('sh', ['-c', 'ulimit -n']).toString().trim()) || 1024;
+  } catch {
+    return 1024;
+  }
+}
+
+export async function runBench(o: BenchOptions): Promise<number> {
+  const out = o.outDir ?? RESULTS_DIR;
+  mkdirSync(out, { recursive: true });
+  const suffix = o.quick ? '-quick' : '';
+  const runs = o.runs ?? (o.quick ? 2 : 3);
+  const durationS = o.durationS ?? (o.quick ? 3 : 6);
+  const machine = `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}`;
+  log(`netmon bench${o.quick ? ' --quick' : ''}: ${runs} runs of ${durationS}s per workload and proxy; ${machine}`);
+  await ensureTools(log, o.install);
+  let missed = false;
+  if (o.only === 'all' || o.only === 'proxies') {
+    const limit = fdLimit();
+    const wanted = o.idleConnections ?? 10_000;
+    const idleConnections = idleConnectionsFor(limit, wanted);
+    if (idleConnections < wanted) {
+      log(
+        `the open-file limit is ${limit} (ulimit -n; raise it to ${2 * wanted + 1000} for ${wanted}): the idle workload holds ${idleConnections} connections`,
+      );
+    }
+    const proxies: ProxyKind[] = [directKind, netmonKind(), haproxyKind, nginxKind, nodeTcpProxyKind, pipeProxyKind];
+    const workloads: Workload[] = [keepAliveWrk, keepAliveAutocannon, newConnection, bulk1, bulk4, paced];
+    if (idleConnections > 0) workloads.push(idle);
+    const result = await runCompare({ proxies, workloads, runs, durationS, idleConnections, log });
+    const list = writeCompare(out, suffix, result, { runs, durationS, machine, idleConnections, fdLimit: limit });
+    missed = list.some((t) => t.met === false);
+    for (const t of list)
+      log(
+        `target ${t.what}: ${Number.isFinite(t.value) ? t.value.toFixed(2) : '-'} (${t.goal}) ${t.met === undefined ? 'not measured' : t.met ? 'met' : 'MISSED'}`,
+      );
+  }
+  if (o.only === 'all' || o.only === 'algorithms') {
+    const requests = o.quick ? 1500 : 6000;
+    const rate = 500;
+    const { samples, rows } = await runAlgorithms({ runs: o.quick ? 1 : 3, requests, rate, log });
+    writeAlgorithms(out, suffix, rows, { requests, rate, machine });
+    writeFileSync(
+      join(out, `algorithms${suffix}.json`),
+      JSON.stringify({ machine, requests, rate, samples, rows }, null, 2) + '\n',
+    );
+  }
+  if (o.only === 'profile' || o.profile === 'always' || (o.profile === 'auto' && missed)) {
+    await profileNetmon(out, suffix, Math.min(durationS, 5));
+  }
+  log(`results in ${out}`);
+  return 0;
+}
+
+function writeCompare(
+  out: string,
+  suffix: string,
+  result: CompareResult,
+  meta: { runs: number; durationS: number; machine: string; idleConnections: number; fdLimit: number },
+): Target[] {
+  const summary = summarise(result.samples);
+  const ka = result.workloads.some((w) => w.name === 'keepalive-wrk') ? 'keepalive-wrk' : 'keepalive-autocannon';
+  const list = targets(summary, ka);
+  const note = `${meta.machine}; ${meta.runs} runs x ${meta.durationS}s, medians, bars = min..max`;
+  const md = [
+    `## Proxies side by side${suffix ? ' (quick run)' : ''}`,
+    '',
+    `${note}. netmon: 1 worker, HTTP health checks on, access log off; HAProxy nbthread 1; nginx 1 worker.`,
+    `Cells: median ±half the min..max spread over runs. Ratios: above 1 is better for the row's proxy.`,
+    '',
+    '### Targets',
+    '',
+    targetsTable(list),
+    '',
+    "CPU-cost ratio: the reference proxy's CPU seconds per unit of work over netmon's (above 1: netmon spends less).",
+    '',
+    workloadTables(result, summary),
+    '',
+    result.skipped.length > 0 ? `Skipped:\n\n${result.skipped.map((s) => `- ${s}`).join('\n')}\n` : '',
+    meta.idleConnections < 10_000
+      ? `The idle workload held ${meta.idleConnections} connections: the open-file limit here is ${meta.fdLimit}.\n`
+      : '',
+  ].join('\n');
+  writeFileSync(join(out, `proxies${suffix}.md`), md);
+  writeFileSync(join(out, `proxies${suffix}.svg`), renderSvg(compareChart(result, summary, note)));
+  writeFileSync(
+    join(out, `proxies${suffix}.json`),
+    JSON.stringify({ ...meta, ...result, summary, targets: list }, null, 2) + '\n',
+  );
+  return list;
+}
+
+function writeAlgorithms(
+  out: string,
+  suffix: string,
+  rows: readonly AlgorithmRow[],
+  meta: { requests: number; rate: number; machine: string },
+): void {
+  const pct = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '-');
+  const backends = PROFILES.map((p) => `${p.name} (latency ${p.latency}, errors ${Number(p.errorRate) * 100}%)`).join(
+    ', ',
+  );
+  const md = [
+    `## Balancing algorithms${suffix ? ' (quick run)' : ''}`,
+    '',
+    `${meta.machine}. Backends: ${backends}. ${meta.requests} requests per run at ${meta.rate}/s, one TCP connection per request, all from 127.0.0.1.`,
+    "Fairness: Jain's index of the request shares (1 = even, 0.33 = all on one backend); an algorithm that avoids the slow or flaky backend is unfair on purpose.",
+    '',
+    markdownTable(
+      ['algorithm', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', ...PROFILES.map((p) => `${p.name} share`), 'fairness'],
+      rows.map((r) => [
+        r.algorithm,
+        formatSpread(r.p50),
+        formatSpread(r.p95),
+        formatSpread(r.p99),
+        pct(r.errorRate.median),
+        ...PROFILES.map((p) => pct(r.shares[p.name] ?? NaN)),
+        formatNumber(r.fairness.median),
+      ]),
+    ),
+    '',
+  ].join('\n');
+  writeFileSync(join(out, `algorithms${suffix}.md`), md);
+  const series = rows.map((r) => r.algorithm);
+  const group = (
+    label: string,
+    f: (r: AlgorithmRow) => number,
+    unit: string,
+  ): { label: string; values: Record<string, number>; unit: string } => ({
+    label,
+    unit,
+    values: Object.fromEntries(rows.map((r) => [r.algorithm, f(r)])),
+  });
+  writeFileSync(
+    join(out, `algorithms${suffix}.svg`),
+    renderSvg({
+      title: 'netmon balancing algorithms: fast, slow and flaky backends',
+      note: `${meta.requests} requests at ${meta.rate}/s per run, medians`,
+      series,
+      groups: [
+        group('p50 latency (ms, lower is better)', (r) => r.p50.median, ' ms'),
+        group('p95 latency (ms, lower is better)', (r) => r.p95.median, ' ms'),
+        group('p99 latency (ms, lower is better)', (r) => r.p99.median, ' ms'),
+        group('error rate (%, lower is better)', (r) => r.errorRate.median * 100, '%'),
+        ...PROFILES.map((p) => group(`share sent to ${p.name} (%)`, (r) => (r.shares[p.name] ?? NaN) * 100, '%')),
+        group('fairness (Jain index, 1 = even)', (r) => r.fairness.median, ''),
+      ],
+    }),
+  );
+}
+
+/** each main workload once through its own profiled daemon; writes where the CPU went */
+async function profileNetmon(out: string, suffix: string, durationS: number): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'netmon-prof-'));
+  log(`profiling netmon (node --cpu-prof) into ${root}`);
+  const env = await startEnvironment({ backends: 3, iperf: (await which('iperf3')) !== undefined }, log);
+  const sections: string[] = [];
+  try {
+    for (const w of [keepAliveWrk, newConnection, bulk1]) {
+      const why = await w.unavailable();
+      if (why) {
+        sections.push(`### ${w.title}\n\nnot profiled: ${why}`);
+        continue;
+      }
+      const dir = join(root, w.name);
+      mkdirSync(dir);
+      const [httpPort, bulkPort] = await freePorts(2);
+      const proxy = await netmonKind({ cpuProfDir: dir }).start({
+        httpPort: httpPort!,
+        bulkPort: bulkPort!,
+        httpBackends: env.httpBackends,
+        bulkBackend: env.bulkBackend,
+        maxConnections: 1000,
+        dir,
+      });
+      let measured = '';
+      try {
+        await new Promise((r) => setTimeout(r, 2500));
+        const m = await w.run(proxy, { durationS, idleConnections: 0, httpBackends: env.httpBackends, log });
+        measured = Object.entries(m)
+          .map(([k, v]) => `${k} ${Number.isFinite(v) ? +v.toPrecision(4) : '-'}`)
+          .join(', ');
+        log(`profiled ${w.name}: ${measured}`);
+      } finally {
+        // the profiles are written when the daemon exits
+        await proxy.stop();
+      }
+      sections.push(
+        `### ${w.title}\n\nWhile profiled (the profiler itself costs some throughput): ${measured}.\n\n${profileReport(dir)}`,
+      );
+    }
+  } finally {
+    await env.stop();
+  }
+  const md = [
+    `## Where netmon's CPU goes${suffix ? ' (quick run)' : ''}`,
+    '',
+    `V8 CPU profiles of the daemon (node --cpu-prof: the main thread and the worker thread), one daemon per workload, ${durationS}s each.`,
+    'Self time per area of the code and the top functions; idle time left out. "native / V8" is time in C++ and',
+    'system calls (writeBuffer is the write(2) of a relayed chunk, internalConnect the connect(2) to a backend).',
+    '',
+    sections.join('\n\n'),
+    '',
+  ].join('\n');
+  writeFileSync(join(out, `profile${suffix}.md`), md);
+}
