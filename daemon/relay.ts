@@ -203,6 +203,7 @@ export class Connection {
   private onClientData = (chunk: Buffer): void => {
     this.bytesIn += chunk.length;
     this.table.addBytesIn(this.svc.worker, this.slot, chunk.length);
+    this.table.addListenerBytesIn(this.svc.worker, this.listenerSlot, chunk.length);
     if (!this.backend!.write(chunk)) this.client.pause();
   };
 
@@ -215,6 +216,7 @@ export class Connection {
     }
     this.bytesOut += chunk.length;
     this.table.addBytesOut(this.svc.worker, this.slot, chunk.length);
+    this.table.addListenerBytesOut(this.svc.worker, this.listenerSlot, chunk.length);
     if (!this.client.write(chunk)) this.backend!.pause();
   };
 
@@ -338,7 +340,6 @@ export class Connection {
       table.release(w, this.slot);
       this.svc.slotReleased(this.pool);
     }
-    table.addListenerBytes(w, this.listenerSlot, this.bytesIn, this.bytesOut);
     this.svc.connectionClosed(this);
     if (this.svc.accessLog) {
       this.svc.writeAccessLog({

@@ -316,10 +316,12 @@ export class Table {
   countProtocol(worker: number, i: number, protocol: Protocol): void {
     this.f64[this.ls(worker, i) + LS_PROTOCOL + PROTOCOLS.indexOf(protocol)]! += 1;
   }
-  addListenerBytes(worker: number, i: number, bytesIn: number, bytesOut: number): void {
-    const s = this.ls(worker, i);
-    this.f64[s + LS_BYTES_IN]! += bytesIn;
-    this.f64[s + LS_BYTES_OUT]! += bytesOut;
+  /** Counted per chunk, as backend bytes are, so listener and pool rates agree on long connections. */
+  addListenerBytesIn(worker: number, i: number, n: number): void {
+    this.f64[this.ls(worker, i) + LS_BYTES_IN]! += n;
+  }
+  addListenerBytesOut(worker: number, i: number, n: number): void {
+    this.f64[this.ls(worker, i) + LS_BYTES_OUT]! += n;
   }
   listenerCounters(i: number): {
     accepted: number;
