@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
+/** A netmon child: logging to a file, or (logFile null) on this terminal, keys included. */
 function netmon(args: string[], logFile: string | null): ChildProcess {
-  const out = logFile ? openSync(logFile, 'a') : 'inherit';
+  if (!logFile) return spawn(process.execPath, [MAIN, ...args], { stdio: 'inherit' });
+  const out = openSync(logFile, 'a');
   return spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', out, out] });
 }
 
@@ -51,7 +53,7 @@ export async function runDemo(opts: { top: boolean; rate: number; minutes: numbe
   const dir = mkdtempSync(join(tmpdir(), 'netmon-demo-'));
   const children: ChildProcess[] = [];
   const stopAll = (): void => {
-    for (const c of children.reverse()) if (c.exitCode === null && c.pid) c.kill('SIGTERM');
+    for (const c of [...children].reverse()) if (c.exitCode === null && c.pid) c.kill('SIGTERM');
   };
   process.on('exit', stopAll);
   try {
@@ -64,7 +66,21 @@ export async function runDemo(opts: { top: boolean; rate: number; minutes: numbe
     await waitPort(listener.bind.port, 15_000, daemon, 'netmon daemon');
     const target = `${listener.bind.host}:${listener.bind.port}`;
     const traffic = netmon(
-      ['traffic', '--target', target, '--rate', String(opts.rate), '--duration', `${opts.minutes}m`, '--concurrent', '4', '--quiet'],
+      // a new connection per request, so the dashboard's connection rates move
+      [
+        'traffic',
+        '--target',
+        target,
+        '--rate',
+        String(opts.rate),
+        '--duration',
+        `${opts.minutes}m`,
+        '--concurrent',
+        '4',
+        '--new-connection',
+        '--progress',
+        'none',
+      ],
       join(dir, 'traffic.log'),
     );
     children.push(traffic);

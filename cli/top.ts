@@ -36,6 +36,8 @@ export const topCommand: CommandModule<object, TopArgs> = {
       })
       .epilogue('Keys: ? in the dashboard lists them. docs/dashboard.md describes every view.'),
   handler: async (argv) => {
+    // React's development build checks every render: several times the CPU for the same frames
+    process.env.NODE_ENV ??= 'production';
     const { resolveSocket } = await import('../tui/preflight.js');
     const { runTop } = await import('../tui/main.js');
     process.exitCode = await runTop({

@@ -58,9 +58,10 @@ export function clock(epochMs: number): string {
 }
 
 /** A share 0..1 (or null when not reported) as a percentage. */
-export function percent(share: number | null): string {
-  if (share === null || !Number.isFinite(share)) return '-';
-  return `${Math.round(share * 100)}%`;
+/** Agent-reported figures are percents (0..100), as the health-check agent contract says. */
+export function percent(value: number | null): string {
+  if (value === null || !Number.isFinite(value)) return '-';
+  return `${Math.round(value)}%`;
 }
 
 /** Pads or cuts to exactly `width` cells; numbers are right-aligned by the caller's choice. */
