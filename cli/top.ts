@@ -38,10 +38,10 @@ export const topCommand: CommandModule<object, TopArgs> = {
   handler: async (argv) => {
     // React's development build checks every render: several times the CPU for the same frames
     process.env.NODE_ENV ??= 'production';
-    const { resolveSocket } = await import('../tui/preflight.js');
+    const { chooseSocket } = await import('../daemon/control/socket-path.js');
     const { runTop } = await import('../tui/main.js');
     process.exitCode = await runTop({
-      socket: resolveSocket(argv.socket, process.env),
+      socket: chooseSocket(argv.socket).path,
       readOnly: argv['read-only'],
       charts: argv.charts,
       intervalMs: Math.max(100, Math.round(argv.interval)),

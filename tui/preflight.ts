@@ -1,17 +1,7 @@
 // What `netmon top` checks before it takes over the terminal, so that a wrong
 // socket path or a pipe gets one clear line instead of a broken screen.
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 
-export const SYSTEM_SOCKET = '/run/netmon/netmon.sock';
-/** the embedded demo config's socket */
-export const DEMO_SOCKET = '/tmp/netmon.sock';
-
-/** --socket, else $NETMON_SOCKET, else the system path if it exists, else the demo's. */
-export function resolveSocket(flag: string | undefined, env: NodeJS.ProcessEnv, exists = existsSync): string {
-  if (flag) return flag;
-  if (env.NETMON_SOCKET) return env.NETMON_SOCKET;
-  return exists(SYSTEM_SOCKET) ? SYSTEM_SOCKET : DEMO_SOCKET;
-}
 
 /** null when the path is a socket this user may connect to; else why not. */
 export function socketProblem(path: string): string | null {

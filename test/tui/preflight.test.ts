@@ -5,24 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
-import { DEMO_SOCKET, resolveSocket, socketProblem, SYSTEM_SOCKET } from '../../tui/preflight.js';
+import { socketProblem } from '../../tui/preflight.js';
 
 const NETMON = fileURLToPath(new URL('../../../bin/netmon', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'netmon-preflight-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-test('socket path: --socket, then $NETMON_SOCKET, then the system socket if present, else the demo one', () => {
-  assert.equal(resolveSocket('/a.sock', { NETMON_SOCKET: '/b.sock' }), '/a.sock');
-  assert.equal(resolveSocket(undefined, { NETMON_SOCKET: '/b.sock' }), '/b.sock');
-  assert.equal(
-    resolveSocket(undefined, {}, (p) => p === SYSTEM_SOCKET),
-    SYSTEM_SOCKET,
-  );
-  assert.equal(
-    resolveSocket(undefined, {}, () => false),
-    DEMO_SOCKET,
-  );
-});
 
 test('a missing path and a path that is not a socket are explained', () => {
   assert.match(
