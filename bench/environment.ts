@@ -1,5 +1,6 @@
-// The shared setup of a bench run: the simulated HTTP backends and the iperf3
-// server (each one child process), free ports, and a scratch directory.
+// The shared setup of a bench run: the simulated HTTP backends, the bulk backend
+// (iperf3 -s, or a sink-mode backend when iperf3 is missing), each one child
+// process; free ports; a scratch directory.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,6 +63,16 @@ export async function startEnvironment(
       const iperf = startChild('iperf3', ['-s', '-p', String(bulkBackend), '-B', '127.0.0.1'], join(dir, 'iperf3.log'));
       children.push(iperf);
       await waitPorts(iperf, [bulkBackend], 'iperf3 -s');
+    } else if (opts.iperf) {
+      // no iperf3: the bulk workload writes into a simulated backend in sink mode
+      bulkBackend = await freeRun(1);
+      const sink = startChild(
+        process.execPath,
+        [NETMON_MAIN, 'backends', '--count', '1', '--base-port', String(bulkBackend), '--mode', 'sink'],
+        join(dir, 'sink.log'),
+      );
+      children.push(sink);
+      await waitPorts(sink, [bulkBackend], 'netmon backends --mode sink');
     } else {
       // something must listen there for the proxies' bulk listener to point at
       [bulkBackend] = await freePorts(1);

@@ -141,6 +141,8 @@ export function workloadTables(result: CompareResult, summary: Summary): string 
         const row = [name, ...metrics.map((m) => (byProxy[name]![m] ? formatSpread(byProxy[name]![m]!) : '-'))];
         if (p) {
           const vs = (ref: string): string => {
+            // a proxy that held none of the idle connections has nothing to compare
+            if (byProxy[name]?.connections?.median === 0 || byProxy[ref]?.connections?.median === 0) return '-';
             const a = byProxy[name]?.[p.metric]?.median ?? NaN;
             const b = byProxy[ref]?.[p.metric]?.median ?? NaN;
             if (!Number.isFinite(a) || !Number.isFinite(b) || a === 0 || b === 0) return '-';

@@ -46,7 +46,19 @@ export function renderSvg(c: Chart): string {
   const out: string[] = [];
   let y = 34;
   if (c.note) y += 16;
-  const legendY = y;
+  // the legend wraps onto as many rows as it needs
+  const legend: string[] = [];
+  let lx = 10;
+  c.series.forEach((name, i) => {
+    const w = 28 + name.length * 7;
+    if (lx > 10 && lx + w > width - 10) {
+      lx = 10;
+      y += 18;
+    }
+    legend.push(`<rect x="${lx}" y="${y}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`);
+    legend.push(`<text x="${lx + 16}" y="${y + 11}">${esc(name)}</text>`);
+    lx += w;
+  });
   y += 24;
   const body: string[] = [];
   for (const g of c.groups) {
@@ -86,12 +98,7 @@ export function renderSvg(c: Chart): string {
     `<text x="10" y="22" font-size="16" font-weight="bold">${esc(c.title)}</text>`,
   );
   if (c.note) out.push(`<text x="10" y="42" fill="#555">${esc(c.note)}</text>`);
-  let lx = 10;
-  c.series.forEach((s, i) => {
-    out.push(`<rect x="${lx}" y="${legendY}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`);
-    out.push(`<text x="${lx + 16}" y="${legendY + 11}">${esc(s)}</text>`);
-    lx += 28 + s.length * 7;
-  });
+  out.push(...legend);
   out.push(...body, '</svg>');
   return out.join('\n') + '\n';
 }

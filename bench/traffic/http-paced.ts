@@ -74,7 +74,9 @@ function once(o: ResolvedTraffic, agent: Agent, rec: Recorder, deadline: AbortSi
       res.on('error', () => settle(() => rec.error('closed')));
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err: Error & { code?: string }) => settle(() => rec.error(err.code === 'ECONNRESET' ? 'closed' : errorKind(err))));
+    req.on('error', (err: Error & { code?: string }) =>
+      settle(() => rec.error(err.code === 'ECONNRESET' ? 'closed' : errorKind(err))),
+    );
     req.end();
   });
 }

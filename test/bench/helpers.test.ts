@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseProcStat, parseRssBytes, processTree, treeCpuSeconds, treeRssBytes } from '../../bench/measure/proc.js';
@@ -18,6 +18,8 @@ import { nginxConfig } from '../../bench/proxies/nginx.js';
 import { parseConfig } from '../../daemon/config/load.js';
 import type { ProxyPlan } from '../../bench/proxies/types.js';
 import type { Sample } from '../../bench/compare.js';
+import { rawBulk } from '../../bench/workloads/bulk.js';
+import { startBackend } from '../../backends/index.js';
 
 test('a /proc/PID/stat line is read past a command name with spaces and parentheses', () => {
   const line = '4242 (we (i) rd) S 17 4242 4242 0 -1 4194304 100 0 0 0 250 75 0 0 20 0 3 0 12345 1000 100';
@@ -194,6 +196,7 @@ test('the bench netmon config is valid for the daemon loader', () => {
 
 test('the HAProxy and nginx configs pass their own checkers (when installed)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'netmon-bench-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const p = { ...plan, dir };
   if (await which('haproxy')) {
     writeFileSync(join(dir, 'h.cfg'), haproxyConfig(p));
@@ -205,4 +208,16 @@ test('the HAProxy and nginx configs pass their own checkers (when installed)', a
     const r = spawnSync('nginx', ['-t', '-p', dir, '-c', join(dir, 'n.conf')], { encoding: 'utf8', timeout: 10_000 });
     assert.equal(r.status, 0, r.stderr);
   } else t.diagnostic('nginx not installed: its config check skipped');
+});
+
+test('raw bulk mode: what the writer counts is what the sink received', async () => {
+  const sink = await startBackend({ name: 'sink', mode: 'sink' });
+  try {
+    const r = await rawBulk(sink.port, 2, 0.3);
+    assert.ok(r.bytes > 1_000_000, `only ${r.bytes} bytes`);
+    assert.equal(sink.stats().bytesIn, r.bytes);
+    assert.ok(r.bitsPerSecond > 0);
+  } finally {
+    await sink.stop();
+  }
 });
