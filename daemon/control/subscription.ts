@@ -21,13 +21,11 @@ export function startSubscription(o: SubscriptionOptions): () => void {
   const prefix = `{"id":${JSON.stringify(o.id)},"ok":true,"data":`;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let unsubscribe: (() => void) | undefined;
-
   const stop = (): void => {
     if (stopped) return;
     stopped = true;
     if (timer) clearInterval(timer);
-    unsubscribe?.();
+    unsubscribe();
   };
   const send = (line: string): void => {
     if (!stopped && !o.write(line)) stop();
@@ -44,7 +42,8 @@ export function startSubscription(o: SubscriptionOptions): () => void {
     send(`${prefix}{"type":"snapshot","snapshot":${json}}}\n`);
   };
 
-  unsubscribe = o.ctx.onEvent((event: DaemonEvent) => {
+  // events arrive asynchronously, so stop() never runs before this is set
+  const unsubscribe = o.ctx.onEvent((event: DaemonEvent) => {
     send(`${prefix}${JSON.stringify({ type: 'event', event })}}\n`);
   });
   tick();

@@ -58,7 +58,6 @@ export function time(msSinceEpoch: number): string {
 
 /** Keeps one reply one block: no empty lines, no control characters but newlines. */
 export function sanitizeBlock(text: string): string {
-  // eslint-disable-next-line no-control-regex -- stripping control characters is the point
   const clean = text.replace(/\r/g, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?');
   return clean
     .split('\n')
