@@ -38,6 +38,9 @@ export const topCommand: CommandModule<object, TopArgs> = {
   handler: async (argv) => {
     // React's development build checks every render: several times the CPU for the same frames
     process.env.NODE_ENV ??= 'production';
+    // CI variables describe a build, not this terminal: left set, Ink would hold every
+    // frame until exit and colours would be off. The dashboard only runs on a TTY.
+    if (process.stdout.isTTY) for (const key of ['CI', 'CONTINUOUS_INTEGRATION']) delete process.env[key];
     const { chooseSocket } = await import('../daemon/control/socket-path.js');
     const { runTop } = await import('../tui/main.js');
     process.exitCode = await runTop({

@@ -53,6 +53,9 @@ export async function runTop(o: TopOptions): Promise<number> {
     }
     if (!term.rawMode) process.stderr.write('netmon top: stdin is not a terminal; keys are disabled (ctrl-c quits)\n');
     const instance = render(<App store={store} link={link} readOnly={o.readOnly} keysEnabled={term.rawMode} />, {
+      // stdout is a terminal (checked above); Ink would otherwise go non-interactive
+      // whenever CI is set in the environment and draw only the last frame at exit
+      interactive: true,
       maxFps: 4,
       incrementalRendering: true,
       alternateScreen: true,

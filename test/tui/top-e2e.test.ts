@@ -53,6 +53,11 @@ test('netmon top in tmux: shows the pool, turns a dead backend red, drains one w
   const dir = mkdtempSync(join(tmpdir(), 'netmon-top-e2e-'));
   const socket = join(dir, 'netmon.sock');
   const session = `netmon-top-e2e-${process.pid}`;
+  // a tmux server of the test's own, started with CI set as on a CI runner: the
+  // dashboard must still draw live there (Ink alone would hold frames until exit)
+  const tmuxEnv = { ...process.env, CI: 'true' };
+  const tmux = (...args: string[]): string =>
+    execFileSync('tmux', ['-L', session, ...args], { encoding: 'utf8', env: tmuxEnv });
   const backends = [await startNamedEcho('b1'), await startNamedEcho('b2'), await startNamedEcho('b3')];
   const port = await freePort();
   const file = join(dir, 'netmon.toml');
@@ -68,7 +73,7 @@ test('netmon top in tmux: shows the pool, turns a dead backend red, drains one w
     return d;
   };
   const screen = (escapes = false): string =>
-    execFileSync('tmux', ['capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', session], { encoding: 'utf8' });
+    tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', session);
   const line = (text: string, escapes = false): string =>
     screen(escapes)
       .split('\n')
@@ -82,17 +87,7 @@ test('netmon top in tmux: shows the pool, turns a dead backend red, drains one w
   };
   try {
     daemon = await startDaemon();
-    execFileSync('tmux', [
-      'new-session',
-      '-d',
-      '-s',
-      session,
-      '-x',
-      '120',
-      '-y',
-      '32',
-      `${NETMON} top --socket ${socket}`,
-    ]);
+    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '32', `${NETMON} top --socket ${socket}`);
     await until(() => /pool web\s+3\/3 up/.test(screen()), 'the overview with 3/3 up');
     assert.match(screen(), new RegExp(`netmon top ${socket}`), 'says whom it is attached to');
 
@@ -103,9 +98,9 @@ test('netmon top in tmux: shows the pool, turns a dead backend red, drains one w
     await until(() => /alerts [1-9]/.test(line('netmon top')), 'the alert badge');
 
     // drain b1 (the first backend, selected at start) from the dashboard
-    execFileSync('tmux', ['send-keys', '-t', session, 'd']);
+    tmux('send-keys', '-t', session, 'd');
     await until(() => screen().includes('Drain web/b1?'), 'the confirm dialog');
-    execFileSync('tmux', ['send-keys', '-t', session, 'y']);
+    tmux('send-keys', '-t', session, 'y');
     await until(() => screen().includes('< web/b1: admin state drain'), 'the reply in the log pane');
     await until(() => /^\s+b1\s+drain/m.test(screen()), 'b1 shown draining');
     const b1 = ctlBackends(socket).find((b) => b.key === 'web/b1');
@@ -124,10 +119,10 @@ test('netmon top in tmux: shows the pool, turns a dead backend red, drains one w
       15_000,
     );
 
-    execFileSync('tmux', ['send-keys', '-t', session, 'q']);
-    await until(() => spawnSync('tmux', ['has-session', '-t', session]).status !== 0, 'top to quit on q');
+    tmux('send-keys', '-t', session, 'q');
+    await until(() => spawnSync('tmux', ['-L', session, 'has-session', '-t', session]).status !== 0, 'top to quit on q');
   } finally {
-    spawnSync('tmux', ['kill-session', '-t', session]);
+    spawnSync('tmux', ['-L', session, 'kill-server']);
     if (daemon && daemon.exitCode === null) {
       daemon.kill('SIGTERM');
       await new Promise((r) => daemon!.once('exit', r));
