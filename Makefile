@@ -36,12 +36,16 @@ node_modules/.installed: package.json package-lock.json $(NODE)
 
 build: dist/.built
 
+# from scratch, so a source file removed or renamed leaves no stale module (or test) behind
 dist/.built: node_modules/.installed tsconfig.json $(shell find cli daemon tui backends bench test -name '*.ts' -o -name '*.tsx' 2>/dev/null)
+	rm -rf dist
 	tsc -p tsconfig.json
 	@touch $@
 
+# the suite, then lint and format checks (they gate CI like the tests do)
 test: build
 	npm test
+	$(MAKE) --no-print-directory lint
 
 lint: deps
 	eslint .

@@ -58,7 +58,10 @@ export async function runDemo(opts: { top: boolean; rate: number; minutes: numbe
   process.on('exit', stopAll);
   try {
     process.stderr.write(`netmon demo: logs in ${dir}\n`);
-    const backends = netmon(['backends', '--count', String(ports.length), '--base-port', String(ports[0])], join(dir, 'backends.log'));
+    const backends = netmon(
+      ['backends', '--count', String(ports.length), '--base-port', String(ports[0])],
+      join(dir, 'backends.log'),
+    );
     children.push(backends);
     for (const p of ports) await waitPort(p, 10_000, backends, 'simulated backends');
     const daemon = netmon(['daemon'], join(dir, 'daemon.log'));

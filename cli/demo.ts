@@ -11,7 +11,11 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   describe: 'simulated backends + daemon (embedded default config) + light traffic + the dashboard',
   builder: (y) =>
     y
-      .option('no-top', { type: 'boolean', default: false, describe: 'do not attach the dashboard (print status instead)' })
+      .option('no-top', {
+        type: 'boolean',
+        default: false,
+        describe: 'do not attach the dashboard (print status instead)',
+      })
       .option('rate', { type: 'number', default: 40, describe: 'demo traffic, requests per second' })
       .option('minutes', { type: 'number', default: 30, describe: 'stop the demo traffic after this long' }),
   handler: async (argv) => {

@@ -40,8 +40,20 @@ export class Topology {
     const need = (cur: NamedSlots, names: string[]): number =>
       names.filter((n) => cur.get(n) === undefined).length - cur.freeCount();
     const keys = next.pools.flatMap((p) => p.backends.map((b) => b.key));
-    if (need(this.listeners, next.listeners.map((l) => l.name)) > 0) return 'more listeners than the table holds';
-    if (need(this.pools, next.pools.map((p) => p.name)) > 0) return 'more pools than the table holds';
+    if (
+      need(
+        this.listeners,
+        next.listeners.map((l) => l.name),
+      ) > 0
+    )
+      return 'more listeners than the table holds';
+    if (
+      need(
+        this.pools,
+        next.pools.map((p) => p.name),
+      ) > 0
+    )
+      return 'more pools than the table holds';
     if (need(this.backends, keys) > 0) return 'more backends than the table holds (removed ones still draining count)';
     return null;
   }
@@ -53,7 +65,8 @@ export class Topology {
     const changes: string[] = [];
     const generation = ++this.generation;
 
-    if (prev && prev.workers !== next.workers) changes.push(`workers ${prev.workers} -> ${next.workers} takes effect at the next restart`);
+    if (prev && prev.workers !== next.workers)
+      changes.push(`workers ${prev.workers} -> ${next.workers} takes effect at the next restart`);
     if (prev && prev.control.socket !== next.control.socket) {
       changes.push(`control socket ${prev.control.socket} -> ${next.control.socket} takes effect at the next restart`);
     }
@@ -93,7 +106,14 @@ export class Topology {
         if (isNew) {
           t.initBackend(
             slot,
-            { pool: poolSlot, weight: b.weight, maxConnections: b.maxConnections, backup: b.backup, generation, op: OpState.Up },
+            {
+              pool: poolSlot,
+              weight: b.weight,
+              maxConnections: b.maxConnections,
+              backup: b.backup,
+              generation,
+              op: OpState.Up,
+            },
             now,
           );
           changes.push(`backend ${b.key} added (${b.address.text}, weight ${b.weight})`);

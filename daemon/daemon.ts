@@ -19,7 +19,8 @@ import type { AdminStateName, AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot
 import type { ClientStats, ControlContext, ReloadResult } from './control/context.js';
 import { VERSION } from './version.js';
 import type { WorkerPlan } from './plan.js';
-import { createClientsRegion, readClients } from './edge/clients-region.js';
+import { readClients, SourceWatch, type SourceListener } from './edge/source-clients.js';
+import { sourceQuota, sourceTableEntries } from './edge/source-limits.js';
 
 export interface DaemonOptions {
   /** re-read on reload; null = the embedded default (reload re-applies it) */
@@ -50,9 +51,7 @@ export class Daemon implements ControlContext {
   private lastReload: InfoSnapshot['lastReload'] = null;
   private alertSource: () => AlertSnapshot[] = () => [];
   private readonly tickHooks: ((now: number) => void)[] = [];
-  /** workers publish their top sources here for `show clients`; sized for the workers started */
-  private readonly clientsRegion: SharedArrayBuffer;
-  private readonly clientsWorkers: number;
+  private readonly sourceWatch: SourceWatch;
 
   constructor(
     private config: Config,
@@ -65,6 +64,8 @@ export class Daemon implements ControlContext {
       listeners: config.limits.maxListeners,
       pools: config.limits.maxPools,
       backends: config.limits.maxBackends,
+      // per-source limits are shared by all workers; sized now from the listeners' table_size
+      sources: sourceTableEntries(config),
     };
     this.table = new Table(cap);
     this.topology = new Topology(this.table);
@@ -74,11 +75,12 @@ export class Daemon implements ControlContext {
     this.health = new HealthService(this.table, (e) => this.onStateEvent(e));
     const adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
     this.tickHooks.push((now) => adaptive.tick(now));
-    this.clientsWorkers = config.workers;
-    this.clientsRegion = createClientsRegion(config.workers);
+    this.sourceWatch = new SourceWatch(this.table);
+    this.tickHooks.push((now) => this.sourceWatch.tick(this.sourceListeners(), now));
     this.supervisor = new Supervisor(this.table, config.workers, this.workerPlan(), {
       onPassive: (slot) => this.health.reportConnectFailures(slot),
-      onWorker: (worker, what, detail) => this.eventLog.push({ type: 'worker', time: this.now(), worker, what, detail }),
+      onWorker: (worker, what, detail) =>
+        this.eventLog.push({ type: 'worker', time: this.now(), worker, what, detail }),
       onActivatedLost: () => {
         for (const fn of this.fatalHooks) fn('the worker serving socket-activated listeners exited');
       },
@@ -126,7 +128,11 @@ export class Daemon implements ControlContext {
       const key = `listener/${l.name}`;
       keep.add(key);
       const rejected = Object.values(c.rejected).reduce((a, b) => a + b, 0);
-      this.counterRates.sample(key, { connections: c.accepted, bytesIn: c.bytesIn, bytesOut: c.bytesOut, errors: rejected, retries: 0 }, now);
+      this.counterRates.sample(
+        key,
+        { connections: c.accepted, bytesIn: c.bytesIn, bytesOut: c.bytesOut, errors: rejected, retries: 0 },
+        now,
+      );
     }
     this.counterRates.forget(keep);
     for (const key of this.topology.reapRemoved()) log.info('removed backend drained; slot freed', { backend: key });
@@ -140,7 +146,15 @@ export class Daemon implements ControlContext {
   }
 
   private onStateEvent(e: { key: string; from: string; to: string; cause: string; detail: string }): void {
-    this.eventLog.push({ type: 'state', time: this.now(), backend: e.key, from: e.from, to: e.to, cause: e.cause, detail: e.detail });
+    this.eventLog.push({
+      type: 'state',
+      time: this.now(),
+      backend: e.key,
+      from: e.from,
+      to: e.to,
+      cause: e.cause,
+      detail: e.detail,
+    });
   }
 
   // ---- reload ----
@@ -178,7 +192,9 @@ export class Daemon implements ControlContext {
       if (misfit) throw new NetmonError('E_RELOAD_FAILED', `${misfit}; raise [limits] and restart`);
     } catch (err) {
       const errors =
-        err instanceof ConfigErrors ? err.errors.map((e) => e.format()) : [err instanceof Error ? err.message : String(err)];
+        err instanceof ConfigErrors
+          ? err.errors.map((e) => e.format())
+          : [err instanceof Error ? err.message : String(err)];
       return this.reloadFailed(errors, now);
     }
     const changes = this.topology.apply(next, now);
@@ -186,6 +202,7 @@ export class Daemon implements ControlContext {
     setLogLevel(next.log.level);
     const listenErrors = await this.supervisor.apply(this.workerPlan());
     this.health.setBackends(this.topology, next);
+    this.sourceWatch.checkConfig(next);
     const generation = this.topology.generation;
     const errors = listenErrors.map((e) => `listener ${e.listener}: ${e.message}`);
     const ok = errors.length === 0;
@@ -302,8 +319,16 @@ export class Daemon implements ControlContext {
 
   setState(backend: string, state: AdminStateName): void {
     const slot = this.backendSlot(backend);
-    const s = state === 'ready' ? AdminState.Ready : state === 'drain' ? AdminState.Drain : state === 'maint' ? AdminState.Maint : -1;
-    if (s < 0) throw new NetmonError('E_BAD_ARGUMENT', `state must be ready, drain or maint, got ${JSON.stringify(state)}`);
+    const s =
+      state === 'ready'
+        ? AdminState.Ready
+        : state === 'drain'
+          ? AdminState.Drain
+          : state === 'maint'
+            ? AdminState.Maint
+            : -1;
+    if (s < 0)
+      throw new NetmonError('E_BAD_ARGUMENT', `state must be ready, drain or maint, got ${JSON.stringify(state)}`);
     const before = this.table.adminState(slot);
     if (this.table.setAdminState(slot, s as AdminState, Cause.Admin, this.now())) {
       const from = ['ready', 'drain', 'maint'][before]!;
@@ -326,7 +351,10 @@ export class Daemon implements ControlContext {
     const slot = this.topology.pools.get(pool);
     if (slot === undefined) throw new NetmonError('E_NOT_FOUND', `no pool ${pool}`);
     if (!(ALGORITHMS as readonly string[]).includes(algorithm)) {
-      throw new NetmonError('E_BAD_ARGUMENT', `algorithm must be one of ${ALGORITHMS.join(', ')}; got ${JSON.stringify(algorithm)}`);
+      throw new NetmonError(
+        'E_BAD_ARGUMENT',
+        `algorithm must be one of ${ALGORITHMS.join(', ')}; got ${JSON.stringify(algorithm)}`,
+      );
     }
     this.table.setPoolAlgorithm(slot, algorithmId(algorithm as AlgorithmName));
     log.info('pool algorithm', { pool, to: algorithm, cause: 'admin' });
@@ -344,14 +372,22 @@ export class Daemon implements ControlContext {
   }
 
   clients(limit: number): ClientStats[] {
-    return readClients(this.clientsRegion, this.clientsWorkers, limit);
+    return readClients(this.table, this.topology.listeners.bySlot.keys(), limit);
   }
 
   /** The topology's plan plus the process-wide edge settings. */
+  private sourceListeners(): SourceListener[] {
+    return this.config.listeners.map((l) => ({
+      name: l.name,
+      slot: this.topology.listeners.get(l.name)!,
+      quota: sourceQuota(l.edge),
+    }));
+  }
+
   private workerPlan(): WorkerPlan {
     return {
       ...this.topology.plan(),
-      edge: { maxConnections: this.config.maxConnections, clients: this.clientsRegion },
+      edge: { maxConnections: this.config.maxConnections },
     };
   }
 

@@ -31,10 +31,18 @@ export const CODES = {
   E_REGEX: { fault: 'client', retryable: false, doc: 'an expect pattern that is not a valid regular expression' },
   E_CIDR: { fault: 'client', retryable: false, doc: 'a network that is not an IPv4 or IPv6 CIDR like "10.0.0.0/8"' },
   E_CONFLICT: { fault: 'client', retryable: false, doc: 'keys that contradict each other or do not go together' },
-  E_NAME: { fault: 'client', retryable: false, doc: 'a listener, pool or backend name with characters outside A-Z a-z 0-9 _ -' },
+  E_NAME: {
+    fault: 'client',
+    retryable: false,
+    doc: 'a listener, pool or backend name with characters outside A-Z a-z 0-9 _ -',
+  },
   // data plane
   E_CONNECT_REFUSED: { fault: 'backend', retryable: true, doc: 'the backend refused the connection' },
-  E_CONNECT_TIMEOUT: { fault: 'backend', retryable: true, doc: 'the backend did not accept within the connect timeout' },
+  E_CONNECT_TIMEOUT: {
+    fault: 'backend',
+    retryable: true,
+    doc: 'the backend did not accept within the connect timeout',
+  },
   E_CONNECT_ERROR: { fault: 'backend', retryable: true, doc: 'connecting to the backend failed otherwise' },
   E_NO_BACKEND: { fault: 'daemon', retryable: true, doc: 'no eligible backend (all down, in maint or full)' },
   E_QUEUE_TIMEOUT: { fault: 'daemon', retryable: true, doc: 'waited in the queue for a free backend slot too long' },
@@ -44,15 +52,39 @@ export const CODES = {
   E_UNKNOWN_COMMAND: { fault: 'client', retryable: false, doc: 'a command the control socket does not know' },
   E_BAD_ARGUMENT: { fault: 'client', retryable: false, doc: 'a command argument that is missing or malformed' },
   E_NOT_FOUND: { fault: 'client', retryable: false, doc: 'the named listener, pool or backend does not exist' },
-  E_RELOAD_FAILED: { fault: 'client', retryable: false, doc: 'the reloaded config is invalid; the old one keeps running' },
+  E_RELOAD_FAILED: {
+    fault: 'client',
+    retryable: false,
+    doc: 'the reloaded config is invalid; the old one keeps running',
+  },
   E_BUSY: { fault: 'daemon', retryable: true, doc: 'another reload is in progress' },
   E_TOO_MANY_CLIENTS: { fault: 'daemon', retryable: true, doc: 'the control socket has its maximum number of clients' },
-  E_SOCKET_IN_USE: { fault: 'client', retryable: false, doc: 'another live daemon already answers on the control socket path' },
-  E_SOCKET_PATH: { fault: 'client', retryable: false, doc: 'the control socket path cannot be used (not a socket, too long, no permission)' },
-  E_CONTROL_CONNECT: { fault: 'client', retryable: true, doc: 'the control socket cannot be reached (daemon not running, permission)' },
+  E_SOCKET_IN_USE: {
+    fault: 'client',
+    retryable: false,
+    doc: 'another live daemon already answers on the control socket path',
+  },
+  E_SOCKET_PATH: {
+    fault: 'client',
+    retryable: false,
+    doc: 'the control socket path cannot be used (not a socket, too long, no permission)',
+  },
+  E_CONTROL_CONNECT: {
+    fault: 'client',
+    retryable: true,
+    doc: 'the control socket cannot be reached (daemon not running, permission)',
+  },
   E_CONTROL_TIMEOUT: { fault: 'daemon', retryable: true, doc: 'the daemon did not answer a control request in time' },
-  E_SOCKET_ACTIVATION: { fault: 'client', retryable: false, doc: 'LISTEN_FDS / LISTEN_FDNAMES from systemd are malformed' },
-  E_METRICS_LISTEN: { fault: 'client', retryable: false, doc: 'the metrics port cannot be bound (address in use, no permission)' },
+  E_SOCKET_ACTIVATION: {
+    fault: 'client',
+    retryable: false,
+    doc: 'LISTEN_FDS / LISTEN_FDNAMES from systemd are malformed',
+  },
+  E_METRICS_LISTEN: {
+    fault: 'client',
+    retryable: false,
+    doc: 'the metrics port cannot be bound (address in use, no permission)',
+  },
   E_INTERNAL: { fault: 'daemon', retryable: true, doc: 'an unexpected failure inside netmon' },
 } as const satisfies Record<string, CodeInfo>;
 

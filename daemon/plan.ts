@@ -45,8 +45,6 @@ export interface ListenerPlan {
 export interface WorkerEdgePlan {
   /** connections over all listeners; 0 = unlimited */
   maxConnections: number;
-  /** where each worker publishes its top sources (edge/clients-region.ts); shared, not copied */
-  clients: SharedArrayBuffer;
 }
 
 export interface WorkerPlan {
@@ -71,6 +69,6 @@ export type FromWorker =
 export interface WorkerInit {
   id: number;
   buffer: SharedArrayBuffer;
-  cap: { workers: number; listeners: number; pools: number; backends: number };
+  cap: { workers: number; listeners: number; pools: number; backends: number; sources?: number };
   plan: WorkerPlan;
 }

@@ -74,7 +74,10 @@ export class RateTracker {
     if (!list || list.length < 2) return null;
     const a = list[0]!;
     const b = list[list.length - 1]!;
-    return { connect: subtractCounts(b.connectHist, a.connectHist), firstByte: subtractCounts(b.firstByteHist, a.firstByteHist) };
+    return {
+      connect: subtractCounts(b.connectHist, a.connectHist),
+      firstByte: subtractCounts(b.firstByteHist, a.firstByteHist),
+    };
   }
 }
 
@@ -97,7 +100,6 @@ function computeWindow(list: Sample[]): BackendWindow {
     firstByteMs: percentiles(subtractCounts(b.firstByteHist, a.firstByteHist)),
   };
 }
-
 
 function percentiles(counts: number[]): Percentiles {
   const ms = (q: number): number => Math.round(quantile(LATENCY_BUCKETS, counts, q) * 1e6) / 1e3;

@@ -7,7 +7,7 @@ import type { PickContext } from './balance/interface.js';
 import type { PoolRuntime, WorkerServices } from './worker-runtime.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
 import type { Origin } from './edge/preamble.js';
-import type { SourceEntry, SourceTable } from './edge/source-limits.js';
+import type { SourceLimiter } from './edge/source-limits.js';
 
 const enum Phase {
   Picking = 0,
@@ -49,9 +49,9 @@ export class Connection {
   private pending: Buffer | null = null;
   /** addresses from the client's PROXY header, passed on by send_proxy; null = the sockets' own */
   origin: Origin | null = null;
-  /** the per-source entry this connection holds open (released on close) */
-  source: SourceEntry | null = null;
-  sourceTable: SourceTable | null = null;
+  /** the shared per-source entry this connection is counted on (released on close), or -1 */
+  source = -1;
+  sourceLimiter: SourceLimiter | null = null;
 
   constructor(
     private readonly svc: WorkerServices,

@@ -97,7 +97,13 @@ export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
   };
 }
 
-function backendSnapshot(src: SnapshotSources, pool: PoolConfig, b: BackendConfig, slot: number, removed: boolean): BackendSnapshot {
+function backendSnapshot(
+  src: SnapshotSources,
+  pool: PoolConfig,
+  b: BackendConfig,
+  slot: number,
+  removed: boolean,
+): BackendSnapshot {
   const t = src.table;
   const c = t.backendCounters(slot);
   const w = src.backendRates.window(slot);

@@ -199,7 +199,12 @@ export class Supervisor {
   }
 
   info(): { id: number; threadId: number; alive: boolean; restarts: number }[] {
-    return this.slots.map((s) => ({ id: s.id, threadId: s.thread?.threadId ?? -1, alive: s.alive, restarts: s.restarts }));
+    return this.slots.map((s) => ({
+      id: s.id,
+      threadId: s.thread?.threadId ?? -1,
+      alive: s.alive,
+      restarts: s.restarts,
+    }));
   }
 }
 

@@ -12,8 +12,6 @@ import type { FromWorker, ListenerPlan, PoolPlan, ToWorker, WorkerInit, WorkerPl
 import type { PoolRuntime, WorkerServices } from './worker-runtime.js';
 import { ListenerEdge } from './edge/listener-edge.js';
 import { readPreamble, type Preamble } from './edge/preamble.js';
-import { ClientsPublisher } from './edge/clients-region.js';
-import type { SourceEntry, SourceTable } from './edge/source-limits.js';
 
 interface ListenerRuntime {
   plan: ListenerPlan;
@@ -22,9 +20,6 @@ interface ListenerRuntime {
   /** null: no edge feature configured, the accept path skips all of it */
   edge: ListenerEdge | null;
 }
-
-/** how often a worker republishes its top sources for `show clients` (when they changed) */
-const CLIENTS_PUBLISH_MS = 500;
 
 const QUEUE_POLL_MS = 50;
 const HEARTBEAT_MS = 1000;
@@ -43,11 +38,8 @@ class Worker implements WorkerServices {
   private preambles = 0;
   /** global max_connections over all listeners; 0 = unlimited */
   private maxConnections = 0;
-  /** the source entry admitClient() took, if any (saves an object per connection) */
-  private admitted: SourceEntry | null = null;
-  private readonly publisher: ClientsPublisher | null;
-  private publishTimer: NodeJS.Timeout | null = null;
-  private sourceTables: SourceTable[] = [];
+  /** the shared source entry admitClient() counted the connection on, or -1 (saves an object per connection) */
+  private admitted = -1;
   private readonly names: { backends: Map<number, string>; listeners: Map<number, string> } = {
     backends: new Map(),
     listeners: new Map(),
@@ -58,10 +50,6 @@ class Worker implements WorkerServices {
     this.table = new Table(init.cap, init.buffer);
     this.plan = init.plan;
     this.accessLog = init.plan.accessLog;
-    const region = init.plan.edge?.clients;
-    this.publisher = region ? new ClientsPublisher(region, init.cap.workers, init.id) : null;
-    // a restarted worker starts with nothing: clear what its predecessor published
-    this.publisher?.publish([]);
   }
 
   async apply(plan: WorkerPlan): Promise<void> {
@@ -94,7 +82,9 @@ class Worker implements WorkerServices {
         const cur = this.listeners.get(lp.name);
         // a socket passed by systemd is served by worker 0 alone: one fd is never shared between threads
         if (lp.fd !== undefined && this.worker !== 0) return;
-        const edge = ListenerEdge.wanted(lp.edge) ? new ListenerEdge(lp.edge, poolSlot, cur?.edge ?? null) : null;
+        const edge = ListenerEdge.wanted(lp.edge)
+          ? new ListenerEdge(lp.edge, poolSlot, { table: this.table, worker: this.worker, listener: lp.slot })
+          : null;
         const same =
           lp.fd !== undefined
             ? cur?.plan.fd === lp.fd
@@ -116,37 +106,7 @@ class Worker implements WorkerServices {
         }
       }),
     );
-    this.watchSources();
     this.post({ type: 'applied', generation: plan.generation, errors });
-  }
-
-  /** Publish the per-source tables for `show clients` while any listener keeps one. */
-  private watchSources(): void {
-    const tables: SourceTable[] = [];
-    for (const rt of this.listeners.values()) if (rt.edge?.sources) tables.push(rt.edge.sources);
-    const changed = tables.length !== this.sourceTables.length || tables.some((t, i) => t !== this.sourceTables[i]);
-    this.sourceTables = tables;
-    if (this.publisher === null) return;
-    if (changed) this.publishSources(true);
-    if (tables.length > 0 && this.publishTimer === null) {
-      this.publishTimer = setInterval(() => this.publishSources(false), CLIENTS_PUBLISH_MS);
-      this.publishTimer.unref();
-    }
-  }
-
-  private publishSources(force: boolean): void {
-    const tables = this.sourceTables;
-    if (!force && !tables.some((t) => t.dirty)) return;
-    for (const t of tables) t.dirty = false;
-    this.publisher!.publish(
-      (function* () {
-        for (const t of tables) yield* t.values();
-      })(),
-    );
-    if (tables.length === 0 && this.publishTimer !== null) {
-      clearInterval(this.publishTimer);
-      this.publishTimer = null;
-    }
   }
 
   private poolRuntime(p: PoolPlan): PoolRuntime {
@@ -224,23 +184,20 @@ class Worker implements WorkerServices {
 
   /**
    * Access control, then the source's limits. Returns why the client is
-   * refused, or null; on null, `this.admitted` holds the source entry now
-   * counting this connection (null when the listener has no limits).
+   * refused, or null; on null, `this.admitted` holds the shared source entry
+   * now counting this connection (-1 when the listener has no limits).
    */
   private admitClient(edge: ListenerEdge, address: string): RejectReason | null {
-    this.admitted = null;
+    this.admitted = -1;
     const sources = edge.sources;
     if (edge.acl !== null && edge.acl.check(address) === 'deny') {
-      const e = sources?.lookup(address);
-      if (e) sources!.reject(e);
+      sources?.reject(address);
       return 'acl';
     }
     if (!edge.limited) return null;
-    const e = sources!.lookup(address);
-    if (e === null) return null;
-    const verdict = sources!.admit(e);
+    const verdict = sources!.admit(address);
     if (verdict !== 'ok') return verdict;
-    this.admitted = e;
+    this.admitted = sources!.entry;
     return null;
   }
 
@@ -251,7 +208,7 @@ class Worker implements WorkerServices {
     if (edge.trusted !== null) {
       // a PROXY listener hears only from its proxies; the client behind is checked once its header is read
       reason = edge.trusted.matches(peer) ? null : 'proxy_header';
-      this.admitted = null;
+      this.admitted = -1;
     } else {
       reason = this.admitClient(edge, peer);
     }
@@ -262,7 +219,7 @@ class Worker implements WorkerServices {
     }
     const entry = this.admitted;
     if (!this.acquire(slot)) {
-      if (entry) edge.sources!.release(entry);
+      if (entry >= 0) edge.sources!.release(entry);
       this.table.countRejected(this.worker, slot, 'max_connections');
       socket.destroy();
       return;
@@ -278,13 +235,7 @@ class Worker implements WorkerServices {
     });
   }
 
-  private afterPreamble(
-    rt: ListenerRuntime,
-    edge: ListenerEdge,
-    socket: net.Socket,
-    entry: SourceEntry | null,
-    p: Preamble,
-  ): void {
+  private afterPreamble(rt: ListenerRuntime, edge: ListenerEdge, socket: net.Socket, entry: number, p: Preamble): void {
     const slot = rt.plan.slot;
     let reason: RejectReason | null = null;
     if (!p.ok) {
@@ -304,7 +255,7 @@ class Worker implements WorkerServices {
     }
     if (!p.ok || reason !== null || this.stopping || socket.destroyed) {
       if (reason !== null) this.table.countRejected(this.worker, slot, reason);
-      if (entry) edge.sources!.release(entry);
+      if (entry >= 0) edge.sources!.release(entry);
       socket.destroy();
       this.abandon(slot);
       return;
@@ -325,7 +276,7 @@ class Worker implements WorkerServices {
     edge: ListenerEdge,
     socket: net.Socket,
     address: string,
-    entry: SourceEntry | null,
+    entry: number,
     p: Preamble | null,
   ): void {
     let pool = rt.pool;
@@ -333,9 +284,9 @@ class Worker implements WorkerServices {
       pool = this.pools.get(edge.router.pool(p.peek, rt.plan.pool)) ?? pool;
     }
     const c = new Connection(this, rt.plan.slot, pool, socket, address);
-    if (entry) {
+    if (entry >= 0) {
       c.source = entry;
-      c.sourceTable = edge.sources;
+      c.sourceLimiter = edge.sources;
     }
     if (p !== null && p.ok) {
       c.origin = p.origin;
@@ -372,7 +323,7 @@ class Worker implements WorkerServices {
 
   connectionClosed(c: Connection): void {
     if (!this.connections.delete(c)) return;
-    if (c.source !== null) c.sourceTable!.release(c.source);
+    if (c.source >= 0) c.sourceLimiter!.release(c.source);
     // the listener slot was taken at accept, before the relay existed
     this.abandon(c.listenerSlot);
   }

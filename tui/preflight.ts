@@ -2,7 +2,6 @@
 // socket path or a pipe gets one clear line instead of a broken screen.
 import { accessSync, constants, statSync } from 'node:fs';
 
-
 /** null when the path is a socket this user may connect to; else why not. */
 export function socketProblem(path: string): string | null {
   let st;

@@ -61,7 +61,10 @@ function parseReply(line: string): Reply {
 
 /** One connection; requests are answered in order, matched by id. */
 export class ControlClient {
-  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<
+    number,
+    { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }
+  >();
   private nextId = 1;
   private failure: Error | undefined;
 
@@ -71,7 +74,9 @@ export class ControlClient {
   ) {
     onLines(socket, (line) => this.onLine(line));
     socket.on('error', (e) => this.fail(e));
-    socket.on('close', () => this.fail(new NetmonError('E_CONTROL_CONNECT', `${path}: the daemon closed the connection`)));
+    socket.on('close', () =>
+      this.fail(new NetmonError('E_CONTROL_CONNECT', `${path}: the daemon closed the connection`)),
+    );
   }
 
   static connect(path: string, opts: RequestOptions = {}): Promise<ControlClient> {

@@ -105,8 +105,18 @@ export const COMMANDS: readonly Command[] = [
     },
     text: f.formatStats,
   }),
-  def({ name: 'show listeners', help: 'listeners with their state and traffic', run: (ctx) => ctx.snapshot().listeners, text: f.formatListeners }),
-  def({ name: 'show pools', help: 'pools with their algorithm and health summary', run: (ctx) => ctx.snapshot().pools, text: f.formatPools }),
+  def({
+    name: 'show listeners',
+    help: 'listeners with their state and traffic',
+    run: (ctx) => ctx.snapshot().listeners,
+    text: f.formatListeners,
+  }),
+  def({
+    name: 'show pools',
+    help: 'pools with their algorithm and health summary',
+    run: (ctx) => ctx.snapshot().pools,
+    text: f.formatPools,
+  }),
   def({
     name: 'show backends',
     help: 'backends (of one pool) with state, weight, traffic, errors and latency',
@@ -120,7 +130,12 @@ export const COMMANDS: readonly Command[] = [
     },
     text: f.formatBackends,
   }),
-  def({ name: 'show alerts', help: 'pending and firing alerts, then recently resolved ones', run: (ctx) => ctx.snapshot().alerts, text: f.formatAlerts }),
+  def({
+    name: 'show alerts',
+    help: 'pending and firing alerts, then recently resolved ones',
+    run: (ctx) => ctx.snapshot().alerts,
+    text: f.formatAlerts,
+  }),
   def({
     name: 'show events',
     help: 'recent events (state changes, reloads, alerts, actions), oldest first',
@@ -221,13 +236,24 @@ export const COMMANDS: readonly Command[] = [
       return r;
     },
     text: (r) =>
-      [`reload ok, generation ${r.generation}`, ...(r.changes.length ? r.changes : ['no changes']).map((c) => '  ' + c)].join('\n'),
+      [
+        `reload ok, generation ${r.generation}`,
+        ...(r.changes.length ? r.changes : ['no changes']).map((c) => '  ' + c),
+      ].join('\n'),
   }),
   def({
     name: 'subscribe',
     help: `stream snapshots every INTERVAL_MS (default 1000, min ${MIN_SUBSCRIBE_INTERVAL_MS}) and events as they happen, as JSON lines`,
     args: [
-      { name: 'interval', metavar: 'INTERVAL_MS', kind: 'int', min: MIN_SUBSCRIBE_INTERVAL_MS, max: 3_600_000, default: 1000, optional: true },
+      {
+        name: 'interval',
+        metavar: 'INTERVAL_MS',
+        kind: 'int',
+        min: MIN_SUBSCRIBE_INTERVAL_MS,
+        max: 3_600_000,
+        default: 1000,
+        optional: true,
+      },
     ],
     kind: 'subscribe',
     run: () => null,

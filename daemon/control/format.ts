@@ -70,7 +70,22 @@ export function formatBackends(list: BackendSnapshot[]): string {
     b.check.result === 'none' ? '-' : `${b.check.result} ${ms(b.check.durationMs)}ms`,
   ]);
   return table(
-    ['BACKEND', 'ADDRESS', 'STATE', 'WEIGHT', 'ACTIVE', 'QUEUE', 'CONN/S', 'CONNS', 'IN', 'OUT', 'ERRORS', 'P95CONN', 'P95TTFB', 'CHECK'],
+    [
+      'BACKEND',
+      'ADDRESS',
+      'STATE',
+      'WEIGHT',
+      'ACTIVE',
+      'QUEUE',
+      'CONN/S',
+      'CONNS',
+      'IN',
+      'OUT',
+      'ERRORS',
+      'P95CONN',
+      'P95TTFB',
+      'CHECK',
+    ],
     rows,
     ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   );

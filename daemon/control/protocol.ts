@@ -8,8 +8,7 @@ import { sanitizeBlock } from './text-table.js';
 export type RequestId = string | number | null;
 
 export type Request =
-  | { json: true; id: RequestId; cmd: string; args: Record<string, unknown> }
-  | { json: false; words: string[] };
+  { json: true; id: RequestId; cmd: string; args: Record<string, unknown> } | { json: false; words: string[] };
 
 export interface JsonReply {
   id: RequestId;
@@ -65,7 +64,8 @@ export function parseRequest(line: string): Request {
     throw new BadRequest(id, '"args" must be an object');
   }
   for (const k of Object.keys(v)) {
-    if (k !== 'id' && k !== 'cmd' && k !== 'args') throw new BadRequest(id, `unknown request field ${JSON.stringify(k.slice(0, 64))}`);
+    if (k !== 'id' && k !== 'cmd' && k !== 'args')
+      throw new BadRequest(id, `unknown request field ${JSON.stringify(k.slice(0, 64))}`);
   }
   return { json: true, id, cmd: v.cmd, args: isRecord(v.args) ? v.args : {} };
 }

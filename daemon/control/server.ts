@@ -78,7 +78,8 @@ function probe(path: string): Promise<Probe> {
       const code = errno(e);
       if (code === 'ECONNREFUSED') resolve('stale');
       else if (code === 'ENOENT') resolve('absent');
-      else if (code === 'EAGAIN') resolve('live'); // backlog full: a busy live daemon
+      else if (code === 'EAGAIN')
+        resolve('live'); // backlog full: a busy live daemon
       else reject(e);
     });
   });
@@ -94,7 +95,10 @@ async function prepare(path: string): Promise<void> {
   } catch (e) {
     if (errno(e) !== 'ENOENT') throw new NetmonError('E_SOCKET_PATH', `${path}: ${(e as Error).message}`);
     await mkdir(dirname(path), { recursive: true, mode: 0o755 }).catch((err: unknown) => {
-      throw new NetmonError('E_SOCKET_PATH', `${dirname(path)}: cannot create the directory: ${(err as Error).message}`);
+      throw new NetmonError(
+        'E_SOCKET_PATH',
+        `${dirname(path)}: cannot create the directory: ${(err as Error).message}`,
+      );
     });
     return;
   }
@@ -113,7 +117,8 @@ async function prepare(path: string): Promise<void> {
   if (state === 'stale') {
     log.warn('replacing a stale control socket (left by a daemon that did not stop cleanly)', { path });
     await unlink(path).catch((e: unknown) => {
-      if (errno(e) !== 'ENOENT') throw new NetmonError('E_SOCKET_PATH', `${path}: cannot remove the stale socket: ${(e as Error).message}`);
+      if (errno(e) !== 'ENOENT')
+        throw new NetmonError('E_SOCKET_PATH', `${path}: cannot remove the stale socket: ${(e as Error).message}`);
     });
   }
 }
@@ -155,7 +160,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const hooksFor = (conn: () => ControlConnection) => ({
     snapshotJson: (): string => {
       const now = Date.now();
-      if (!shared || now - shared.at >= SNAPSHOT_SHARE_MS) shared = { at: now, json: JSON.stringify(context.snapshot()) };
+      if (!shared || now - shared.at >= SNAPSHOT_SHARE_MS)
+        shared = { at: now, json: JSON.stringify(context.snapshot()) };
       return shared.json;
     },
     onDropped: () => {
@@ -171,12 +177,19 @@ export async function startControlServer(options: ControlServerOptions): Promise
       stats.rejected++;
       log.warn('control socket client limit reached, refusing a client', { maxClients });
       socket.on('error', () => {});
-      socket.end(textError({ code: 'E_TOO_MANY_CLIENTS', message: `the control socket already has ${maxClients} clients` }));
+      socket.end(
+        textError({ code: 'E_TOO_MANY_CLIENTS', message: `the control socket already has ${maxClients} clients` }),
+      );
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
     stats.accepted++;
-    const c: ControlConnection = new ControlConnection(socket, context, limits, hooksFor(() => c));
+    const c: ControlConnection = new ControlConnection(
+      socket,
+      context,
+      limits,
+      hooksFor(() => c),
+    );
     clients.add(c);
   });
   server.on('error', (e) => log.error('control socket error', { path, err: e }));

@@ -53,7 +53,12 @@ export function duration(seconds: number): string {
 }
 
 export function time(msSinceEpoch: number): string {
-  return msSinceEpoch > 0 ? new Date(msSinceEpoch).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+  return msSinceEpoch > 0
+    ? new Date(msSinceEpoch)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z')
+    : '-';
 }
 
 /** Keeps one reply one block: no empty lines, no control characters but newlines. */

@@ -1,12 +1,12 @@
 // One listener's edge, compiled once per config generation in each worker:
 // access control, PROXY protocol in, the bounded peek with its routes, and the
-// per-source table. A listener with none of these has no ListenerEdge at all,
+// per-source limiter. A listener with none of these has no ListenerEdge at all,
 // so its accept path does not look at any of it.
-import type { EdgeConfig, SourceLimits } from '../config/schema.js';
+import type { EdgeConfig } from '../config/schema.js';
 import { Acl, compileAcl } from './acl.js';
 import { CidrList } from './cidr.js';
 import { Router } from './router.js';
-import { SourceTable } from './source-limits.js';
+import { hasLimits, SourceLimiter, sourceQuota, type SourceContext } from './source-limits.js';
 
 export class ListenerEdge {
   readonly acl: Acl | null;
@@ -17,8 +17,8 @@ export class ListenerEdge {
   readonly router: Router | null;
   readonly inspectDelay: number;
   readonly inspectBytes: number;
-  /** per-source limits and the top-offender record; null when neither limits nor an ACL is set */
-  readonly sources: SourceTable | null;
+  /** per-source limits and the top-offender record (shared by all workers); null when neither limits nor an ACL is set */
+  readonly sources: SourceLimiter | null;
   /** whether the limits in `sources` are enforced (otherwise it only records rejections) */
   readonly limited: boolean;
   /** whether anything must be read from the client before a backend is picked */
@@ -27,7 +27,7 @@ export class ListenerEdge {
   constructor(
     readonly config: EdgeConfig,
     poolSlot: (name: string) => number,
-    previous: ListenerEdge | null,
+    sources: SourceContext,
   ) {
     const acl = compileAcl(
       config.allow.map((c) => c.text),
@@ -41,13 +41,9 @@ export class ListenerEdge {
     this.inspectBytes = config.inspectBytes;
     this.router = config.inspectDelay > 0 ? new Router(config.routes, poolSlot) : null;
     this.limited = hasLimits(config.sourceLimits);
-    if (this.limited || this.acl !== null) {
-      // keep the table across a reload with the same limits: open connections stay counted
-      const prev = previous?.sources;
-      this.sources = prev && sameLimits(prev.limits, config.sourceLimits) ? prev : new SourceTable(config.sourceLimits);
-    } else {
-      this.sources = null;
-    }
+    // the counts live in the shared table: they outlive this object across reloads
+    const quota = sourceQuota(config);
+    this.sources = quota > 0 ? new SourceLimiter(config.sourceLimits, sources, quota) : null;
     this.preamble = this.trusted !== null || this.router !== null;
   }
 
@@ -61,19 +57,4 @@ export class ListenerEdge {
       hasLimits(c.sourceLimits)
     );
   }
-}
-
-function hasLimits(l: SourceLimits): boolean {
-  return l.maxConnections > 0 || l.rate > 0;
-}
-
-function sameLimits(a: SourceLimits, b: SourceLimits): boolean {
-  return (
-    a.maxConnections === b.maxConnections &&
-    a.rate === b.rate &&
-    a.burst === b.burst &&
-    a.prefixV4 === b.prefixV4 &&
-    a.prefixV6 === b.prefixV6 &&
-    a.tableSize === b.tableSize
-  );
 }

@@ -1,7 +1,13 @@
 // What one scrape reads: a single snapshot (taken once, shared by every family
 // of the scrape) and the state table for what the snapshot does not carry
 // (raw histogram buckets, health-check counters). Nothing here messages a worker.
-import { Histogram, type BackendCounters, type HistogramSnapshot, type Table } from '../state/table.js';
+import {
+  Histogram,
+  type BackendCounters,
+  type HistogramSnapshot,
+  type SourceListenerStats,
+  type Table,
+} from '../state/table.js';
 import type { BackendSnapshot, ListenerSnapshot, Snapshot } from '../snapshot.js';
 
 export interface BackendView {
@@ -21,6 +27,8 @@ export interface ListenerView {
   bytesOut: number;
   rejected: Record<string, number>;
   protocols: Record<string, number>;
+  /** the listener's share of the per-source table (zeros when it tracks no sources) */
+  sources: SourceListenerStats;
 }
 
 /** Table slots by name; a snapshot built without slots is resolved through this. */
@@ -112,6 +120,7 @@ function listenerView(table: Table, l: ListenerSnapshot, slot: number | undefine
       bytesOut: l.bytesOut,
       rejected: l.rejected,
       protocols: l.protocols,
+      sources: { entries: 0, evictions: 0, degraded: 0 },
     };
   }
   const c = table.listenerCounters(slot);
@@ -123,5 +132,6 @@ function listenerView(table: Table, l: ListenerSnapshot, slot: number | undefine
     bytesOut: c.bytesOut,
     rejected: c.rejected,
     protocols: c.protocols,
+    sources: table.sourceListenerStats(slot),
   };
 }

@@ -43,15 +43,33 @@ export const LISTENER_FAMILIES: Def[] = [
   ),
   perListener(
     'netmon_listener_bytes_in_total',
-    'Bytes received from clients on closed connections of the listener.',
+    'Bytes received from clients on the listener, counted as they are relayed.',
     'counter',
     (l) => l.bytesIn,
   ),
   perListener(
     'netmon_listener_bytes_out_total',
-    'Bytes sent to clients on closed connections of the listener.',
+    'Bytes sent to clients on the listener, counted as they are relayed.',
     'counter',
     (l) => l.bytesOut,
+  ),
+  perListener(
+    'netmon_listener_source_entries',
+    'Client sources (addresses or prefixes) the listener tracks for source_limits, against its table_size.',
+    'gauge',
+    (l) => l.sources.entries,
+  ),
+  perListener(
+    'netmon_listener_source_evictions_total',
+    'Tracked sources of the listener forgotten to make room (least recently seen idle first).',
+    'counter',
+    (l) => l.sources.evictions,
+  ),
+  perListener(
+    'netmon_listener_source_untracked_total',
+    'Connections admitted without per-source limits because every nearby table entry had open connections.',
+    'counter',
+    (l) => l.sources.degraded,
   ),
   {
     name: 'netmon_listener_rejected_connections_total',

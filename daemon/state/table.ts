@@ -6,6 +6,7 @@
 //   i32: header, listener, pool and backend slots (states, weights, gauges). Written
 //        with Atomics; health and admin state have one writer, the main thread.
 //   f64: shared floats (EWMAs, agent data, times) and per-worker counter stripes.
+//   src: the per-source table (see "per-source region" below), when configured.
 // A stripe is written by exactly one worker, so a plain `+=` is exact and never
 // contended; Float64 keeps counters exact to 2^53 (Int32 Atomics would wrap at 2^31
 // within days at 10k conn/s). Readers (main thread) sum the stripes.
@@ -45,9 +46,7 @@ export const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ] as const;
 /** Connection duration spans milliseconds to hours. */
-export const DURATION_BUCKETS = [
-  0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600,
-] as const;
+export const DURATION_BUCKETS = [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600] as const;
 export const enum Histogram {
   Connect = 0,
   FirstByte = 1,
@@ -59,7 +58,15 @@ const DUR_N = DURATION_BUCKETS.length + 1;
 
 export const CONNECT_ERROR_REASONS = ['refused', 'timeout', 'other'] as const;
 export type ConnectErrorReason = (typeof CONNECT_ERROR_REASONS)[number];
-export const REJECT_REASONS = ['max_connections', 'no_backend', 'queue_timeout', 'acl', 'rate_limit', 'proxy_header', 'disabled'] as const;
+export const REJECT_REASONS = [
+  'max_connections',
+  'no_backend',
+  'queue_timeout',
+  'acl',
+  'rate_limit',
+  'proxy_header',
+  'disabled',
+] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 export const PROTOCOLS = ['tls', 'http1', 'http2', 'ssh', 'other', 'unknown'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -153,6 +160,63 @@ const W_ACCEPTED = 5;
 const W_STARTS = 6;
 const WORKER_STRIPE = 8;
 
+// ---- i32 per-source region (after the f64 part) ----------------------------------
+// Per listener slot:
+const SL_EPOCH = 0; // bumped when the slot is given to a new listener: older entries then match nobody
+const SL_ENTRIES = 1; // entries the listener holds, against its table_size (approximate under races)
+const SL_EVICTIONS = 2; // entries of this listener replaced by a new source
+const SL_DEGRADED = 3; // connections admitted untracked: no entry could be claimed in the probe window
+const SOURCE_LISTENER_I32 = 4;
+// Per entry, one 64-byte cache line. An entry is found by open addressing over a
+// hash of (owner, key) in daemon/edge/source-index.ts; this file only says where
+// each field is and how it changes atomically.
+const E_TAG = 0; // version << 8 | writer: writer = worker + 1 while one rewrites the entry, 0 when stable
+const E_LOCK = 1; // eviction lock of the probe window that starts at this entry: worker + 1, 0 = free
+const E_OWNER = 2; // listener epoch << 11 | listener slot + 1; SOURCE_EMPTY; SOURCE_DEAD
+const E_KEY = 3; // family << 8 | prefix, then the masked address as four words (IPv4: one, three zeros)
+const E_ACTIVE = 8; // open connections (compareExchange against max_connections); SOURCE_LOCKED while replaced
+const E_TOKENS = 9; // token bucket fill, fixed point: one token = floor(2^30 / burst)
+const E_REFILL = 10; // source clock (ms) up to which tokens were credited
+const E_SEEN = 11; // source clock (ms) of the last lookup: the least recently seen idle entry is replaced first
+const E_CONNECTIONS = 12; // connections admitted (uint32: wraps after 4.29e9)
+const E_REJECTED = 13; // + SourceReject (3 reasons), uint32 each
+const SOURCE_I32 = 16;
+// Then, per worker, one Int32 per entry: the connections that worker holds on the
+// entry (its share of E_ACTIVE), given back when the worker dies, as S_ACTIVE_HELD.
+
+const TAG_WRITER = 0xff;
+/** the writer id of the main thread (workers are 1..64) */
+const MAIN_WRITER = 0xff;
+const TAG_VERSION = 0x100;
+/** E_ACTIVE while an entry is being replaced: admission sees a negative count and looks again */
+const SOURCE_LOCKED = -0x80000000;
+export const SOURCE_EMPTY = 0;
+/** an entry whose writer died mid-rewrite: matches no key, replaced before any other */
+export const SOURCE_DEAD = -1;
+/** a full token bucket, in fixed point: burst * one <= 2^30 keeps every value an int32 */
+export const SOURCE_FULL_BUCKET = 0x40000000;
+/** a refill time further back than this is taken as a long-idle source (the ms clock wraps after 24.8 days) */
+const SOURCE_STALE_MS = 60_000;
+/** Largest per-source table: 2^24 entries (1 GiB of entries). */
+export const MAX_SOURCE_ENTRIES = 1 << 24;
+export const enum SourceReject {
+  MaxConnections = 0,
+  RateLimit = 1,
+  /** ACL or PROXY header */
+  Other = 2,
+}
+
+/** One entry as the main thread reads it (for `show clients`). */
+export interface SourceRecord {
+  owner: number;
+  family: 4 | 6;
+  prefix: number;
+  words: [number, number, number, number];
+  active: number;
+  connections: number;
+  rejected: number;
+}
+
 const MAGIC = 0x6e6d3031; // "nm01"
 
 export interface TableCapacity {
@@ -160,6 +224,8 @@ export interface TableCapacity {
   listeners: number;
   pools: number;
   backends: number;
+  /** per-source entries: 0 (none) or a power of two up to MAX_SOURCE_ENTRIES */
+  sources?: number;
 }
 
 /** Totals summed over all workers' stripes. */
@@ -194,6 +260,11 @@ export class Table {
   private readonly bsBase: number;
   private readonly lsBase: number;
   private readonly wsBase: number;
+  private readonly src: Int32Array;
+  /** per-source entries; 0 when no listener tracks sources */
+  readonly sourceCapacity: number;
+  private readonly seBase: number;
+  private readonly shBase: number;
 
   /** Allocate a new table (main thread) or attach to an existing buffer (workers). */
   constructor(cap: TableCapacity, buffer?: SharedArrayBuffer) {
@@ -208,7 +279,15 @@ export class Table {
     this.lsBase = align8(this.bsBase + cap.workers * cap.backends * BACKEND_STRIPE);
     this.wsBase = align8(this.lsBase + cap.workers * cap.listeners * LISTENER_STRIPE);
     const f64Len = this.wsBase + cap.workers * WORKER_STRIPE;
-    const bytes = f64Start + f64Len * 8;
+    const n = cap.sources ?? 0;
+    if (n !== 0 && (n & (n - 1)) !== 0) throw new Error(`state table: source entries must be a power of two, got ${n}`);
+    if (n > MAX_SOURCE_ENTRIES) throw new Error(`state table: at most ${MAX_SOURCE_ENTRIES} source entries, got ${n}`);
+    this.sourceCapacity = n;
+    const srcStart = Math.ceil((f64Start + f64Len * 8) / 64) * 64;
+    this.seBase = Math.ceil((cap.listeners * SOURCE_LISTENER_I32) / 16) * 16; // entries start on a cache line
+    this.shBase = this.seBase + n * SOURCE_I32;
+    const srcLen = n === 0 ? 0 : this.shBase + cap.workers * n;
+    const bytes = srcStart + srcLen * 4;
     if (buffer) {
       if (buffer.byteLength !== bytes) throw new Error(`state table size mismatch: ${buffer.byteLength} != ${bytes}`);
       this.buffer = buffer;
@@ -217,6 +296,7 @@ export class Table {
     }
     this.i32 = new Int32Array(this.buffer, 0, i32Len);
     this.f64 = new Float64Array(this.buffer, f64Start, f64Len);
+    this.src = new Int32Array(this.buffer, srcStart, srcLen);
     if (!buffer) {
       this.i32[H_MAGIC] = MAGIC;
       this.f64[this.hfBase + HF_START_TIME] = Date.now();
@@ -350,6 +430,12 @@ export class Table {
     for (let w = 0; w < this.cap.workers; w++) this.f64.fill(0, this.ls(w, i), this.ls(w, i) + LISTENER_STRIPE);
     const b = this.l(i);
     this.i32.fill(0, b, b + LISTENER_I32);
+    if (this.sourceCapacity > 0) {
+      // the previous listener's sources stay until replaced, but no longer match
+      const sl = i * SOURCE_LISTENER_I32;
+      Atomics.store(this.src, sl + SL_EPOCH, (Atomics.load(this.src, sl + SL_EPOCH) + 1) & 0xfffff);
+      for (const f of [SL_ENTRIES, SL_EVICTIONS, SL_DEGRADED]) Atomics.store(this.src, sl + f, 0);
+    }
   }
 
   // ---- pools -----------------------------------------------------------------
@@ -580,6 +666,7 @@ export class Table {
       }
     }
     this.f64[this.ws(worker) + W_ACTIVE] = 0;
+    if (this.sourceCapacity > 0) this.releaseWorkerSources(worker);
   }
 
   // ---- backends: passive failure detection ----------------------------------------
@@ -588,7 +675,8 @@ export class Table {
     return Atomics.add(this.i32, this.b(i) + B_CONSEC_FAILS, 1) + 1;
   }
   resetConsecutiveFailures(i: number): void {
-    if (Atomics.load(this.i32, this.b(i) + B_CONSEC_FAILS) !== 0) Atomics.store(this.i32, this.b(i) + B_CONSEC_FAILS, 0);
+    if (Atomics.load(this.i32, this.b(i) + B_CONSEC_FAILS) !== 0)
+      Atomics.store(this.i32, this.b(i) + B_CONSEC_FAILS, 0);
   }
   consecutiveFailures(i: number): number {
     return Atomics.load(this.i32, this.b(i) + B_CONSEC_FAILS);
@@ -715,6 +803,284 @@ export class Table {
     };
   }
 
+  // ---- per-source region ------------------------------------------------------------
+  // Shared by all workers, so per-source limits hold for the whole daemon. The hash
+  // index and its claim protocol are in daemon/edge/source-index.ts; here, each
+  // field and the atomic step that changes it.
+  private se(i: number): number {
+    return this.seBase + i * SOURCE_I32;
+  }
+  private sl(listener: number): number {
+    return listener * SOURCE_LISTENER_I32;
+  }
+  /** The owner word entries of this listener carry: its slot and the slot's epoch. */
+  sourceOwnerWord(listener: number): number {
+    return (Atomics.load(this.src, this.sl(listener) + SL_EPOCH) << 11) | (listener + 1) | 0;
+  }
+  /** The listener slot an owner word names (-1 for an empty or dead entry). */
+  static sourceOwnerListener(owner: number): number {
+    return owner === SOURCE_EMPTY || owner === SOURCE_DEAD ? -1 : (owner & 0x7ff) - 1;
+  }
+  sourceTag(i: number): number {
+    return Atomics.load(this.src, this.se(i) + E_TAG);
+  }
+  /** Whether a tag is stable (no rewrite in progress). */
+  static sourceTagStable(tag: number): boolean {
+    return (tag & TAG_WRITER) === 0;
+  }
+  /** Take the right to rewrite entry `i`, seen stable as `tag`; true when this worker now holds it. */
+  claimSource(worker: number, i: number, tag: number): boolean {
+    return Atomics.compareExchange(this.src, this.se(i) + E_TAG, tag, tag | (worker + 1) | 0) === tag;
+  }
+  /** Give up a claim without change: readers see the entry as it was. */
+  unclaimSource(i: number, tag: number): void {
+    Atomics.store(this.src, this.se(i) + E_TAG, tag);
+    Atomics.notify(this.src, this.se(i) + E_TAG);
+  }
+  /** End a rewrite: a new version, so a reader that saw the old tag looks again. Returns it. */
+  publishSource(i: number, tag: number): number {
+    const next = ((tag & ~TAG_WRITER) + TAG_VERSION) | 0;
+    Atomics.store(this.src, this.se(i) + E_TAG, next);
+    // wakes workers waiting in waitSourceTag(); costs little with no one waiting, and runs once per new source
+    Atomics.notify(this.src, this.se(i) + E_TAG);
+    return next;
+  }
+  /** Take the eviction lock of the window starting at `i`; false when another worker holds it. */
+  lockSourceWindow(worker: number, i: number): boolean {
+    return Atomics.compareExchange(this.src, this.se(i) + E_LOCK, 0, worker + 1) === 0;
+  }
+  sourceWindowLocked(i: number): boolean {
+    return Atomics.load(this.src, this.se(i) + E_LOCK) !== 0;
+  }
+  unlockSourceWindow(i: number): void {
+    Atomics.store(this.src, this.se(i) + E_LOCK, 0);
+    Atomics.notify(this.src, this.se(i) + E_LOCK);
+  }
+  /**
+   * Sleep up to `ms` while entry `i`'s tag is still `tag` (a rewrite by another
+   * worker): the CPU goes to that worker if it was preempted mid-rewrite.
+   */
+  waitSourceTag(i: number, tag: number, ms: number): void {
+    Atomics.wait(this.src, this.se(i) + E_TAG, tag, ms);
+  }
+  /** Sleep up to `ms` while the window lock at `i` is held. */
+  waitSourceWindow(i: number, ms: number): void {
+    const at = this.se(i) + E_LOCK;
+    const holder = Atomics.load(this.src, at);
+    if (holder !== 0) Atomics.wait(this.src, at, holder, ms);
+  }
+  sourceOwner(i: number): number {
+    return Atomics.load(this.src, this.se(i) + E_OWNER);
+  }
+  /** Whether entry `i` holds `key` ([family << 8 | prefix, four address words]) for `owner`. */
+  sourceKeyIs(i: number, owner: number, key: Int32Array): boolean {
+    const e = this.se(i);
+    const s = this.src;
+    return (
+      Atomics.load(s, e + E_OWNER) === owner &&
+      Atomics.load(s, e + E_KEY) === key[0] &&
+      Atomics.load(s, e + E_KEY + 1) === key[1] &&
+      Atomics.load(s, e + E_KEY + 2) === key[2] &&
+      Atomics.load(s, e + E_KEY + 3) === key[3] &&
+      Atomics.load(s, e + E_KEY + 4) === key[4]
+    );
+  }
+  /** Whether entry `i` has an open connection (or is being replaced). */
+  sourceBusy(i: number): boolean {
+    return Atomics.load(this.src, this.se(i) + E_ACTIVE) !== 0;
+  }
+  /** Stop admissions to an idle entry before replacing it; false when it has a connection. */
+  lockSourceActive(i: number): boolean {
+    return Atomics.compareExchange(this.src, this.se(i) + E_ACTIVE, 0, SOURCE_LOCKED) === 0;
+  }
+  /**
+   * Write a new source into entry `i` (whose claim this worker holds): key,
+   * counters zeroed, a full bucket, seen now, then the owner, then active 0
+   * (which also lifts SOURCE_LOCKED). The caller publishes the tag after.
+   */
+  writeSource(i: number, owner: number, key: Int32Array, tokens: number, now: number): void {
+    const e = this.se(i);
+    const s = this.src;
+    for (let k = 0; k < 5; k++) Atomics.store(s, e + E_KEY + k, key[k]!);
+    Atomics.store(s, e + E_TOKENS, tokens);
+    Atomics.store(s, e + E_REFILL, now);
+    Atomics.store(s, e + E_SEEN, now);
+    Atomics.store(s, e + E_CONNECTIONS, 0);
+    for (let k = 0; k < 3; k++) Atomics.store(s, e + E_REJECTED + k, 0);
+    Atomics.store(s, e + E_OWNER, owner);
+    Atomics.store(s, e + E_ACTIVE, 0);
+  }
+  /**
+   * Make entry `i` (claimed, SOURCE_LOCKED) match nobody without emptying it, so
+   * the probes that pass it go on; it is the first to be replaced. The caller
+   * publishes the tag after.
+   */
+  retireSource(i: number): void {
+    Atomics.store(this.src, this.se(i) + E_OWNER, SOURCE_DEAD);
+    Atomics.store(this.src, this.se(i) + E_ACTIVE, 0);
+  }
+  /**
+   * Main thread: retire idle entry `i`, seen stable as `tag`, to bring a listener
+   * over its table_size back to it. False when a worker got there first or the
+   * entry has a connection again.
+   */
+  trimSource(i: number, tag: number): boolean {
+    if (!this.claimSource(MAIN_WRITER - 1, i, tag)) return false;
+    if (!this.lockSourceActive(i)) {
+      this.unclaimSource(i, tag);
+      return false;
+    }
+    this.retireSource(i);
+    this.publishSource(i, tag);
+    return true;
+  }
+  sourceActive(i: number): number {
+    return Atomics.load(this.src, this.se(i) + E_ACTIVE);
+  }
+  /**
+   * Count a connection on entry `i` against `max` (0 = no limit), like acquire()
+   * for a backend: 1 taken, 0 at max, -1 when the entry is being replaced (look again).
+   */
+  acquireSource(worker: number, i: number, max: number): number {
+    const at = this.se(i) + E_ACTIVE;
+    let cur = Atomics.load(this.src, at);
+    for (;;) {
+      if (cur < 0) return -1;
+      if (max > 0 && cur >= max) return 0;
+      const seen = Atomics.compareExchange(this.src, at, cur, cur + 1);
+      if (seen === cur) break;
+      cur = seen;
+    }
+    this.src[this.shBase + worker * this.sourceCapacity + i]! += 1;
+    return 1;
+  }
+  /** A connection counted by acquireSource() closed: the same entry, whatever happened to it since. */
+  releaseSource(worker: number, i: number): void {
+    Atomics.sub(this.src, this.se(i) + E_ACTIVE, 1);
+    this.src[this.shBase + worker * this.sourceCapacity + i]! -= 1;
+  }
+  /**
+   * Take one token from entry `i`'s bucket (`one` per token, `full` when full,
+   * refilled at `perMs` per ms of the source clock). The span since the last
+   * refill is credited by whichever worker moves E_REFILL forward with
+   * compareExchange, so it is credited exactly once; the fill itself changes
+   * with compareExchange loops. False when less than one token is left.
+   */
+  takeSourceToken(i: number, now: number, perMs: number, one: number, full: number): boolean {
+    const e = this.se(i);
+    const s = this.src;
+    let last = Atomics.load(s, e + E_REFILL);
+    for (;;) {
+      const d = (now - last) | 0;
+      // another worker's clock a little ahead: nothing to credit yet
+      if (d <= 0 && d >= -SOURCE_STALE_MS) break;
+      const seen = Atomics.compareExchange(s, e + E_REFILL, last, now);
+      if (seen !== last) {
+        last = seen;
+        continue;
+      }
+      // far behind (negative after the int32 wrap): idle for weeks, so the bucket is full
+      const credit = d < 0 ? full : Math.floor(d * perMs);
+      let cur = Atomics.load(s, e + E_TOKENS);
+      for (;;) {
+        const next = Math.min(full, cur + credit);
+        const got = Atomics.compareExchange(s, e + E_TOKENS, cur, next);
+        if (got === cur) break;
+        cur = got;
+      }
+      break;
+    }
+    let cur = Atomics.load(s, e + E_TOKENS);
+    for (;;) {
+      if (cur < one) return false;
+      const got = Atomics.compareExchange(s, e + E_TOKENS, cur, cur - one);
+      if (got === cur) return true;
+      cur = got;
+    }
+  }
+  touchSource(i: number, now: number): void {
+    Atomics.store(this.src, this.se(i) + E_SEEN, now);
+  }
+  sourceSeen(i: number): number {
+    return Atomics.load(this.src, this.se(i) + E_SEEN);
+  }
+  countSourceConnection(i: number): void {
+    Atomics.add(this.src, this.se(i) + E_CONNECTIONS, 1);
+  }
+  countSourceRejected(i: number, reason: SourceReject): void {
+    Atomics.add(this.src, this.se(i) + E_REJECTED + reason, 1);
+  }
+  addSourceEntries(listener: number, delta: number): void {
+    Atomics.add(this.src, this.sl(listener) + SL_ENTRIES, delta);
+  }
+  sourceEntries(listener: number): number {
+    return Atomics.load(this.src, this.sl(listener) + SL_ENTRIES);
+  }
+  countSourceEviction(listener: number): void {
+    Atomics.add(this.src, this.sl(listener) + SL_EVICTIONS, 1);
+  }
+  countSourceDegraded(listener: number): void {
+    Atomics.add(this.src, this.sl(listener) + SL_DEGRADED, 1);
+  }
+  sourceListenerStats(listener: number): SourceListenerStats {
+    if (this.sourceCapacity === 0) return { entries: 0, evictions: 0, degraded: 0 };
+    const b = this.sl(listener);
+    return {
+      entries: Math.max(0, Atomics.load(this.src, b + SL_ENTRIES)),
+      evictions: Atomics.load(this.src, b + SL_EVICTIONS) >>> 0,
+      degraded: Atomics.load(this.src, b + SL_DEGRADED) >>> 0,
+    };
+  }
+  /** Copy entry `i` into `out` (main thread); false when it is empty, dead or being rewritten. */
+  readSource(i: number, out: SourceRecord): boolean {
+    const e = this.se(i);
+    const s = this.src;
+    const tag = Atomics.load(s, e + E_TAG);
+    if ((tag & TAG_WRITER) !== 0) return false;
+    const owner = Atomics.load(s, e + E_OWNER);
+    if (owner === SOURCE_EMPTY || owner === SOURCE_DEAD) return false;
+    const fp = Atomics.load(s, e + E_KEY);
+    out.owner = owner;
+    out.family = fp >> 8 === 6 ? 6 : 4;
+    out.prefix = fp & 0xff;
+    for (let k = 0; k < 4; k++) out.words[k] = Atomics.load(s, e + E_KEY + 1 + k) >>> 0;
+    out.active = Math.max(0, Atomics.load(s, e + E_ACTIVE));
+    out.connections = Atomics.load(s, e + E_CONNECTIONS) >>> 0;
+    let rejected = 0;
+    for (let k = 0; k < 3; k++) rejected += Atomics.load(s, e + E_REJECTED + k) >>> 0;
+    out.rejected = rejected;
+    // a rewrite during the copy: the caller skips the entry rather than show a mix of two sources
+    return Atomics.load(s, e + E_TAG) === tag;
+  }
+  /**
+   * A worker died: give back the connections it held on each entry, and undo
+   * what it left half done: a window lock is released, and an entry it was
+   * rewriting becomes SOURCE_DEAD (not empty: an empty entry ends a probe, and
+   * the sources after it in the window would be missed and tracked twice).
+   */
+  private releaseWorkerSources(worker: number): void {
+    const s = this.src;
+    const n = this.sourceCapacity;
+    const h = this.shBase + worker * n;
+    const me = worker + 1;
+    for (let i = 0; i < n; i++) {
+      const held = s[h + i]!;
+      const e = this.se(i);
+      if (held !== 0) {
+        Atomics.sub(s, e + E_ACTIVE, held);
+        s[h + i] = 0;
+      }
+      if (Atomics.load(s, e + E_LOCK) === me) Atomics.store(s, e + E_LOCK, 0);
+      const tag = Atomics.load(s, e + E_TAG);
+      if ((tag & TAG_WRITER) === me) {
+        Atomics.store(s, e + E_OWNER, SOURCE_DEAD);
+        // lift SOURCE_LOCKED; a count another worker is about to undo is left to it
+        Atomics.compareExchange(s, e + E_ACTIVE, SOURCE_LOCKED, 0);
+        this.publishSource(i, tag);
+      }
+    }
+  }
+
   // ---- workers ---------------------------------------------------------------------
   private ws(worker: number): number {
     return this.wsBase + worker * WORKER_STRIPE;
@@ -758,6 +1124,15 @@ export class Table {
       starts: this.f64[s + W_STARTS]!,
     };
   }
+}
+
+export interface SourceListenerStats {
+  /** entries held, against table_size */
+  entries: number;
+  /** entries replaced by a new source */
+  evictions: number;
+  /** connections admitted untracked because no entry could be claimed */
+  degraded: number;
 }
 
 function align8(n: number): number {

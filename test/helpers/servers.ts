@@ -15,7 +15,11 @@ export interface TestServer {
  * A TCP server that greets with its name on connect ("b1\n"), then echoes.
  * Half-close aware: it ends its side when the client ends.
  */
-export async function startNamedEcho(name: string, port = 0, opts: { greetDelayMs?: number } = {}): Promise<TestServer> {
+export async function startNamedEcho(
+  name: string,
+  port = 0,
+  opts: { greetDelayMs?: number } = {},
+): Promise<TestServer> {
   const open = new Set<net.Socket>();
   const s: TestServer = {
     port: 0,

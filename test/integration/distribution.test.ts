@@ -43,8 +43,14 @@ test('round_robin: 3000 sequential connections over 3 backends give each 1000 (+
       assert.equal(snap.listeners[0]!.accepted, 3000);
       const perWorker = snap.workers.map((w) => w.accepted);
       assert.equal(perWorker.length, 2);
-      assert.ok(perWorker.every((n) => n > 0), `both workers accept: ${perWorker.join('/')}`);
-      assert.equal(perWorker.reduce((a, b) => a + b, 0), 3000);
+      assert.ok(
+        perWorker.every((n) => n > 0),
+        `both workers accept: ${perWorker.join('/')}`,
+      );
+      assert.equal(
+        perWorker.reduce((a, b) => a + b, 0),
+        3000,
+      );
     } finally {
       await d.stop();
     }
@@ -84,7 +90,11 @@ test('ip_hash: one client address always reaches the same backend; different add
   await withBackends(['h1', 'h2', 'h3', 'h4'], async (backends) => {
     const port = await freePort();
     const d = await startTestDaemon(
-      simpleConfig({ listenPort: port, algorithm: 'ip_hash', backends: backends.map((b) => ({ name: b.name, port: b.port })) }),
+      simpleConfig({
+        listenPort: port,
+        algorithm: 'ip_hash',
+        backends: backends.map((b) => ({ name: b.name, port: b.port })),
+      }),
     );
     try {
       const { connect } = await import('node:net');

@@ -37,7 +37,12 @@ test('killed backend: no client fails, marked down after fall, back after rise w
   const b2state = (): { op: string; connections: number; errors: number; effectiveWeight: number } => {
     const s = d.daemon.snapshot().backends.find((x) => x.name === 'b2')!;
     const e = s.connectErrors;
-    return { op: s.op, connections: s.connections, errors: e.refused + e.timeout + e.other, effectiveWeight: s.effectiveWeight };
+    return {
+      op: s.op,
+      connections: s.connections,
+      errors: e.refused + e.timeout + e.other,
+      effectiveWeight: s.effectiveWeight,
+    };
   };
   try {
     await waitFor(() => answers.includes('b2'), 5000, 'b2 serving');
@@ -47,7 +52,11 @@ test('killed backend: no client fails, marked down after fall, back after rise w
     const answersAtDown = answers.length;
     await waitFor(() => answers.length > answersAtDown + 100, 10_000, '100 more connections');
     const later = b2state();
-    assert.equal(later.connections + later.errors, atDown.connections + atDown.errors, 'no new connection sent to a down backend');
+    assert.equal(
+      later.connections + later.errors,
+      atDown.connections + atDown.errors,
+      'no new connection sent to a down backend',
+    );
     assert.equal(failures.length, 0, `client failures: ${failures.slice(0, 3).join('; ')}`);
 
     server2 = await startNamedEcho('b2', b2port);
@@ -77,7 +86,9 @@ test('drained backend keeps its connections but gets no new ones; ready brings i
   const b1 = await startNamedEcho('b1');
   const b2 = await startNamedEcho('b2');
   const port = await freePort();
-  const d = await startTestDaemon(simpleConfig({ listenPort: port, backends: [b1, b2].map((b) => ({ name: b.name, port: b.port })) }));
+  const d = await startTestDaemon(
+    simpleConfig({ listenPort: port, backends: [b1, b2].map((b) => ({ name: b.name, port: b.port })) }),
+  );
   const net = await import('node:net');
   try {
     // hold one connection to each backend
@@ -115,12 +126,18 @@ test('drained backend keeps its connections but gets no new ones; ready brings i
 test('a crashed worker is restarted while the other keeps serving', async () => {
   const b1 = await startNamedEcho('b1');
   const port = await freePort();
-  const d = await startTestDaemon(simpleConfig({ listenPort: port, workers: 2, backends: [{ name: 'b1', port: b1.port }] }));
+  const d = await startTestDaemon(
+    simpleConfig({ listenPort: port, workers: 2, backends: [{ name: 'b1', port: b1.port }] }),
+  );
   try {
     assert.ok(await d.daemon.killWorker(0));
     // while worker 0 is down, connections still succeed (the kernel sends them to worker 1)
     for (let i = 0; i < 20; i++) assert.equal(await whoAnswers(port), 'b1');
-    await waitFor(() => d.daemon.snapshot().workers[0]!.alive && d.daemon.snapshot().workers[0]!.starts >= 2, 10_000, 'worker 0 restarted');
+    await waitFor(
+      () => d.daemon.snapshot().workers[0]!.alive && d.daemon.snapshot().workers[0]!.starts >= 2,
+      10_000,
+      'worker 0 restarted',
+    );
     const snap = d.daemon.snapshot();
     assert.equal(snap.backends[0]!.active, 0, 'slots of the dead worker were given back');
     assert.ok(d.daemon.events(50).some((e) => e.type === 'worker' && e.what === 'restarted'));

@@ -10,6 +10,7 @@ import { startMetricsServer } from '../../daemon/metrics/server.js';
 import { startControlServer } from '../../daemon/control/server.js';
 import { request } from '../../daemon/control/client.js';
 import { NetmonError } from '../../daemon/errors.js';
+import { firstLine } from '../edge/helpers.js';
 import { parsePromText, sampleValue, type PromFamily } from './prom-text.js';
 import type { Snapshot } from '../../daemon/snapshot.js';
 
@@ -206,4 +207,30 @@ test('netmon_protocol_connections_total counts the protocol seen on the first by
   const n = (protocol: string): number | undefined =>
     sampleValue(fams, 'netmon_protocol_connections_total', { listener: 'main', protocol });
   assert.deepEqual([n('http1'), n('ssh'), n('tls'), n('unknown')], [2, 1, 0, 0]);
+});
+
+test('per-source table metrics: sources tracked, and refusals by rate_limit', async (t) => {
+  const b1 = await startNamedEcho('b1');
+  const port = await freePort();
+  const toml = simpleConfig({ listenPort: port, backends: [{ name: 'b1', port: b1.port }] }).replace(
+    'pool = "web"\n',
+    'pool = "web"\nsource_limits = { rate = 1, burst = 2 }\n',
+  );
+  assert.match(toml, /source_limits/);
+  const d = await startTestDaemon(toml);
+  const metrics = await startMetricsServer(d.daemon, ANY);
+  t.after(async () => {
+    await metrics.close();
+    await d.stop();
+    await b1.close();
+  });
+  // one source (127.0.0.1), burst 2: two answered, the third refused
+  const answers = [await firstLine(port), await firstLine(port), await firstLine(port)];
+  assert.deepEqual(answers, ['b1', 'b1', null]);
+  const fams = await scrape(metrics.address!.port);
+  const l = { listener: 'main' };
+  assert.equal(sampleValue(fams, 'netmon_listener_source_entries', l), 1);
+  assert.equal(sampleValue(fams, 'netmon_listener_source_evictions_total', l), 0);
+  assert.equal(sampleValue(fams, 'netmon_listener_source_untracked_total', l), 0);
+  assert.equal(sampleValue(fams, 'netmon_listener_rejected_connections_total', { ...l, reason: 'rate_limit' }), 1);
 });

@@ -72,8 +72,7 @@ test('netmon top in tmux: shows the pool, turns a dead backend red, drains one w
     );
     return d;
   };
-  const screen = (escapes = false): string =>
-    tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', session);
+  const screen = (escapes = false): string => tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', session);
   const line = (text: string, escapes = false): string =>
     screen(escapes)
       .split('\n')
@@ -120,7 +119,10 @@ test('netmon top in tmux: shows the pool, turns a dead backend red, drains one w
     );
 
     tmux('send-keys', '-t', session, 'q');
-    await until(() => spawnSync('tmux', ['-L', session, 'has-session', '-t', session]).status !== 0, 'top to quit on q');
+    await until(
+      () => spawnSync('tmux', ['-L', session, 'has-session', '-t', session]).status !== 0,
+      'top to quit on q',
+    );
   } finally {
     spawnSync('tmux', ['-L', session, 'kill-server']);
     if (daemon && daemon.exitCode === null) {
