@@ -60,7 +60,11 @@ export async function startEnvironment(
     let bulkBackend = 0;
     if (opts.iperf && (await which('iperf3'))) {
       [bulkBackend] = await freePorts(1);
-      const iperf = startChild('iperf3', ['-s', '-p', String(bulkBackend), '-B', '127.0.0.1'], join(dir, 'iperf3.log'));
+      const iperf = startChild(
+        (await which('iperf3'))!,
+        ['-s', '-p', String(bulkBackend), '-B', '127.0.0.1'],
+        join(dir, 'iperf3.log'),
+      );
       children.push(iperf);
       await waitPorts(iperf, [bulkBackend], 'iperf3 -s');
     } else if (opts.iperf) {

@@ -44,7 +44,8 @@ export const haproxyKind: ProxyKind = {
     const file = join(plan.dir, 'haproxy.cfg');
     writeFileSync(file, haproxyConfig(plan));
     // -db: stay in the foreground, no master process: the pid is the one doing the work
-    const child = startChild('haproxy', ['-db', '-f', file], join(plan.dir, 'haproxy.log'));
+    // by full path: /usr/sbin is not on every user's PATH
+    const child = startChild((await which('haproxy')) ?? 'haproxy', ['-db', '-f', file], join(plan.dir, 'haproxy.log'));
     try {
       await waitPorts(child, [plan.httpPort, plan.bulkPort], 'haproxy');
     } catch (err) {

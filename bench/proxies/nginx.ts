@@ -50,7 +50,12 @@ export const nginxKind: ProxyKind = {
   async start(plan: ProxyPlan): Promise<RunningProxy> {
     const file = join(plan.dir, 'nginx.conf');
     writeFileSync(file, nginxConfig(plan, existsSync(STREAM_MODULE)));
-    const child = startChild('nginx', ['-p', plan.dir, '-c', file], join(plan.dir, 'nginx.log'));
+    // by full path: /usr/sbin is not on every user's PATH
+    const child = startChild(
+      (await which('nginx')) ?? 'nginx',
+      ['-p', plan.dir, '-c', file],
+      join(plan.dir, 'nginx.log'),
+    );
     try {
       await waitPorts(child, [plan.httpPort, plan.bulkPort], 'nginx');
     } catch (err) {

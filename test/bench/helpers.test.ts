@@ -198,14 +198,16 @@ test('the HAProxy and nginx configs pass their own checkers (when installed)', a
   const dir = mkdtempSync(join(tmpdir(), 'netmon-bench-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const p = { ...plan, dir };
-  if (await which('haproxy')) {
+  const haproxy = await which('haproxy');
+  if (haproxy) {
     writeFileSync(join(dir, 'h.cfg'), haproxyConfig(p));
-    const r = spawnSync('haproxy', ['-c', '-f', join(dir, 'h.cfg')], { encoding: 'utf8', timeout: 10_000 });
+    const r = spawnSync(haproxy, ['-c', '-f', join(dir, 'h.cfg')], { encoding: 'utf8', timeout: 10_000 });
     assert.equal(r.status, 0, r.stderr + r.stdout);
   } else t.diagnostic('haproxy not installed: its config check skipped');
-  if (await which('nginx')) {
+  const nginx = await which('nginx');
+  if (nginx) {
     writeFileSync(join(dir, 'n.conf'), nginxConfig(p, true));
-    const r = spawnSync('nginx', ['-t', '-p', dir, '-c', join(dir, 'n.conf')], { encoding: 'utf8', timeout: 10_000 });
+    const r = spawnSync(nginx, ['-t', '-p', dir, '-c', join(dir, 'n.conf')], { encoding: 'utf8', timeout: 10_000 });
     assert.equal(r.status, 0, r.stderr);
   } else t.diagnostic('nginx not installed: its config check skipped');
 });
