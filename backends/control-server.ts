@@ -5,11 +5,9 @@
 //   POST /NAME/_sim         change it (the same JSON as an HTTP backend's POST /_sim)
 //   POST /NAME/_sim/reset   back to its starting behaviour
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { NetmonError } from '../daemon/errors.js';
-import { describeBehaviour, parsePatch } from './behaviour.js';
+import { describeBehaviour } from './behaviour.js';
+import { postSim, replyJson } from './sim-endpoint.js';
 import type { SimBackend } from './sim-backend.js';
-
-const MAX_BODY = 64 * 1024;
 
 function describe(b: SimBackend): Record<string, unknown> {
   return {
@@ -24,15 +22,7 @@ function describe(b: SimBackend): Record<string, unknown> {
 export function startControlServer(backends: readonly SimBackend[], host: string, port: number): Promise<Server> {
   const byName = new Map(backends.map((b) => [b.name, b]));
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const reply = (status: number, data: unknown): void => {
-      const body = JSON.stringify(data);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    };
-    const fail = (err: unknown): void => {
-      if (err instanceof NetmonError) reply(400, { error: err.toJSON() });
-      else reply(500, { error: { code: 'E_INTERNAL', message: String(err) } });
-    };
+    const reply = (status: number, data: unknown): void => replyJson(res, status, data);
     const m = /^\/(?:([\w.-]+)\/)?_sim(\/reset)?$/.exec(req.url ?? '');
     const target = m?.[1] !== undefined ? byName.get(m[1]) : undefined;
     if (!m || (m[1] !== undefined && !target)) {
@@ -52,24 +42,7 @@ export function startControlServer(backends: readonly SimBackend[], host: string
       reply(405, { error: { code: 'E_BAD_REQUEST', message: 'POST /NAME/_sim or /NAME/_sim/reset' } });
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY) chunks.push(c);
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY)
-        return reply(413, { error: { code: 'E_LINE_TOO_LONG', message: `body over ${MAX_BODY} bytes` } });
-      if (m[2]) return void target.reset().then(() => reply(200, describe(target)), fail);
-      let patch;
-      try {
-        patch = parsePatch(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'));
-      } catch (err) {
-        return fail(err instanceof SyntaxError ? new NetmonError('E_BAD_REQUEST', 'the body is not valid JSON') : err);
-      }
-      target.setBehaviour(patch).then(() => reply(200, describe(target)), fail);
-    });
+    postSim(req, res, target, Boolean(m[2]), () => describe(target));
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -8,14 +8,11 @@
 // latency, errorRate and cpuBurn shape the application routes; faults shape every
 // route except /_sim, which stays answerable so a fault can be lifted over HTTP.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { NetmonError } from '../daemon/errors.js';
-import { parsePatch } from './behaviour.js';
 import { burnCpu, type BackendContext } from './context.js';
 import { sampleLatency } from './latency.js';
 import { memoryPercent } from './load-meter.js';
 import { sampleData } from './sample-data.js';
-
-const MAX_CONTROL_BODY = 64 * 1024;
+import { postSim, replyJson } from './sim-endpoint.js';
 const KEEP_ALIVE_MS = 30_000;
 
 export function createHttpApp(ctx: BackendContext): Server {
@@ -143,56 +140,17 @@ function finish(
 }
 
 function control(ctx: BackendContext, req: IncomingMessage, res: ServerResponse, path: string): void {
-  const reply = (status: number, data: unknown): void => {
-    const body = JSON.stringify(data);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  };
-  const fail = (err: unknown): void => {
-    if (err instanceof NetmonError) reply(400, { error: err.toJSON() });
-    else reply(500, { error: { code: 'E_INTERNAL', message: String(err) } });
-  };
   if (req.method === 'GET' && path === '/_sim') {
     req.resume();
-    reply(200, ctx.describe());
+    replyJson(res, 200, ctx.describe());
     return;
   }
   if (req.method !== 'POST') {
     req.resume();
-    reply(405, { error: { code: 'E_BAD_REQUEST', message: 'use GET /_sim, POST /_sim or POST /_sim/reset' } });
+    replyJson(res, 405, { error: { code: 'E_BAD_REQUEST', message: 'use GET /_sim, POST /_sim or POST /_sim/reset' } });
     return;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  req.on('data', (c: Buffer) => {
-    size += c.length;
-    if (size <= MAX_CONTROL_BODY) chunks.push(c);
-  });
-  req.on('end', () => {
-    if (size > MAX_CONTROL_BODY) {
-      reply(413, { error: { code: 'E_LINE_TOO_LONG', message: `control body over ${MAX_CONTROL_BODY} bytes` } });
-      return;
-    }
-    if (path === '/_sim/reset') {
-      ctx.reset().then(() => reply(200, ctx.describe()), fail);
-      return;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-    } catch {
-      fail(new NetmonError('E_BAD_REQUEST', 'the body is not valid JSON'));
-      return;
-    }
-    let patch;
-    try {
-      patch = parsePatch(parsed);
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    ctx.setBehaviour(patch).then(() => reply(200, ctx.describe()), fail);
-  });
+  postSim(req, res, ctx, path === '/_sim/reset', () => ctx.describe());
 }
 
 function sizeParam(query: string, fallback: number): number {

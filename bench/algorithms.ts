@@ -3,22 +3,13 @@
 // runs interleave. One TCP connection per request, so every request is a new pick.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ALGORITHMS } from '../daemon/config/schema.js';
 import { startEnvironment } from './environment.js';
 import { freePorts } from './proxies/child.js';
 import { netmonKind } from './proxies/netmon.js';
 import type { RunningProxy } from './proxies/types.js';
 import { jainFairness, spreadOf, type Spread } from './measure/stats.js';
 import { runTraffic } from './traffic/index.js';
-
-export const ALGORITHMS = [
-  'round_robin',
-  'weighted_round_robin',
-  'least_connections',
-  'least_response_time',
-  'ip_hash',
-  'random_two',
-  'adaptive',
-] as const;
 
 /** what each backend is, in flag order b1, b2, b3 */
 export const PROFILES = [

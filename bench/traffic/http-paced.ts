@@ -5,6 +5,7 @@
 import { Agent, request } from 'node:http';
 import type { ResolvedTraffic } from './options.js';
 import { errorKind, type Recorder } from './recorder.js';
+import { sleep } from './pace.js';
 
 export async function runHttpPaced(o: ResolvedTraffic, rec: Recorder, deadline: AbortSignal): Promise<void> {
   const rate = o.rate!;
@@ -29,18 +30,6 @@ export async function runHttpPaced(o: ResolvedTraffic, rec: Recorder, deadline: 
     deadline.removeEventListener('abort', stop);
     agent.destroy();
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function once(o: ResolvedTraffic, agent: Agent, rec: Recorder, deadline: AbortSignal): Promise<void> {

@@ -4,6 +4,7 @@
 import { connect, type Socket } from 'node:net';
 import type { ResolvedTraffic } from './options.js';
 import { backendFromReply, errorKind, type Recorder } from './recorder.js';
+import { sleep } from './pace.js';
 
 /** enough of a reply to find a backend name in it */
 const NAME_PEEK = 512;
@@ -40,18 +41,6 @@ export async function runTcpLoad(o: ResolvedTraffic, rec: Recorder, deadline: Ab
   } finally {
     deadline.removeEventListener('abort', abortAll);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function oneRequest(o: ResolvedTraffic, rec: Recorder, open: Set<Socket>, deadline: AbortSignal): Promise<void> {

@@ -13,6 +13,7 @@
 // window has connections, find() gives up: the connection is admitted untracked
 // and counted as degraded (refusing would let a full table deny everyone).
 // All waiting is bounded: a worker that died mid-rewrite cannot stall the others.
+import { fmix32 } from '../balance/hash.js';
 import { SOURCE_EMPTY, Table } from '../state/table.js';
 
 /** Entries probed for one source: bounds the work per new source. */
@@ -262,10 +263,5 @@ export function hash(owner: number, key: Int32Array): number {
     h = Math.imul(h ^ key[k]!, 0xcc9e2d51);
     h = (h << 15) | (h >>> 17);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
