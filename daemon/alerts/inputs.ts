@@ -8,6 +8,8 @@ export interface BackendInput {
   pool: string;
   name: string;
   op: 'up' | 'down' | 'starting';
+  /** why the state last changed (BackendSnapshot.cause); absent in hand-written inputs */
+  cause?: string;
   admin: 'ready' | 'drain' | 'maint';
   backup: boolean;
   removed: boolean;
@@ -40,6 +42,7 @@ export function inputsFromSnapshot(snap: Snapshot, latency: (key: string) => Bac
       pool: b.pool,
       name: b.name,
       op: b.op,
+      cause: b.cause,
       admin: b.admin,
       backup: b.backup,
       removed: b.removed,

@@ -40,7 +40,7 @@ function backendDown(inputs: AlertInputs, out: Condition[]): void {
       severity: 'critical',
       value: 1,
       threshold: 0,
-      message: `backend ${b.key} is down (failing health checks)`,
+      message: `backend ${b.key} is down (${b.cause === 'passive' ? 'connections to it failing' : 'failing health checks'})`,
       immediate: true,
     });
   }

@@ -19,6 +19,10 @@ name = "web"
 bind = "127.0.0.1:8080"
 pool = "web"
 max_connections = 10000
+# peek at the first bytes (the protocol mix on the dashboard's traffic view); clients speak first here
+inspect_delay = "200ms"
+# per-source limits, generous enough for the demo traffic; they also record the top clients
+source_limits = { max_connections = 200, rate = 500, burst = 1000 }
 
 [pool.web]
 algorithm = "round_robin"

@@ -72,6 +72,20 @@ test('backend_down: a down backend, unless in maint or removed', () => {
   );
 });
 
+test('backend_down says why: failed health checks, or connections failing (passive ejection)', () => {
+  const found = new RuleSet().evaluate(
+    inputs({
+      backends: [backend('b1', { op: 'down', cause: 'health' }), backend('b2', { op: 'down', cause: 'passive' })],
+    }),
+    DEFAULTS,
+    0,
+  );
+  assert.deepEqual(
+    found.map((c) => c.message),
+    ['backend web/b1 is down (failing health checks)', 'backend web/b2 is down (connections to it failing)'],
+  );
+});
+
 test('high_latency: p95 of connect + first byte over latency_p95, with enough samples', () => {
   const fast = { connect: hist(50, 0.001), firstByte: hist(50, 0.005) };
   const slow = { connect: hist(50, 0.001), firstByte: [...hist(45, 0.005)].map((v, i) => v + hist(5, 0.5)[i]!) };
