@@ -42,6 +42,13 @@ export class SourceIndex {
    * different tag means the entry was replaced in between, so it looks again.
    */
   tag = 0;
+  // the source find() is looking for, kept for its helpers (one find at a time per index)
+  private owner = 0;
+  private listener = 0;
+  private key: Int32Array = new Int32Array(5);
+  private quota = 0;
+  private tokens = 0;
+  private now = 0;
 
   constructor(
     private readonly table: Table,
@@ -57,10 +64,16 @@ export class SourceIndex {
   find(owner: number, listener: number, key: Int32Array, quota: number, tokens: number, now: number): number {
     const t = this.table;
     if (t.sourceCapacity === 0) return -1;
+    this.owner = owner;
+    this.listener = listener;
+    this.key = key;
+    this.quota = quota;
+    this.tokens = tokens;
+    this.now = now;
     const home = hash(owner, key) & (t.sourceCapacity - 1);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      let r = this.walk(home, owner, listener, key, quota, tokens, now);
-      if (r === FULL) r = this.evict(home, owner, listener, key, quota, tokens, now);
+      let r = this.walk(home);
+      if (r === FULL) r = this.evict(home);
       if (r >= 0) return r;
       if (r === GIVE_UP) break;
     }
@@ -69,15 +82,8 @@ export class SourceIndex {
   }
 
   /** The entry for `key`, a claimed empty one, RETRY, or FULL. */
-  private walk(
-    home: number,
-    owner: number,
-    listener: number,
-    key: Int32Array,
-    quota: number,
-    tokens: number,
-    now: number,
-  ): number {
+  private walk(home: number): number {
+    const { owner, key } = this;
     const t = this.table;
     const mask = t.sourceCapacity - 1;
     const n = Math.min(WINDOW, t.sourceCapacity);
@@ -87,8 +93,8 @@ export class SourceIndex {
       if (!Table.sourceTagStable(tag)) return RETRY;
       if (t.sourceOwner(i) === SOURCE_EMPTY) {
         // the end of the chain: the source is not in the table
-        if (t.sourceEntries(listener) >= quota) return FULL;
-        return this.claimEmpty(i, tag, owner, listener, key, tokens, now);
+        if (t.sourceEntries(this.listener) >= this.quota) return FULL;
+        return this.claimEmpty(i, tag);
       }
       if (t.sourceKeyIs(i, owner, key)) {
         if (t.sourceTag(i) !== tag) return RETRY;
@@ -101,34 +107,18 @@ export class SourceIndex {
     return FULL;
   }
 
-  private claimEmpty(
-    i: number,
-    tag: number,
-    owner: number,
-    listener: number,
-    key: Int32Array,
-    tokens: number,
-    now: number,
-  ): number {
+  private claimEmpty(i: number, tag: number): number {
     const t = this.table;
     // the tag is unchanged since the entry was read empty, or another worker won it
     if (!t.claimSource(this.worker, i, tag)) return RETRY;
-    t.writeSource(i, owner, key, tokens, now);
+    t.writeSource(i, this.owner, this.key, this.tokens, this.now);
     this.tag = t.publishSource(i, tag);
-    t.addSourceEntries(listener, 1);
+    t.addSourceEntries(this.listener, 1);
     return i;
   }
 
   /** Replace the least recently seen idle entry of the window with `key`, under the window's lock. */
-  private evict(
-    home: number,
-    owner: number,
-    listener: number,
-    key: Int32Array,
-    quota: number,
-    tokens: number,
-    now: number,
-  ): number {
+  private evict(home: number): number {
     const t = this.table;
     if (!t.lockSourceWindow(this.worker, home)) {
       // another worker is replacing an entry here, perhaps for this very source: wait, then look again
@@ -137,21 +127,14 @@ export class SourceIndex {
       return RETRY;
     }
     try {
-      return this.evictLocked(home, owner, listener, key, quota, tokens, now);
+      return this.evictLocked(home);
     } finally {
       t.unlockSourceWindow(home);
     }
   }
 
-  private evictLocked(
-    home: number,
-    owner: number,
-    listener: number,
-    key: Int32Array,
-    quota: number,
-    tokens: number,
-    now: number,
-  ): number {
+  private evictLocked(home: number): number {
+    const { owner, listener, key, quota, now } = this;
     const t = this.table;
     const mask = t.sourceCapacity - 1;
     const n = Math.min(WINDOW, t.sourceCapacity);
@@ -195,7 +178,7 @@ export class SourceIndex {
     }
     let victim: Candidate | null = null;
     if (atQuota && own.i >= 0) victim = own;
-    else if (empty >= 0) return this.claimEmpty(empty, emptyTag, owner, listener, key, tokens, now);
+    else if (empty >= 0) return this.claimEmpty(empty, emptyTag);
     else if (atQuota)
       victim = other.counted < 0 && other.i >= 0 ? other : null; // only an orphan
     else victim = own.age >= other.age ? own : other;
@@ -215,9 +198,9 @@ export class SourceIndex {
       // (emptying it would cut the chains through it) and take the empty entry
       t.retireSource(victim.i);
       t.publishSource(victim.i, victim.tag);
-      return this.claimEmpty(empty, emptyTag, owner, listener, key, tokens, now);
+      return this.claimEmpty(empty, emptyTag);
     }
-    t.writeSource(victim.i, owner, key, tokens, now);
+    t.writeSource(victim.i, owner, key, this.tokens, now);
     this.tag = t.publishSource(victim.i, victim.tag);
     t.addSourceEntries(listener, 1);
     return victim.i;
