@@ -3,7 +3,7 @@
 // be reached. The command list and usage come from the command table.
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 
-import { DEFAULT_SOCKET, DEMO_SOCKET } from '../daemon/control/socket-path.js';
+import { DEFAULT_SOCKET, DEMO_SOCKET } from '../daemon/control/socket/socket-path.js';
 
 interface CtlArgs {
   command?: Array<string | number>;
@@ -27,7 +27,7 @@ export const ctlCommand: CommandModule<object, CtlArgs> = {
       .epilogue('Run `netmon ctl` without a command to list the commands (docs/control.md describes them).')
       .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false }) as unknown as Argv<CtlArgs>,
   handler: async (argv: ArgumentsCamelCase<CtlArgs>) => {
-    const { runCtl } = await import('../daemon/control/ctl-main.js');
+    const { runCtl } = await import('../daemon/control/socket/ctl-main.js');
     process.exitCode = await runCtl({
       words: (argv.command ?? []).map(String),
       socket: argv.socket,

@@ -41,7 +41,7 @@ export const topCommand: CommandModule<object, TopArgs> = {
     // CI variables describe a build, not this terminal: left set, Ink would hold every
     // frame until exit and colours would be off. The dashboard only runs on a TTY.
     if (process.stdout.isTTY) for (const key of ['CI', 'CONTINUOUS_INTEGRATION']) delete process.env[key];
-    const { chooseSocket } = await import('../daemon/control/socket-path.js');
+    const { chooseSocket } = await import('../daemon/control/socket/socket-path.js');
     const { runTop } = await import('../tui/main.js');
     process.exitCode = await runTop({
       socket: chooseSocket(argv.socket).path,

@@ -1,13 +1,13 @@
 // Process entry of `netmon daemon`: load the config, start the control plane and
 // its side services, and handle signals (SIGHUP reload, SIGTERM/SIGINT graceful
 // stop, a second stop signal = immediate), telling systemd at each step.
-import { Daemon } from './daemon.js';
+import { Daemon } from './control/daemon.js';
 import { log } from './log.js';
 import { ConfigErrors, NetmonError } from './errors.js';
 import type { Config } from './config/schema.js';
-import { startSideServices, type SideServices } from './side-services.js';
-import { notify as defaultNotifier, type Notifier } from './systemd-notify.js';
-import { takeActivatedSockets, type ActivatedSockets } from './socket-activation.js';
+import { startSideServices, type SideServices } from './control/side-services.js';
+import { notify as defaultNotifier, type Notifier } from './control/systemd/notify.js';
+import { takeActivatedSockets, type ActivatedSockets } from './control/systemd/socket-activation.js';
 
 export interface RunOptions {
   configPath: string | null;

@@ -1,8 +1,8 @@
 // The dashboard's link to the daemon: one subscription (snapshots and events,
 // reconnecting with backoff when the daemon restarts) feeding the store, and
 // one short connection per action or `show clients` request.
-import { request, subscribe, type Subscription } from '../daemon/control/client.js';
-import type { ClientStats } from '../daemon/control/context.js';
+import { request, subscribe, type Subscription } from '../daemon/control/socket/client.js';
+import type { ClientStats } from '../daemon/control/socket/context.js';
 import { NetmonError } from '../daemon/errors.js';
 import type { Store } from './store.js';
 

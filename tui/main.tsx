@@ -1,7 +1,7 @@
 // `netmon top`: checks the terminal and the socket, attaches, and runs the Ink
 // dashboard (or the blessed charts with --charts; never both at once).
 import { render } from 'ink';
-import { ControlClient } from '../daemon/control/client.js';
+import { ControlClient } from '../daemon/control/socket/client.js';
 import { App } from './app.js';
 import { connectDaemon, errorText } from './client.js';
 import { currentTerminal, socketProblem } from './preflight.js';

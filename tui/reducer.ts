@@ -2,8 +2,8 @@
 // subscription stream (snapshots and events), the connection's fate, and the
 // replies to actions. Rates and percentiles arrive computed in the snapshot; the
 // reducer only remembers recent values (bounded rings) so views can draw history.
-import type { ClientStats } from '../daemon/control/context.js';
-import type { AlertSnapshot, CheckResultName, DaemonEvent, Snapshot } from '../daemon/snapshot.js';
+import type { ClientStats } from '../daemon/control/socket/context.js';
+import type { AlertSnapshot, CheckResultName, DaemonEvent, Snapshot } from '../daemon/control/snapshot/snapshot.js';
 import { appendBounded, pushBounded } from './ring.js';
 
 /** samples kept per series: at the default 1 s snapshot interval, 5 minutes */

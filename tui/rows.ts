@@ -1,6 +1,6 @@
 // The rows the overview and topology tables show, derived from one snapshot:
 // filtered, sorted, and named by a stable id so the selection survives updates.
-import type { BackendSnapshot, ListenerSnapshot, PoolSnapshot, Snapshot } from '../daemon/snapshot.js';
+import type { BackendSnapshot, ListenerSnapshot, PoolSnapshot, Snapshot } from '../daemon/control/snapshot/snapshot.js';
 
 export type DisplayState = 'up' | 'down' | 'drain' | 'maint' | 'starting';
 

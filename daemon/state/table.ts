@@ -168,7 +168,7 @@ const SL_EVICTIONS = 2; // entries of this listener replaced by a new source
 const SL_DEGRADED = 3; // connections admitted untracked: no entry could be claimed in the probe window
 const SOURCE_LISTENER_I32 = 4;
 // Per entry, one 64-byte cache line. An entry is found by open addressing over a
-// hash of (owner, key) in daemon/edge/source-index.ts; this file only says where
+// hash of (owner, key) in daemon/data/edge/source-index.ts; this file only says where
 // each field is and how it changes atomically.
 const E_TAG = 0; // version << 8 | writer: writer = worker + 1 while one rewrites the entry, 0 when stable
 const E_LOCK = 1; // eviction lock of the probe window that starts at this entry: worker + 1, 0 = free
@@ -805,7 +805,7 @@ export class Table {
 
   // ---- per-source region ------------------------------------------------------------
   // Shared by all workers, so per-source limits hold for the whole daemon. The hash
-  // index and its claim protocol are in daemon/edge/source-index.ts; here, each
+  // index and its claim protocol are in daemon/data/edge/source-index.ts; here, each
   // field and the atomic step that changes it.
   private se(i: number): number {
     return this.seBase + i * SOURCE_I32;

@@ -2,9 +2,9 @@
 // resolved, and one transition reported per change.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AlertEngine, RESOLVED_KEEP_MS } from '../../daemon/alerts/engine.js';
-import type { Condition } from '../../daemon/alerts/condition.js';
-import type { AlertSnapshot } from '../../daemon/snapshot.js';
+import { AlertEngine, RESOLVED_KEEP_MS } from '../../daemon/control/alerts/engine.js';
+import type { Condition } from '../../daemon/control/alerts/condition.js';
+import type { AlertSnapshot } from '../../daemon/control/snapshot/snapshot.js';
 
 const latency = (value: number): Condition => ({
   name: 'high_latency',

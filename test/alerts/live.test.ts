@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startNamedEcho, freePort, whoAnswers, waitFor } from '../helpers/servers.js';
 import { startTestDaemon, simpleConfig } from '../helpers/daemon.js';
-import { startAlerts } from '../../daemon/alerts/service.js';
-import { startMetricsServer } from '../../daemon/metrics/server.js';
-import { startControlServer } from '../../daemon/control/server.js';
-import { request } from '../../daemon/control/client.js';
+import { startAlerts } from '../../daemon/control/alerts/service.js';
+import { startMetricsServer } from '../../daemon/control/metrics/server.js';
+import { startControlServer } from '../../daemon/control/socket/server.js';
+import { request } from '../../daemon/control/socket/client.js';
 import { parsePromText, sampleValue } from '../metrics/prom-text.js';
-import type { AlertSnapshot, DaemonEvent } from '../../daemon/snapshot.js';
+import type { AlertSnapshot, DaemonEvent } from '../../daemon/control/snapshot/snapshot.js';
 
 const ALERTS = '[alerts]\ninterval = "200ms"\nfor = "400ms"';
 

@@ -3,11 +3,11 @@
 // whose 1:1:1 weights are not followed because one backend hogs long connections.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RuleSet, latencyP95Ms } from '../../daemon/alerts/rules.js';
-import { cv } from '../../daemon/alerts/distribution.js';
+import { RuleSet, latencyP95Ms } from '../../daemon/control/alerts/rules.js';
+import { cv } from '../../daemon/control/alerts/distribution.js';
 import { parseConfig } from '../../daemon/config/load.js';
 import { LATENCY_BUCKETS } from '../../daemon/state/table.js';
-import type { AlertInputs, BackendInput } from '../../daemon/alerts/inputs.js';
+import type { AlertInputs, BackendInput } from '../../daemon/control/alerts/inputs.js';
 import type { AlertsConfig } from '../../daemon/config/schema.js';
 
 const DEFAULTS: AlertsConfig = parseConfig(

@@ -2,8 +2,8 @@
 // the worker-side balancer following the pool slot.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { recommend, loadCv, type AdaptiveSample } from '../../daemon/balance/adaptive-policy.js';
-import { AdaptiveController } from '../../daemon/balance/adaptive-controller.js';
+import { recommend, loadCv, type AdaptiveSample } from '../../daemon/control/adaptive/policy.js';
+import { AdaptiveController } from '../../daemon/control/adaptive/controller.js';
 import { ALGORITHMS } from '../../daemon/config/schema.js';
 import { bench, ctx } from './harness.js';
 

@@ -1,9 +1,9 @@
 // A real state table with one pool and N backends, for algorithm tests: picks go
 // through the same accessors the workers use, without threads or sockets.
 import { Table, OpState } from '../../daemon/state/table.js';
-import { ALGORITHM_INFO, algorithmId } from '../../daemon/balance/index.js';
+import { ALGORITHM_INFO, algorithmId } from '../../daemon/data/balance/index.js';
 import type { AlgorithmName } from '../../daemon/config/schema.js';
-import type { Balancer, Member, PickContext } from '../../daemon/balance/interface.js';
+import type { Balancer, Member, PickContext } from '../../daemon/data/balance/interface.js';
 
 export interface Bench {
   table: Table;

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildMaglev } from '../../daemon/balance/ip-hash.js';
-import { ALGORITHM_INFO } from '../../daemon/balance/index.js';
+import { buildMaglev } from '../../daemon/data/balance/ip-hash.js';
+import { ALGORITHM_INFO } from '../../daemon/data/balance/index.js';
 import { bench, ctx } from './harness.js';
-import type { Member } from '../../daemon/balance/interface.js';
+import type { Member } from '../../daemon/data/balance/interface.js';
 
 const clients = (n: number): string[] =>
   Array.from({ length: n }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALGORITHM_INFO } from '../../daemon/balance/index.js';
+import { ALGORITHM_INFO } from '../../daemon/data/balance/index.js';
 import { bench, ctx } from './harness.js';
 
 test('round_robin gives 3 backends exactly 1000 picks each out of 3000, in order', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { smoothSequence } from '../../daemon/balance/weighted-round-robin.js';
+import { smoothSequence } from '../../daemon/data/balance/weighted-round-robin.js';
 import { bench } from './harness.js';
 
 test('weighted_round_robin 3:2:1 over 6000 picks gives exactly 3000, 2000, 1000', () => {

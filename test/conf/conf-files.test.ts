@@ -11,8 +11,8 @@ import { promisify } from 'node:util';
 import { parseConfig } from '../../daemon/config/load.js';
 import { startTestDaemon, simpleConfig } from '../helpers/daemon.js';
 import { startNamedEcho, freePort } from '../helpers/servers.js';
-import { startMetricsServer } from '../../daemon/metrics/server.js';
-import { exportedSeriesNames } from '../../daemon/metrics/registry.js';
+import { startMetricsServer } from '../../daemon/control/metrics/server.js';
+import { exportedSeriesNames } from '../../daemon/control/metrics/registry.js';
 import { parsePromText } from '../metrics/prom-text.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

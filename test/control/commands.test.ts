@@ -9,7 +9,7 @@ import type {
   InfoSnapshot,
   ListenerSnapshot,
   PoolSnapshot,
-} from '../../daemon/snapshot.js';
+} from '../../daemon/control/snapshot/snapshot.js';
 import { converse, jsonRequest, textRequest } from './line-client.js';
 import { startControlFixture, type ControlFixture } from './fixture.js';
 import { whoAnswers } from '../helpers/servers.js';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chooseSocket, DEFAULT_SOCKET, DEMO_SOCKET } from '../../daemon/control/socket-path.js';
+import { chooseSocket, DEFAULT_SOCKET, DEMO_SOCKET } from '../../daemon/control/socket/socket-path.js';
 import { NETMON } from '../systemd/child-daemon.js';
 import { startControlFixture } from './fixture.js';
 

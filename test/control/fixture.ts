@@ -3,7 +3,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startControlServer, type ControlServer, type ControlServerOptions } from '../../daemon/control/server.js';
+import {
+  startControlServer,
+  type ControlServer,
+  type ControlServerOptions,
+} from '../../daemon/control/socket/server.js';
 import { startTestDaemon, simpleConfig, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, startNamedEcho, type TestServer } from '../helpers/servers.js';
 

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startControlServer } from '../../daemon/control/server.js';
+import { startControlServer } from '../../daemon/control/socket/server.js';
 import { NetmonError } from '../../daemon/errors.js';
 import { parseConfig } from '../../daemon/config/load.js';
 import { runDaemon } from '../../daemon/main.js';

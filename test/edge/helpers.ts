@@ -7,7 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseProxyHeader, type ProxyHeader } from '../../daemon/edge/proxy-protocol.js';
+import { parseProxyHeader, type ProxyHeader } from '../../daemon/data/edge/proxy-protocol.js';
 
 export interface PoolSpec {
   name: string;

@@ -6,10 +6,15 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import fc from 'fast-check';
-import { parseClientHello } from '../../daemon/edge/client-hello.js';
-import { sniffProtocol, sniffFinal } from '../../daemon/edge/sniff.js';
-import { buildProxyV1, buildProxyV2, buildProxyV2Local, parseProxyHeader } from '../../daemon/edge/proxy-protocol.js';
-import { Router } from '../../daemon/edge/router.js';
+import { parseClientHello } from '../../daemon/data/edge/client-hello.js';
+import { sniffProtocol, sniffFinal } from '../../daemon/data/edge/sniff.js';
+import {
+  buildProxyV1,
+  buildProxyV2,
+  buildProxyV2Local,
+  parseProxyHeader,
+} from '../../daemon/data/edge/proxy-protocol.js';
+import { Router } from '../../daemon/data/edge/router.js';
 
 /** The bytes a real Node TLS client sends first, captured by a plain TCP server. */
 async function captureClientHello(servername: string | undefined): Promise<Buffer> {

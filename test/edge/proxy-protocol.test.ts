@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startNamedEcho, freePort, waitFor } from '../helpers/servers.js';
 import { startTestDaemon } from '../helpers/daemon.js';
-import { buildProxyV1, buildProxyV2 } from '../../daemon/edge/proxy-protocol.js';
-import { PROXY_HEADER_TIMEOUT_MS } from '../../daemon/edge/preamble.js';
-import type { ClientStats } from '../../daemon/control/context.js';
+import { buildProxyV1, buildProxyV2 } from '../../daemon/data/edge/proxy-protocol.js';
+import { PROXY_HEADER_TIMEOUT_MS } from '../../daemon/data/edge/preamble.js';
+import type { ClientStats } from '../../daemon/control/socket/context.js';
 import { edgeConfig, firstLine, haproxyPath, startHaproxy, startProxyBackend } from './helpers.js';
 
 type TestDaemon = Awaited<ReturnType<typeof startTestDaemon>>;

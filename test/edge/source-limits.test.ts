@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { Table, type TableCapacity } from '../../daemon/state/table.js';
-import { SourceLimiter } from '../../daemon/edge/source-limits.js';
-import { SourceIndex } from '../../daemon/edge/source-index.js';
-import { readClients, SourceWatch } from '../../daemon/edge/source-clients.js';
+import { SourceLimiter } from '../../daemon/data/edge/source-limits.js';
+import { SourceIndex } from '../../daemon/data/edge/source-index.js';
+import { readClients, SourceWatch } from '../../daemon/control/sources/source-clients.js';
 import type { SourceLimits } from '../../daemon/config/schema.js';
 import type { RaceInit } from './source-race-worker.js';
 

@@ -3,7 +3,7 @@
 // sources as every other thread, as fast as it can.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Table, type TableCapacity } from '../../daemon/state/table.js';
-import { SourceLimiter } from '../../daemon/edge/source-limits.js';
+import { SourceLimiter } from '../../daemon/data/edge/source-limits.js';
 import type { SourceLimits } from '../../daemon/config/schema.js';
 
 export interface RaceInit {

@@ -5,8 +5,8 @@ import {
   type HealthBackend,
   type HealthCheckerOptions,
   type HealthTransition,
-} from '../../daemon/health/checker.js';
-import type { ActiveCheck, ProbeResult, ProbeTarget } from '../../daemon/health/probe-types.js';
+} from '../../daemon/control/health/checker.js';
+import type { ActiveCheck, ProbeResult, ProbeTarget } from '../../daemon/control/health/probe-types.js';
 import type { HealthCheck } from '../../daemon/config/schema.js';
 import { OpState, Table } from '../../daemon/state/table.js';
 import { FakeClock } from './fake-clock.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setLogSink } from '../../daemon/log.js';
-import { passiveEjectionAllowed } from '../../daemon/health/passive.js';
+import { passiveEjectionAllowed } from '../../daemon/control/health/passive.js';
 import { Cause, OpState } from '../../daemon/state/table.js';
 import { Harness, fail, ok, silence, tcpCheck } from './harness.js';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type http from 'node:http';
-import { HTTP_MAX_BODY, hostHeader, probeHttp } from '../../daemon/health/probe-http.js';
-import type { HttpCheck } from '../../daemon/health/probe-types.js';
+import { HTTP_MAX_BODY, hostHeader, probeHttp } from '../../daemon/control/health/probe-http.js';
+import type { HttpCheck } from '../../daemon/control/health/probe-types.js';
 import { closedPort, httpServer, resources, settledTo } from './net-helpers.js';
 
 const check = (over: Partial<HttpCheck> = {}): HttpCheck => ({

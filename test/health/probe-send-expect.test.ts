@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { probeSendExpect, SEND_EXPECT_MAX_READ } from '../../daemon/health/probe-send-expect.js';
-import type { SendExpectCheck } from '../../daemon/health/probe-types.js';
+import { probeSendExpect, SEND_EXPECT_MAX_READ } from '../../daemon/control/health/probe-send-expect.js';
+import type { SendExpectCheck } from '../../daemon/control/health/probe-types.js';
 import { closedPort, resources, settledTo, tcpServer } from './net-helpers.js';
 
 const check = (send: string, expect: string | RegExp, timeout = 1000): SendExpectCheck => ({

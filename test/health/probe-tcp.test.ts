@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { probeTcp } from '../../daemon/health/probe-tcp.js';
-import type { TcpCheck } from '../../daemon/health/probe-types.js';
+import { probeTcp } from '../../daemon/control/health/probe-tcp.js';
+import type { TcpCheck } from '../../daemon/control/health/probe-types.js';
 import { closedPort, hangingPort, resources, settledTo, tcpServer } from './net-helpers.js';
 
 const check = (timeout = 1000): TcpCheck => ({ type: 'tcp', interval: 1000, timeout, rise: 2, fall: 3 });

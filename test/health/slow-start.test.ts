@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rampWeight } from '../../daemon/health/slow-start.js';
+import { rampWeight } from '../../daemon/control/health/slow-start.js';
 import { Cause, OpState } from '../../daemon/state/table.js';
 import { Harness, fail, ok, tcpCheck } from './harness.js';
 

@@ -1,6 +1,6 @@
 // Runs a real daemon (real worker threads, real sockets) inside the test process,
 // from TOML text, so tests can read its snapshot and drive it directly.
-import { Daemon } from '../../daemon/daemon.js';
+import { Daemon } from '../../daemon/control/daemon.js';
 import { parseConfig } from '../../daemon/config/load.js';
 import { setLogSink } from '../../daemon/log.js';
 

@@ -3,7 +3,7 @@
 // before the reload keeps working.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BackendSnapshot, InfoSnapshot } from '../../daemon/snapshot.js';
+import type { BackendSnapshot, InfoSnapshot } from '../../daemon/control/snapshot/snapshot.js';
 import { freePort, startNamedEcho, waitFor, whoAnswers } from '../helpers/servers.js';
 import { childConfig, startChildDaemon } from '../systemd/child-daemon.js';
 import { HeldConnection } from './reload-helpers.js';

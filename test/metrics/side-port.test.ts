@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startNamedEcho, freePort, whoAnswers, waitFor } from '../helpers/servers.js';
 import { startTestDaemon, simpleConfig, type TestDaemon } from '../helpers/daemon.js';
-import { startMetricsServer, type MetricsServer } from '../../daemon/metrics/server.js';
-import { startControlServer } from '../../daemon/control/server.js';
-import { request } from '../../daemon/control/client.js';
+import { startMetricsServer, type MetricsServer } from '../../daemon/control/metrics/server.js';
+import { startControlServer } from '../../daemon/control/socket/server.js';
+import { request } from '../../daemon/control/socket/client.js';
 import { NetmonError } from '../../daemon/errors.js';
 import { firstLine } from '../edge/helpers.js';
 import { parsePromText, sampleValue, type PromFamily } from './prom-text.js';
-import type { Snapshot } from '../../daemon/snapshot.js';
+import type { Snapshot } from '../../daemon/control/snapshot/snapshot.js';
 
 const ANY = { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' };
 

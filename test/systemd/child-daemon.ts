@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request } from '../../daemon/control/client.js';
+import { request } from '../../daemon/control/socket/client.js';
 import { waitFor } from '../helpers/servers.js';
 
 /** repository root: dist/test/systemd/ -> ../../.. */

@@ -8,10 +8,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { takeActivatedSockets } from '../../daemon/socket-activation.js';
+import { takeActivatedSockets } from '../../daemon/control/systemd/socket-activation.js';
 import { NetmonError } from '../../daemon/errors.js';
-import { request } from '../../daemon/control/client.js';
-import type { InfoSnapshot } from '../../daemon/snapshot.js';
+import { request } from '../../daemon/control/socket/client.js';
+import type { InfoSnapshot } from '../../daemon/control/snapshot/snapshot.js';
 import { freePort, startNamedEcho, waitFor, whoAnswers } from '../helpers/servers.js';
 import { childConfig, NETMON } from './child-daemon.js';
 

@@ -3,8 +3,8 @@
 // (`node dist/test/tui/fake-daemon.js /tmp/x.sock 200`) it serves until killed,
 // with moving rates, for trying the dashboard by hand.
 import { pathToFileURL } from 'node:url';
-import { startControlServer, type ControlServer } from '../../daemon/control/server.js';
-import type { BackendSnapshot, Snapshot } from '../../daemon/snapshot.js';
+import { startControlServer, type ControlServer } from '../../daemon/control/socket/server.js';
+import type { BackendSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
 import { FakeContext } from '../control/fake-context.js';
 
 /** A FakeContext whose backends are fresh objects (the base shares one rates object). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HISTORY, initialState, MAX_LOG, reduce, type DashboardState } from '../../tui/reducer.js';
-import type { DaemonEvent, Snapshot } from '../../daemon/snapshot.js';
+import type { DaemonEvent, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
 import { DashboardContext } from './fake-daemon.js';
 
 function snapshots(n: number, ctx = new DashboardContext(2)): Snapshot[] {

@@ -1,7 +1,7 @@
 // Alerts: the firing and pending ones, then what fired and resolved recently,
 // each with its time and reason.
 import { Box, Text } from 'ink';
-import type { AlertSnapshot } from '../../daemon/snapshot.js';
+import type { AlertSnapshot } from '../../daemon/control/snapshot/snapshot.js';
 import { clock } from '../format.js';
 import type { DashboardState } from '../reducer.js';
 

@@ -1,7 +1,7 @@
 // The overview table's columns. Each has a width and a priority: a terminal
 // shows the most important ones that fit (80 columns: state, weight, traffic,
 // first-byte p95), a wide one all of them, with the name and trend widened.
-import type { BackendSnapshot, Percentiles } from '../../daemon/snapshot.js';
+import type { BackendSnapshot, Percentiles } from '../../daemon/control/snapshot/snapshot.js';
 import { bytes, compact, fit, percent, sparkline } from '../format.js';
 import type { BackendSeries } from '../reducer.js';
 import { displayState, type Row } from '../rows.js';

@@ -2,7 +2,7 @@
 // edge and the health colour on each node.
 import { Box, Text } from 'ink';
 import { bytes, compact } from '../format.js';
-import type { Rates } from '../../daemon/snapshot.js';
+import type { Rates } from '../../daemon/control/snapshot/snapshot.js';
 import { displayState, type Row } from '../rows.js';
 import { Line, STATE_COLORS, type Segment } from '../components/segments.js';
 import { windowAround } from './window.js';

@@ -1,0 +1,55 @@
+// Runs the adaptive controller once a tick over the pools whose algorithm (from the
+// config or set at run time) is adaptive; logs and records every switch with its
+// reason as an `adaptive` event.
+import { AdaptiveController } from './controller.js';
+import type { AdaptivePool } from './controller.js';
+import { algorithmId } from '../../data/balance/index.js';
+import type { Topology } from '../topology/topology.js';
+import type { EventLog } from '../events.js';
+import { log } from '../../log.js';
+import type { Table } from '../../state/table.js';
+
+const ADAPTIVE = algorithmId('adaptive');
+
+export class AdaptiveService {
+  private readonly controller: AdaptiveController;
+
+  constructor(
+    private readonly table: Table,
+    private readonly topology: Topology,
+    private readonly events: EventLog,
+    controller?: AdaptiveController,
+  ) {
+    this.controller = controller ?? new AdaptiveController(table);
+  }
+
+  tick(now: number): void {
+    const switches = this.controller.evaluate(this.adaptivePools(), now);
+    for (const s of switches) {
+      log.info('adaptive pool switched strategy', { pool: s.pool, from: s.from, to: s.to, reason: s.reason });
+      this.events.push({ type: 'adaptive', time: now, pool: s.pool, from: s.from, to: s.to, reason: s.reason });
+    }
+  }
+
+  private adaptivePools(): AdaptivePool[] {
+    const t = this.table;
+    const pools = new Map<string, AdaptivePool>();
+    for (const [name, slot] of this.topology.pools.entries()) {
+      const timing = this.topology.config?.pools.find((p) => p.name === name)?.adaptive;
+      if (t.poolAlgorithm(slot) === ADAPTIVE) pools.set(name, { name, slot, samples: [], timing });
+    }
+    if (pools.size === 0) return [];
+    for (const [key, { pool, backend }] of this.topology.backendConfig) {
+      const p = pools.get(pool.name);
+      const slot = this.topology.backends.get(key);
+      if (!p || slot === undefined || !t.eligible(slot) || t.isBackup(slot)) continue;
+      p.samples.push({
+        name: backend.name,
+        weight: Math.max(1, t.effectiveWeight(slot)),
+        active: t.active(slot) + t.queueLength(slot),
+        latencyMs: t.ewmaConnect(slot) + t.ewmaFirstByte(slot),
+      });
+    }
+    return [...pools.values()];
+  }
+}

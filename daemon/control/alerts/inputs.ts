@@ -1,0 +1,60 @@
+// What the alert rules look at, as plain data: built from the daemon's snapshot
+// on the main thread, or written by hand in tests.
+import type { Snapshot } from '../snapshot/snapshot.js';
+
+export interface BackendInput {
+  /** "pool/name" */
+  key: string;
+  pool: string;
+  name: string;
+  op: 'up' | 'down' | 'starting';
+  /** why the state last changed (BackendSnapshot.cause); absent in hand-written inputs */
+  cause?: string;
+  admin: 'ready' | 'drain' | 'maint';
+  backup: boolean;
+  removed: boolean;
+  /** configured weight */
+  weight: number;
+  effectiveWeight: number;
+  active: number;
+  /** connections relayed since start (monotonic) */
+  connections: number;
+  /** agent-reported percentages; null when not reported */
+  agentCpu: number | null;
+  agentMemory: number | null;
+  /** windowed per-bucket counts of connect and first-byte time (LATENCY_BUCKETS); null before two samples */
+  latency: { connect: number[]; firstByte: number[] } | null;
+}
+
+export interface AlertInputs {
+  backends: BackendInput[];
+  /** listeners' accepted connections since start (monotonic) */
+  listeners: { name: string; accepted: number }[];
+  /** the daemon process: CPU in cores over the last second, resident memory */
+  process: { cpu: number; rssBytes: number };
+}
+
+/** Inputs from a snapshot; `latency(key)` gives a backend's windowed histograms. */
+export function inputsFromSnapshot(snap: Snapshot, latency: (key: string) => BackendInput['latency']): AlertInputs {
+  return {
+    backends: snap.backends.map((b) => ({
+      key: b.key,
+      pool: b.pool,
+      name: b.name,
+      op: b.op,
+      cause: b.cause,
+      admin: b.admin,
+      backup: b.backup,
+      removed: b.removed,
+      weight: b.weight,
+      effectiveWeight: b.effectiveWeight,
+      active: b.active,
+      connections: b.connections,
+      agentCpu: b.agent.cpu,
+      agentMemory: b.agent.memory,
+      latency: latency(b.key),
+    })),
+    listeners: snap.listeners.map((l) => ({ name: l.name, accepted: l.accepted })),
+    process: { cpu: snap.process.cpu, rssBytes: snap.process.rssBytes },
+  };
+}

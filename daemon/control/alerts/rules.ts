@@ -1,0 +1,124 @@
+// The built-in alert rules: each looks at one evaluation's inputs (plus, for the
+// spike and distribution rules, what their trackers remember) and names the
+// conditions that hold now. The engine turns conditions into pending / firing /
+// resolved alerts; rules know nothing of time beyond the `now` they are given.
+import { LATENCY_BUCKETS } from '../../state/table.js';
+import { quantile } from '../../state/quantile.js';
+import { SpikeTracker } from './spike.js';
+import { DistributionTracker } from './distribution.js';
+import type { AlertsConfig } from '../../config/schema.js';
+import type { AlertInputs } from './inputs.js';
+import { round, type Condition } from './condition.js';
+
+export { ALERT_NAMES, type AlertName, type Condition } from './condition.js';
+
+/** A p95 over fewer connections than this says more about one client than about the backend. */
+export const MIN_LATENCY_SAMPLES = 5;
+
+export class RuleSet {
+  private readonly spike = new SpikeTracker();
+  private readonly distribution = new DistributionTracker();
+
+  evaluate(inputs: AlertInputs, cfg: AlertsConfig, now: number): Condition[] {
+    const out: Condition[] = [];
+    backendDown(inputs, out);
+    if (cfg.latencyP95 > 0) highLatency(inputs, cfg.latencyP95, out);
+    resources(inputs, cfg, out);
+    this.spike.evaluate(inputs, cfg, now, out);
+    this.distribution.evaluate(inputs, cfg, now, out);
+    return out;
+  }
+}
+
+function backendDown(inputs: AlertInputs, out: Condition[]): void {
+  for (const b of inputs.backends) {
+    // in maint the operator already took it out; a removed one is going away
+    if (b.op !== 'down' || b.admin === 'maint' || b.removed) continue;
+    out.push({
+      name: 'backend_down',
+      subject: b.key,
+      severity: 'critical',
+      value: 1,
+      threshold: 0,
+      message: `backend ${b.key} is down (${b.cause === 'passive' ? 'connections to it failing' : 'failing health checks'})`,
+      immediate: true,
+    });
+  }
+}
+
+function highLatency(inputs: AlertInputs, limitMs: number, out: Condition[]): void {
+  for (const b of inputs.backends) {
+    if (!b.latency || b.removed) continue;
+    const p95 = latencyP95Ms(b.latency);
+    if (p95 === null || p95 <= limitMs) continue;
+    out.push({
+      name: 'high_latency',
+      subject: b.key,
+      severity: 'warning',
+      value: round(p95),
+      threshold: limitMs,
+      message: `backend ${b.key}: p95 connect + first byte ${round(p95)} ms > ${limitMs} ms`,
+    });
+  }
+}
+
+/**
+ * p95 in ms of connect + first byte. The first-byte time is measured from the
+ * start of the connect, so it already includes it; the connect time stands in
+ * for connections whose backend has not sent a byte yet.
+ */
+export function latencyP95Ms(h: { connect: number[]; firstByte: number[] }): number | null {
+  const n = (c: number[]): number => c.reduce((a, b) => a + b, 0);
+  const connect = n(h.connect) >= MIN_LATENCY_SAMPLES ? quantile(LATENCY_BUCKETS, h.connect, 0.95) : null;
+  const firstByte = n(h.firstByte) >= MIN_LATENCY_SAMPLES ? quantile(LATENCY_BUCKETS, h.firstByte, 0.95) : null;
+  if (connect === null && firstByte === null) return null;
+  return Math.max(connect ?? 0, firstByte ?? 0) * 1000;
+}
+
+function resources(inputs: AlertInputs, cfg: AlertsConfig, out: Condition[]): void {
+  const cpuPct = inputs.process.cpu * 100;
+  if (cfg.cpuPercent > 0 && cpuPct > cfg.cpuPercent) {
+    out.push({
+      name: 'high_cpu',
+      subject: 'daemon',
+      severity: 'warning',
+      value: round(cpuPct),
+      threshold: cfg.cpuPercent,
+      message: `netmon uses ${round(cpuPct)}% CPU (of one core) > ${cfg.cpuPercent}%`,
+    });
+  }
+  if (cfg.memoryBytes > 0 && inputs.process.rssBytes > cfg.memoryBytes) {
+    const mib = (n: number): string => `${Math.round(n / 1048576)} MiB`;
+    out.push({
+      name: 'high_memory',
+      subject: 'daemon',
+      severity: 'warning',
+      value: inputs.process.rssBytes,
+      threshold: cfg.memoryBytes,
+      message: `netmon resident memory ${mib(inputs.process.rssBytes)} > ${mib(cfg.memoryBytes)}`,
+    });
+  }
+  for (const b of inputs.backends) {
+    if (b.removed) continue;
+    if (cfg.agentCpuPercent > 0 && b.agentCpu !== null && b.agentCpu > cfg.agentCpuPercent) {
+      out.push({
+        name: 'high_cpu',
+        subject: b.key,
+        severity: 'warning',
+        value: b.agentCpu,
+        threshold: cfg.agentCpuPercent,
+        message: `backend ${b.key} reports ${b.agentCpu}% CPU > ${cfg.agentCpuPercent}%`,
+      });
+    }
+    if (cfg.agentMemoryPercent > 0 && b.agentMemory !== null && b.agentMemory > cfg.agentMemoryPercent) {
+      out.push({
+        name: 'high_memory',
+        subject: b.key,
+        severity: 'warning',
+        value: b.agentMemory,
+        threshold: cfg.agentMemoryPercent,
+        message: `backend ${b.key} reports ${b.agentMemory}% memory > ${cfg.agentMemoryPercent}%`,
+      });
+    }
+  }
+}

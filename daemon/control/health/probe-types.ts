@@ -1,0 +1,39 @@
+// What every probe takes and returns. A probe never throws and never leaves a
+// socket or timer behind: it settles with ok=false and a human-readable detail.
+import type { HealthCheck } from '../../config/schema.js';
+
+export interface ProbeTarget {
+  host: string;
+  port: number;
+}
+
+/** Load figures a backend reports in its http health response (see docs/health.md). */
+export interface AgentData {
+  /** percent of CPU in use, 0..100 */
+  cpu?: number;
+  /** percent of memory in use, 0..100 */
+  memory?: number;
+  /** connections the backend is serving */
+  connections?: number;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  /** wall time the probe took, ms */
+  durationMs: number;
+  /** what happened, for logs, `show backends` and the dashboard */
+  detail: string;
+  agent?: AgentData;
+}
+
+export type ActiveCheck = Exclude<HealthCheck, { type: 'none' }>;
+export type TcpCheck = Extract<HealthCheck, { type: 'tcp' }>;
+export type SendExpectCheck = Extract<HealthCheck, { type: 'send_expect' }>;
+export type HttpCheck = Extract<HealthCheck, { type: 'http' }>;
+
+/** `signal` aborts a probe early (the checker stopping); `check.timeout` bounds it. */
+export type Probe<C extends ActiveCheck = ActiveCheck> = (
+  target: ProbeTarget,
+  check: C,
+  signal?: AbortSignal,
+) => Promise<ProbeResult>;

@@ -1,0 +1,165 @@
+// Daemon-wide metric families: build info, the process and its worker threads,
+// reloads and the built-in alerts.
+import { ALERT_NAMES } from '../alerts/condition.js';
+import { VERSION } from '../../version.js';
+import type { FamilyDef, Sample } from './family.js';
+import type { ScrapeView } from './scrape.js';
+
+type Def = FamilyDef<ScrapeView>;
+
+function single(name: string, help: string, type: 'counter' | 'gauge', value: (v: ScrapeView) => number): Def {
+  return { name, help, type, read: (v) => [{ labels: {}, value: value(v) }] };
+}
+
+function perWorker(
+  name: string,
+  help: string,
+  type: 'counter' | 'gauge',
+  value: (w: ScrapeView['snap']['workers'][number]) => number,
+): Def {
+  return {
+    name,
+    help,
+    type,
+    read: (v) => v.snap.workers.map((w) => ({ labels: { worker: String(w.id) }, value: value(w) })),
+  };
+}
+
+export const PROCESS_FAMILIES: Def[] = [
+  {
+    name: 'netmon_build_info',
+    help: 'Always 1; labels carry the netmon and Node.js versions.',
+    type: 'gauge',
+    read: () => [{ labels: { version: VERSION, node: process.version }, value: 1 }],
+  },
+  single(
+    'netmon_start_time_seconds',
+    'Start time of the daemon, seconds since the epoch.',
+    'gauge',
+    (v) => v.table.startTime / 1000,
+  ),
+  single(
+    'netmon_config_generation',
+    'Config generation: 1 at start, +1 per applied reload.',
+    'gauge',
+    (v) => v.snap.info.generation,
+  ),
+  {
+    name: 'netmon_reloads_total',
+    help: 'Config reloads, by result (success, failure).',
+    type: 'counter',
+    read: (v) => {
+      const r = v.table.reloadStats();
+      return [
+        { labels: { result: 'success' }, value: r.reloads },
+        { labels: { result: 'failure' }, value: r.failures },
+      ];
+    },
+  },
+  single(
+    'netmon_last_reload_success',
+    '1 when the last reload succeeded (or none happened), 0 when it failed.',
+    'gauge',
+    (v) => (v.snap.info.lastReload === null || v.snap.info.lastReload.ok ? 1 : 0),
+  ),
+  single(
+    'netmon_last_reload_timestamp_seconds',
+    'Time of the last reload attempt, seconds since the epoch; 0 before the first.',
+    'gauge',
+    (v) => (v.snap.info.lastReload === null ? 0 : v.snap.info.lastReload.time / 1000),
+  ),
+  single(
+    'netmon_process_cpu_seconds_total',
+    'CPU time (user + system) of the whole daemon process, all threads.',
+    'counter',
+    () => {
+      const c = process.cpuUsage();
+      return (c.user + c.system) / 1e6;
+    },
+  ),
+  single(
+    'netmon_process_cpu_usage_ratio',
+    'CPU used by the daemon over the last second, in cores (1 = one core busy).',
+    'gauge',
+    (v) => v.snap.process.cpu,
+  ),
+  single(
+    'netmon_process_resident_memory_bytes',
+    'Resident set size of the daemon process.',
+    'gauge',
+    (v) => v.snap.process.rssBytes,
+  ),
+  single(
+    'netmon_process_heap_used_bytes',
+    'V8 heap in use on the main thread.',
+    'gauge',
+    (v) => v.snap.process.heapUsedBytes,
+  ),
+  single(
+    'netmon_process_event_loop_lag_seconds',
+    'Mean event-loop delay of the main thread over the last second.',
+    'gauge',
+    (v) => v.snap.process.loopLagMs / 1000,
+  ),
+  perWorker('netmon_worker_up', '1 while the worker thread runs.', 'gauge', (w) => (w.alive ? 1 : 0)),
+  perWorker(
+    'netmon_worker_starts_total',
+    'Times the worker thread was started (1 + restarts).',
+    'counter',
+    (w) => w.starts,
+  ),
+  perWorker(
+    'netmon_worker_cpu_seconds_total',
+    'CPU time (user + system) of the worker thread.',
+    'counter',
+    (w) => w.cpuSeconds,
+  ),
+  perWorker(
+    'netmon_worker_event_loop_lag_seconds',
+    'Mean event-loop delay of the worker thread at its last heartbeat.',
+    'gauge',
+    (w) => w.loopLagMs / 1000,
+  ),
+  perWorker(
+    'netmon_worker_active_connections',
+    'Client connections the worker thread holds now.',
+    'gauge',
+    (w) => w.active,
+  ),
+  perWorker(
+    'netmon_worker_connections_total',
+    'Client connections the worker thread accepted.',
+    'counter',
+    (w) => w.accepted,
+  ),
+  {
+    name: 'netmon_alerts_firing',
+    help: 'Built-in alerts firing now, by alert name.',
+    type: 'gauge',
+    read: (v) => countAlerts(v, 'firing'),
+  },
+  {
+    name: 'netmon_alerts_pending',
+    help: 'Built-in alerts whose condition holds but not yet for alerts.for, by alert name.',
+    type: 'gauge',
+    read: (v) => countAlerts(v, 'pending'),
+  },
+  {
+    name: 'netmon_alert_active',
+    help: 'One series per pending or firing built-in alert (value 1), labelled with what it is about.',
+    type: 'gauge',
+    read: (v) =>
+      v.snap.alerts
+        .filter((a) => a.state !== 'resolved')
+        .map((a) => ({
+          labels: { alert: a.name, subject: a.subject, state: a.state, severity: a.severity },
+          value: 1,
+        })),
+  },
+];
+
+function countAlerts(v: ScrapeView, state: 'firing' | 'pending'): Sample[] {
+  const counts = new Map<string, number>(ALERT_NAMES.map((n) => [n, 0]));
+  for (const a of v.snap.alerts) if (a.state === state) counts.set(a.name, (counts.get(a.name) ?? 0) + 1);
+  return [...counts].map(([alert, value]) => ({ labels: { alert }, value }));
+}

@@ -1,0 +1,50 @@
+// The prom-client registry of the metrics port. Every family reads one per-scrape
+// view of the state table (see scrape.ts), so a scrape costs one snapshot and
+// never a message to a worker thread.
+import { Registry } from 'prom-client';
+import { Family, type FamilyDef } from './family.js';
+import { ScrapeSource, type ScrapeView } from './scrape.js';
+import { BACKEND_FAMILIES } from './backend-families.js';
+import { LISTENER_FAMILIES, POOL_FAMILIES } from './traffic-families.js';
+import { PROCESS_FAMILIES } from './process-families.js';
+import type { Table } from '../../state/table.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+
+/** What the metrics port reads: the Daemon satisfies it. */
+export interface MetricsSource {
+  readonly table: Table;
+  readonly topology: {
+    backends: { get(key: string): number | undefined };
+    listeners: { get(name: string): number | undefined };
+  };
+  snapshot(): Snapshot;
+}
+
+export const ALL_FAMILIES: readonly FamilyDef<ScrapeView>[] = [
+  ...PROCESS_FAMILIES,
+  ...LISTENER_FAMILIES,
+  ...POOL_FAMILIES,
+  ...BACKEND_FAMILIES,
+];
+
+export function createRegistry(source: MetricsSource): Registry {
+  const registry = new Registry();
+  const scrape = new ScrapeSource(source.table, () => source.snapshot(), {
+    backend: (key) => source.topology.backends.get(key),
+    listener: (name) => source.topology.listeners.get(name),
+  });
+  const view = (): ScrapeView => scrape.view();
+  for (const def of ALL_FAMILIES)
+    registry.registerMetric(new Family(def, view) as unknown as Parameters<Registry['registerMetric']>[0]);
+  return registry;
+}
+
+/** Every series name a scrape can contain (histograms expand to _bucket, _sum, _count). */
+export function exportedSeriesNames(): string[] {
+  const names: string[] = [];
+  for (const f of ALL_FAMILIES) {
+    if (f.type === 'histogram') names.push(`${f.name}_bucket`, `${f.name}_sum`, `${f.name}_count`);
+    else names.push(f.name);
+  }
+  return names;
+}

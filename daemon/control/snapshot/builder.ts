@@ -1,0 +1,160 @@
+// Builds the JSON snapshot (daemon/control/snapshot/snapshot.ts) from the table and the current
+// topology. Main thread; called per `show`, per subscriber tick and per scrape.
+import { ADMIN_NAMES, CAUSE_NAMES, CHECK_NAMES, OP_NAMES, type Table } from '../../state/table.js';
+import { algorithmName } from '../../data/balance/index.js';
+import { sumRates, type CounterRates, type RateTracker } from '../rates.js';
+import type { Topology } from '../topology/topology.js';
+import type {
+  AlertSnapshot,
+  BackendSnapshot,
+  InfoSnapshot,
+  ListenerSnapshot,
+  PoolSnapshot,
+  ProcessSnapshot,
+  Snapshot,
+  WorkerSnapshot,
+} from './snapshot.js';
+import type { BackendConfig, PoolConfig } from '../../config/schema.js';
+
+export interface SnapshotSources {
+  table: Table;
+  topology: Topology;
+  backendRates: RateTracker;
+  counterRates: CounterRates;
+  info(): InfoSnapshot;
+  process(): ProcessSnapshot;
+  workers(): WorkerSnapshot[];
+  alerts(): AlertSnapshot[];
+  /** last probe detail per backend slot */
+  checkDetail(slot: number): string;
+}
+
+export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
+  const { table, topology } = src;
+  const config = topology.config!;
+  const backends: BackendSnapshot[] = [];
+  const pools: PoolSnapshot[] = [];
+
+  for (const pool of config.pools) {
+    const poolSlot = topology.pools.get(pool.name)!;
+    const keys: string[] = [];
+    let up = 0;
+    for (const b of pool.backends) {
+      const snap = backendSnapshot(src, pool, b, topology.backends.get(b.key)!, false);
+      backends.push(snap);
+      keys.push(b.key);
+      if (snap.op !== 'down' && snap.admin === 'ready') up++;
+    }
+    for (const r of topology.removed.values()) {
+      if (r.pool !== pool.name) continue;
+      backends.push(backendSnapshot(src, pool, r.backend, r.slot, true));
+      keys.push(r.backend.key);
+    }
+    const algorithm = algorithmName(table.poolAlgorithm(poolSlot));
+    const current = table.adaptiveCurrent(poolSlot);
+    pools.push({
+      name: pool.name,
+      algorithm,
+      activeAlgorithm: algorithm === 'adaptive' && current >= 0 ? algorithmName(current) : algorithm,
+      adaptiveSwitches: table.adaptiveSwitches(poolSlot),
+      retries: pool.retries,
+      queued: table.poolQueued(poolSlot),
+      backends: keys,
+      up,
+      total: pool.backends.length,
+      rates: sumRates(backends.filter((b) => b.pool === pool.name).map((b) => b.rates)),
+    });
+  }
+
+  const listeners: ListenerSnapshot[] = config.listeners.map((l) => {
+    const slot = topology.listeners.get(l.name)!;
+    const c = table.listenerCounters(slot);
+    return {
+      name: l.name,
+      bind: l.bind.text,
+      pool: l.pool,
+      enabled: table.listenerEnabled(slot),
+      active: table.listenerActive(slot),
+      maxConnections: table.listenerMaxConnections(slot),
+      accepted: c.accepted,
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      rejected: c.rejected,
+      protocols: c.protocols,
+      rates: src.counterRates.get(`listener/${l.name}`),
+    };
+  });
+
+  return {
+    time: now,
+    info: src.info(),
+    process: src.process(),
+    workers: src.workers(),
+    listeners,
+    pools,
+    backends,
+    alerts: src.alerts(),
+  };
+}
+
+function backendSnapshot(
+  src: SnapshotSources,
+  pool: PoolConfig,
+  b: BackendConfig,
+  slot: number,
+  removed: boolean,
+): BackendSnapshot {
+  const t = src.table;
+  const c = t.backendCounters(slot);
+  const w = src.backendRates.window(slot);
+  const check = t.lastCheck(slot);
+  const agent = t.agent(slot);
+  return {
+    key: b.key,
+    pool: pool.name,
+    name: b.name,
+    address: b.address.text,
+    admin: ADMIN_NAMES[t.adminState(slot)],
+    op: OP_NAMES[t.opState(slot)],
+    cause: CAUSE_NAMES[t.lastCause(slot)],
+    lastChange: t.lastChange(slot),
+    weight: t.weight(slot),
+    effectiveWeight: t.effectiveWeight(slot),
+    backup: t.isBackup(slot),
+    active: t.active(slot),
+    maxConnections: t.maxConnections(slot),
+    queue: t.queueLength(slot),
+    connections: c.connections,
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    connectErrors: c.connectErrors,
+    retries: c.retries,
+    passiveFailures: c.passiveFailures,
+    rates: w.rates,
+    ewmaConnectMs: round3(t.ewmaConnect(slot)),
+    ewmaFirstByteMs: round3(t.ewmaFirstByte(slot)),
+    connectMs: w.connectMs,
+    firstByteMs: w.firstByteMs,
+    check: {
+      type: pool.health.type,
+      result: CHECK_NAMES[check.result],
+      durationMs: round3(check.durationMs),
+      time: check.time,
+      detail: src.checkDetail(slot),
+    },
+    agent: {
+      cpu: finiteOrNull(agent.cpu),
+      memory: finiteOrNull(agent.memory),
+      connections: finiteOrNull(agent.connections),
+    },
+    removed,
+  };
+}
+
+function finiteOrNull(n: number): number | null {
+  return Number.isFinite(n) ? n : null;
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

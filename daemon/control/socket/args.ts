@@ -1,0 +1,101 @@
+// Command arguments: one spec per argument, parsed the same way from text words
+// (`set weight web/b1 5`) and from a JSON request's `args` object
+// (`{"backend":"web/b1","weight":5}`), so both forms reject the same mistakes.
+import { NetmonError } from '../../errors.js';
+
+interface ArgBase {
+  name: string;
+  /** shown in usage: POOL, POOL/BACKEND, N, ... */
+  metavar: string;
+  optional?: boolean;
+}
+
+export type ArgSpec =
+  | (ArgBase & { kind: 'name' })
+  | (ArgBase & { kind: 'backend' })
+  | (ArgBase & { kind: 'int'; min: number; max: number; default?: number })
+  | (ArgBase & { kind: 'enum'; values: readonly string[] });
+
+export type ArgValue = string | number | undefined;
+export type Args = Readonly<Record<string, ArgValue>>;
+
+const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+export function usageOf(specs: readonly ArgSpec[]): string {
+  return specs
+    .map((s) => {
+      // long enumerations (algorithms) are listed in the command's help instead
+      const m = s.kind === 'enum' && s.values.length <= 3 ? s.values.join('|') : s.metavar;
+      return s.optional ? `[${m}]` : m;
+    })
+    .join(' ');
+}
+
+function bad(spec: ArgSpec, message: string): NetmonError {
+  return new NetmonError('E_BAD_ARGUMENT', `${spec.metavar}: ${message}`);
+}
+
+function show(v: unknown): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return JSON.stringify(s.length > 64 ? s.slice(0, 64) + '...' : s);
+}
+
+function convert(spec: ArgSpec, raw: unknown): ArgValue {
+  switch (spec.kind) {
+    case 'name':
+      if (typeof raw !== 'string' || !NAME.test(raw)) throw bad(spec, `expected a name, got ${show(raw)}`);
+      return raw;
+    case 'backend': {
+      if (typeof raw !== 'string') throw bad(spec, `expected POOL/BACKEND, got ${show(raw)}`);
+      const parts = raw.split('/');
+      if (parts.length !== 2 || !NAME.test(parts[0]!) || !NAME.test(parts[1]!)) {
+        throw bad(spec, `expected POOL/BACKEND, got ${show(raw)}`);
+      }
+      return raw;
+    }
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(n)) throw bad(spec, `expected an integer, got ${show(raw)}`);
+      if (n < spec.min || n > spec.max) throw bad(spec, `must be ${spec.min}..${spec.max}, got ${n}`);
+      return n;
+    }
+    case 'enum':
+      if (typeof raw !== 'string' || !spec.values.includes(raw)) {
+        throw bad(spec, `expected one of ${spec.values.join(', ')}, got ${show(raw)}`);
+      }
+      return raw;
+  }
+}
+
+function finish(specs: readonly ArgSpec[], got: Map<string, unknown>): Args {
+  const out: Record<string, ArgValue> = {};
+  for (const spec of specs) {
+    const raw = got.get(spec.name);
+    if (raw === undefined || raw === null) {
+      if (!spec.optional) throw bad(spec, 'missing');
+      out[spec.name] = spec.kind === 'int' ? spec.default : undefined;
+    } else {
+      out[spec.name] = convert(spec, raw);
+    }
+  }
+  return out;
+}
+
+/** Positional words after the command name. */
+export function parseWords(specs: readonly ArgSpec[], words: readonly string[]): Args {
+  if (words.length > specs.length) {
+    throw new NetmonError('E_BAD_ARGUMENT', `unexpected argument ${show(words[specs.length])}`);
+  }
+  return finish(specs, new Map(words.map((w, i) => [specs[i]!.name, w])));
+}
+
+/** A JSON request's `args` object, by name; unknown names are refused (they are usually typos). */
+export function parseObject(specs: readonly ArgSpec[], obj: Readonly<Record<string, unknown>>): Args {
+  for (const k of Object.keys(obj)) {
+    if (!specs.some((s) => s.name === k)) {
+      const known = specs.map((s) => s.name).join(', ') || 'none';
+      throw new NetmonError('E_BAD_ARGUMENT', `unknown argument ${show(k)} (known: ${known})`);
+    }
+  }
+  return finish(specs, new Map(Object.entries(obj)));
+}

@@ -1,0 +1,245 @@
+// Human text for the `show` commands. Scripts should use the JSON form: these
+// columns are for eyes and may change; the JSON fields are the contract.
+import type {
+  AlertSnapshot,
+  BackendSnapshot,
+  DaemonEvent,
+  InfoSnapshot,
+  ListenerSnapshot,
+  PoolSnapshot,
+  ProcessSnapshot,
+  Snapshot,
+  WorkerSnapshot,
+} from '../snapshot/snapshot.js';
+import type { ClientStats } from './context.js';
+import { bytes, duration, keyValues, ms, rate, table, time } from './text-table.js';
+
+export type InfoData = InfoSnapshot & { process: ProcessSnapshot };
+
+export function formatInfo(d: InfoData): string {
+  const pairs: Array<[string, string]> = [
+    ['Name', d.name],
+    ['Version', d.version],
+    ['Pid', String(d.pid)],
+    ['Node', d.node],
+    ['Started', time(d.startTime)],
+    ['Uptime', duration(d.uptimeSeconds)],
+    ['Workers', String(d.workers)],
+    ['Config', d.configFile],
+    ['Generation', String(d.generation)],
+    ['Reloads', `${d.reloads} (${d.reloadFailures} failed)`],
+    ['Control socket', d.controlSocket],
+    ['Metrics', d.metricsListen ?? 'off'],
+    ['CPU', `${(d.process.cpu * 100).toFixed(1)}%`],
+    ['RSS', bytes(d.process.rssBytes)],
+    ['Heap used', bytes(d.process.heapUsedBytes)],
+    ['Loop lag', `${d.process.loopLagMs.toFixed(1)}ms`],
+  ];
+  const r = d.lastReload;
+  pairs.push(['Last reload', r === null ? 'none' : `${r.ok ? 'ok' : 'FAILED'} at ${time(r.time)}`]);
+  const lines = [keyValues(pairs)];
+  if (r !== null && !r.ok) for (const e of r.errors) lines.push(`  ${e}`);
+  return lines.join('\n');
+}
+
+function errorsOf(b: BackendSnapshot): number {
+  return b.connectErrors.refused + b.connectErrors.timeout + b.connectErrors.other;
+}
+
+function stateOf(b: BackendSnapshot): string {
+  const s = b.admin === 'ready' ? b.op.toUpperCase() : `${b.admin.toUpperCase()}/${b.op}`;
+  return b.removed ? `${s} removed` : s;
+}
+
+export function formatBackends(list: BackendSnapshot[]): string {
+  if (list.length === 0) return '(no backends)';
+  const rows = list.map((b) => [
+    b.key + (b.backup ? ' (backup)' : ''),
+    b.address,
+    stateOf(b),
+    `${b.effectiveWeight}/${b.weight}`,
+    String(b.active) + (b.maxConnections > 0 ? `/${b.maxConnections}` : ''),
+    String(b.queue),
+    rate(b.rates.connections),
+    String(b.connections),
+    bytes(b.bytesIn),
+    bytes(b.bytesOut),
+    String(errorsOf(b)),
+    ms(b.connectMs.p95),
+    ms(b.firstByteMs.p95),
+    b.check.result === 'none' ? '-' : `${b.check.result} ${ms(b.check.durationMs)}ms`,
+  ]);
+  return table(
+    [
+      'BACKEND',
+      'ADDRESS',
+      'STATE',
+      'WEIGHT',
+      'ACTIVE',
+      'QUEUE',
+      'CONN/S',
+      'CONNS',
+      'IN',
+      'OUT',
+      'ERRORS',
+      'P95CONN',
+      'P95TTFB',
+      'CHECK',
+    ],
+    rows,
+    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+  );
+}
+
+export function formatPools(list: PoolSnapshot[]): string {
+  if (list.length === 0) return '(no pools)';
+  const rows = list.map((p) => [
+    p.name,
+    p.algorithm === p.activeAlgorithm ? p.algorithm : `${p.algorithm} (${p.activeAlgorithm})`,
+    `${p.up}/${p.total}`,
+    String(p.queued),
+    rate(p.rates.connections),
+    rate(p.rates.errors),
+    String(p.retries),
+    String(p.adaptiveSwitches),
+  ]);
+  return table(['POOL', 'ALGORITHM', 'UP', 'QUEUED', 'CONN/S', 'ERR/S', 'RETRIES', 'SWITCHES'], rows, [
+    'left',
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+  ]);
+}
+
+export function formatListeners(list: ListenerSnapshot[]): string {
+  if (list.length === 0) return '(no listeners)';
+  const rows = list.map((l) => [
+    l.name,
+    l.bind,
+    l.pool,
+    l.enabled ? 'enabled' : 'DISABLED',
+    String(l.active) + (l.maxConnections > 0 ? `/${l.maxConnections}` : ''),
+    rate(l.rates.connections),
+    String(l.accepted),
+    bytes(l.bytesIn),
+    bytes(l.bytesOut),
+    String(Object.values(l.rejected).reduce((a, b) => a + b, 0)),
+  ]);
+  return table(['LISTENER', 'BIND', 'POOL', 'STATE', 'ACTIVE', 'CONN/S', 'ACCEPTED', 'IN', 'OUT', 'REJECTED'], rows, [
+    'left',
+    'left',
+    'left',
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+  ]);
+}
+
+export function formatWorkers(list: WorkerSnapshot[]): string {
+  const rows = list.map((w) => [
+    String(w.id),
+    String(w.threadId),
+    w.alive ? 'alive' : 'DEAD',
+    String(w.starts),
+    String(w.active),
+    String(w.accepted),
+    `${w.loopLagMs.toFixed(1)}ms`,
+    `${w.cpuSeconds.toFixed(1)}s`,
+  ]);
+  return table(['WORKER', 'THREAD', 'STATE', 'STARTS', 'ACTIVE', 'ACCEPTED', 'LAG', 'CPU'], rows, [
+    'right',
+    'right',
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+  ]);
+}
+
+export type StatsData = Pick<Snapshot, 'time' | 'process' | 'workers' | 'listeners' | 'pools' | 'backends'>;
+
+/** All counters at once, one section per kind, each introduced by a `#` line. */
+export function formatStats(d: StatsData): string {
+  return [
+    `# process  cpu ${(d.process.cpu * 100).toFixed(1)}%  rss ${bytes(d.process.rssBytes)}  lag ${d.process.loopLagMs.toFixed(1)}ms`,
+    '# workers',
+    formatWorkers(d.workers),
+    '# listeners',
+    formatListeners(d.listeners),
+    '# pools',
+    formatPools(d.pools),
+    '# backends',
+    formatBackends(d.backends),
+  ].join('\n');
+}
+
+export function formatAlerts(list: AlertSnapshot[]): string {
+  if (list.length === 0) return '(no alerts)';
+  const rows = list.map((a) => [
+    a.state.toUpperCase(),
+    a.severity,
+    a.name,
+    a.subject,
+    time(a.since),
+    `${round(a.value)}/${round(a.threshold)}`,
+    a.message,
+  ]);
+  return table(['STATE', 'SEVERITY', 'ALERT', 'SUBJECT', 'SINCE', 'VALUE/LIMIT', 'MESSAGE'], rows);
+}
+
+function round(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(2);
+}
+
+/** One line per event, shared by `show events` and `netmon ctl subscribe`. */
+export function eventLine(e: DaemonEvent): string {
+  const at = time(e.time);
+  switch (e.type) {
+    case 'state':
+      return `${at} state    ${e.backend} ${e.from} -> ${e.to} (${e.cause}${e.detail ? ': ' + e.detail : ''})`;
+    case 'alert':
+      return `${at} alert    ${e.alert.name} ${e.alert.subject} ${e.alert.state}: ${e.alert.message}`;
+    case 'reload':
+      return e.ok
+        ? `${at} reload   ok, generation ${e.generation}${e.changes.length ? ': ' + e.changes.join('; ') : ''}`
+        : `${at} reload   FAILED: ${e.errors.join('; ')}`;
+    case 'adaptive':
+      return `${at} adaptive ${e.pool} ${e.from} -> ${e.to} (${e.reason})`;
+    case 'action':
+      return `${at} action   ${e.command}: ${e.ok ? 'ok' : 'failed'}${e.message ? ' ' + e.message : ''}`;
+    case 'worker':
+      return `${at} worker   ${e.worker} ${e.what}${e.detail ? ': ' + e.detail : ''}`;
+  }
+}
+
+export function formatEvents(list: DaemonEvent[]): string {
+  return list.length === 0 ? '(no events)' : list.map(eventLine).join('\n');
+}
+
+export function formatClients(list: ClientStats[]): string {
+  if (list.length === 0) return '(no clients)';
+  const rows = list.map((c) => [c.address, String(c.active), String(c.connections), String(c.rejected)]);
+  return table(['CLIENT', 'ACTIVE', 'CONNS', 'REJECTED'], rows, ['left', 'right', 'right', 'right']);
+}
+
+/** The one-line summary `netmon ctl subscribe` prints per snapshot. */
+export function snapshotLine(s: Snapshot): string {
+  const up = s.backends.filter((b) => b.op === 'up' && b.admin !== 'maint').length;
+  const active = s.listeners.reduce((a, l) => a + l.active, 0);
+  const cps = s.listeners.reduce((a, l) => a + l.rates.connections, 0);
+  const firing = s.alerts.filter((a) => a.state === 'firing').length;
+  return (
+    `${time(s.time)} snapshot backends ${up}/${s.backends.length} up, active ${active}, ` +
+    `${rate(cps)} conn/s, alerts ${firing} firing, gen ${s.info.generation}`
+  );
+}

@@ -1,0 +1,58 @@
+// Weighted least connections: the member with the fewest open plus queued
+// connections per unit of weight. Queued counts too, so a backend at its
+// max_connections with a waiting line does not look idle.
+import { avoided, type AlgorithmInfo, type Balancer, type BalancerInput, type PickContext } from './interface.js';
+import type { Table } from '../../state/table.js';
+
+class LeastConnections implements Balancer {
+  private readonly slots: Int32Array;
+  private readonly weights: Int32Array;
+  private readonly table: Table;
+  /**
+   * Where the scan starts, advanced every pick so equal members share ties evenly.
+   * Local (no shared fetch-add on this path); seeded from the pool cursor so two
+   * workers built at the same moment do not start on the same member.
+   */
+  private rotor: number;
+
+  constructor(input: BalancerInput) {
+    this.slots = Int32Array.from(input.members, (m) => m.slot);
+    this.weights = Int32Array.from(input.members, (m) => Math.max(1, m.weight));
+    this.table = input.table;
+    this.rotor = input.members.length > 1 ? input.table.nextCursor(input.pool) : 0;
+  }
+
+  pick(ctx: PickContext): number {
+    const n = this.slots.length;
+    if (n === 0) return -1;
+    const start = this.rotor++ % n;
+    if (this.rotor >= 0x40000000) this.rotor = 0;
+    const table = this.table;
+    const checkAvoid = ctx.avoid.length > 0;
+    let best = -1;
+    // best load as a fraction bestLoad / bestWeight, compared by cross-multiplying
+    let bestLoad = 0;
+    let bestWeight = 1;
+    for (let k = 0; k < n; k++) {
+      let i = start + k;
+      if (i >= n) i -= n;
+      const slot = this.slots[i]!;
+      if (checkAvoid && avoided(ctx, slot)) continue;
+      const load = table.active(slot) + table.queueLength(slot) + 1;
+      const w = this.weights[i]!;
+      if (best < 0 || load * bestWeight < bestLoad * w) {
+        best = slot;
+        bestLoad = load;
+        bestWeight = w;
+      }
+    }
+    return best;
+  }
+}
+
+export const leastConnections: AlgorithmInfo = {
+  name: 'least_connections',
+  needsClientAddress: false,
+  weighted: true,
+  create: (input) => new LeastConnections(input),
+};

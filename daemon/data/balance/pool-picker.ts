@@ -1,0 +1,180 @@
+// One pool's picker in a worker: keeps a balancer built from the pool's eligible
+// members and rebuilds it when the table says the pool changed (version bump on
+// any state, weight or algorithm change). Backups serve only when no primary is
+// eligible. `acquire` also reserves the backend's connection slot (max_connections),
+// moving on to another member when one is full.
+import type { Table } from '../../state/table.js';
+import type { AlgorithmName } from '../../config/schema.js';
+import { avoided, type Balancer, type Member, type PickContext } from './interface.js';
+import { ALGORITHMS } from '../../config/schema.js';
+import { ALGORITHM_INFO } from './index.js';
+import { adaptiveStrategy } from './adaptive.js';
+
+export interface PoolMember {
+  slot: number;
+  /** stable "pool/name" key */
+  key: string;
+  backup: boolean;
+}
+
+export interface PoolPickerOptions {
+  table: Table;
+  /** pool slot in the table */
+  pool: number;
+  /** the pool's backends in config order */
+  members: readonly PoolMember[];
+}
+
+/** Why the last acquire returned -1: every candidate was at max_connections, or none was eligible. */
+export type PickFailure = 'full' | 'no_backend';
+export type Tier = 'primary' | 'backup' | 'none';
+
+/** Balancer picks tried after a full backend before falling back to a plain scan. */
+const MAX_REPICKS = 8;
+const FALLBACK_ALGORITHM: AlgorithmName = 'round_robin';
+
+export class PoolPicker {
+  readonly pool: number;
+  private readonly table: Table;
+  private readonly members: readonly PoolMember[];
+  private version = -1;
+  private algorithmId = -1;
+  private balancer: Balancer = { pick: () => -1 };
+  private eligibleSlots: Int32Array = new Int32Array(0);
+  private currentTier: Tier = 'none';
+  private scanRotor = 0;
+  /** reused for repicks after a full backend: ctx.avoid plus the full ones */
+  private readonly avoidBuf: number[] = [];
+  private readonly inner: PickContext;
+  /** Why the last acquire returned -1; null after a success. */
+  lastFailure: PickFailure | null = null;
+  /** Rebuilds so far (for tests and debugging). */
+  builds = 0;
+
+  constructor(opts: PoolPickerOptions) {
+    this.table = opts.table;
+    this.pool = opts.pool;
+    this.members = opts.members.map((m) => ({ ...m }));
+    this.inner = { clientAddress: '', avoid: this.avoidBuf, now: 0, random: Math.random };
+  }
+
+  /** The configured algorithm as last seen in the table. */
+  get algorithm(): AlgorithmName {
+    this.refresh();
+    return ALGORITHMS[this.algorithmId] ?? FALLBACK_ALGORITHM;
+  }
+
+  /** The strategy picks use: differs from `algorithm` only for adaptive. */
+  get activeAlgorithm(): AlgorithmName {
+    const a = this.algorithm;
+    return a === 'adaptive' ? adaptiveStrategy(this.table.adaptiveCurrent(this.pool)) : a;
+  }
+
+  /** Which tier picks come from now. */
+  get tier(): Tier {
+    this.refresh();
+    return this.currentTier;
+  }
+
+  /** Slots of the members picks come from now (the eligible primaries, or backups). */
+  eligible(): readonly number[] {
+    this.refresh();
+    return Array.from(this.eligibleSlots);
+  }
+
+  /** A pick without reserving a connection slot; -1 when nothing can be picked. */
+  pick(ctx: PickContext): number {
+    this.refresh();
+    return this.balancer.pick(ctx);
+  }
+
+  /**
+   * Pick a backend and reserve one of its connection slots. Returns the backend
+   * slot, or -1 with `lastFailure` saying whether everything was full (the caller
+   * may queue) or nothing was eligible. The caller releases with table.release().
+   */
+  acquire(worker: number, ctx: PickContext): number {
+    this.refresh();
+    const n = this.eligibleSlots.length;
+    if (n === 0) return this.fail('no_backend');
+    const table = this.table;
+    const first = this.balancer.pick(ctx);
+    if (first < 0) return this.fail('no_backend');
+    if (table.acquire(worker, first)) {
+      this.lastFailure = null;
+      return first;
+    }
+    return this.acquireSlow(worker, ctx, first);
+  }
+
+  /** Rebuild the balancer if the pool changed since the last build. */
+  refresh(): void {
+    const table = this.table;
+    const version = table.poolVersion(this.pool);
+    const algorithmId = table.poolAlgorithm(this.pool);
+    if (version !== this.version || algorithmId !== this.algorithmId) this.rebuild(version, algorithmId);
+  }
+
+  // A full backend is not an error: pick again avoiding it, a few times through the
+  // algorithm (so its order still holds), then scan every member once so the answer
+  // is exact without costing picks x avoid-list on a pool of thousands.
+  private acquireSlow(worker: number, ctx: PickContext, full: number): number {
+    const table = this.table;
+    const buf = this.avoidBuf;
+    buf.length = 0;
+    for (let i = 0; i < ctx.avoid.length; i++) buf.push(ctx.avoid[i]!);
+    buf.push(full);
+    const inner = this.inner;
+    inner.clientAddress = ctx.clientAddress;
+    inner.now = ctx.now;
+    inner.random = ctx.random;
+    const n = this.eligibleSlots.length;
+    const repicks = Math.min(n - 1, MAX_REPICKS);
+    for (let k = 0; k < repicks; k++) {
+      const slot = this.balancer.pick(inner);
+      if (slot < 0) break;
+      if (table.acquire(worker, slot)) return this.succeed(slot);
+      buf.push(slot);
+    }
+    const start = this.scanRotor++ % n;
+    if (this.scanRotor >= 0x40000000) this.scanRotor = 0;
+    for (let k = 0; k < n; k++) {
+      const slot = this.eligibleSlots[(start + k) % n]!;
+      if (avoided(inner, slot)) continue;
+      if (table.acquire(worker, slot)) return this.succeed(slot);
+    }
+    buf.length = 0;
+    return this.fail('full');
+  }
+
+  private succeed(slot: number): number {
+    this.avoidBuf.length = 0;
+    this.lastFailure = null;
+    return slot;
+  }
+
+  private fail(why: PickFailure): number {
+    this.lastFailure = why;
+    return -1;
+  }
+
+  private rebuild(version: number, algorithmId: number): void {
+    const table = this.table;
+    const primaries: Member[] = [];
+    const backups: Member[] = [];
+    for (const m of this.members) {
+      if (!table.eligible(m.slot)) continue;
+      const member: Member = { slot: m.slot, key: m.key, weight: Math.max(1, table.effectiveWeight(m.slot)) };
+      (m.backup ? backups : primaries).push(member);
+    }
+    const tier: Tier = primaries.length > 0 ? 'primary' : backups.length > 0 ? 'backup' : 'none';
+    const members = tier === 'primary' ? primaries : backups;
+    const name = ALGORITHMS[algorithmId] ?? FALLBACK_ALGORITHM;
+    this.balancer = ALGORITHM_INFO[name].create({ members, table, pool: this.pool });
+    this.eligibleSlots = Int32Array.from(members, (m) => m.slot);
+    this.currentTier = tier;
+    this.version = version;
+    this.algorithmId = algorithmId;
+    this.builds++;
+  }
+}

@@ -1,0 +1,60 @@
+// One listener's edge, compiled once per config generation in each worker:
+// access control, PROXY protocol in, the bounded peek with its routes, and the
+// per-source limiter. A listener with none of these has no ListenerEdge at all,
+// so its accept path does not look at any of it.
+import type { EdgeConfig } from '../../config/schema.js';
+import { Acl, compileAcl } from './acl.js';
+import { CidrList } from './cidr.js';
+import { Router } from './router.js';
+import { hasLimits, SourceLimiter, sourceQuota, type SourceContext } from './source-limits.js';
+
+export class ListenerEdge {
+  readonly acl: Acl | null;
+  /** sources allowed to send a PROXY header; non-null exactly when PROXY protocol in is on */
+  readonly trusted: CidrList | null;
+  readonly proxyMode: EdgeConfig['proxyProtocol'];
+  /** non-null when the listener peeks at the first bytes (routes, protocol metric) */
+  readonly router: Router | null;
+  readonly inspectDelay: number;
+  readonly inspectBytes: number;
+  /** per-source limits and the top-offender record (shared by all workers); null when neither limits nor an ACL is set */
+  readonly sources: SourceLimiter | null;
+  /** whether the limits in `sources` are enforced (otherwise it only records rejections) */
+  readonly limited: boolean;
+  /** whether anything must be read from the client before a backend is picked */
+  readonly preamble: boolean;
+
+  constructor(
+    readonly config: EdgeConfig,
+    poolSlot: (name: string) => number,
+    sources: SourceContext,
+  ) {
+    const acl = compileAcl(
+      config.allow.map((c) => c.text),
+      config.deny.map((c) => c.text),
+    );
+    this.acl = acl.acl;
+    this.proxyMode = config.proxyProtocol;
+    this.trusted =
+      config.proxyProtocol === 'off' ? null : CidrList.parse(config.trustedProxies.map((c) => c.text)).list;
+    this.inspectDelay = config.inspectDelay;
+    this.inspectBytes = config.inspectBytes;
+    this.router = config.inspectDelay > 0 ? new Router(config.routes, poolSlot) : null;
+    this.limited = hasLimits(config.sourceLimits);
+    // the counts live in the shared table: they outlive this object across reloads
+    const quota = sourceQuota(config);
+    this.sources = quota > 0 ? new SourceLimiter(config.sourceLimits, sources, quota) : null;
+    this.preamble = this.trusted !== null || this.router !== null;
+  }
+
+  /** Whether a listener with this config needs a ListenerEdge at all. */
+  static wanted(c: EdgeConfig): boolean {
+    return (
+      c.proxyProtocol !== 'off' ||
+      c.allow.length > 0 ||
+      c.deny.length > 0 ||
+      c.inspectDelay > 0 ||
+      hasLimits(c.sourceLimits)
+    );
+  }
+}

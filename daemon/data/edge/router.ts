@@ -1,0 +1,77 @@
+// Peek-based routing for one listener: from the first bytes a client sends,
+// the protocol (for the metric and protocol routes) and, for TLS, the server
+// name (for SNI routes). The bytes are only looked at, never changed.
+import type { RouteConfig, RouteProtocol } from '../../config/schema.js';
+import { parseClientHello } from './client-hello.js';
+import { sniffFinal, sniffProtocol } from './sniff.js';
+
+export interface PeekResult {
+  /** null: the client sent nothing recognisable in time (counted as "unknown") */
+  protocol: RouteProtocol | null;
+  /** lower-cased server name from a TLS ClientHello, when there was one */
+  sni: string | null;
+}
+
+interface CompiledRoute {
+  kind: 'exact' | 'wildcard' | 'protocol';
+  /** server name; for a wildcard, the suffix with its dot (".example.com") */
+  value: string;
+  pool: number;
+}
+
+export class Router {
+  private readonly routes: CompiledRoute[] = [];
+  /** whether any route needs the ClientHello parsed, not just the protocol */
+  readonly wantsSni: boolean;
+  /** bound once: readUntil calls it per chunk */
+  readonly decide = (buf: Buffer): PeekResult | null => this.peek(buf);
+
+  /**
+   * @param routes first match wins, as in the config
+   * @param poolSlot resolves a pool name to its slot (-1: unknown, the route is skipped)
+   */
+  constructor(routes: readonly RouteConfig[], poolSlot: (name: string) => number) {
+    for (const r of routes) {
+      const pool = poolSlot(r.pool);
+      if (pool < 0) continue;
+      if (r.match === 'protocol') this.routes.push({ kind: 'protocol', value: r.protocol, pool });
+      else if (r.sni.startsWith('*.')) this.routes.push({ kind: 'wildcard', value: r.sni.slice(1), pool });
+      else this.routes.push({ kind: 'exact', value: r.sni, pool });
+    }
+    this.wantsSni = this.routes.some((r) => r.kind !== 'protocol');
+  }
+
+  /** A decision from the bytes so far, or null to wait for more. */
+  peek(buf: Buffer): PeekResult | null {
+    const protocol = sniffProtocol(buf);
+    if (protocol === null) return null;
+    if (protocol !== 'tls' || !this.wantsSni) return { protocol, sni: null };
+    const hello = parseClientHello(buf);
+    if (hello.status === 'incomplete') return null;
+    return { protocol, sni: hello.status === 'ok' ? hello.sni : null };
+  }
+
+  /** The answer when no more bytes will come (limit, timeout, client FIN). */
+  final(buf: Buffer): PeekResult {
+    return { protocol: sniffFinal(buf), sni: null };
+  }
+
+  /** Pool slot for a peek result: the first route that matches, else `fallback` (the listener's pool). */
+  pool(r: PeekResult, fallback: number): number {
+    for (const route of this.routes) {
+      if (route.kind === 'protocol') {
+        if (r.protocol === route.value) return route.pool;
+      } else if (r.sni !== null && matchName(r.sni, route)) {
+        return route.pool;
+      }
+    }
+    return fallback;
+  }
+}
+
+function matchName(sni: string, route: CompiledRoute): boolean {
+  if (route.kind === 'exact') return sni === route.value;
+  // one label only: "*.example.com" matches "a.example.com", not "a.b.example.com" nor "example.com"
+  const label = sni.length - route.value.length;
+  return label > 0 && sni.endsWith(route.value) && sni.lastIndexOf('.', label - 1) < 0;
+}

@@ -1,0 +1,74 @@
+// What a worker needs to serve one config generation: listeners and pools with
+// their table slots resolved. Built by the main thread, sent by postMessage, so
+// it holds only structured-clonable data.
+import type { Address, EdgeConfig } from '../config/schema.js';
+
+export interface MemberPlan {
+  slot: number;
+  key: string;
+  host: string;
+  port: number;
+  backup: boolean;
+}
+
+export interface PoolPlan {
+  slot: number;
+  name: string;
+  retries: number;
+  connectTimeout: number;
+  idleTimeout: number;
+  queueSize: number;
+  queueTimeout: number;
+  /** consecutive connect failures that report the backend to the main thread; 0 = off */
+  passiveFailures: number;
+  sendProxy: 'off' | 'v1' | 'v2';
+  members: MemberPlan[];
+}
+
+export interface ListenerPlan {
+  slot: number;
+  name: string;
+  bind: Address;
+  /** default pool slot */
+  pool: number;
+  backlog: number;
+  /**
+   * a listening socket passed by systemd: served by worker 0 only (one fd is never
+   * shared between threads), instead of every worker binding `bind` with SO_REUSEPORT
+   */
+  fd?: number;
+  /** ACL, PROXY protocol in, peek and routes (by pool name: every pool is in WorkerPlan.pools), source limits */
+  edge: EdgeConfig;
+}
+
+/** Process-wide edge settings, added to the plan by the daemon. */
+export interface WorkerEdgePlan {
+  /** connections over all listeners; 0 = unlimited */
+  maxConnections: number;
+}
+
+export interface WorkerPlan {
+  generation: number;
+  accessLog: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  listeners: ListenerPlan[];
+  /** every pool of the config, including those only a route refers to */
+  pools: PoolPlan[];
+  edge?: WorkerEdgePlan;
+}
+
+/** main -> worker */
+export type ToWorker = { type: 'plan'; plan: WorkerPlan } | { type: 'stop'; graceMs: number };
+
+/** worker -> main */
+export type FromWorker =
+  | { type: 'applied'; generation: number; errors: { listener: string; code: string; message: string }[] }
+  | { type: 'passive'; slot: number }
+  | { type: 'drained' };
+
+export interface WorkerInit {
+  id: number;
+  buffer: SharedArrayBuffer;
+  cap: { workers: number; listeners: number; pools: number; backends: number; sources?: number };
+  plan: WorkerPlan;
+}
