@@ -20,6 +20,7 @@ const TOP_KEYS = [
   'log',
   'limits',
   'drain_timeout',
+  'announce_drain',
   'max_connections',
   'alerts',
   'listener',
@@ -42,6 +43,8 @@ const ALERT_KEYS = [
 
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9469';
 export const DEFAULT_CONTROL_SOCKET = '/run/netmon/netmon.sock';
+/** a typo ("5m" for "5s") must not hold every stop for hours */
+const MAX_ANNOUNCE_DRAIN_MS = 600_000;
 const DEFAULT_METRICS_ADDRESS = { host: '127.0.0.1', port: 9469, text: DEFAULT_METRICS_LISTEN };
 
 export function loadConfigFile(path: string): Config {
@@ -104,6 +107,7 @@ function readConfig(top: Section, source: string): Config {
     log: { level: log.oneOf('level', LOG_LEVELS, 'info'), access: log.bool('access', false) },
     limits,
     drainTimeout: top.duration('drain_timeout', 30_000),
+    announceDrain: top.duration('announce_drain', 0, { max: MAX_ANNOUNCE_DRAIN_MS }),
     maxConnections: top.int('max_connections', 0, { min: 0, max: 10_000_000 }),
     alerts: readAlerts(top.section('alerts', ALERT_KEYS)),
     listeners: top.tables('listener', LISTENER_KEYS, 'listener').map(readListener),

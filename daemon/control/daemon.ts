@@ -23,7 +23,8 @@ import type {
   Snapshot,
   WorkerSnapshot,
 } from './snapshot/snapshot.js';
-import type { ClientStats, ControlContext, ReloadResult } from './socket/context.js';
+import type { ClientStats, ControlContext, ReloadResult, StopAck } from './socket/context.js';
+import { evaluateHealth, observeHealth, type HealthReport, type ServicePhase } from './service-health.js';
 import { VERSION } from '../version.js';
 import type { WorkerPlan } from '../data/plan.js';
 import { readClients, SourceWatch, type SourceListener } from './sources/source-clients.js';
@@ -59,6 +60,11 @@ export class Daemon implements ControlContext {
   private alertSource: () => AlertSnapshot[] = () => [];
   private readonly tickHooks: ((now: number) => void)[] = [];
   private readonly sourceWatch: SourceWatch;
+  private phase: ServicePhase = 'serving';
+  private lameDuckEnds = 0;
+  private readonly stopRequestHooks: ((cause: string) => StopAck)[] = [];
+  /** healthy flag and reason codes last logged */
+  private loggedHealth = 'healthy';
 
   constructor(
     private config: Config,
@@ -143,6 +149,7 @@ export class Daemon implements ControlContext {
     }
     this.counterRates.forget(keep);
     for (const key of this.topology.reapRemoved()) log.info('removed backend drained; slot freed', { backend: key });
+    this.logHealthChange();
     for (const h of this.tickHooks) {
       try {
         h(now);
@@ -230,8 +237,53 @@ export class Daemon implements ControlContext {
     return { ok: false, generation, errors, changes: [] };
   }
 
-  // ---- stop ----
+  // ---- health and stop ----
+  /** Whether this instance should get new traffic: /healthz, `show health`, keepalived, BGP. */
+  serviceHealth(): HealthReport {
+    const seen = observeHealth(
+      this.config,
+      {
+        table: this.table,
+        listenerSlot: (name) => this.topology.listeners.get(name),
+        backendSlot: (key) => (this.topology.removed.has(key) ? undefined : this.topology.backends.get(key)),
+      },
+      this.supervisor.openListeners(),
+    );
+    return evaluateHealth({ phase: this.phase, lameDuckRemainingMs: this.lameDuckEnds - this.now(), ...seen });
+  }
+
+  private logHealthChange(): void {
+    const h = this.serviceHealth();
+    const key = h.healthy ? 'healthy' : h.reasons.map((r) => r.code).join(',');
+    if (key === this.loggedHealth) return;
+    this.loggedHealth = key;
+    if (h.healthy) log.info('instance healthy again: routing tools may send traffic');
+    else log.warn('instance unhealthy: /healthz answers 503', { reasons: h.reasons.map((r) => r.message) });
+  }
+
+  /**
+   * First step of a graceful stop: report unhealthy for `ms` while still
+   * accepting, so the route to this instance is withdrawn before its listeners close.
+   */
+  enterLameDuck(ms: number): void {
+    this.phase = 'lame_duck';
+    this.lameDuckEnds = this.now() + ms;
+    this.logHealthChange();
+  }
+
+  /** main.ts runs the stop sequence; the control socket's `stop` asks it through here. */
+  onStopRequest(fn: (cause: string) => StopAck): void {
+    this.stopRequestHooks.push(fn);
+  }
+
+  requestStop(cause: string): StopAck {
+    const hook = this.stopRequestHooks[0];
+    if (!hook) throw new NetmonError('E_INTERNAL', 'this daemon runs inside another program; stop it there');
+    return hook(cause);
+  }
+
   async stop(graceful: boolean): Promise<void> {
+    this.phase = 'draining';
     if (this.tick) clearInterval(this.tick);
     this.tick = null;
     this.health.stop();

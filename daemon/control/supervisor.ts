@@ -21,6 +21,8 @@ interface Slot {
   restarts: number;
   applied: number;
   drained: boolean;
+  /** listeners this worker reported open in its last `applied` */
+  listening: readonly string[];
   waiters: { generation: number; resolve: (errors: ListenErrors) => void }[];
 }
 
@@ -63,6 +65,7 @@ export class Supervisor {
         restarts: 0,
         applied: -1,
         drained: false,
+        listening: [],
         waiters: [],
       };
       this.slots.push(s);
@@ -87,6 +90,7 @@ export class Supervisor {
     switch (m.type) {
       case 'applied': {
         s.applied = m.generation;
+        s.listening = m.listening;
         const ready = s.waiters.filter((w) => w.generation <= m.generation);
         s.waiters = s.waiters.filter((w) => w.generation > m.generation);
         for (const w of ready) w.resolve(m.errors);
@@ -106,6 +110,7 @@ export class Supervisor {
     if (s.thread !== t) return;
     s.alive = false;
     s.thread = null;
+    s.listening = [];
     // its connections died with it: give back the slots they held
     this.table.releaseWorker(s.id);
     for (const w of s.waiters) w.resolve([]);
@@ -162,7 +167,11 @@ export class Supervisor {
   /** Graceful stop: workers close their listeners and let connections finish. */
   stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    for (const s of this.slots) this.send(s, { type: 'stop', graceMs });
+    for (const s of this.slots) {
+      this.send(s, { type: 'stop', graceMs });
+      // a stopping worker closes every listener at once
+      s.listening = [];
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         void this.terminate().then(resolve);
@@ -196,6 +205,13 @@ export class Supervisor {
     if (!s?.thread) return false;
     await s.thread.terminate();
     return true;
+  }
+
+  /** Listener names with an open socket in at least one live worker. */
+  openListeners(): Set<string> {
+    const open = new Set<string>();
+    for (const s of this.slots) if (s.alive) for (const name of s.listening) open.add(name);
+    return open;
   }
 
   info(): { id: number; threadId: number; alive: boolean; restarts: number }[] {

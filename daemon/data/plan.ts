@@ -62,7 +62,13 @@ export type ToWorker = { type: 'plan'; plan: WorkerPlan } | { type: 'stop'; grac
 
 /** worker -> main */
 export type FromWorker =
-  | { type: 'applied'; generation: number; errors: { listener: string; code: string; message: string }[] }
+  | {
+      type: 'applied';
+      generation: number;
+      errors: { listener: string; code: string; message: string }[];
+      /** names of the listeners this worker has a socket open for, after applying */
+      listening: string[];
+    }
   | { type: 'passive'; slot: number }
   | { type: 'drained' };
 

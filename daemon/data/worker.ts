@@ -106,7 +106,7 @@ class Worker implements WorkerServices {
         }
       }),
     );
-    this.post({ type: 'applied', generation: plan.generation, errors });
+    this.post({ type: 'applied', generation: plan.generation, errors, listening: [...this.listeners.keys()] });
   }
 
   private poolRuntime(p: PoolPlan): PoolRuntime {

@@ -3,6 +3,7 @@
 // are tested with a fake.
 import type { AdminStateName, DaemonEvent, Snapshot } from '../snapshot/snapshot.js';
 import type { ErrorPayload } from '../../errors.js';
+import type { HealthReport } from '../service-health.js';
 
 export interface ReloadResult {
   ok: boolean;
@@ -11,6 +12,16 @@ export interface ReloadResult {
   errors: string[];
   /** human summary of what changed ("backend web/b4 added", ...) when ok */
   changes: string[];
+}
+
+/** The answer to a stop request: the stop sequence it started (or that was already running). */
+export interface StopAck {
+  /** ms the daemon keeps accepting while reporting unhealthy (announce_drain) */
+  lameDuckMs: number;
+  /** ms it then waits at most for open connections (drain_timeout) */
+  drainTimeoutMs: number;
+  /** false when a stop was already under way */
+  started: boolean;
 }
 
 export interface ClientStats {
@@ -38,6 +49,10 @@ export interface ControlContext {
   reload(): Promise<ReloadResult>;
   /** per-source table for `show clients` (top offenders first) */
   clients(limit: number): ClientStats[];
+  /** the instance's health for routing tools (keepalived, BGP speakers) */
+  serviceHealth(): HealthReport;
+  /** a graceful stop, as SIGTERM: lame duck (announce_drain), then drain; `cause` is logged */
+  requestStop(cause: string): StopAck;
   /**
    * Optional: told of every state-changing control command after it ran, so the
    * daemon can record it as an `action` event. The server logs it either way.
