@@ -1,7 +1,7 @@
 // One catalog of error codes. Each code says whose fault it is and whether a retry
 // may help; the control socket and postMessage carry `{code, message}`.
 
-export type Fault = 'client' | 'backend' | 'daemon';
+type Fault = 'client' | 'backend' | 'daemon';
 
 interface CodeInfo {
   fault: Fault;

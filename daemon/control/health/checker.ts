@@ -31,8 +31,8 @@ export interface HealthBackend {
   weight?: number;
 }
 
-export type OpStateName = (typeof OP_NAMES)[number];
-export type CauseName = (typeof CAUSE_NAMES)[number];
+type OpStateName = (typeof OP_NAMES)[number];
+type CauseName = (typeof CAUSE_NAMES)[number];
 
 export interface HealthTransition {
   key: string;
@@ -90,9 +90,9 @@ export interface BackendHealthStatus {
 }
 
 /** Used when a backend entry carries no passive settings. */
-export const DEFAULT_MAX_EJECTED_SHARE = 0.5;
+const DEFAULT_MAX_EJECTED_SHARE = 0.5;
 /** The next probe comes interval ± this share, so probes of many backends do not march in step. */
-export const INTERVAL_JITTER = 0.1;
+const INTERVAL_JITTER = 0.1;
 
 interface Tracked {
   e: HealthBackend;
@@ -442,7 +442,7 @@ export class HealthChecker {
 }
 
 /** Whether two checks probe the same way (RegExp compared by source and flags). */
-export function sameCheck(a: HealthCheck, b: HealthCheck): boolean {
+function sameCheck(a: HealthCheck, b: HealthCheck): boolean {
   if (a.type !== b.type) return false;
   if (a.type === 'none' || b.type === 'none') return true;
   if (a.interval !== b.interval || a.timeout !== b.timeout || a.rise !== b.rise || a.fall !== b.fall) return false;

@@ -143,7 +143,7 @@ export function formatListeners(list: ListenerSnapshot[]): string {
   ]);
 }
 
-export function formatWorkers(list: WorkerSnapshot[]): string {
+function formatWorkers(list: WorkerSnapshot[]): string {
   const rows = list.map((w) => [
     String(w.id),
     String(w.threadId),
