@@ -36,7 +36,7 @@ export const CODES = {
     retryable: false,
     doc: 'a listener, pool or backend name with characters outside A-Z a-z 0-9 _ -',
   },
-  // data plane
+  // data plane: the access log's `error` field
   E_CONNECT_REFUSED: { fault: 'backend', retryable: true, doc: 'the backend refused the connection' },
   E_CONNECT_TIMEOUT: {
     fault: 'backend',
@@ -57,7 +57,6 @@ export const CODES = {
     retryable: false,
     doc: 'the reloaded config is invalid; the old one keeps running',
   },
-  E_BUSY: { fault: 'daemon', retryable: true, doc: 'another reload is in progress' },
   E_TOO_MANY_CLIENTS: { fault: 'daemon', retryable: true, doc: 'the control socket has its maximum number of clients' },
   E_SOCKET_IN_USE: {
     fault: 'client',
@@ -84,6 +83,11 @@ export const CODES = {
     fault: 'client',
     retryable: false,
     doc: 'the metrics port cannot be bound (address in use, no permission)',
+  },
+  E_LISTEN: {
+    fault: 'client',
+    retryable: false,
+    doc: 'a listener cannot bind its address (address in use, no permission)',
   },
   E_INTERNAL: { fault: 'daemon', retryable: true, doc: 'an unexpected failure inside netmon' },
 } as const satisfies Record<string, CodeInfo>;
