@@ -103,7 +103,6 @@ const B_WEIGHT = 6;
 const B_EFF_WEIGHT = 7;
 const B_ACTIVE = 8;
 const B_MAXCONN = 9;
-const B_QUEUE = 10;
 const B_CONSEC_FAILS = 11;
 const B_BACKUP = 12;
 const B_CAUSE = 13;
@@ -636,12 +635,6 @@ export class Table {
   release(worker: number, i: number): void {
     Atomics.sub(this.i32, this.b(i) + B_ACTIVE, 1);
     this.f64[this.bs(worker, i) + S_ACTIVE_HELD]! -= 1;
-  }
-  queueLength(i: number): number {
-    return Atomics.load(this.i32, this.b(i) + B_QUEUE);
-  }
-  addQueue(i: number, delta: number): void {
-    Atomics.add(this.i32, this.b(i) + B_QUEUE, delta);
   }
   /**
    * A worker died: give back every slot it held, so `active` stays true.

@@ -27,7 +27,6 @@ function backend(pool: string, name: string, port: number): BackendSnapshot {
     backup: false,
     active: 3,
     maxConnections: 0,
-    queue: 0,
     connections: 120,
     bytesIn: 123_456,
     bytesOut: 7_654_321,

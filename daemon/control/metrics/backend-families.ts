@@ -68,12 +68,6 @@ export const BACKEND_FAMILIES: Def[] = [
     (b) => b.snap.maxConnections,
   ),
   perBackend(
-    'netmon_backend_queue_length',
-    'Connections waiting for a free slot on the backend.',
-    'gauge',
-    (b) => b.snap.queue,
-  ),
-  perBackend(
     'netmon_backend_bytes_in_total',
     'Bytes received from clients and sent to the backend.',
     'counter',

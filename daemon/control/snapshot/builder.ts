@@ -123,7 +123,6 @@ function backendSnapshot(
     backup: t.isBackup(slot),
     active: t.active(slot),
     maxConnections: t.maxConnections(slot),
-    queue: t.queueLength(slot),
     connections: c.connections,
     bytesIn: c.bytesIn,
     bytesOut: c.bytesOut,

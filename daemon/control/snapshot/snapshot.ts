@@ -46,7 +46,6 @@ export interface BackendSnapshot {
   backup: boolean;
   active: number;
   maxConnections: number;
-  queue: number;
   connections: number;
   bytesIn: number;
   bytesOut: number;
