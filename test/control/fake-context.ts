@@ -33,6 +33,7 @@ function backend(pool: string, name: string, port: number): BackendSnapshot {
     connectErrors: { refused: 1, timeout: 0, other: 0 },
     retries: 0,
     passiveFailures: 0,
+    passiveEjectionsRefused: 0,
     rates,
     ewmaConnectMs: 1.2,
     ewmaFirstByteMs: 4.5,

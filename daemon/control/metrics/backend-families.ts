@@ -105,6 +105,12 @@ export const BACKEND_FAMILIES: Def[] = [
     (b) => b.counters.passiveFailures,
   ),
   perBackend(
+    'netmon_backend_passive_ejections_refused_total',
+    'Passive ejections refused because the pool was at passive.max_ejected_share; the backend stayed in service.',
+    'counter',
+    (b) => b.snap.passiveEjectionsRefused,
+  ),
+  perBackend(
     'netmon_backend_up',
     '1 when the backend passes its health checks (up or starting), 0 when down.',
     'gauge',

@@ -52,6 +52,8 @@ export interface BackendSnapshot {
   connectErrors: { refused: number; timeout: number; other: number };
   retries: number;
   passiveFailures: number;
+  /** passive ejections refused because the pool was at passive.max_ejected_share */
+  passiveEjectionsRefused: number;
   rates: Rates;
   ewmaConnectMs: number;
   ewmaFirstByteMs: number;
