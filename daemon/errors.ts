@@ -1,5 +1,7 @@
 // One catalog of error codes. Each code says whose fault it is and whether a retry
-// may help; the control socket and postMessage carry `{code, message}`.
+// may help; control-socket replies carry `{code, message}` (ErrorPayload), config
+// errors and the access log's `error` field the code. docs/errors.md lists them
+// all, and a test checks that every code here is raised somewhere.
 
 type Fault = 'client' | 'backend' | 'daemon';
 

@@ -1,6 +1,6 @@
 // The control socket's command table: every command's name, help, arguments,
-// handler and text formatter in one place. The socket server, `netmon ctl`, the
-// `help` command and docs/control.md all read this table.
+// handler and text formatter in one place. The socket server, `netmon ctl` and the
+// `help` command read this table; a test checks that docs/control.md lists the same commands.
 //
 // Naming: a command is a few words (`show backends`). In text it is typed as
 // words followed by positional arguments (`show backends web`); in JSON, `cmd`

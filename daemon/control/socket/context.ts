@@ -1,4 +1,4 @@
-// What the control socket may ask of the daemon. main.ts implements it; the
+// What the control socket may ask of the daemon. The Daemon (../daemon.ts) implements it; the
 // socket server and its command table only ever talk to this interface, so they
 // are tested with a fake.
 import type { AdminStateName, DaemonEvent, Snapshot } from '../snapshot/snapshot.js';
