@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { Histogram, type ConnectErrorReason, type RejectReason, type Table } from '../state/table.js';
 import type { PickContext } from './balance/interface.js';
-import type { PoolRuntime, WorkerServices } from './worker-runtime.js';
+import type { PoolRuntime, Termination, WorkerServices } from './worker-runtime.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
 import type { Origin } from './edge/preamble.js';
 import type { SourceLimiter } from './edge/source-limits.js';
@@ -23,17 +23,6 @@ const enum Phase {
   Relaying = 3,
   Closed = 4,
 }
-
-export type Termination =
-  | 'client_close'
-  | 'backend_close'
-  | 'idle_timeout'
-  | 'client_error'
-  | 'backend_error'
-  | 'no_backend'
-  | 'queue_timeout'
-  | 'rejected'
-  | 'shutdown';
 
 export class Connection {
   private phase = Phase.Picking;
@@ -370,19 +359,4 @@ export class Connection {
       });
     }
   }
-}
-
-export interface AccessRecord {
-  client: string;
-  listenerSlot: number;
-  pool: string;
-  backendSlot: number;
-  bytesIn: number;
-  bytesOut: number;
-  connectMs: number;
-  durationMs: number;
-  termination: Termination;
-  /** catalog code: why no backend served the connection (null when one did) */
-  error: ErrorCode | null;
-  attempts: number;
 }
