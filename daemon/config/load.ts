@@ -41,8 +41,8 @@ const ALERT_KEYS = [
   'imbalance_min_connections',
 ] as const;
 
-export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9469';
-export const DEFAULT_CONTROL_SOCKET = '/run/netmon/netmon.sock';
+const DEFAULT_METRICS_LISTEN = '127.0.0.1:9469';
+const DEFAULT_CONTROL_SOCKET = '/run/netmon/netmon.sock';
 /** a typo ("5m" for "5s") must not hold every stop for hours */
 const MAX_ANNOUNCE_DRAIN_MS = 600_000;
 const DEFAULT_METRICS_ADDRESS = { host: '127.0.0.1', port: 9469, text: DEFAULT_METRICS_LISTEN };

@@ -17,7 +17,7 @@ export interface HealthReason {
   message: string;
 }
 
-export interface ListenerHealth {
+interface ListenerHealth {
   name: string;
   /** at least one worker has its socket open and the listener is enabled */
   open: boolean;
@@ -25,7 +25,7 @@ export interface ListenerHealth {
   enabled: boolean;
 }
 
-export interface CriticalPoolHealth {
+interface CriticalPoolHealth {
   pool: string;
   /** backends that can take a new connection (up or starting, admin ready), backups included */
   up: number;

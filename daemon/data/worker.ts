@@ -5,7 +5,8 @@ import net from 'node:net';
 import { parentPort, workerData, threadId } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Table, type RejectReason } from '../state/table.js';
-import { Connection, type AccessRecord } from './relay.js';
+import { Connection } from './relay.js';
+import type { AccessRecord } from './worker-runtime.js';
 import { PoolPicker } from './balance/pool-picker.js';
 import { log, setLogLevel } from '../log.js';
 import type { FromWorker, ListenerPlan, PoolPlan, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
@@ -339,6 +340,7 @@ class Worker implements WorkerServices {
       connect_ms: r.connectMs >= 0 ? round(r.connectMs) : null,
       duration_ms: round(r.durationMs),
       termination: r.termination,
+      error: r.error,
       attempts: r.attempts,
       worker: this.worker,
     });

@@ -24,7 +24,7 @@ export interface MetricsSource {
   serviceHealth(): HealthReport;
 }
 
-export const ALL_FAMILIES: readonly FamilyDef<ScrapeView>[] = [
+const ALL_FAMILIES: readonly FamilyDef<ScrapeView>[] = [
   ...PROCESS_FAMILIES,
   ...LISTENER_FAMILIES,
   ...POOL_FAMILIES,
