@@ -9,9 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, labUnavailable, until } from './lab.js';
-import { buildHosts, Clients, lbAddress, lbBackendSide, RouteWatch, startBackends, startNetmon } from './fleet-lab.js';
-import type { NetmonInstance } from './fleet-lab.js';
-import { startAnnounce, startLbBird, startRouterBird } from './routing.js';
+import { Clients, lbAddress, lbBackendSide, type NetmonInstance } from './fleet-lab.js';
+import { lbOfRouterSide, startEcmpFleet } from './routing.js';
 import {
   clientsMovedAway,
   clientsThatChangedBackend,
@@ -40,8 +39,6 @@ const PHASE_FLOWS = 300;
 /** clock and scheduling slack between the route monitor and the clients, ms */
 const SLACK_MS = 50;
 
-const lbOfRouterSide = (addr: string): number => Number(addr.slice(addr.lastIndexOf('.') + 1)) - 10;
-
 test(
   'ECMP fleet: flows spread over 3 instances; a graceful stop is withdrawn before it refuses anything; a killed instance loses only its flows; ip_hash clients keep their backend',
   {
@@ -52,23 +49,13 @@ test(
     if (why) return t.skip(why);
     const lab = new Lab('ecmp');
     try {
-      const sources = await buildHosts(lab, LBS, 250);
-      for (let i = 1; i <= LBS; i++) await lab.ip(`lb${i}`, 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
-      await startBackends(lab);
-      const routes = new RouteWatch(lab, 'router', VIP);
-      startRouterBird(lab, LBS);
-      const netmons = await Promise.all(
-        Array.from({ length: LBS }, (_, k) =>
-          startNetmon(lab, k + 1, { bind: `${VIP}:80`, order: ORDERS[k]!, announceDrain: `${ANNOUNCE_DRAIN_MS}ms` }),
-        ),
-      );
-      for (const n of netmons) startAnnounce(lab, n, startLbBird(lab, n.lb, VIP));
-      const all = await until(
-        'the router to route the virtual address over every instance',
-        () => routes.changes.findLast((c) => c.via.length === LBS) ?? null,
-        30_000,
-        100,
-      );
+      const { sources, netmons, routes, all } = await startEcmpFleet(lab, {
+        lbs: LBS,
+        vip: VIP,
+        orders: ORDERS,
+        announceDrain: `${ANNOUNCE_DRAIN_MS}ms`,
+        sources: 250,
+      });
 
       const clients = await Clients.start(lab, { host: VIP, port: 80, sources, rate: RATE });
       const held = await clients.hold(HELD);

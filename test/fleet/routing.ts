@@ -5,8 +5,19 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Lab, type LabProcess } from './lab.js';
-import { ROOT, ROUTER_LB, lbAddress, renderConf, type NetmonInstance } from './fleet-lab.js';
+import { Lab, until, type LabProcess } from './lab.js';
+import {
+  buildHosts,
+  lbAddress,
+  renderConf,
+  ROOT,
+  ROUTER_LB,
+  RouteWatch,
+  startBackends,
+  startNetmon,
+  type NetmonInstance,
+  type RouteChange,
+} from './fleet-lab.js';
 
 const run = promisify(execFile);
 const NETMON = join(ROOT, 'bin', 'netmon');
@@ -120,4 +131,44 @@ export function startKeepalived(lab: Lab, n: NetmonInstance, vip: string): LabPr
     '--vrrp_pid',
     vrrpPid,
   ]);
+}
+
+/** lb address on the router's side -> its number (10.0.0.12 -> 2) */
+export const lbOfRouterSide = (addr: string): number => Number(addr.slice(addr.lastIndexOf('.') + 1)) - 10;
+
+export interface EcmpFleet {
+  sources: string[];
+  netmons: NetmonInstance[];
+  routes: RouteWatch;
+  /** the router's route once every instance is in it */
+  all: RouteChange;
+}
+
+/**
+ * lb1..lbN each with `vip` on lo, netmon bound to vip:80 (backends in `orders[i]`),
+ * conf/bird.conf and `netmon announce`; the router's BIRD merging their paths.
+ * Resolves once the router routes `vip` over every instance.
+ */
+export async function startEcmpFleet(
+  lab: Lab,
+  o: { lbs: number; vip: string; orders: number[][]; announceDrain: string; sources: number },
+): Promise<EcmpFleet> {
+  const sources = await buildHosts(lab, o.lbs, o.sources);
+  for (let i = 1; i <= o.lbs; i++) await lab.ip(`lb${i}`, 'addr', 'add', `${o.vip}/32`, 'dev', 'lo');
+  await startBackends(lab);
+  const routes = new RouteWatch(lab, 'router', o.vip);
+  startRouterBird(lab, o.lbs);
+  const netmons = await Promise.all(
+    Array.from({ length: o.lbs }, (_, k) =>
+      startNetmon(lab, k + 1, { bind: `${o.vip}:80`, order: o.orders[k]!, announceDrain: o.announceDrain }),
+    ),
+  );
+  for (const n of netmons) startAnnounce(lab, n, startLbBird(lab, n.lb, o.vip));
+  const all = await until(
+    'the router to route the virtual address over every instance',
+    () => routes.changes.findLast((c) => c.via.length === o.lbs) ?? null,
+    30_000,
+    100,
+  );
+  return { sources, netmons, routes, all };
 }
