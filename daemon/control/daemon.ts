@@ -24,7 +24,7 @@ import type {
   WorkerSnapshot,
 } from './snapshot/snapshot.js';
 import type { ClientStats, ControlContext, ReloadResult, StopAck } from './socket/context.js';
-import { evaluateHealth, observeHealth, type HealthReport, type ServicePhase } from './service-health.js';
+import { InstanceHealth, observeHealth, type HealthReport } from './service-health.js';
 import { VERSION } from '../version.js';
 import type { WorkerPlan } from '../data/plan.js';
 import { readClients, SourceWatch, type SourceListener } from './sources/source-clients.js';
@@ -60,11 +60,8 @@ export class Daemon implements ControlContext {
   private alertSource: () => AlertSnapshot[] = () => [];
   private readonly tickHooks: ((now: number) => void)[] = [];
   private readonly sourceWatch: SourceWatch;
-  private phase: ServicePhase = 'serving';
-  private lameDuckEnds = 0;
+  private readonly instanceHealth: InstanceHealth;
   private readonly stopRequestHooks: ((cause: string) => StopAck)[] = [];
-  /** healthy flag and reason codes last logged */
-  private loggedHealth = 'healthy';
 
   constructor(
     private config: Config,
@@ -98,6 +95,10 @@ export class Daemon implements ControlContext {
         for (const fn of this.fatalHooks) fn('the worker serving socket-activated listeners exited');
       },
     });
+    this.instanceHealth = new InstanceHealth(
+      () => observeHealth(this.config, this.topology, this.supervisor.openListeners()),
+      this.now,
+    );
   }
 
   /** Opens every listener in every worker; throws if any cannot be opened. */
@@ -149,7 +150,7 @@ export class Daemon implements ControlContext {
     }
     this.counterRates.forget(keep);
     for (const key of this.topology.reapRemoved()) log.info('removed backend drained; slot freed', { backend: key });
-    this.logHealthChange();
+    this.instanceHealth.logChange();
     for (const h of this.tickHooks) {
       try {
         h(now);
@@ -240,25 +241,7 @@ export class Daemon implements ControlContext {
   // ---- health and stop ----
   /** Whether this instance should get new traffic: /healthz, `show health`, keepalived, BGP. */
   serviceHealth(): HealthReport {
-    const seen = observeHealth(
-      this.config,
-      {
-        table: this.table,
-        listenerSlot: (name) => this.topology.listeners.get(name),
-        backendSlot: (key) => (this.topology.removed.has(key) ? undefined : this.topology.backends.get(key)),
-      },
-      this.supervisor.openListeners(),
-    );
-    return evaluateHealth({ phase: this.phase, lameDuckRemainingMs: this.lameDuckEnds - this.now(), ...seen });
-  }
-
-  private logHealthChange(): void {
-    const h = this.serviceHealth();
-    const key = h.healthy ? 'healthy' : h.reasons.map((r) => r.code).join(',');
-    if (key === this.loggedHealth) return;
-    this.loggedHealth = key;
-    if (h.healthy) log.info('instance healthy again: routing tools may send traffic');
-    else log.warn('instance unhealthy: /healthz answers 503', { reasons: h.reasons.map((r) => r.message) });
+    return this.instanceHealth.report();
   }
 
   /**
@@ -266,9 +249,7 @@ export class Daemon implements ControlContext {
    * accepting, so the route to this instance is withdrawn before its listeners close.
    */
   enterLameDuck(ms: number): void {
-    this.phase = 'lame_duck';
-    this.lameDuckEnds = this.now() + ms;
-    this.logHealthChange();
+    this.instanceHealth.enterLameDuck(ms);
   }
 
   /** main.ts runs the stop sequence; the control socket's `stop` asks it through here. */
@@ -283,7 +264,7 @@ export class Daemon implements ControlContext {
   }
 
   async stop(graceful: boolean): Promise<void> {
-    this.phase = 'draining';
+    this.instanceHealth.enterDraining();
     if (this.tick) clearInterval(this.tick);
     this.tick = null;
     this.health.stop();

@@ -6,6 +6,7 @@
 // listener is open, or when a pool marked `critical` has no backend that can take
 // a connection.
 import type { Config } from '../config/schema.js';
+import { log } from '../log.js';
 import type { Table } from '../state/table.js';
 
 /** serving: normal; lame_duck: stopping, still accepting; draining: listeners closed, connections finishing */
@@ -88,11 +89,13 @@ export function evaluateHealth(input: HealthInput): HealthReport {
   };
 }
 
-/** What the daemon reads to build a HealthInput; the Daemon satisfies it. */
+/** What the daemon reads to build a HealthInput: the Topology satisfies it. */
 export interface HealthSources {
   table: Pick<Table, 'listenerEnabled' | 'eligible'>;
-  listenerSlot(name: string): number | undefined;
-  backendSlot(key: string): number | undefined;
+  listeners: { get(name: string): number | undefined };
+  backends: { get(key: string): number | undefined };
+  /** backends removed by a reload, still draining: they do not count */
+  removed: { has(key: string): boolean };
 }
 
 /** The listeners and critical pools of `config` as the table and the workers see them now. */
@@ -102,7 +105,7 @@ export function observeHealth(
   openListeners: ReadonlySet<string>,
 ): Pick<HealthInput, 'listeners' | 'criticalPools'> {
   const listeners = config.listeners.map((l) => {
-    const slot = src.listenerSlot(l.name);
+    const slot = src.listeners.get(l.name);
     const enabled = slot !== undefined && src.table.listenerEnabled(slot);
     return { name: l.name, enabled, open: enabled && openListeners.has(l.name) };
   });
@@ -111,10 +114,57 @@ export function observeHealth(
     .map((p) => {
       let up = 0;
       for (const b of p.backends) {
-        const slot = src.backendSlot(b.key);
+        const slot = src.removed.has(b.key) ? undefined : src.backends.get(b.key);
         if (slot !== undefined && src.table.eligible(slot)) up++;
       }
       return { pool: p.name, up, total: p.backends.length };
     });
   return { listeners, criticalPools };
+}
+
+/**
+ * The one owner of the instance's stop phase: the Daemon tells it when a stop
+ * begins and when the listeners close; it answers health reports over what
+ * `observe` sees now, and logs each change of verdict once.
+ */
+export class InstanceHealth {
+  private phase: ServicePhase = 'serving';
+  private lameDuckEnds = 0;
+  /** healthy, or the reason codes, last logged */
+  private logged = 'healthy';
+
+  constructor(
+    private readonly observe: () => Pick<HealthInput, 'listeners' | 'criticalPools'>,
+    private readonly now: () => number,
+  ) {}
+
+  report(): HealthReport {
+    return evaluateHealth({
+      phase: this.phase,
+      lameDuckRemainingMs: this.lameDuckEnds - this.now(),
+      ...this.observe(),
+    });
+  }
+
+  /** A graceful stop begins: unhealthy for `ms` while the listeners still accept. */
+  enterLameDuck(ms: number): void {
+    this.phase = 'lame_duck';
+    this.lameDuckEnds = this.now() + ms;
+    this.logChange();
+  }
+
+  /** The listeners are closing: open connections finish. */
+  enterDraining(): void {
+    this.phase = 'draining';
+  }
+
+  /** Logs the verdict if it changed since the last call (the daemon's tick and the stop steps call it). */
+  logChange(): void {
+    const h = this.report();
+    const key = h.healthy ? 'healthy' : h.reasons.map((r) => r.code).join(',');
+    if (key === this.logged) return;
+    this.logged = key;
+    if (h.healthy) log.info('instance healthy again: routing tools may send traffic');
+    else log.warn('instance unhealthy: /healthz answers 503', { reasons: h.reasons.map((r) => r.message) });
+  }
 }
