@@ -31,7 +31,7 @@ const ORDERS = [
   [2, 1, 0],
   [1, 2, 0],
 ];
-const ANNOUNCE_DRAIN_MS = 1500;
+const ANNOUNCE_DRAIN_MS = 3000;
 const RATE = 150;
 const HELD = 30;
 /** successful flows each phase waits for (about 2 s at RATE on an idle machine) */
