@@ -64,7 +64,11 @@ export class Section {
     for (const key of Object.keys(raw)) {
       if (!known.includes(key)) {
         const where = path === '' ? 'at the top level' : `in ${path}`;
-        issues.add('E_UNKNOWN_KEY', this.at(key), `unknown key "${key}" ${where}${didYouMean(key, known)}`);
+        issues.add(
+          'E_UNKNOWN_KEY',
+          this.at(key),
+          `unknown key ${JSON.stringify(key)} ${where}${didYouMean(key, known)}`,
+        );
       }
     }
   }
