@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import toml from 'toml';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import { addressKey, parseAddress } from './address.js';
+import { DEFAULT_CONTROL_SOCKET, DEFAULT_METRICS_LISTEN } from './defaults.js';
 import { LineLocator } from './locate.js';
 import { Issues, Section, isTable } from './reader.js';
 import { LISTENER_KEYS, readListener } from './listener-section.js';
@@ -39,9 +40,6 @@ const ALERT_KEYS = [
   'imbalance_cv',
   'imbalance_min_connections',
 ] as const;
-
-export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9469';
-export const DEFAULT_CONTROL_SOCKET = '/run/netmon/netmon.sock';
 
 export function loadConfigFile(path: string): Config {
   let text: string;

@@ -3,6 +3,7 @@
 // hands recovered backends to slow start, and is the one place that changes a
 // backend's operational state (the table's op state has this single writer).
 import type { HealthCheck, PassiveHealth } from '../../config/schema.js';
+import { DEFAULT_PASSIVE } from '../../config/defaults.js';
 import { log } from '../../log.js';
 import { Cause, CAUSE_NAMES, CheckResult, OP_NAMES, OpState, type Table } from '../../state/table.js';
 import { DEFAULT_PASSIVE_COOLDOWN_MS, passiveEjectionAllowed } from './passive.js';
@@ -90,7 +91,7 @@ export interface BackendHealthStatus {
 }
 
 /** Used when a backend entry carries no passive settings. */
-export const DEFAULT_MAX_EJECTED_SHARE = 0.5;
+export const DEFAULT_MAX_EJECTED_SHARE = DEFAULT_PASSIVE.maxEjectedShare;
 /** The next probe comes interval ± this share, so probes of many backends do not march in step. */
 export const INTERVAL_JITTER = 0.1;
 
