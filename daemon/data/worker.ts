@@ -398,9 +398,17 @@ const init = workerData as WorkerInit;
 const w = new Worker(init);
 w.table.countWorkerStart(init.id);
 w.startHeartbeat();
+// a plan that throws while applied is reported, not left to kill the thread silently
+const apply = (plan: WorkerPlan): void => {
+  w.apply(plan).catch((err: unknown) => {
+    const message = `cannot apply the plan: ${err instanceof Error ? err.message : String(err)}`;
+    log.error('plan not applied', { generation: plan.generation, err: message });
+    w.post({ type: 'applied', generation: plan.generation, errors: [{ listener: '*', code: 'E_PLAN', message }] });
+  });
+};
 parentPort!.on('message', (m: ToWorker) => {
-  if (m.type === 'plan') void w.apply(m.plan);
+  if (m.type === 'plan') apply(m.plan);
   else if (m.type === 'stop') w.stop();
 });
-void w.apply(init.plan);
+apply(init.plan);
 log.debug('worker started', { worker: init.id, threadId });
