@@ -21,8 +21,8 @@ import ipaddr from 'ipaddr.js';
 
 /** An address as plain data: 4 bytes (IPv4, also for IPv4-mapped IPv6) or 16 bytes (IPv6), network order. */
 export interface IpAddress {
-  family: 4 | 6;
-  bytes: number[];
+  readonly family: 4 | 6;
+  readonly bytes: readonly number[];
 }
 
 /**
@@ -31,9 +31,9 @@ export interface IpAddress {
  * inside ::ffff:0:0/96 is always held as the IPv4 range it denotes.
  */
 export interface IpRange {
-  family: 4 | 6;
-  bytes: number[];
-  prefix: number;
+  readonly family: 4 | 6;
+  readonly bytes: readonly number[];
+  readonly prefix: number;
 }
 
 export type RangeResult = { ok: true; range: IpRange } | { ok: false; reason: string };
@@ -61,13 +61,19 @@ export function parseIp(text: string): IpAddress | null {
       if (!FOUR_PART.test(text.slice(colon + 1))) return null;
       if (colon === 1) return null; // "::a.b.c.d", the deprecated IPv4-compatible form
     }
-    const a = ipaddr.IPv6.parse(text);
-    if (a.isIPv4MappedAddress()) return { family: 4, bytes: a.toIPv4Address().toByteArray() };
-    return { family: 6, bytes: a.toByteArray() };
+    const bytes = ipaddr.IPv6.parse(text).toByteArray();
+    // ::ffff:0:0/96 (ipaddr.js's isIPv4MappedAddress() walks its whole table of special ranges)
+    if (isMapped(bytes)) return { family: 4, bytes: bytes.slice(12) };
+    return { family: 6, bytes };
   } catch {
     // ipaddr.js throws on what it cannot read (an octet over 255, a malformed group)
     return null;
   }
+}
+
+function isMapped(b: readonly number[]): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
 }
 
 /** Why `text` is not an address, for a config message. */
@@ -133,7 +139,7 @@ function maskBytes(bytes: readonly number[], prefix: number): number[] {
 
 /** "10.0.0.1", or RFC 5952 text for IPv6 ("2001:db8::1"). */
 export function formatIp(a: IpAddress): string {
-  return a.family === 4 ? a.bytes.join('.') : ipaddr.fromByteArray(a.bytes).toString();
+  return a.family === 4 ? a.bytes.join('.') : ipaddr.fromByteArray([...a.bytes]).toString();
 }
 
 /** "10.0.0.0/8", "2001:db8::/32"; a single host keeps its /32 or /128. */
@@ -183,9 +189,31 @@ export interface ClientAddress {
   ip: IpAddress | null;
 }
 
-/** Parse a client address from `socket.remoteAddress` or a PROXY header. */
+const NO_ADDRESS: ClientAddress = Object.freeze({ text: '', ip: null });
+/**
+ * Addresses read lately, by text: a client that reconnects is not parsed again
+ * (ipaddr.js takes microseconds per IPv6 address). Bounded: emptied when full.
+ */
+const recent = new Map<string, ClientAddress>();
+const RECENT_MAX = 4096;
+
+/**
+ * Parse a client address from `socket.remoteAddress` or a PROXY header. The
+ * result is shared between connections from the same address: never change it.
+ */
 export function clientAddress(raw: string | undefined): ClientAddress {
-  if (raw === undefined || raw === '') return { text: '', ip: null };
+  if (raw === undefined || raw === '') return NO_ADDRESS;
+  const seen = recent.get(raw);
+  if (seen !== undefined) return seen;
   const ip = parseIp(raw);
-  return { text: ip === null ? raw : formatIp(ip), ip };
+  // what parseIp accepts as IPv4 is already in canonical form; sockets and the
+  // PROXY parser give IPv6 in RFC 5952 form: only a mapped address is rewritten
+  const text = ip !== null && ip.family === 4 && raw.includes(':') ? formatIp(ip) : raw;
+  const fresh: ClientAddress = Object.freeze({
+    text,
+    ip: ip === null ? null : Object.freeze({ family: ip.family, bytes: Object.freeze(ip.bytes) }),
+  });
+  if (recent.size >= RECENT_MAX) recent.clear();
+  recent.set(raw, fresh);
+  return fresh;
 }
