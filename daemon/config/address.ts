@@ -18,7 +18,7 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 /** an interface name after "%" in a link-local bind ("fe80::1%eth0") */
 const ZONE = /^[A-Za-z0-9_.-]{1,15}$/;
 
-export function isHostname(s: string): boolean {
+function isHostname(s: string): boolean {
   if (s.length === 0 || s.length > 253) return false;
   const labels = s.endsWith('.') ? s.slice(0, -1).split('.') : s.split('.');
   // an all-numeric dotted name is a mistyped IPv4 address, not a host name

@@ -8,6 +8,13 @@ import type { PoolRuntime, WorkerServices } from './worker-runtime.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
 import type { Origin } from './edge/preamble.js';
 import type { SourceLimiter } from './edge/source-limits.js';
+import type { ErrorCode } from '../errors.js';
+
+const CONNECT_ERROR_CODE: Record<ConnectErrorReason, ErrorCode> = {
+  refused: 'E_CONNECT_REFUSED',
+  timeout: 'E_CONNECT_TIMEOUT',
+  other: 'E_CONNECT_ERROR',
+};
 
 const enum Phase {
   Picking = 0,
@@ -43,6 +50,8 @@ export class Connection {
   private clientEnded = false;
   private backendEnded = false;
   private termination: Termination = 'client_close';
+  /** why no backend took the client: the last failed connect or the refusal; null once one connected */
+  private error: ErrorCode | null = null;
   private queueTimer: NodeJS.Timeout | null = null;
   private readonly ctx: PickContext;
   /** bytes already read from the client (peeked headers) to send to the backend first */
@@ -164,6 +173,7 @@ export class Connection {
     const w = this.svc.worker;
     this.phase = Phase.Relaying;
     this.connectedAt = now;
+    this.error = null;
     const ms = now - this.connectStartedAt;
     table.resetConsecutiveFailures(this.slot);
     table.countConnection(w, this.slot);
@@ -296,6 +306,7 @@ export class Connection {
     b.destroy();
     this.backend = null;
     table.countConnectError(w, slot, reason);
+    this.error = CONNECT_ERROR_CODE[reason];
     table.release(w, slot);
     this.slot = -1;
     this.svc.slotReleased(this.pool);
@@ -321,6 +332,8 @@ export class Connection {
   private reject(reason: RejectReason): void {
     this.termination =
       reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
+    if (reason === 'queue_timeout') this.error = 'E_QUEUE_TIMEOUT';
+    else this.error ??= 'E_NO_BACKEND';
     this.table.countRejected(this.svc.worker, this.listenerSlot, reason);
     this.client.destroy();
     this.finish();
@@ -352,6 +365,7 @@ export class Connection {
         connectMs: this.connectedAt ? this.connectedAt - this.connectStartedAt : -1,
         durationMs: performance.now() - this.acceptedAt,
         termination: this.termination,
+        error: this.error,
         attempts: this.attempts,
       });
     }
@@ -368,5 +382,7 @@ export interface AccessRecord {
   connectMs: number;
   durationMs: number;
   termination: Termination;
+  /** catalog code: why no backend served the connection (null when one did) */
+  error: ErrorCode | null;
   attempts: number;
 }

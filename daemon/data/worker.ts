@@ -356,6 +356,7 @@ class Worker implements WorkerServices {
       connect_ms: r.connectMs >= 0 ? round(r.connectMs) : null,
       duration_ms: round(r.durationMs),
       termination: r.termination,
+      error: r.error,
       attempts: r.attempts,
       worker: this.worker,
     });

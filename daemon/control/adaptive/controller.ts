@@ -11,7 +11,7 @@ import type { StrategyName } from '../../data/balance/strategies.js';
 import type { AdaptiveTiming } from '../../config/schema.js';
 import { DEFAULT_ADAPTIVE } from '../../config/defaults.js';
 
-export const DEFAULT_TIMING: AdaptiveTiming = DEFAULT_ADAPTIVE;
+const DEFAULT_TIMING: AdaptiveTiming = DEFAULT_ADAPTIVE;
 
 export interface AdaptiveSwitch {
   pool: string;
