@@ -51,7 +51,7 @@ function shell(command: string, timeoutMs: number): Promise<number> {
  * every `repeatMs`; commands never overlap.
  */
 export class HealthAnnouncer {
-  private readonly o: Required<Omit<AnnounceOptions, 'repeatMs'>> & { repeatMs: number };
+  private readonly o: Required<AnnounceOptions>;
   private client: ControlClient | null = null;
   private connecting = false;
   private timer: NodeJS.Timeout | null = null;

@@ -107,12 +107,15 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       exitCode = 1;
       onStop('fatal');
     });
-    const finish = (graceful: boolean): void => {
+    const finish = (graceful: boolean, signal: string): void => {
       lameDuck = null;
       if (graceful) {
         const drainMs = daemon.currentConfig.drainTimeout;
         notify.stopping(`stopping: draining connections (up to ${drainMs} ms)`);
-        log.info('stopping: listeners closed, waiting for connections to finish', { drain_timeout_ms: drainMs });
+        log.info('stopping: listeners closed, waiting for connections to finish', {
+          signal,
+          drain_timeout_ms: drainMs,
+        });
       }
       void daemon
         .stop(graceful)
@@ -129,15 +132,14 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
         log.warn('second stop signal: closing every connection now', { signal });
         if (lameDuck) {
           clearTimeout(lameDuck);
-          finish(false);
+          finish(false, signal);
         } else void daemon.terminate();
         return;
       }
       stopping = true;
       const announceMs = signal === 'fatal' ? 0 : daemon.currentConfig.announceDrain;
       if (announceMs === 0) {
-        log.info('stopping', { signal });
-        finish(true);
+        finish(true, signal);
         return;
       }
       // lame duck: keep accepting while /healthz says 503, so keepalived or the
@@ -148,7 +150,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
         announce_drain_ms: announceMs,
       });
       daemon.enterLameDuck(announceMs);
-      lameDuck = setTimeout(() => finish(true), announceMs);
+      lameDuck = setTimeout(() => finish(true, signal), announceMs);
     };
     daemon.onStopRequest((cause) => {
       const started = !stopping;
