@@ -80,6 +80,11 @@ export const CODES = {
     retryable: false,
     doc: 'LISTEN_FDS / LISTEN_FDNAMES from systemd are malformed',
   },
+  E_LISTEN: {
+    fault: 'client',
+    retryable: false,
+    doc: 'a listener cannot be opened (address in use, no permission); at start netmon exits, on a reload the rest of the config runs',
+  },
   E_METRICS_LISTEN: {
     fault: 'client',
     retryable: false,

@@ -194,7 +194,10 @@ function describeEvent(e: DaemonEvent): string | null {
     case 'alert':
       return `alert ${e.alert.name} ${e.alert.subject} ${e.alert.state}: ${e.alert.message}`;
     case 'reload':
-      return e.ok ? `reload ok, generation ${e.generation}` : `reload refused: ${e.errors[0] ?? 'unknown error'}`;
+      if (e.ok) return `reload ok, generation ${e.generation}`;
+      return e.outcome === 'partial'
+        ? `reload applied in part, generation ${e.generation}: ${e.errors[0] ?? ''}`
+        : `reload refused: ${e.errors[0] ?? 'unknown error'}`;
     case 'adaptive':
       return `${e.pool}: adaptive ${e.from} -> ${e.to} (${e.reason})`;
     case 'worker':

@@ -1,6 +1,9 @@
 // The control plane: owns the table and the topology, supervises the workers,
 // runs health checks, applies reloads and run-time changes, and answers the
-// control socket. It never proxies a byte.
+// control socket. It never proxies a byte. A reload (and the start, as a
+// reload from nothing) computes one ConfigDiff; every part applies its share:
+// the table's slots (topology), the workers' plan, health checks, adaptive,
+// the per-source tables, and whoever subscribed with onConfigApplied (alerts).
 import os from 'node:os';
 import { Table, AdminState, Cause, type TableCapacity } from '../state/table.js';
 import { Topology } from './topology/topology.js';
@@ -26,8 +29,11 @@ import type {
 import type { ClientStats, ControlContext, ReloadResult } from './socket/context.js';
 import { VERSION } from '../version.js';
 import type { WorkerPlan } from '../data/plan.js';
-import { readClients, SourceWatch, type SourceListener } from './sources/source-clients.js';
-import { sourceQuota, sourceTableEntries } from '../data/edge/source-limits.js';
+import { readClients, SourceWatch } from './sources/source-clients.js';
+import { sourceTableEntries } from '../data/edge/source-limits.js';
+import { changedKeys, diffConfigs, type ConfigDiff } from './topology/diff.js';
+import { keyChanges, listenErrorLines, listenerStatus, type ListenerStatus } from './reload-report.js';
+import type { ListenErrors } from './supervisor.js';
 
 export interface DaemonOptions {
   /** re-read on reload; null = the embedded default (reload re-applies it) */
@@ -59,6 +65,11 @@ export class Daemon implements ControlContext {
   private alertSource: () => AlertSnapshot[] = () => [];
   private readonly tickHooks: ((now: number) => void)[] = [];
   private readonly sourceWatch: SourceWatch;
+  private readonly adaptive: AdaptiveService;
+  private readonly appliedHooks: ((d: ConfigDiff) => void)[] = [];
+  /** the first config as a diff from nothing, until start() has applied health's share */
+  private initial: ConfigDiff | null;
+  private listenState = new Map<string, ListenerStatus>();
 
   constructor(
     private config: Config,
@@ -78,12 +89,15 @@ export class Daemon implements ControlContext {
     this.topology = new Topology(this.table);
     this.backendRates = new RateTracker(this.table);
     for (const [name, fd] of opts.activated ?? []) this.topology.activated.set(name, fd);
-    this.topology.apply(config, this.now());
     this.health = new HealthService(this.table, (e) => this.onStateEvent(e));
-    const adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
-    this.tickHooks.push((now) => adaptive.tick(now));
+    this.adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
+    this.tickHooks.push((now) => this.adaptive.tick(now));
     this.sourceWatch = new SourceWatch(this.table);
-    this.tickHooks.push((now) => this.sourceWatch.tick(this.sourceListeners(), now));
+    this.tickHooks.push((now) => this.sourceWatch.tick(now));
+    this.initial = diffConfigs(null, config);
+    this.topology.apply(this.initial, this.now());
+    this.adaptive.apply(this.initial);
+    this.sourceWatch.apply(this.initial, (name) => this.topology.listeners.get(name)!);
     this.supervisor = new Supervisor(this.table, config.workers, this.workerPlan(), {
       onPassive: (slot) => this.health.reportConnectFailures(slot),
       onWorker: (worker, what, detail) =>
@@ -94,14 +108,16 @@ export class Daemon implements ControlContext {
     });
   }
 
-  /** Opens every listener in every worker; throws if any cannot be opened. */
+  /** Opens every listener in every worker; throws E_LISTEN (every worker stopped) if any cannot be opened. */
   async start(): Promise<void> {
-    const errors = await this.supervisor.start();
-    if (errors.length > 0) {
+    const failures = await this.supervisor.start();
+    this.recordListening(failures);
+    if (failures.length > 0) {
       await this.supervisor.terminate();
-      throw new NetmonError('E_INTERNAL', errors.map((e) => `listener ${e.listener}: ${e.message}`).join('; '));
+      throw new NetmonError('E_LISTEN', listenErrorLines(this.listenState).join('; '));
     }
-    this.health.setBackends(this.topology, this.config);
+    this.health.apply(this.initial!, this.topology);
+    this.initial = null;
     this.tick = setInterval(() => this.onTick(), TICK_MS);
     this.onTick();
     log.info('netmon started', {
@@ -121,6 +137,10 @@ export class Daemon implements ControlContext {
   }
   get currentConfig(): Config {
     return this.config;
+  }
+  /** Told of every config applied after the first (a reload's diff), once every part here has applied its share. */
+  onConfigApplied(fn: (d: ConfigDiff) => void): void {
+    this.appliedHooks.push(fn);
   }
 
   private onTick(): void {
@@ -142,7 +162,7 @@ export class Daemon implements ControlContext {
       );
     }
     this.counterRates.forget(keep);
-    for (const key of this.topology.reapRemoved()) log.info('removed backend drained; slot freed', { backend: key });
+    for (const what of this.topology.reapRemoved()) log.info('removed by a reload and drained; slot freed', { what });
     for (const h of this.tickHooks) {
       try {
         h(now);
@@ -204,30 +224,50 @@ export class Daemon implements ControlContext {
           : [err instanceof Error ? err.message : String(err)];
       return this.reloadFailed(errors, now);
     }
-    const changes = this.topology.apply(next, now);
+    const d = diffConfigs(this.config, next);
+    const changes = [...this.topology.apply(d, now), ...keyChanges(d)];
     this.config = next;
     setLogLevel(next.log.level);
-    const listenErrors = await this.supervisor.apply(this.workerPlan());
-    this.health.setBackends(this.topology, next);
-    this.sourceWatch.checkConfig(next);
+    const errors: string[] = [];
+    try {
+      this.recordListening(await this.supervisor.apply(this.workerPlan()));
+      errors.push(...listenErrorLines(this.listenState));
+    } catch (err) {
+      errors.push(err instanceof NetmonError ? `${err.code}: ${err.message}` : String(err));
+    }
+    this.health.apply(d, this.topology);
+    this.adaptive.apply(d);
+    this.sourceWatch.apply(d, (name) => this.topology.listeners.get(name)!);
+    for (const fn of this.appliedHooks) {
+      try {
+        fn(d);
+      } catch (err) {
+        log.error('applying a reload failed in a subscriber', { err });
+      }
+    }
     const generation = this.topology.generation;
-    const errors = listenErrors.map((e) => `listener ${e.listener}: ${e.message}`);
     const ok = errors.length === 0;
+    const outcome = ok ? 'applied' : 'partial';
     this.table.recordReload(ok, now);
-    this.lastReload = { ok, time: now, errors };
-    this.eventLog.push({ type: 'reload', time: now, ok, generation, errors, changes });
+    this.lastReload = { ok, outcome, time: now, errors };
+    this.eventLog.push({ type: 'reload', time: now, ok, outcome, generation, errors, changes });
     if (ok) log.info('config reloaded', { generation, changes });
-    else log.warn('config reloaded with errors', { generation, changes, errors });
-    return { ok, generation, errors, changes };
+    else log.warn('config reloaded in part: the new config runs except what failed', { generation, changes, errors });
+    return { ok, outcome, generation, errors, changes, keys: changedKeys(d) };
+  }
+
+  /** What the workers could open of the current config, per listener. */
+  private recordListening(failures: ListenErrors): void {
+    this.listenState = listenerStatus(this.config, failures, new Set(this.topology.activated.keys()));
   }
 
   private reloadFailed(errors: string[], now: number): ReloadResult {
     this.table.recordReload(false, now);
-    this.lastReload = { ok: false, time: now, errors };
+    this.lastReload = { ok: false, outcome: 'refused', time: now, errors };
     const generation = this.topology.generation;
-    this.eventLog.push({ type: 'reload', time: now, ok: false, generation, errors, changes: [] });
+    this.eventLog.push({ type: 'reload', time: now, ok: false, outcome: 'refused', generation, errors, changes: [] });
     log.warn('reload rejected; the running config is unchanged', { errors });
-    return { ok: false, generation, errors, changes: [] };
+    return { ok: false, outcome: 'refused', generation, errors, changes: [], keys: [] };
   }
 
   // ---- stop ----
@@ -262,6 +302,7 @@ export class Daemon implements ControlContext {
         workers: () => this.workers(),
         alerts: () => this.alertSource(),
         checkDetail: (slot) => this.health.detail(slot),
+        listenerStatus: (name) => this.listenState.get(name) ?? { serving: null, error: null },
       },
       this.now(),
     );
@@ -350,13 +391,15 @@ export class Daemon implements ControlContext {
       throw new NetmonError('E_BAD_ARGUMENT', `weight must be an integer 1..256, got ${JSON.stringify(weight)}`);
     }
     const before = this.table.weight(slot);
-    this.health.setConfiguredWeight(slot, weight);
+    this.topology.setConfiguredWeight(slot, weight);
+    this.health.weightChanged(slot);
     log.info('backend weight', { backend, from: before, to: weight, cause: 'admin' });
   }
 
   setAlgorithm(pool: string, algorithm: string): void {
     const slot = this.topology.pools.get(pool);
-    if (slot === undefined) throw new NetmonError('E_NOT_FOUND', `no pool ${pool}`);
+    if (slot === undefined || this.topology.removedPools.has(pool))
+      throw new NetmonError('E_NOT_FOUND', `no pool ${pool}`);
     if (!(ALGORITHMS as readonly string[]).includes(algorithm)) {
       throw new NetmonError(
         'E_BAD_ARGUMENT',
@@ -369,7 +412,9 @@ export class Daemon implements ControlContext {
 
   setListenerEnabled(listener: string, enabled: boolean): void {
     const slot = this.topology.listeners.get(listener);
-    if (slot === undefined) throw new NetmonError('E_NOT_FOUND', `no listener ${listener}`);
+    if (slot === undefined || this.topology.removedListeners.has(listener)) {
+      throw new NetmonError('E_NOT_FOUND', `no listener ${listener}`);
+    }
     this.table.setListenerEnabled(slot, enabled);
     log.info('listener', { listener, enabled, cause: 'admin' });
   }
@@ -383,14 +428,6 @@ export class Daemon implements ControlContext {
   }
 
   /** The topology's plan plus the process-wide edge settings. */
-  private sourceListeners(): SourceListener[] {
-    return this.config.listeners.map((l) => ({
-      name: l.name,
-      slot: this.topology.listeners.get(l.name)!,
-      quota: sourceQuota(l.edge),
-    }));
-  }
-
   private workerPlan(): WorkerPlan {
     return {
       ...this.topology.plan(),

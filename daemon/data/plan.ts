@@ -57,12 +57,22 @@ export interface WorkerPlan {
   edge?: WorkerEdgePlan;
 }
 
-/** main -> worker */
-export type ToWorker = { type: 'plan'; plan: WorkerPlan } | { type: 'stop'; graceMs: number };
+/** A listener a worker could not open for a generation. */
+export interface ListenFailure {
+  listener: string;
+  /** the socket error: EADDRINUSE, EACCES, EADDRNOTAVAIL, ... */
+  errno: string;
+  message: string;
+  /** where the worker still serves the listener (its previous bind, kept), or null: not served */
+  serving: string | null;
+}
+
+/** main -> worker; a stop is graceful (connections finish) or immediate (every connection is cut now) */
+export type ToWorker = { type: 'plan'; plan: WorkerPlan } | { type: 'stop'; immediate: boolean };
 
 /** worker -> main */
 export type FromWorker =
-  | { type: 'applied'; generation: number; errors: { listener: string; code: string; message: string }[] }
+  | { type: 'applied'; generation: number; failures: ListenFailure[] }
   | { type: 'passive'; slot: number }
   | { type: 'drained' };
 

@@ -160,6 +160,9 @@ const W_ACCEPTED = 5;
 const W_STARTS = 6;
 const WORKER_STRIPE = 8;
 
+const PS_QUEUED_HELD = 0; // this worker's share of P_QUEUED, given back if the worker dies
+const POOL_STRIPE = 1;
+
 // ---- i32 per-source region (after the f64 part) ----------------------------------
 // Per listener slot:
 const SL_EPOCH = 0; // bumped when the slot is given to a new listener: older entries then match nobody
@@ -260,6 +263,7 @@ export class Table {
   private readonly bsBase: number;
   private readonly lsBase: number;
   private readonly wsBase: number;
+  private readonly psBase: number;
   private readonly src: Int32Array;
   /** per-source entries; 0 when no listener tracks sources */
   readonly sourceCapacity: number;
@@ -278,7 +282,8 @@ export class Table {
     this.bsBase = align8(this.bfBase + cap.backends * BACKEND_F64);
     this.lsBase = align8(this.bsBase + cap.workers * cap.backends * BACKEND_STRIPE);
     this.wsBase = align8(this.lsBase + cap.workers * cap.listeners * LISTENER_STRIPE);
-    const f64Len = this.wsBase + cap.workers * WORKER_STRIPE;
+    this.psBase = align8(this.wsBase + cap.workers * WORKER_STRIPE);
+    const f64Len = this.psBase + cap.workers * cap.pools * POOL_STRIPE;
     const n = cap.sources ?? 0;
     if (n !== 0 && (n & (n - 1)) !== 0) throw new Error(`state table: source entries must be a power of two, got ${n}`);
     if (n > MAX_SOURCE_ENTRIES) throw new Error(`state table: at most ${MAX_SOURCE_ENTRIES} source entries, got ${n}`);
@@ -484,8 +489,13 @@ export class Table {
   poolQueued(i: number): number {
     return Atomics.load(this.i32, this.p(i) + P_QUEUED);
   }
-  addPoolQueued(i: number, delta: number): void {
+  /** A connection of `worker` entered (+1) or left (-1) pool `i`'s queue. */
+  addPoolQueued(worker: number, i: number, delta: number): void {
     Atomics.add(this.i32, this.p(i) + P_QUEUED, delta);
+    this.f64[this.ps(worker, i) + PS_QUEUED_HELD]! += delta;
+  }
+  private ps(worker: number, i: number): number {
+    return this.psBase + (worker * this.cap.pools + i) * POOL_STRIPE;
   }
 
   // ---- backends: shared state --------------------------------------------------
@@ -582,12 +592,15 @@ export class Table {
   effectiveWeight(i: number): number {
     return Atomics.load(this.i32, this.b(i) + B_EFF_WEIGHT);
   }
-  /** Main thread only. */
-  setWeight(i: number, configured: number, effective: number): void {
-    const b = this.b(i);
-    const a = Atomics.exchange(this.i32, b + B_WEIGHT, configured);
-    const e = Atomics.exchange(this.i32, b + B_EFF_WEIGHT, effective);
-    if (a !== configured || e !== effective) this.bumpPoolVersion(this.backendPool(i));
+  /** The weight the config (or `set weight`) gives the backend. Main thread only: the topology writes it. */
+  setConfiguredWeight(i: number, weight: number): void {
+    if (Atomics.exchange(this.i32, this.b(i) + B_WEIGHT, weight) !== weight) this.bumpPoolVersion(this.backendPool(i));
+  }
+  /** The weight picks use (below the configured one while slow start ramps). Main thread only: slow start writes it. */
+  setEffectiveWeight(i: number, weight: number): void {
+    if (Atomics.exchange(this.i32, this.b(i) + B_EFF_WEIGHT, weight) !== weight) {
+      this.bumpPoolVersion(this.backendPool(i));
+    }
   }
   isBackup(i: number): boolean {
     return Atomics.load(this.i32, this.b(i) + B_BACKUP) === 1;
@@ -645,16 +658,21 @@ export class Table {
     Atomics.add(this.i32, this.b(i) + B_QUEUE, delta);
   }
   /**
-   * A worker died: give back every slot it held, so `active` stays true.
-   * Main thread only, after the worker's exit (its stripes have no writer then).
+   * A worker is gone: give back every reservation its connections still held
+   * (backend and listener slots, queue places, per-source counts, its open
+   * count), so the shared counts stay true. Returns what was given back: all
+   * zero after a worker that closed its connections itself. Main thread only,
+   * after the worker's exit (its stripes have no writer then).
    */
-  releaseWorker(worker: number): void {
+  releaseWorker(worker: number): Reclaimed {
+    const r: Reclaimed = { backends: 0, listeners: 0, queued: 0, sources: 0, connections: 0 };
     for (let i = 0; i < this.cap.backends; i++) {
       const s = this.bs(worker, i) + S_ACTIVE_HELD;
       const held = this.f64[s]!;
       if (held !== 0) {
         Atomics.sub(this.i32, this.b(i) + B_ACTIVE, held);
         this.f64[s] = 0;
+        r.backends += held;
       }
     }
     for (let i = 0; i < this.cap.listeners; i++) {
@@ -663,10 +681,22 @@ export class Table {
       if (held !== 0) {
         Atomics.sub(this.i32, this.l(i) + L_ACTIVE, held);
         this.f64[s] = 0;
+        r.listeners += held;
       }
     }
+    for (let i = 0; i < this.cap.pools; i++) {
+      const s = this.ps(worker, i) + PS_QUEUED_HELD;
+      const held = this.f64[s]!;
+      if (held !== 0) {
+        Atomics.sub(this.i32, this.p(i) + P_QUEUED, held);
+        this.f64[s] = 0;
+        r.queued += held;
+      }
+    }
+    r.connections = this.f64[this.ws(worker) + W_ACTIVE]!;
     this.f64[this.ws(worker) + W_ACTIVE] = 0;
-    if (this.sourceCapacity > 0) this.releaseWorkerSources(worker);
+    if (this.sourceCapacity > 0) r.sources = this.releaseWorkerSources(worker);
+    return r;
   }
 
   // ---- backends: passive failure detection ----------------------------------------
@@ -1058,17 +1088,19 @@ export class Table {
    * rewriting becomes SOURCE_DEAD (not empty: an empty entry ends a probe, and
    * the sources after it in the window would be missed and tracked twice).
    */
-  private releaseWorkerSources(worker: number): void {
+  private releaseWorkerSources(worker: number): number {
     const s = this.src;
     const n = this.sourceCapacity;
     const h = this.shBase + worker * n;
     const me = worker + 1;
+    let released = 0;
     for (let i = 0; i < n; i++) {
       const held = s[h + i]!;
       const e = this.se(i);
       if (held !== 0) {
         Atomics.sub(s, e + E_ACTIVE, held);
         s[h + i] = 0;
+        released += held;
       }
       if (Atomics.load(s, e + E_LOCK) === me) Atomics.store(s, e + E_LOCK, 0);
       const tag = Atomics.load(s, e + E_TAG);
@@ -1079,6 +1111,7 @@ export class Table {
         this.publishSource(i, tag);
       }
     }
+    return released;
   }
 
   // ---- workers ---------------------------------------------------------------------
@@ -1124,6 +1157,16 @@ export class Table {
       starts: this.f64[s + W_STARTS]!,
     };
   }
+}
+
+/** What Table.releaseWorker() gave back for a worker that had not released it. */
+export interface Reclaimed {
+  backends: number;
+  listeners: number;
+  queued: number;
+  sources: number;
+  /** the worker's count of open connections */
+  connections: number;
 }
 
 export interface SourceListenerStats {

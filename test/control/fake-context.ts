@@ -51,7 +51,14 @@ export class FakeContext implements ControlContext {
   listenerEnabled = new Map([['web', true]]);
   readonly calls: string[] = [];
   readonly actions: Array<{ command: string; ok: boolean; message: string }> = [];
-  nextReload: ReloadResult = { ok: true, generation: 2, errors: [], changes: ['backend web/b3 added'] };
+  nextReload: ReloadResult = {
+    ok: true,
+    outcome: 'applied',
+    generation: 2,
+    errors: [],
+    changes: ['backend web/b3 added'],
+    keys: ['pool.web.backend.b3'],
+  };
   reloadDelayMs = 0;
   snapshots = 0;
   private readonly listeners = new Set<(e: DaemonEvent) => void>();
@@ -94,6 +101,7 @@ export class FakeContext implements ControlContext {
         reloadFailures: 1,
         lastReload: {
           ok: false,
+          outcome: 'refused',
           time: Date.now(),
           errors: ['netmon.toml:12: pool.web.backend[2].weight: must be 1..256, got -4 [E_WEIGHT_RANGE]'],
         },
@@ -119,6 +127,8 @@ export class FakeContext implements ControlContext {
           rejected: { acl: 1 },
           protocols: { http: 120 },
           rates,
+          serving: '0.0.0.0:8080',
+          error: null,
         },
       ],
       pools: this.pools,

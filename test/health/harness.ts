@@ -71,7 +71,7 @@ export class Harness {
     });
   }
 
-  /** Claim a table slot the way main.ts does, and describe it for setBackends. */
+  /** Claim a table slot the way the topology does, and describe it for watch(). */
   backend(slot: number, over: Partial<HealthBackend> = {}, op: OpState = OpState.Up, weight = 10): HealthBackend {
     const pool = over.pool === 'other' ? 1 : 0;
     this.table.initBackend(
@@ -88,6 +88,11 @@ export class Harness {
       slowStartMs: 0,
       ...over,
     };
+  }
+
+  /** Watch backends, as a config applied at start does. */
+  watch(...entries: HealthBackend[]): void {
+    for (const e of entries) this.checker.watch(e);
   }
 
   answer(slot: number, ...results: ProbeResult[]): void {

@@ -25,7 +25,7 @@ test('connect failures reported by a worker eject a backend at once, up to the p
     h.fallback = 'hold'; // no probe result arrives during this test
     const list = [0, 1, 2, 3].map((i) => h.backend(i, { passive }));
     list.push(h.backend(4, { pool: 'other', passive }));
-    h.checker.setBackends(list);
+    h.watch(...list);
     for (let k = 0; k < 5; k++) h.table.addConsecutiveFailure(0);
 
     assert.equal(h.checker.reportConnectFailures(0), 'ejected');
@@ -67,11 +67,7 @@ test('connect failures reported by a worker eject a backend at once, up to the p
 test('a backend down by health does not use up the passive share', () => {
   const h = new Harness();
   h.fallback = 'hold';
-  h.checker.setBackends([
-    h.backend(0, { passive }, OpState.Down),
-    h.backend(1, { passive }),
-    h.backend(2, { passive }),
-  ]);
+  h.watch(h.backend(0, { passive }, OpState.Down), h.backend(1, { passive }), h.backend(2, { passive }));
   assert.equal(h.checker.reportConnectFailures(1), 'ejected', '1 of 3 passive, 0.33 <= 0.5');
   assert.equal(h.checker.reportConnectFailures(2), 'capped');
   h.checker.stop();
@@ -80,9 +76,7 @@ test('a backend down by health does not use up the passive share', () => {
 test('a passively ejected backend comes back through the active rise path', async () => {
   const h = new Harness();
   h.fallback = 'hold';
-  h.checker.setBackends([
-    h.backend(0, { passive: { consecutiveFailures: 3, maxEjectedShare: 1 }, check: tcpCheck({ rise: 3 }) }),
-  ]);
+  h.watch(h.backend(0, { passive: { consecutiveFailures: 3, maxEjectedShare: 1 }, check: tcpCheck({ rise: 3 }) }));
   assert.equal(h.checker.reportConnectFailures(0), 'ejected');
   h.fallback = ok;
   await h.clock.advance(500 + 1000); // two successes
@@ -99,9 +93,7 @@ test('a passively ejected backend comes back through the active rise path', asyn
 
 test('without an active check, a passively ejected backend returns after the cool-down', async () => {
   const h = new Harness({ passiveCooldownMs: 10_000 });
-  h.checker.setBackends([
-    h.backend(0, { check: { type: 'none' }, passive: { consecutiveFailures: 3, maxEjectedShare: 1 } }),
-  ]);
+  h.watch(h.backend(0, { check: { type: 'none' }, passive: { consecutiveFailures: 3, maxEjectedShare: 1 } }));
   assert.equal(h.checker.reportConnectFailures(0), 'ejected');
   await h.clock.advance(9_999);
   assert.equal(h.table.opState(0), OpState.Down);
@@ -117,7 +109,7 @@ test('without an active check, a passively ejected backend returns after the coo
 test('a failing probe after passive ejection keeps it down; the cool-down is not used with an active check', async () => {
   const h = new Harness({ passiveCooldownMs: 1000 });
   h.fallback = fail;
-  h.checker.setBackends([h.backend(0, { passive: { consecutiveFailures: 3, maxEjectedShare: 1 } })]);
+  h.watch(h.backend(0, { passive: { consecutiveFailures: 3, maxEjectedShare: 1 } }));
   h.checker.reportConnectFailures(0);
   await h.clock.advance(30_000);
   assert.equal(h.table.opState(0), OpState.Down);

@@ -19,14 +19,18 @@ test('ramp weights: from ~10% (at least 1) to 100%', () => {
   }
 });
 
+/** `set weight`: the topology writes the configured weight, then slow start follows it. */
+function setWeight(h: Harness, slot: number, weight: number): void {
+  h.table.setConfiguredWeight(slot, weight);
+  h.checker.weightChanged(slot);
+}
+
 /** One backend that is down, recovers on the first probe, with slow start. */
 async function recovering(slowStartMs: number, weight = 100) {
   const h = new Harness();
   h.fallback = ok;
   h.randoms = [0]; // first probe at once
-  h.checker.setBackends([
-    h.backend(0, { slowStartMs, check: tcpCheck({ rise: 1, interval: 60_000 }) }, OpState.Down, weight),
-  ]);
+  h.watch(h.backend(0, { slowStartMs, check: tcpCheck({ rise: 1, interval: 60_000 }) }, OpState.Down, weight));
   await h.clock.advance(0);
   return h;
 }
@@ -73,13 +77,13 @@ test('set weight during a ramp changes the target and keeps the ramp position', 
   const h = await recovering(10_000);
   await h.clock.advance(5_000);
   assert.equal(h.table.effectiveWeight(0), 55);
-  h.checker.setConfiguredWeight(0, 20);
+  setWeight(h, 0, 20);
   assert.equal(h.table.weight(0), 20);
   assert.equal(h.table.effectiveWeight(0), 11);
   await h.clock.advance(5_000);
   assert.equal(h.table.opState(0), OpState.Up);
   assert.equal(h.table.effectiveWeight(0), 20);
-  h.checker.setConfiguredWeight(0, 7);
+  setWeight(h, 0, 7);
   assert.deepEqual([h.table.weight(0), h.table.effectiveWeight(0)], [7, 7], 'outside a ramp both move together');
   h.checker.stop();
 });
@@ -89,9 +93,7 @@ test('a backend that fails again while ramping goes down and stops ramping', asy
   h.randoms = [0];
   h.answer(0, ok, fail);
   h.fallback = ok;
-  h.checker.setBackends([
-    h.backend(0, { slowStartMs: 30_000, check: tcpCheck({ rise: 1, fall: 1, interval: 2000 }) }, OpState.Down),
-  ]);
+  h.watch(h.backend(0, { slowStartMs: 30_000, check: tcpCheck({ rise: 1, fall: 1, interval: 2000 }) }, OpState.Down));
   await h.clock.advance(0);
   assert.equal(h.table.opState(0), OpState.Starting);
   await h.clock.advance(2000);
@@ -113,22 +115,20 @@ test('reload keeps a ramp going; shortening slow_start finishes it sooner', asyn
     check: tcpCheck({ rise: 1, interval: 60_000 }),
     slowStartMs: 20_000,
   };
-  h.checker.setBackends([entry]);
+  h.watch(entry);
   assert.equal(h.table.opState(0), OpState.Starting);
   await h.clock.advance(10_000);
   assert.equal(h.table.opState(0), OpState.Up);
   h.checker.stop();
 });
 
-test('reload with a new configured weight applies it; an unchanged one keeps a run-time weight', async () => {
+test('a changed configured weight moves the effective weight; the configured one is left to its writer', () => {
   const h = new Harness();
   h.fallback = 'hold';
-  const b = h.backend(0, { weight: 10 });
-  h.checker.setBackends([b]);
-  h.checker.setConfiguredWeight(0, 50);
-  h.checker.setBackends([{ ...b }]);
-  assert.equal(h.table.weight(0), 50, 'the config did not change: the operator weight stays');
-  h.checker.setBackends([{ ...b, weight: 20 }]);
-  assert.deepEqual([h.table.weight(0), h.table.effectiveWeight(0)], [20, 20]);
+  h.watch(h.backend(0, { slowStartMs: 10_000 }, OpState.Up, 10));
+  h.table.setConfiguredWeight(0, 30);
+  assert.deepEqual([h.table.weight(0), h.table.effectiveWeight(0)], [30, 10], 'slow start has not been told yet');
+  h.checker.weightChanged(0);
+  assert.deepEqual([h.table.weight(0), h.table.effectiveWeight(0)], [30, 30]);
   h.checker.stop();
 });

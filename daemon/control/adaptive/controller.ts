@@ -44,6 +44,11 @@ export class AdaptiveController {
     private readonly policy: AdaptivePolicy = DEFAULT_POLICY,
   ) {}
 
+  /** Start a pool's evaluation over (its config changed): it begins again on the default strategy. */
+  forget(pool: string): void {
+    this.state.delete(pool);
+  }
+
   /** Evaluate the adaptive pools given; forget the others. Returns the switches made. */
   evaluate(pools: readonly AdaptivePool[], now: number): AdaptiveSwitch[] {
     const switches: AdaptiveSwitch[] = [];

@@ -27,8 +27,6 @@ export interface HealthBackend {
   slowStartMs: number;
   /** the pool's passive settings; omitted = `DEFAULT_MAX_EJECTED_SHARE` */
   passive?: PassiveHealth;
-  /** configured weight; when it differs from the previous setBackends, it replaces a run-time weight */
-  weight?: number;
 }
 
 export type OpStateName = (typeof OP_NAMES)[number];
@@ -116,8 +114,7 @@ export class HealthChecker {
   private readonly probe: Probe;
   private readonly cooldownMs: number;
   private readonly slow: SlowStart;
-  private bySlot = new Map<number, Tracked>();
-  private started = false;
+  private readonly bySlot = new Map<number, Tracked>();
   private stopped = false;
   private readonly stats: HealthCounters = {
     probes: 0,
@@ -151,29 +148,28 @@ export class HealthChecker {
   }
 
   /**
-   * The full set of backends to watch: at start and after every reload. A backend
-   * that stays (same slot and key) with the same check and address keeps its
-   * timer, counters and state; a changed check restarts probing (state kept,
-   * rise/fall count reset); new backends start; removed ones stop.
+   * Start watching a backend, or take its new settings (a reload's share for
+   * health: health.ts applies the diff through here). A backend that stays
+   * (same slot and key) with the same check and address keeps its timer,
+   * counters and state; a changed check restarts probing (state kept,
+   * rise/fall count reset). `cause`: why a check of type none brings a down
+   * backend up (config at start, reload after).
    */
-  setBackends(list: readonly HealthBackend[]): void {
+  watch(e: HealthBackend, cause: Cause = Cause.Config): void {
     if (this.stopped) return;
-    const cause = this.started ? Cause.Reload : Cause.Config;
-    this.started = true;
-    const incoming = new Map<number, HealthBackend>();
-    for (const e of list) incoming.set(e.slot, e);
+    const old = this.bySlot.get(e.slot);
+    if (old && old.e.key === e.key) return this.update(old, e, cause);
+    // the slot was given to another backend: the old one's checks stop
+    if (old) this.unwatch(e.slot);
+    this.adopt(e, cause);
+  }
 
-    for (const [slot, rec] of this.bySlot) {
-      if (incoming.get(slot)?.key !== rec.e.key) {
-        this.retire(rec);
-        this.bySlot.delete(slot);
-      }
-    }
-    for (const e of incoming.values()) {
-      const old = this.bySlot.get(e.slot);
-      if (old) this.update(old, e, cause);
-      else this.adopt(e, cause);
-    }
+  /** Stop watching a backend (removed by a reload): its timers stop and a probe in flight is aborted. */
+  unwatch(slot: number): void {
+    const rec = this.bySlot.get(slot);
+    if (!rec) return;
+    this.retire(rec);
+    this.bySlot.delete(slot);
   }
 
   /**
@@ -217,9 +213,12 @@ export class HealthChecker {
     return 'ejected';
   }
 
-  /** Change a backend's configured weight at run time (`set weight`); slow start stays consistent. */
-  setConfiguredWeight(slot: number, weight: number): void {
-    this.slow.setConfiguredWeight(slot, weight);
+  /**
+   * A backend's configured weight changed (a reload, `set weight`): its
+   * effective weight follows, at the ramp's position when it is slow-starting.
+   */
+  weightChanged(slot: number): void {
+    this.slow.followWeight(slot);
   }
 
   status(slot: number): BackendHealthStatus | undefined {
@@ -271,7 +270,6 @@ export class HealthChecker {
     this.table.setHealthCount(e.slot, 0);
     // initBackend zeroes the agent fields; NaN says "not reported", 0 would be a reading
     this.table.recordAgent(e.slot, NaN, NaN, NaN);
-    if (e.weight !== undefined && this.table.weight(e.slot) !== e.weight) this.setConfiguredWeight(e.slot, e.weight);
     this.startCheck(rec, cause);
   }
 
@@ -279,7 +277,6 @@ export class HealthChecker {
     const prev = rec.e;
     rec.e = e;
     if (e.slowStartMs !== prev.slowStartMs) this.slow.setDuration(e.slot, e.slowStartMs);
-    if (e.weight !== undefined && e.weight !== prev.weight) this.setConfiguredWeight(e.slot, e.weight);
     if (
       sameCheck(prev.check, e.check) &&
       prev.address.host === e.address.host &&

@@ -27,6 +27,8 @@ export interface SnapshotSources {
   alerts(): AlertSnapshot[];
   /** last probe detail per backend slot */
   checkDetail(slot: number): string;
+  /** where a listener is actually served, and why not as configured */
+  listenerStatus(name: string): { serving: string | null; error: string | null };
 }
 
 export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
@@ -82,6 +84,7 @@ export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
       rejected: c.rejected,
       protocols: c.protocols,
       rates: src.counterRates.get(`listener/${l.name}`),
+      ...src.listenerStatus(l.name),
     };
   });
 

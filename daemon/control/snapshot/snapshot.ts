@@ -95,6 +95,10 @@ export interface ListenerSnapshot {
   rejected: Record<string, number>;
   protocols: Record<string, number>;
   rates: Rates;
+  /** where workers actually accept for it: `bind`, a previous bind kept after a failed move, or null (not served) */
+  serving: string | null;
+  /** why it is not served as configured ("E_LISTEN: bind ...: address already in use"), or null */
+  error: string | null;
   /** state-table slot; lets the metrics registry read the table directly. Main thread only. */
   slot?: number;
 }
@@ -122,7 +126,7 @@ export interface InfoSnapshot {
   generation: number;
   reloads: number;
   reloadFailures: number;
-  lastReload: { ok: boolean; time: number; errors: string[] } | null;
+  lastReload: { ok: boolean; outcome: 'applied' | 'partial' | 'refused'; time: number; errors: string[] } | null;
   controlSocket: string;
   metricsListen: string | null;
 }
@@ -168,7 +172,16 @@ export interface Snapshot {
 export type DaemonEvent =
   | { type: 'state'; time: number; backend: string; from: string; to: string; cause: string; detail: string }
   | { type: 'alert'; time: number; alert: AlertSnapshot }
-  | { type: 'reload'; time: number; ok: boolean; generation: number; errors: string[]; changes: string[] }
+  | {
+      type: 'reload';
+      time: number;
+      ok: boolean;
+      /** applied whole, partial (the config runs except what `errors` names), or refused (nothing changed) */
+      outcome: 'applied' | 'partial' | 'refused';
+      generation: number;
+      errors: string[];
+      changes: string[];
+    }
   | { type: 'adaptive'; time: number; pool: string; from: string; to: string; reason: string }
   | { type: 'action'; time: number; command: string; ok: boolean; message: string }
   | { type: 'worker'; time: number; worker: number; what: 'started' | 'exited' | 'restarted'; detail: string };

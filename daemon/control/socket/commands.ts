@@ -223,14 +223,25 @@ export const COMMANDS: readonly Command[] = [
   }),
   def({
     name: 'reload',
-    help: 'reread and apply the config file; answers when done, with what changed or why it was refused',
+    help: 'reread and apply the config file; answers when done, with what changed, what could not be applied (E_LISTEN) or why it was refused',
     mutates: true,
     run: async (ctx) => {
       const r = await ctx.reload();
-      if (!r.ok) {
+      if (r.outcome === 'refused') {
         throw new NetmonError(
           'E_RELOAD_FAILED',
           ['config refused, the old one keeps running:', ...r.errors.map((e) => '  ' + e)].join('\n'),
+        );
+      }
+      if (r.outcome === 'partial') {
+        throw new NetmonError(
+          'E_LISTEN',
+          [
+            `config applied in part, generation ${r.generation}: it runs except`,
+            ...r.errors.map((e) => '  ' + e),
+            'changes:',
+            ...(r.changes.length ? r.changes : ['no changes']).map((c) => '  ' + c),
+          ].join('\n'),
         );
       }
       return r;

@@ -4,13 +4,28 @@
 import type { AdminStateName, DaemonEvent, Snapshot } from '../snapshot/snapshot.js';
 import type { ErrorPayload } from '../../errors.js';
 
+/**
+ * What a reload did. `applied`: the new config runs whole. `partial`: it runs,
+ * except what `errors` names (a listener that could not be opened, E_LISTEN);
+ * the state (`show listeners`) says what each listener actually serves.
+ * `refused`: the config was invalid; nothing changed.
+ */
+export type ReloadOutcome = 'applied' | 'partial' | 'refused';
+
 export interface ReloadResult {
+  /** true only when the outcome is `applied` */
   ok: boolean;
+  outcome: ReloadOutcome;
   generation: number;
-  /** formatted config errors ("file:line: key: message [CODE]") when !ok */
+  /**
+   * refused: the formatted config errors ("file:line: key: message [CODE]");
+   * partial: what did not apply ("listener extra: E_LISTEN: bind ...; not serving")
+   */
   errors: string[];
-  /** human summary of what changed ("backend web/b4 added", ...) when ok */
+  /** human summary of what changed ("backend web/b4 added", ...) unless refused */
   changes: string[];
+  /** every changed key path ("listener.main.bind", "pool.web.backend.b1.weight", "log.level") unless refused */
+  keys: string[];
 }
 
 export interface ClientStats {

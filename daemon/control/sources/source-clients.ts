@@ -3,11 +3,11 @@
 // memory: no message to any worker, so a busy or restarting worker cannot
 // stall a command, and the answer is current, not a periodic copy.
 import type { ClientStats } from '../socket/context.js';
-import type { Config } from '../../config/schema.js';
+import { touches, type ConfigDiff } from '../topology/diff.js';
 import { log } from '../../log.js';
 import { Table, type SourceRecord } from '../../state/table.js';
 import { formatV4, formatV6 } from '../../data/edge/ip.js';
-import { sourceClock, sourceDemand } from '../../data/edge/source-limits.js';
+import { sourceClock, sourceDemand, sourceQuota } from '../../data/edge/source-limits.js';
 
 interface ClientLike {
   active: number;
@@ -98,6 +98,8 @@ export interface SourceListener {
 export class SourceWatch {
   private readonly seen = new Map<string, { degraded: number; warnedAt: number }>();
   private readonly clock: () => number;
+  /** the config's listeners, with their slots and quotas */
+  private listeners: SourceListener[] = [];
 
   /** `clock`: the source clock, sourceClock(table) unless a test drives time */
   constructor(
@@ -107,9 +109,27 @@ export class SourceWatch {
     this.clock = clock ?? sourceClock(table);
   }
 
-  tick(listeners: readonly SourceListener[], now: number): void {
-    this.trim(listeners);
-    this.warnDegraded(listeners, now);
+  /**
+   * The per-source tables' share of a reload: the listeners to watch and
+   * their quotas from the new config, and a warning when the listeners now ask
+   * for more entries than the table (sized at start) holds.
+   */
+  apply(d: ConfigDiff, slotOf: (listener: string) => number): void {
+    this.listeners = d.next.listeners.map((l) => ({ name: l.name, slot: slotOf(l.name), quota: sourceQuota(l.edge) }));
+    const grows =
+      d.listeners.added.length > 0 || d.listeners.changed.some((c) => touches(c, 'source_limits', 'allow', 'deny'));
+    const want = sourceDemand(d.next);
+    if (d.prev !== null && grows && want > this.table.sourceCapacity) {
+      log.warn('per-source table smaller than the configured table_size total; restart to resize it', {
+        configured: want,
+        capacity: this.table.sourceCapacity,
+      });
+    }
+  }
+
+  tick(now: number): void {
+    this.trim(this.listeners);
+    this.warnDegraded(this.listeners, now);
   }
 
   /**
@@ -172,16 +192,5 @@ export class SourceWatch {
       prev.warnedAt = now;
     }
     for (const name of this.seen.keys()) if (!keep.has(name)) this.seen.delete(name);
-  }
-
-  /** After a reload: warn when the listeners now ask for more entries than the table (sized at start) holds. */
-  checkConfig(config: Config): void {
-    const want = sourceDemand(config);
-    if (want > this.table.sourceCapacity) {
-      log.warn('per-source table smaller than the configured table_size total; restart to resize it', {
-        configured: want,
-        capacity: this.table.sourceCapacity,
-      });
-    }
   }
 }
