@@ -5,7 +5,7 @@
 // the table's slots (topology), the workers' plan, health checks, adaptive,
 // the per-source tables, and whoever subscribed with onConfigApplied (alerts).
 import os from 'node:os';
-import { Table, AdminState, Cause, type TableCapacity } from '../state/table.js';
+import { Table, type TableCapacity } from '../state/table.js';
 import { Topology } from './topology/topology.js';
 import { Supervisor } from './supervisor.js';
 import { EventLog } from './events.js';
@@ -16,8 +16,7 @@ import { HealthService } from './health/service.js';
 import { AdaptiveService } from './adaptive/service.js';
 import { log, setLogLevel } from '../log.js';
 import { NetmonError, ConfigErrors } from '../errors.js';
-import { ALGORITHMS, type AlgorithmName, type Config } from '../config/schema.js';
-import { algorithmId } from '../data/balance/index.js';
+import type { Config } from '../config/schema.js';
 import type {
   AdminStateName,
   AlertSnapshot,
@@ -30,6 +29,7 @@ import type { ClientStats, ControlContext, ReloadResult } from './socket/context
 import { VERSION } from '../version.js';
 import type { WorkerPlan } from '../data/plan.js';
 import { readClients, SourceWatch } from './sources/source-clients.js';
+import { Operator } from './operator.js';
 import { sourceTableEntries } from '../data/edge/source-limits.js';
 import { changedKeys, diffConfigs, type ConfigDiff } from './topology/diff.js';
 import { keyChanges, listenErrorLines, listenerStatus, type ListenerStatus } from './reload-report.js';
@@ -67,6 +67,7 @@ export class Daemon implements ControlContext {
   private readonly sourceWatch: SourceWatch;
   private readonly adaptive: AdaptiveService;
   private readonly appliedHooks: ((d: ConfigDiff) => void)[] = [];
+  private readonly operator: Operator;
   /** the first config as a diff from nothing, until start() has applied health's share */
   private initial: ConfigDiff | null;
   private listenState = new Map<string, ListenerStatus>();
@@ -90,6 +91,13 @@ export class Daemon implements ControlContext {
     this.backendRates = new RateTracker(this.table);
     for (const [name, fd] of opts.activated ?? []) this.topology.activated.set(name, fd);
     this.health = new HealthService(this.table, (e) => this.onStateEvent(e));
+    this.operator = new Operator({
+      table: this.table,
+      topology: this.topology,
+      health: this.health,
+      now: this.now,
+      onState: (e) => this.onStateEvent(e),
+    });
     this.adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
     this.tickHooks.push((now) => this.adaptive.tick(now));
     this.sourceWatch = new SourceWatch(this.table);
@@ -356,67 +364,17 @@ export class Daemon implements ControlContext {
     return this.eventLog.subscribe(listener);
   }
 
-  private backendSlot(key: string): number {
-    if (typeof key !== 'string' || !key.includes('/')) {
-      throw new NetmonError('E_BAD_ARGUMENT', `backend must be POOL/BACKEND, got ${JSON.stringify(key)}`);
-    }
-    const slot = this.topology.backends.get(key);
-    if (slot === undefined || this.topology.removed.has(key)) throw new NetmonError('E_NOT_FOUND', `no backend ${key}`);
-    return slot;
-  }
-
   setState(backend: string, state: AdminStateName): void {
-    const slot = this.backendSlot(backend);
-    const s =
-      state === 'ready'
-        ? AdminState.Ready
-        : state === 'drain'
-          ? AdminState.Drain
-          : state === 'maint'
-            ? AdminState.Maint
-            : -1;
-    if (s < 0)
-      throw new NetmonError('E_BAD_ARGUMENT', `state must be ready, drain or maint, got ${JSON.stringify(state)}`);
-    const before = this.table.adminState(slot);
-    if (this.table.setAdminState(slot, s as AdminState, Cause.Admin, this.now())) {
-      const from = ['ready', 'drain', 'maint'][before]!;
-      log.info('backend admin state', { backend, from, to: state, cause: 'admin' });
-      this.onStateEvent({ key: backend, from, to: state, cause: 'admin', detail: 'set state' });
-    }
+    this.operator.setState(backend, state);
   }
-
   setWeight(backend: string, weight: number): void {
-    const slot = this.backendSlot(backend);
-    if (!Number.isInteger(weight) || weight < 1 || weight > 256) {
-      throw new NetmonError('E_BAD_ARGUMENT', `weight must be an integer 1..256, got ${JSON.stringify(weight)}`);
-    }
-    const before = this.table.weight(slot);
-    this.topology.setConfiguredWeight(slot, weight);
-    this.health.weightChanged(slot);
-    log.info('backend weight', { backend, from: before, to: weight, cause: 'admin' });
+    this.operator.setWeight(backend, weight);
   }
-
   setAlgorithm(pool: string, algorithm: string): void {
-    const slot = this.topology.pools.get(pool);
-    if (slot === undefined || this.topology.removedPools.has(pool))
-      throw new NetmonError('E_NOT_FOUND', `no pool ${pool}`);
-    if (!(ALGORITHMS as readonly string[]).includes(algorithm)) {
-      throw new NetmonError(
-        'E_BAD_ARGUMENT',
-        `algorithm must be one of ${ALGORITHMS.join(', ')}; got ${JSON.stringify(algorithm)}`,
-      );
-    }
-    this.table.setPoolAlgorithm(slot, algorithmId(algorithm as AlgorithmName));
-    log.info('pool algorithm', { pool, to: algorithm, cause: 'admin' });
+    this.operator.setAlgorithm(pool, algorithm);
   }
-
   setListenerEnabled(listener: string, enabled: boolean): void {
-    const slot = this.topology.listeners.get(listener);
-    if (slot === undefined || this.topology.removedListeners.has(listener)) {
-      throw new NetmonError('E_NOT_FOUND', `no listener ${listener}`);
-    }
-    this.table.setListenerEnabled(slot, enabled);
-    log.info('listener', { listener, enabled, cause: 'admin' });
+    this.operator.setListenerEnabled(listener, enabled);
   }
 
   recordAction(a: { command: string; ok: boolean; message: string }): void {
