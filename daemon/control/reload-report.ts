@@ -51,7 +51,7 @@ function show(v: unknown): string {
 export interface ListenerStatus {
   /** the address workers accept on: the configured bind, a previous bind kept after a failed move, or null */
   serving: string | null;
-  /** why it is not served as configured ("E_LISTEN: bind ...: address already in use"), or null */
+  /** why it is not served as configured ("bind 127.0.0.1:80: listen EACCES: permission denied ... [E_LISTEN]"), or null */
   error: string | null;
 }
 
@@ -75,17 +75,17 @@ export function listenerStatus(
     // a socket passed by systemd is served by one worker; a bind, by every worker
     const expected = activated.has(l.name) ? 1 : config.workers;
     const failed = f.reduce((n, x) => n + x.workers, 0);
-    const why = f.map((x) => `${x.message} (${x.errno})`).join('; ');
+    const why = f.map((x) => x.message).join('; ');
     if (failed < expected) {
-      status.set(l.name, { serving: l.bind.text, error: `E_LISTEN: ${failed} of ${expected} workers: ${why}` });
+      status.set(l.name, { serving: l.bind.text, error: `${failed} of ${expected} workers: ${why} [E_LISTEN]` });
     } else {
-      status.set(l.name, { serving: f[0]!.serving, error: `E_LISTEN: ${why}` });
+      status.set(l.name, { serving: f[0]!.serving, error: `${why} [E_LISTEN]` });
     }
   }
   return status;
 }
 
-/** One line per listener not served as configured, for the reload result and the log. */
+/** One line per listener not served as configured ("listener web: bind ... [E_LISTEN]; not serving"). */
 export function listenErrorLines(status: ReadonlyMap<string, ListenerStatus>): string[] {
   const out: string[] = [];
   for (const [name, s] of status) {

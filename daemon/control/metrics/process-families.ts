@@ -58,7 +58,7 @@ export const PROCESS_FAMILIES: Def[] = [
   },
   single(
     'netmon_last_reload_success',
-    '1 when the last reload succeeded (or none happened), 0 when it failed.',
+    '1 when the last reload was applied whole (or none happened), 0 when it was refused or applied in part.',
     'gauge',
     (v) => (v.snap.info.lastReload === null || v.snap.info.lastReload.ok ? 1 : 0),
   ),

@@ -97,7 +97,7 @@ export interface ListenerSnapshot {
   rates: Rates;
   /** where workers actually accept for it: `bind`, a previous bind kept after a failed move, or null (not served) */
   serving: string | null;
-  /** why it is not served as configured ("E_LISTEN: bind ...: address already in use"), or null */
+  /** why it is not served as configured ("bind 127.0.0.1:80: listen EADDRINUSE: ... [E_LISTEN]"), or null */
   error: string | null;
   /** state-table slot; lets the metrics registry read the table directly. Main thread only. */
   slot?: number;

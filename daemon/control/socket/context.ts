@@ -19,7 +19,7 @@ export interface ReloadResult {
   generation: number;
   /**
    * refused: the formatted config errors ("file:line: key: message [CODE]");
-   * partial: what did not apply ("listener extra: E_LISTEN: bind ...; not serving")
+   * partial: what did not apply ("listener extra: bind ...: address already in use ... [E_LISTEN]; not serving")
    */
   errors: string[];
   /** human summary of what changed ("backend web/b4 added", ...) unless refused */
