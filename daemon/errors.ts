@@ -1,7 +1,9 @@
 // One catalog of error codes. Each code says whose fault it is and whether a retry
-// may help; the control socket and postMessage carry `{code, message}`.
+// may help; control-socket replies carry `{code, message}` (ErrorPayload), config
+// errors and the access log's `error` field the code. docs/errors.md lists them
+// all, and a test checks that every code here is raised somewhere.
 
-export type Fault = 'client' | 'backend' | 'daemon';
+type Fault = 'client' | 'backend' | 'daemon';
 
 interface CodeInfo {
   fault: Fault;
@@ -36,7 +38,7 @@ export const CODES = {
     retryable: false,
     doc: 'a listener, pool or backend name with characters outside A-Z a-z 0-9 _ -',
   },
-  // data plane
+  // data plane: the access log's `error` field
   E_CONNECT_REFUSED: { fault: 'backend', retryable: true, doc: 'the backend refused the connection' },
   E_CONNECT_TIMEOUT: {
     fault: 'backend',
@@ -57,7 +59,6 @@ export const CODES = {
     retryable: false,
     doc: 'the reloaded config is invalid; the old one keeps running',
   },
-  E_BUSY: { fault: 'daemon', retryable: true, doc: 'another reload is in progress' },
   E_TOO_MANY_CLIENTS: { fault: 'daemon', retryable: true, doc: 'the control socket has its maximum number of clients' },
   E_SOCKET_IN_USE: {
     fault: 'client',

@@ -15,7 +15,7 @@ export type AddressResult =
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 
-export function isHostname(s: string): boolean {
+function isHostname(s: string): boolean {
   if (s.length === 0 || s.length > 253) return false;
   const labels = s.endsWith('.') ? s.slice(0, -1).split('.') : s.split('.');
   // an all-numeric dotted name is a mistyped IPv4 address, not a host name

@@ -40,8 +40,8 @@ const ALERT_KEYS = [
   'imbalance_min_connections',
 ] as const;
 
-export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9469';
-export const DEFAULT_CONTROL_SOCKET = '/run/netmon/netmon.sock';
+const DEFAULT_METRICS_LISTEN = '127.0.0.1:9469';
+const DEFAULT_CONTROL_SOCKET = '/run/netmon/netmon.sock';
 const DEFAULT_METRICS_ADDRESS = { host: '127.0.0.1', port: 9469, text: DEFAULT_METRICS_LISTEN };
 
 export function loadConfigFile(path: string): Config {

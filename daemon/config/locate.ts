@@ -11,7 +11,7 @@ const TABLE_HEADER = new RegExp(String.raw`^\[\s*(${KEY_PART}(?:\s*\.\s*${KEY_PA
 const KEY_LINE = new RegExp(String.raw`^(${KEY_PART}(?:\s*\.\s*${KEY_PART})*)\s*=`);
 
 /** One path segment as it appears in messages: bare when possible, else quoted. */
-export function segment(name: string): string {
+function segment(name: string): string {
   return BARE.test(name) ? name : JSON.stringify(name);
 }
 

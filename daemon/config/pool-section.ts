@@ -34,7 +34,7 @@ const HEALTH_KEYS = [
 const PASSIVE_KEYS = ['consecutive_failures', 'max_ejected_share'] as const;
 const BACKEND_KEYS = ['name', 'address', 'weight', 'max_connections', 'backup'] as const;
 
-export const DEFAULT_HEALTH = { interval: 2000, timeout: 1000, rise: 2, fall: 3 } as const;
+const DEFAULT_HEALTH = { interval: 2000, timeout: 1000, rise: 2, fall: 3 } as const;
 
 /** `s` is the section built with POOL_KEYS. */
 export function readPool(name: string, s: Section): PoolConfig {

@@ -31,7 +31,7 @@ export function isTable(v: unknown): v is TomlTable {
 }
 
 /** How a TOML value reads in a message: `string "x"`, `integer 5`, `a table`. */
-export function describe(v: unknown): string {
+function describe(v: unknown): string {
   if (typeof v === 'string') return `string ${JSON.stringify(v)}`;
   if (typeof v === 'number') return Number.isInteger(v) ? `integer ${v}` : `float ${v}`;
   if (typeof v === 'boolean') return `boolean ${v}`;

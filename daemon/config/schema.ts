@@ -16,15 +16,14 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const HEALTH_TYPES = ['none', 'tcp', 'send_expect', 'http'] as const;
-export type HealthType = (typeof HEALTH_TYPES)[number];
 
 /** PROXY protocol accepted on a listener: "any" takes v1 or v2, whichever arrives */
 export const PROXY_PROTOCOL_MODES = ['off', 'v1', 'v2', 'any'] as const;
-export type ProxyProtocolMode = (typeof PROXY_PROTOCOL_MODES)[number];
+type ProxyProtocolMode = (typeof PROXY_PROTOCOL_MODES)[number];
 
 /** PROXY protocol header a pool writes to its backends before the first client byte */
 export const SEND_PROXY_MODES = ['off', 'v1', 'v2'] as const;
-export type SendProxyMode = (typeof SEND_PROXY_MODES)[number];
+type SendProxyMode = (typeof SEND_PROXY_MODES)[number];
 
 /** what the bounded peek at a connection's first bytes can recognise */
 export const ROUTE_PROTOCOLS = ['tls', 'http1', 'http2', 'ssh', 'other'] as const;
@@ -44,7 +43,7 @@ export type HealthCheck =
   | (HealthTiming & { type: 'send_expect'; send: string; expect: string | RegExp })
   | (HealthTiming & { type: 'http'; path: string; expectStatus: number; host: string });
 
-export interface HealthTiming {
+interface HealthTiming {
   /** milliseconds between probes of one backend */
   interval: number;
   /** milliseconds before a probe counts as failed */
@@ -122,7 +121,7 @@ export interface ListenerConfig {
   edge: EdgeConfig;
 }
 
-export interface ListenerTimeouts {
+interface ListenerTimeouts {
   /** ms without a byte from the client before the connection is closed; 0 = only the pool's idle timeout */
   clientIdle: number;
 }
@@ -138,14 +137,14 @@ export interface Cidr {
 }
 
 /** Route by the TLS ClientHello server name: exact ("api.example.com") or one-label wildcard ("*.example.com"); lower case. */
-export interface SniRoute {
+interface SniRoute {
   match: 'sni';
   sni: string;
   pool: string;
 }
 
 /** Route by the protocol the first bytes look like. */
-export interface ProtocolRoute {
+interface ProtocolRoute {
   match: 'protocol';
   protocol: RouteProtocol;
   pool: string;

@@ -309,7 +309,7 @@ export class Daemon implements ControlContext {
         process: () => this.processStats.snapshot,
         workers: () => this.workers(),
         alerts: () => this.alertSource(),
-        checkDetail: (slot) => this.health.detail(slot),
+        health: (slot) => this.health.backend(slot),
         listenerStatus: (name) => this.listenState.get(name) ?? { serving: null, error: null },
       },
       this.now(),

@@ -14,7 +14,7 @@ const STABLE_MS = 30_000;
 const CUT_MS = 1000;
 
 /** A listener some worker could not open; `workers` says how many. */
-export interface ListenError extends ListenFailure {
+interface ListenError extends ListenFailure {
   workers: number;
 }
 export type ListenErrors = ListenError[];

@@ -1,6 +1,7 @@
 // The access log: one `info` line per connection that got past admission,
 // written once when it closes (docs/observability.md shows the line).
 import { log } from '../log.js';
+import type { ErrorCode } from '../errors.js';
 
 /** How a connection ended, as the access log says it. */
 export type Termination =
@@ -37,6 +38,8 @@ export interface AccessRecord {
   /** ms from accept to close */
   durationMs: number;
   termination: Termination;
+  /** catalog code: why no backend served the connection (null when one did) */
+  error: ErrorCode | null;
   /** connect attempts: retries + 1 */
   attempts: number;
   worker: number;
@@ -53,6 +56,7 @@ export function writeAccessLog(r: AccessRecord): void {
     connect_ms: r.connectMs >= 0 ? round(r.connectMs) : null,
     duration_ms: round(r.durationMs),
     termination: r.termination,
+    error: r.error,
     attempts: r.attempts,
     worker: r.worker,
   });

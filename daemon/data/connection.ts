@@ -9,6 +9,7 @@ import { log } from '../log.js';
 import type { PickContext } from './balance/interface.js';
 import { admitPeer, admitSource, normaliseAddress } from './admission.js';
 import { writeAccessLog } from './access-log.js';
+import type { ErrorCode } from '../errors.js';
 import { readPreamble, type Origin, type Preamble } from './edge/preamble.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
 import type { MemberPlan } from './plan.js';
@@ -16,6 +17,12 @@ import type { PoolRuntime, Waiter } from './pool-queue.js';
 import { RelayPump } from './relay-pump.js';
 import { Reservations } from './reservations.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
+
+const CONNECT_ERROR_CODE: Record<ConnectErrorReason, ErrorCode> = {
+  refused: 'E_CONNECT_REFUSED',
+  timeout: 'E_CONNECT_TIMEOUT',
+  other: 'E_CONNECT_ERROR',
+};
 
 const enum Phase {
   Admitting = 0,
@@ -43,6 +50,8 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
   /** past admission and the preamble: the connection is access-logged */
   private admitted = false;
   private queueTimer: NodeJS.Timeout | null = null;
+  /** why no backend took the client: the last failed connect or the refusal; null once one connected */
+  private error: ErrorCode | null = null;
   private readonly ctx: PickContext;
   /** bytes already read from the client (the rest after a PROXY header, peeked bytes), relayed first */
   private pending: Buffer | null = null;
@@ -198,6 +207,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     const slot = this.held.backend;
     this.phase = Phase.Relaying;
     this.connectedAt = now;
+    this.error = null;
     const ms = now - this.connectStartedAt;
     table.resetConsecutiveFailures(slot);
     table.countConnection(this.worker, slot);
@@ -253,6 +263,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     this.member = null;
     const slot = this.held.releaseBackend();
     table.countConnectError(worker, slot, reason);
+    this.error = CONNECT_ERROR_CODE[reason];
     this.pool.wake();
     const fails = table.addConsecutiveFailure(slot);
     const threshold = this.pool.plan.passiveFailures;
@@ -296,6 +307,8 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
   private refuse(reason: RejectReason): void {
     this.termination =
       reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
+    if (reason === 'queue_timeout') this.error = 'E_QUEUE_TIMEOUT';
+    else this.error ??= 'E_NO_BACKEND';
     this.table.countRejected(this.worker, this.listenerSlot, reason);
     this.client.destroy();
     this.close();
@@ -325,6 +338,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
         connectMs: this.connectedAt ? this.connectedAt - this.connectStartedAt : -1,
         durationMs: now - this.acceptedAt,
         termination: this.termination,
+        error: this.error,
         attempts: this.attempts,
         worker: this.worker,
       });

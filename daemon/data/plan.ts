@@ -42,7 +42,7 @@ export interface ListenerPlan {
 }
 
 /** Process-wide edge settings, added to the plan by the daemon. */
-export interface WorkerEdgePlan {
+interface WorkerEdgePlan {
   /** connections over all listeners; 0 = unlimited */
   maxConnections: number;
 }

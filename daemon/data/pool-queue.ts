@@ -13,7 +13,7 @@ export interface Waiter {
 }
 
 /** How often queues are looked at for slots freed by other workers (their releases are not signalled here). */
-export const QUEUE_POLL_MS = 50;
+const QUEUE_POLL_MS = 50;
 
 export class PoolRuntime {
   readonly picker: PoolPicker;

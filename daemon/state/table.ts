@@ -46,13 +46,12 @@ export const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ] as const;
 /** Connection duration spans milliseconds to hours. */
-export const DURATION_BUCKETS = [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600] as const;
+const DURATION_BUCKETS = [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600] as const;
 export const enum Histogram {
   Connect = 0,
   FirstByte = 1,
   Duration = 2,
 }
-export const HISTOGRAM_NAMES = ['connect', 'first_byte', 'duration'] as const;
 const LAT_N = LATENCY_BUCKETS.length + 1;
 const DUR_N = DURATION_BUCKETS.length + 1;
 
@@ -104,7 +103,6 @@ const B_WEIGHT = 6;
 const B_EFF_WEIGHT = 7;
 const B_ACTIVE = 8;
 const B_MAXCONN = 9;
-const B_QUEUE = 10;
 const B_CONSEC_FAILS = 11;
 const B_BACKUP = 12;
 const B_CAUSE = 13;
@@ -195,7 +193,7 @@ const TAG_VERSION = 0x100;
 const SOURCE_LOCKED = -0x80000000;
 export const SOURCE_EMPTY = 0;
 /** an entry whose writer died mid-rewrite: matches no key, replaced before any other */
-export const SOURCE_DEAD = -1;
+const SOURCE_DEAD = -1;
 /** a full token bucket, in fixed point: burst * one <= 2^30 keeps every value an int32 */
 export const SOURCE_FULL_BUCKET = 0x40000000;
 /** a refill time further back than this is taken as a long-idle source (the ms clock wraps after 24.8 days) */
@@ -650,12 +648,6 @@ export class Table {
   release(worker: number, i: number): void {
     Atomics.sub(this.i32, this.b(i) + B_ACTIVE, 1);
     this.f64[this.bs(worker, i) + S_ACTIVE_HELD]! -= 1;
-  }
-  queueLength(i: number): number {
-    return Atomics.load(this.i32, this.b(i) + B_QUEUE);
-  }
-  addQueue(i: number, delta: number): void {
-    Atomics.add(this.i32, this.b(i) + B_QUEUE, delta);
   }
   /**
    * A worker is gone: give back every reservation its connections still held

@@ -10,7 +10,7 @@ import { DEFAULT_POLICY, recommend, type AdaptivePolicy, type AdaptiveSample } f
 import type { StrategyName } from '../../data/balance/strategies.js';
 import type { AdaptiveTiming } from '../../config/schema.js';
 
-export const DEFAULT_TIMING: AdaptiveTiming = { window: 5000, confirm: 2, minDwell: 20_000 };
+const DEFAULT_TIMING: AdaptiveTiming = { window: 5000, confirm: 2, minDwell: 20_000 };
 
 export interface AdaptiveSwitch {
   pool: string;

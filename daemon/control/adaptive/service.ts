@@ -60,7 +60,7 @@ export class AdaptiveService {
       p.samples.push({
         name: backend.name,
         weight: Math.max(1, t.effectiveWeight(slot)),
-        active: t.active(slot) + t.queueLength(slot),
+        active: t.active(slot),
         latencyMs: t.ewmaConnect(slot) + t.ewmaFirstByte(slot),
       });
     }

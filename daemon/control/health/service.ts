@@ -3,7 +3,8 @@
 // address or its pool's health, slow_start or passive settings changed; a
 // changed configured weight moves the effective weight (slow start's). Health
 // transitions become daemon events.
-import { HealthChecker, type HealthBackend, type HealthTransition } from './checker.js';
+import { HealthChecker, type HealthTransition } from './checker.js';
+import type { HealthBackend } from './tracked.js';
 import type { BackendConfig, PoolConfig } from '../../config/schema.js';
 import { Cause, type Table } from '../../state/table.js';
 import type { Topology } from '../topology/topology.js';
@@ -11,6 +12,13 @@ import { touches, type ConfigDiff } from '../topology/diff.js';
 
 /** The pool keys a backend's checks depend on. */
 const POOL_HEALTH_KEYS = ['health', 'slow_start', 'passive'];
+
+export interface BackendHealth {
+  /** the last probe's detail ("" when none) */
+  detail: string;
+  /** passive ejections refused by the pool's max_ejected_share */
+  passiveEjectionsRefused: number;
+}
 
 export class HealthService {
   private readonly checker: HealthChecker;
@@ -61,12 +69,12 @@ export class HealthService {
     this.checker.weightChanged(slot);
   }
 
-  detail(slot: number): string {
-    return this.checker.checkDetail(slot);
-  }
-
-  counters(): ReturnType<HealthChecker['counters']> {
-    return this.checker.counters();
+  /** What snapshots show of a backend's health beyond the table: the last probe's detail, refused ejections. */
+  backend(slot: number): BackendHealth {
+    return {
+      detail: this.checker.checkDetail(slot),
+      passiveEjectionsRefused: this.checker.passiveEjectionsRefused(slot),
+    };
   }
 
   stop(): void {

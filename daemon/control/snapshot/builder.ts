@@ -25,8 +25,8 @@ export interface SnapshotSources {
   process(): ProcessSnapshot;
   workers(): WorkerSnapshot[];
   alerts(): AlertSnapshot[];
-  /** last probe detail per backend slot */
-  checkDetail(slot: number): string;
+  /** per backend slot: the last probe's detail and the passive ejections its pool's cap refused */
+  health(slot: number): { detail: string; passiveEjectionsRefused: number };
   /** where a listener is actually served, and why not as configured */
   listenerStatus(name: string): { serving: string | null; error: string | null };
 }
@@ -112,6 +112,7 @@ function backendSnapshot(
   const w = src.backendRates.window(slot);
   const check = t.lastCheck(slot);
   const agent = t.agent(slot);
+  const health = src.health(slot);
   return {
     key: b.key,
     pool: pool.name,
@@ -126,13 +127,13 @@ function backendSnapshot(
     backup: t.isBackup(slot),
     active: t.active(slot),
     maxConnections: t.maxConnections(slot),
-    queue: t.queueLength(slot),
     connections: c.connections,
     bytesIn: c.bytesIn,
     bytesOut: c.bytesOut,
     connectErrors: c.connectErrors,
     retries: c.retries,
     passiveFailures: c.passiveFailures,
+    passiveEjectionsRefused: health.passiveEjectionsRefused,
     rates: w.rates,
     ewmaConnectMs: round3(t.ewmaConnect(slot)),
     ewmaFirstByteMs: round3(t.ewmaFirstByte(slot)),
@@ -143,7 +144,7 @@ function backendSnapshot(
       result: CHECK_NAMES[check.result],
       durationMs: round3(check.durationMs),
       time: check.time,
-      detail: src.checkDetail(slot),
+      detail: health.detail,
     },
     agent: {
       cpu: finiteOrNull(agent.cpu),

@@ -10,7 +10,7 @@
 //   {"id":7,"ok":true,"data":{"type":"event","event":DaemonEvent}}      as they happen
 
 export type AdminStateName = 'ready' | 'drain' | 'maint';
-export type OpStateName = 'up' | 'down' | 'starting';
+type OpStateName = 'up' | 'down' | 'starting';
 export type CheckResultName = 'none' | 'ok' | 'failed';
 
 export interface Percentiles {
@@ -46,13 +46,14 @@ export interface BackendSnapshot {
   backup: boolean;
   active: number;
   maxConnections: number;
-  queue: number;
   connections: number;
   bytesIn: number;
   bytesOut: number;
   connectErrors: { refused: number; timeout: number; other: number };
   retries: number;
   passiveFailures: number;
+  /** passive ejections refused because the pool was at passive.max_ejected_share */
+  passiveEjectionsRefused: number;
   rates: Rates;
   ewmaConnectMs: number;
   ewmaFirstByteMs: number;
@@ -114,6 +115,14 @@ export interface WorkerSnapshot {
   cpuSeconds: number;
 }
 
+/**
+ * What a reload did. `applied`: the new config runs whole. `partial`: it runs,
+ * except what its errors name (a listener that could not be opened, E_LISTEN);
+ * `show listeners` says what each listener actually serves. `refused`: the
+ * config was invalid; nothing changed.
+ */
+export type ReloadOutcome = 'applied' | 'partial' | 'refused';
+
 export interface InfoSnapshot {
   name: 'netmon';
   version: string;
@@ -126,7 +135,7 @@ export interface InfoSnapshot {
   generation: number;
   reloads: number;
   reloadFailures: number;
-  lastReload: { ok: boolean; outcome: 'applied' | 'partial' | 'refused'; time: number; errors: string[] } | null;
+  lastReload: { ok: boolean; outcome: ReloadOutcome; time: number; errors: string[] } | null;
   controlSocket: string;
   metricsListen: string | null;
 }
@@ -139,7 +148,7 @@ export interface ProcessSnapshot {
   loopLagMs: number;
 }
 
-export type AlertState = 'pending' | 'firing' | 'resolved';
+type AlertState = 'pending' | 'firing' | 'resolved';
 
 export interface AlertSnapshot {
   /** rule name: backend_down, high_latency, high_cpu, high_memory, traffic_spike, poor_distribution */
@@ -177,7 +186,7 @@ export type DaemonEvent =
       time: number;
       ok: boolean;
       /** applied whole, partial (the config runs except what `errors` names), or refused (nothing changed) */
-      outcome: 'applied' | 'partial' | 'refused';
+      outcome: ReloadOutcome;
       generation: number;
       errors: string[];
       changes: string[];

@@ -1,16 +1,7 @@
-// What the control socket may ask of the daemon. main.ts implements it; the
+// What the control socket may ask of the daemon. The Daemon (../daemon.ts) implements it; the
 // socket server and its command table only ever talk to this interface, so they
 // are tested with a fake.
-import type { AdminStateName, DaemonEvent, Snapshot } from '../snapshot/snapshot.js';
-import type { ErrorPayload } from '../../errors.js';
-
-/**
- * What a reload did. `applied`: the new config runs whole. `partial`: it runs,
- * except what `errors` names (a listener that could not be opened, E_LISTEN);
- * the state (`show listeners`) says what each listener actually serves.
- * `refused`: the config was invalid; nothing changed.
- */
-export type ReloadOutcome = 'applied' | 'partial' | 'refused';
+import type { AdminStateName, DaemonEvent, ReloadOutcome, Snapshot } from '../snapshot/snapshot.js';
 
 export interface ReloadResult {
   /** true only when the outcome is `applied` */
@@ -59,5 +50,3 @@ export interface ControlContext {
    */
   recordAction?(action: { command: string; ok: boolean; message: string }): void;
 }
-
-export type { ErrorPayload };

@@ -60,7 +60,6 @@ export function formatBackends(list: BackendSnapshot[]): string {
     stateOf(b),
     `${b.effectiveWeight}/${b.weight}`,
     String(b.active) + (b.maxConnections > 0 ? `/${b.maxConnections}` : ''),
-    String(b.queue),
     rate(b.rates.connections),
     String(b.connections),
     bytes(b.bytesIn),
@@ -77,7 +76,6 @@ export function formatBackends(list: BackendSnapshot[]): string {
       'STATE',
       'WEIGHT',
       'ACTIVE',
-      'QUEUE',
       'CONN/S',
       'CONNS',
       'IN',
@@ -88,7 +86,7 @@ export function formatBackends(list: BackendSnapshot[]): string {
       'CHECK',
     ],
     rows,
-    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   );
 }
 
@@ -139,7 +137,7 @@ export function formatListeners(list: ListenerSnapshot[]): string {
   return errors.length > 0 ? [out, ...errors].join('\n') : out;
 }
 
-export function formatWorkers(list: WorkerSnapshot[]): string {
+function formatWorkers(list: WorkerSnapshot[]): string {
   const rows = list.map((w) => [
     String(w.id),
     String(w.threadId),

@@ -80,7 +80,7 @@ function recordText(r: SourceRecord): string {
 }
 
 /** How often, at most, the untracked-sources warning is logged per listener. */
-export const DEGRADED_WARN_MS = 10_000;
+const DEGRADED_WARN_MS = 10_000;
 
 /**
  * Logs a warning when a listener admitted connections untracked since the last

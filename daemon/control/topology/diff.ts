@@ -25,14 +25,14 @@ export interface Changed<T> {
   keys: KeyChange[];
 }
 
-export interface Delta<T> {
+interface Delta<T> {
   added: T[];
   removed: T[];
   changed: Changed<T>[];
 }
 
 /** A backend with its pool (the pool holds the settings its connections and checks use). */
-export interface BackendEntry {
+interface BackendEntry {
   pool: PoolConfig;
   backend: BackendConfig;
 }

@@ -12,7 +12,7 @@ export interface Cidr {
   text: string;
 }
 
-export type CidrParseResult = { ok: true; cidr: Cidr } | { ok: false; reason: string };
+type CidrParseResult = { ok: true; cidr: Cidr } | { ok: false; reason: string };
 
 const scratch = new Uint32Array(4);
 
@@ -30,7 +30,7 @@ function wordMask(prefix: number, k: number): number {
  * denotes, so it matches IPv4 clients. Host bits set below the prefix are an
  * error, as they usually mean a typo ("10.0.0.1/8").
  */
-export function parseCidr(text: string): CidrParseResult {
+function parseCidr(text: string): CidrParseResult {
   const t = text.trim();
   const slash = t.indexOf('/');
   const addr = slash < 0 ? t : t.slice(0, slash);

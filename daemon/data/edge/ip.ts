@@ -213,9 +213,3 @@ export function formatV6(w: ArrayLike<number>): string {
   if (bestStart < 0) return hex(g);
   return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
 }
-
-/** Write the address in network order: 4 bytes for family 4, 16 for family 6. */
-export function ipToBytes(family: 4 | 6, w: Uint32Array, into: Buffer, offset: number): void {
-  if (family === 4) into.writeUInt32BE(w[0]!, offset);
-  else for (let k = 0; k < 4; k++) into.writeUInt32BE(w[k]!, offset + 4 * k);
-}

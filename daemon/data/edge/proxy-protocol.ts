@@ -10,7 +10,7 @@ export interface Endpoint {
   port: number;
 }
 
-export type ProxyFamily = 'tcp4' | 'tcp6' | 'unix' | 'unknown';
+type ProxyFamily = 'tcp4' | 'tcp6' | 'unix' | 'unknown';
 
 export interface ProxyHeader {
   status: 'ok';
@@ -28,7 +28,7 @@ export interface ProxyHeader {
 export type ProxyParseResult = { status: 'incomplete' } | { status: 'invalid'; reason: string } | ProxyHeader;
 
 /** v1 lines are at most 107 bytes including CRLF (spec, section 2.1). */
-export const PROXY_V1_MAX = 107;
+const PROXY_V1_MAX = 107;
 /** Default bound on a whole v2 header: addresses plus a generous amount of TLVs. */
 export const PROXY_V2_DEFAULT_MAX = 4096;
 

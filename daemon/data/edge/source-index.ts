@@ -17,7 +17,7 @@ import { fmix32 } from '../balance/hash.js';
 import { SOURCE_EMPTY, Table } from '../../state/table.js';
 
 /** Entries probed for one source: bounds the work per new source. */
-export const WINDOW = 16;
+const WINDOW = 16;
 /** Reads of a tag or lock held by another worker before sleeping on it (a rewrite takes well under a microsecond). */
 const SPINS = 64;
 /**
@@ -240,7 +240,7 @@ class Candidate {
 }
 
 /** 32-bit mix of the owner word and the five key words (murmur3's finaliser per word). */
-export function hash(owner: number, key: Int32Array): number {
+function hash(owner: number, key: Int32Array): number {
   let h = Math.imul(owner ^ 0x9e3779b9, 0x85ebca6b);
   for (let k = 0; k < 5; k++) {
     h = Math.imul(h ^ key[k]!, 0xcc9e2d51);

@@ -13,9 +13,9 @@ import { SourceIndex } from './source-index.js';
 export type Admission = 'ok' | 'rate_limit' | 'max_connections';
 
 /** Sources a listener with only allow/deny keeps (it records refused sources for `show clients`). */
-export const ACL_ONLY_ENTRIES = 4096;
+const ACL_ONLY_ENTRIES = 4096;
 /** Entries allocated even when no listener tracks sources, so a reload can add some. */
-export const MIN_SOURCE_ENTRIES = 1024;
+const MIN_SOURCE_ENTRIES = 1024;
 /** Admissions that lose a race with a replacement of their entry look again this often. */
 const ADMIT_ATTEMPTS = 4;
 
