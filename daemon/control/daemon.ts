@@ -15,7 +15,7 @@ import { buildSnapshot } from './snapshot/builder.js';
 import { HealthService } from './health/service.js';
 import { AdaptiveService } from './adaptive/service.js';
 import { log, setLogLevel } from '../log.js';
-import { NetmonError, ConfigErrors } from '../errors.js';
+import { NetmonError, ConfigErrors, type ErrorCode } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type {
   AdminStateName,
@@ -116,13 +116,18 @@ export class Daemon implements ControlContext {
     });
   }
 
-  /** Opens every listener in every worker; throws E_LISTEN (every worker stopped) if any cannot be opened. */
+  /**
+   * Opens every listener in every worker. Throws, with every worker stopped,
+   * E_LISTEN when a listener cannot bind, E_PLAN when a worker cannot apply
+   * the plan.
+   */
   async start(): Promise<void> {
     const failures = await this.supervisor.start();
     this.recordListening(failures);
     if (failures.length > 0) {
       await this.supervisor.terminate();
-      throw new NetmonError('E_LISTEN', listenErrorLines(this.listenState).join('; '));
+      const code = failures.some((f) => f.code === 'E_PLAN') ? 'E_PLAN' : 'E_LISTEN';
+      throw new NetmonError(code, listenErrorLines(this.listenState).join('; '));
     }
     this.health.apply(this.initial!, this.topology);
     this.initial = null;
@@ -237,11 +242,16 @@ export class Daemon implements ControlContext {
     this.config = next;
     setLogLevel(next.log.level);
     const errors: string[] = [];
+    // what did not apply: a plan a worker refused beats a bind that failed, the workers' silence both
+    let code: ErrorCode | null = null;
     try {
-      this.recordListening(await this.supervisor.apply(this.workerPlan()));
+      const failures = await this.supervisor.apply(this.workerPlan());
+      this.recordListening(failures);
       errors.push(...listenErrorLines(this.listenState));
+      if (failures.length > 0) code = failures.some((f) => f.code === 'E_PLAN') ? 'E_PLAN' : 'E_LISTEN';
     } catch (err) {
-      errors.push(err instanceof NetmonError ? `${err.code}: ${err.message}` : String(err));
+      errors.push(err instanceof NetmonError ? `${err.message} [${err.code}]` : String(err));
+      code = 'E_INTERNAL';
     }
     this.health.apply(d, this.topology);
     this.adaptive.apply(d);
@@ -261,7 +271,7 @@ export class Daemon implements ControlContext {
     this.eventLog.push({ type: 'reload', time: now, ok, outcome, generation, errors, changes });
     if (ok) log.info('config reloaded', { generation, changes });
     else log.warn('config reloaded in part: the new config runs except what failed', { generation, changes, errors });
-    return { ok, outcome, generation, errors, changes, keys: changedKeys(d) };
+    return { ok, outcome, code, generation, errors, changes, keys: changedKeys(d) };
   }
 
   /** What the workers could open of the current config, per listener. */
@@ -275,7 +285,7 @@ export class Daemon implements ControlContext {
     const generation = this.topology.generation;
     this.eventLog.push({ type: 'reload', time: now, ok: false, outcome: 'refused', generation, errors, changes: [] });
     log.warn('reload rejected; the running config is unchanged', { errors });
-    return { ok: false, outcome: 'refused', generation, errors, changes: [], keys: [] };
+    return { ok: false, outcome: 'refused', code: 'E_RELOAD_FAILED', generation, errors, changes: [], keys: [] };
   }
 
   // ---- stop ----

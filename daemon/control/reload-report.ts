@@ -5,6 +5,7 @@
 // config runs, except where it says.
 import type { Config } from '../config/schema.js';
 import type { ConfigDiff, KeyChange } from './topology/diff.js';
+import { formatIpRange, type IpRange } from '../data/edge/ip.js';
 import type { ListenErrors } from './supervisor.js';
 
 /** Settings a running daemon does not change: a reload reports them, the next start applies them. */
@@ -42,9 +43,15 @@ function show(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
   if (typeof v === 'object') {
     const text = (v as { text?: unknown }).text;
-    return typeof text === 'string' ? text : JSON.stringify(v);
+    if (typeof text === 'string') return text;
+    return isRange(v) ? formatIpRange(v) : JSON.stringify(v);
   }
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+function isRange(v: object): v is IpRange {
+  const r = v as Partial<IpRange>;
+  return (r.family === 4 || r.family === 6) && Array.isArray(r.bytes) && typeof r.prefix === 'number';
 }
 
 /** Where a listener is actually served, and why not as configured. */
@@ -57,8 +64,10 @@ export interface ListenerStatus {
 
 /**
  * Each listener's status after a generation was applied. `failures` come from
- * the workers; a listener that only some workers could open is served by the
- * others (on the configured bind) and still reported.
+ * the workers: E_LISTEN (a bind failed) or E_PLAN (a plan a worker could not
+ * apply: the listener is closed, fail closed). A listener that only some
+ * workers could bind is served by the others (on the configured bind) and
+ * still reported.
  */
 export function listenerStatus(
   config: Config,
@@ -67,7 +76,8 @@ export function listenerStatus(
 ): Map<string, ListenerStatus> {
   const status = new Map<string, ListenerStatus>();
   for (const l of config.listeners) {
-    const f = failures.filter((x) => x.listener === l.name);
+    // "*": the worker could not apply the plan at all, or died before it did
+    const f = failures.filter((x) => x.listener === l.name || x.listener === '*');
     if (f.length === 0) {
       status.set(l.name, { serving: l.bind.text, error: null });
       continue;
@@ -75,11 +85,11 @@ export function listenerStatus(
     // a socket passed by systemd is served by one worker; a bind, by every worker
     const expected = activated.has(l.name) ? 1 : config.workers;
     const failed = f.reduce((n, x) => n + x.workers, 0);
-    const why = f.map((x) => x.message).join('; ');
-    if (failed < expected) {
-      status.set(l.name, { serving: l.bind.text, error: `${failed} of ${expected} workers: ${why} [E_LISTEN]` });
+    const why = f.map((x) => `${x.message} [${x.code}]`).join('; ');
+    if (failed < expected && f.every((x) => x.code === 'E_LISTEN')) {
+      status.set(l.name, { serving: l.bind.text, error: `${failed} of ${expected} workers: ${why}` });
     } else {
-      status.set(l.name, { serving: f[0]!.serving, error: `${why} [E_LISTEN]` });
+      status.set(l.name, { serving: f.every((x) => x.serving === f[0]!.serving) ? f[0]!.serving : null, error: why });
     }
   }
   return status;

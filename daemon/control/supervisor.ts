@@ -117,7 +117,11 @@ export class Supervisor {
     const reclaimed = this.table.releaseWorker(s.id);
     if (held(reclaimed))
       log.warn('worker exited holding connection reservations; given back', { worker: s.id, ...reclaimed });
-    for (const w of s.waiters) w.resolve([]);
+    // a worker that died before confirming a plan did not apply it: say so, never report success
+    for (const w of s.waiters) {
+      const message = `worker ${s.id} exited (code ${code}) before applying generation ${w.generation}`;
+      w.resolve(this.stopping ? [] : [{ listener: '*', code: 'E_PLAN', message, serving: null }]);
+    }
     s.waiters = [];
     if (this.stopping) {
       this.checkDrained();
@@ -247,7 +251,7 @@ function merge(perWorker: ListenFailure[][]): ListenErrors {
   const byKey = new Map<string, ListenError>();
   for (const failures of perWorker) {
     for (const f of failures) {
-      const k = `${f.listener}|${f.errno}|${f.message}`;
+      const k = `${f.listener}|${f.code}|${f.message}`;
       const e = byKey.get(k);
       if (e) e.workers++;
       else byKey.set(k, { ...f, workers: 1 });

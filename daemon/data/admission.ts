@@ -9,35 +9,30 @@
 // Steps 4 and 5 take reservations (a per-source count, a listener slot), which
 // are recorded in the connection's Reservations and given back when it closes.
 import type { RejectReason } from '../state/table.js';
+import type { ClientAddress } from './edge/ip.js';
 import type { ListenerEdge } from './edge/listener-edge.js';
 import type { Reservations } from './reservations.js';
 
 /** Steps 2 to 4 as far as they can be taken at accept, for the socket's peer. */
-export function admitPeer(edge: ListenerEdge, peer: string, held: Reservations): RejectReason | null {
-  if (edge.trusted !== null) return edge.trusted.matches(peer) ? null : 'proxy_header';
+export function admitPeer(edge: ListenerEdge, peer: ClientAddress, held: Reservations): RejectReason | null {
+  if (edge.trusted !== null) return edge.trusted.has(peer.ip) ? null : 'proxy_header';
   return admitSource(edge, peer, held);
 }
 
 /**
- * Steps 3 and 4 for the client `address` (the peer, or the source of a PROXY
- * header). On null the source's count, if any, is held in `held`.
+ * Steps 3 and 4 for the client (the peer, or the source of a PROXY header).
+ * On null the source's count, if any, is held in `held`.
  */
-export function admitSource(edge: ListenerEdge, address: string, held: Reservations): RejectReason | null {
+export function admitSource(edge: ListenerEdge, client: ClientAddress, held: Reservations): RejectReason | null {
   const sources = edge.sources;
-  if (edge.acl !== null && edge.acl.check(address) === 'deny') {
+  if (edge.acl !== null && edge.acl.check(client.ip) === 'deny') {
     // counted against the source for `show clients`; nothing is held
-    sources?.reject(address);
+    sources?.reject(client.ip);
     return 'acl';
   }
   if (!edge.limited) return null;
-  const verdict = sources!.admit(address);
+  const verdict = sources!.admit(client.ip);
   if (verdict !== 'ok') return verdict;
   held.tookSource(sources!, sources!.entry);
   return null;
-}
-
-/** A socket's remote address as clients are matched and logged: IPv4-mapped IPv6 ("::ffff:a.b.c.d") as IPv4. */
-export function normaliseAddress(a: string | undefined): string {
-  if (!a) return '';
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }

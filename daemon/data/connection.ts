@@ -7,7 +7,8 @@ import net from 'node:net';
 import { Histogram, type ConnectErrorReason, type RejectReason } from '../state/table.js';
 import { log } from '../log.js';
 import type { PickContext } from './balance/interface.js';
-import { admitPeer, admitSource, normaliseAddress } from './admission.js';
+import { admitPeer, admitSource } from './admission.js';
+import { clientAddress, type ClientAddress } from './edge/ip.js';
 import { writeAccessLog } from './access-log.js';
 import type { ErrorCode } from '../errors.js';
 import { readPreamble, type Origin, type Preamble } from './edge/preamble.js';
@@ -57,6 +58,8 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
   private pending: Buffer | null = null;
   /** the addresses a PROXY header carried, passed on by send_proxy; null = the sockets' own */
   private origin: Origin | null = null;
+  /** the client as rules, limits and logs see it: the socket's peer, or the PROXY header's source */
+  private peer: ClientAddress;
 
   constructor(
     private readonly w: WorkerContext,
@@ -67,12 +70,8 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     this.acceptedAt = performance.now();
     this.held = new Reservations(w.table, w.worker);
     this.pool = listener.pool;
-    this.ctx = {
-      clientAddress: normaliseAddress(client.remoteAddress),
-      avoid: this.tried,
-      now: 0,
-      random: Math.random,
-    };
+    this.peer = clientAddress(client.remoteAddress);
+    this.ctx = { clientAddress: this.peer.text, avoid: this.tried, now: 0, random: Math.random };
     client.on('error', this.onClientError);
     client.on('close', this.onClientClose);
   }
@@ -83,13 +82,13 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     if (!this.table.listenerEnabled(slot)) return this.refuse('disabled');
     const edge = this.listener.edge;
     if (edge !== null) {
-      const reason = admitPeer(edge, this.ctx.clientAddress, this.held);
+      const reason = admitPeer(edge, this.peer, this.held);
       if (reason !== null) return this.refuse(reason);
     }
     if (!this.held.takeListener(slot, this.w.limit)) return this.refuse('max_connections');
     if (edge === null || !edge.preamble) return this.pick();
     this.phase = Phase.Preamble;
-    void readPreamble(edge, this.client, this.ctx.clientAddress).then(this.onPreamble);
+    void readPreamble(edge, this.client, this.peer).then(this.onPreamble);
   }
 
   /** Immediate stop: cut both sides now. */
@@ -120,8 +119,9 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
       return this.close();
     }
     if (edge.trusted !== null) {
-      this.ctx.clientAddress = p.address;
-      const reason = admitSource(edge, p.address, this.held);
+      this.peer = p.client;
+      this.ctx.clientAddress = p.client.text;
+      const reason = admitSource(edge, p.client, this.held);
       if (reason !== null) return this.refuse(reason);
     }
     if (p.peek !== null) {

@@ -61,15 +61,31 @@ class Worker implements WorkerContext {
       plan.listeners.map(async (lp) => {
         // a socket passed by systemd is served by worker 0 alone: one fd is never shared between threads
         if (lp.fd !== undefined && this.worker !== 0) return;
-        const pool = pools.get(lp.pool)!;
         const cur = this.listeners.get(lp.name);
-        const edge = ListenerEdge.wanted(lp.edge)
-          ? new ListenerEdge(lp.edge, poolSlot, { table: this.table, worker: this.worker, listener: lp.slot })
-          : null;
+        // from typed plan values only; throws on what cannot be applied (ListenerEdge)
+        const pool = pools.get(lp.pool);
+        let edge: ListenerEdge | null = null;
+        try {
+          if (pool === undefined) throw new Error(`its pool slot ${lp.pool} is not in the plan`);
+          edge = ListenerEdge.wanted(lp.edge)
+            ? new ListenerEdge(lp.edge, poolSlot, { table: this.table, worker: this.worker, listener: lp.slot })
+            : null;
+        } catch (err) {
+          // fail closed: a listener whose plan cannot be applied is not served, with these rules or the old
+          cur?.server.close();
+          this.listeners.delete(lp.name);
+          const message = `cannot apply the plan: ${(err as Error).message}`;
+          log.error('listener not served', { listener: lp.name, err: message });
+          failures.push({ listener: lp.name, code: 'E_PLAN', message, serving: null });
+          return;
+        }
+        if (pool === undefined) return;
         const same =
           lp.fd !== undefined
             ? cur?.plan.fd === lp.fd
-            : cur?.plan.bind.text === lp.bind.text && cur.plan.backlog === lp.backlog;
+            : cur?.plan.bind.host === lp.bind.host &&
+              cur.plan.bind.port === lp.bind.port &&
+              cur.plan.backlog === lp.backlog;
         if (cur && same) {
           cur.plan = lp;
           cur.pool = pool;
@@ -91,7 +107,7 @@ class Worker implements WorkerContext {
           }
           failures.push({
             listener: lp.name,
-            errno: e.code ?? 'unknown',
+            code: 'E_LISTEN',
             message: `bind ${lp.bind.text}: ${e.message}`,
             serving: cur ? cur.plan.bind.text : null,
           });
@@ -179,9 +195,18 @@ const init = workerData as WorkerInit;
 const w = new Worker(init);
 w.table.countWorkerStart(init.id);
 w.startHeartbeat();
+// a plan that throws while applied is reported, not left to kill the thread silently
+const apply = (plan: WorkerPlan): void => {
+  w.apply(plan).catch((err: unknown) => {
+    const message = `cannot apply the plan: ${err instanceof Error ? err.message : String(err)}`;
+    log.error('plan not applied', { generation: plan.generation, err: message });
+    const failures: ListenFailure[] = [{ listener: '*', code: 'E_PLAN', message, serving: null }];
+    w.post({ type: 'applied', generation: plan.generation, failures });
+  });
+};
 parentPort!.on('message', (m: ToWorker) => {
-  if (m.type === 'plan') void w.apply(m.plan);
+  if (m.type === 'plan') apply(m.plan);
   else if (m.type === 'stop') w.stop(m.immediate);
 });
-void w.apply(init.plan);
+apply(init.plan);
 log.debug('worker started', { worker: init.id, threadId });

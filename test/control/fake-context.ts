@@ -54,6 +54,7 @@ export class FakeContext implements ControlContext {
   nextReload: ReloadResult = {
     ok: true,
     outcome: 'applied',
+    code: null,
     generation: 2,
     errors: [],
     changes: ['backend web/b3 added'],

@@ -223,7 +223,7 @@ const COMMANDS: readonly Command[] = [
   }),
   def({
     name: 'reload',
-    help: 'reread and apply the config file; answers when done, with what changed, what could not be applied (E_LISTEN) or why it was refused',
+    help: 'reread and apply the config file; answers when done, with what changed, what could not be applied (E_LISTEN, E_PLAN) or why it was refused',
     mutates: true,
     run: async (ctx) => {
       const r = await ctx.reload();
@@ -235,7 +235,7 @@ const COMMANDS: readonly Command[] = [
       }
       if (r.outcome === 'partial') {
         throw new NetmonError(
-          'E_LISTEN',
+          r.code ?? 'E_INTERNAL',
           [
             `config applied in part, generation ${r.generation}: it runs except`,
             ...r.errors.map((e) => '  ' + e),

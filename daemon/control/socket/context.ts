@@ -2,11 +2,18 @@
 // socket server and its command table only ever talk to this interface, so they
 // are tested with a fake.
 import type { AdminStateName, DaemonEvent, ReloadOutcome, Snapshot } from '../snapshot/snapshot.js';
+import type { ErrorCode } from '../../errors.js';
 
 export interface ReloadResult {
   /** true only when the outcome is `applied` */
   ok: boolean;
   outcome: ReloadOutcome;
+  /**
+   * null when applied; refused: E_RELOAD_FAILED; partial: E_LISTEN (a bind
+   * failed), E_PLAN (a worker could not apply a listener's plan and closed it)
+   * or E_INTERNAL (the workers did not confirm in time)
+   */
+  code: ErrorCode | null;
   generation: number;
   /**
    * refused: the formatted config errors ("file:line: key: message [CODE]");

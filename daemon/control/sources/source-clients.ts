@@ -6,7 +6,7 @@ import type { ClientStats } from '../socket/context.js';
 import { touches, type ConfigDiff } from '../topology/diff.js';
 import { log } from '../../log.js';
 import { Table, type SourceRecord } from '../../state/table.js';
-import { formatV4, formatV6 } from '../../data/edge/ip.js';
+import { formatIp, ipFromWords } from '../../data/edge/ip.js';
 import { sourceClock, sourceDemand, sourceQuota } from '../../data/edge/source-limits.js';
 
 interface ClientLike {
@@ -71,12 +71,8 @@ function selectTop<T extends ClientLike>(items: Iterable<T>, k: number): T[] {
 }
 
 function recordText(r: SourceRecord): string {
-  if (r.family === 4) {
-    const t = formatV4(r.words[0]);
-    return r.prefix < 32 ? `${t}/${r.prefix}` : t;
-  }
-  const t = formatV6(r.words);
-  return r.prefix < 128 ? `${t}/${r.prefix}` : t;
+  const t = formatIp(ipFromWords(r.family, r.words));
+  return r.prefix < (r.family === 4 ? 32 : 128) ? `${t}/${r.prefix}` : t;
 }
 
 /** How often, at most, the untracked-sources warning is logged per listener. */

@@ -7,7 +7,7 @@
 // under one generation is released through any.
 import type { Config, EdgeConfig, SourceLimits } from '../../config/schema.js';
 import { MAX_SOURCE_ENTRIES, SOURCE_FULL_BUCKET, SourceReject, type Table } from '../../state/table.js';
-import { parseIp } from './ip.js';
+import { ipWords, type IpAddress } from './ip.js';
 import { SourceIndex } from './source-index.js';
 
 export type Admission = 'ok' | 'rate_limit' | 'max_connections';
@@ -81,7 +81,7 @@ export class SourceLimiter {
   private readonly one: number;
   private readonly full: number;
   private readonly perMs: number;
-  // scratch: an address is parsed into these, never into a string or an object
+  // scratch: an address's key is built here, never into a string or an object
   private readonly words = new Uint32Array(4);
   private readonly key = new Int32Array(5);
 
@@ -110,9 +110,9 @@ export class SourceLimiter {
   /**
    * Check the limits for a new connection from `address`. On 'ok' the
    * connection is counted as open on `this.entry` (-1: untracked, when the
-   * address is not an IP or no entry could be had); release it on close.
+   * address is not an IP (null) or no entry could be had); release it on close.
    */
-  admit(address: string): Admission {
+  admit(address: IpAddress | null): Admission {
     this.entry = -1;
     if (!this.parse(address)) return 'ok';
     const t = this.table;
@@ -148,7 +148,7 @@ export class SourceLimiter {
   }
 
   /** Count a refusal made elsewhere (ACL, PROXY header) against the source. */
-  reject(address: string): void {
+  reject(address: IpAddress | null): void {
     if (!this.parse(address)) return;
     const now = this.now();
     const i = this.index.find(this.owner, this.listener, this.key, this.quota, this.full, now);
@@ -163,10 +163,11 @@ export class SourceLimiter {
   }
 
   /** Address -> key words: family and prefix, then the masked address. False when not an IP. */
-  private parse(address: string): boolean {
+  private parse(address: IpAddress | null): boolean {
+    if (address === null) return false;
     const w = this.words;
-    const fam = parseIp(address, w);
-    if (fam === 0) return false;
+    const fam = address.family;
+    ipWords(address, w);
     const prefix = fam === 4 ? this.limits.prefixV4 : this.limits.prefixV6;
     maskWords(w, fam, prefix);
     const k = this.key;
