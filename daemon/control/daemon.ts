@@ -11,20 +11,13 @@ import { Supervisor } from './supervisor.js';
 import { EventLog } from './events.js';
 import { RateTracker, CounterRates } from './rates.js';
 import { ProcessStats } from './process-stats.js';
-import { buildSnapshot } from './snapshot/builder.js';
+import { buildSnapshot, workerSnapshots } from './snapshot/builder.js';
 import { HealthService } from './health/service.js';
 import { AdaptiveService } from './adaptive/service.js';
 import { log, setLogLevel } from '../log.js';
 import { NetmonError, ConfigErrors, type ErrorCode } from '../errors.js';
 import type { Config } from '../config/schema.js';
-import type {
-  AdminStateName,
-  AlertSnapshot,
-  DaemonEvent,
-  InfoSnapshot,
-  Snapshot,
-  WorkerSnapshot,
-} from './snapshot/snapshot.js';
+import type { AdminStateName, AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot } from './snapshot/snapshot.js';
 import type { ClientStats, ControlContext, ReloadResult } from './socket/context.js';
 import { VERSION } from '../version.js';
 import type { WorkerPlan } from '../data/plan.js';
@@ -32,7 +25,7 @@ import { readClients, SourceWatch } from './sources/source-clients.js';
 import { Operator } from './operator.js';
 import { sourceTableEntries } from '../data/edge/source-limits.js';
 import { changedKeys, diffConfigs, type ConfigDiff } from './topology/diff.js';
-import { keyChanges, listenErrorLines, listenerStatus, type ListenerStatus } from './reload-report.js';
+import { failureCode, keyChanges, listenErrorLines, listenerStatus, type ListenerStatus } from './reload-report.js';
 import type { ListenErrors } from './supervisor.js';
 
 export interface DaemonOptions {
@@ -126,8 +119,7 @@ export class Daemon implements ControlContext {
     this.recordListening(failures);
     if (failures.length > 0) {
       await this.supervisor.terminate();
-      const code = failures.some((f) => f.code === 'E_PLAN') ? 'E_PLAN' : 'E_LISTEN';
-      throw new NetmonError(code, listenErrorLines(this.listenState).join('; '));
+      throw new NetmonError(failureCode(failures)!, listenErrorLines(this.listenState).join('; '));
     }
     this.health.apply(this.initial!, this.topology);
     this.initial = null;
@@ -242,13 +234,12 @@ export class Daemon implements ControlContext {
     this.config = next;
     setLogLevel(next.log.level);
     const errors: string[] = [];
-    // what did not apply: a plan a worker refused beats a bind that failed, the workers' silence both
     let code: ErrorCode | null = null;
     try {
       const failures = await this.supervisor.apply(this.workerPlan());
       this.recordListening(failures);
       errors.push(...listenErrorLines(this.listenState));
-      if (failures.length > 0) code = failures.some((f) => f.code === 'E_PLAN') ? 'E_PLAN' : 'E_LISTEN';
+      code = failureCode(failures);
     } catch (err) {
       errors.push(err instanceof NetmonError ? `${err.message} [${err.code}]` : String(err));
       code = 'E_INTERNAL';
@@ -317,7 +308,7 @@ export class Daemon implements ControlContext {
         counterRates: this.counterRates,
         info: () => this.info(),
         process: () => this.processStats.snapshot,
-        workers: () => this.workers(),
+        workers: () => workerSnapshots(this.table, this.supervisor.info()),
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),
         listenerStatus: (name) => this.listenState.get(name) ?? { serving: null, error: null },
@@ -348,22 +339,6 @@ export class Daemon implements ControlContext {
       controlSocket: this.config.control.socket,
       metricsListen: this.config.metrics.listen?.text ?? null,
     };
-  }
-
-  private workers(): WorkerSnapshot[] {
-    return this.supervisor.info().map((w) => {
-      const s = this.table.workerStats(w.id);
-      return {
-        id: w.id,
-        threadId: w.threadId,
-        alive: w.alive,
-        starts: s.starts,
-        active: s.active,
-        accepted: s.accepted,
-        loopLagMs: Math.round(s.loopLagMs * 1000) / 1000,
-        cpuSeconds: Math.round((s.cpuUser + s.cpuSystem) * 1000) / 1000,
-      };
-    });
   }
 
   events(limit: number): DaemonEvent[] {

@@ -95,6 +95,12 @@ export function listenerStatus(
   return status;
 }
 
+/** The code of what did not apply: a plan a worker refused (E_PLAN) before a bind that failed (E_LISTEN); null: nothing. */
+export function failureCode(failures: ListenErrors): 'E_PLAN' | 'E_LISTEN' | null {
+  if (failures.length === 0) return null;
+  return failures.some((f) => f.code === 'E_PLAN') ? 'E_PLAN' : 'E_LISTEN';
+}
+
 /** One line per listener not served as configured ("listener web: bind ... [E_LISTEN]; not serving"). */
 export function listenErrorLines(status: ReadonlyMap<string, ListenerStatus>): string[] {
   const out: string[] = [];

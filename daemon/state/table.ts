@@ -506,7 +506,11 @@ export class Table {
   private bs(worker: number, i: number): number {
     return this.bsBase + (worker * this.cap.backends + i) * BACKEND_STRIPE;
   }
-  /** Claim a slot for a new backend: counters zeroed, state as given. Main thread only. */
+  /**
+   * Claim a slot for a new backend: counters zeroed, state as given, both
+   * weights at `weight` (from here on the configured weight is the topology's
+   * to write, the effective weight slow start's). Main thread only.
+   */
   initBackend(
     i: number,
     opts: { pool: number; weight: number; maxConnections: number; backup: boolean; generation: number; op: OpState },

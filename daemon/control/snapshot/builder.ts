@@ -162,3 +162,23 @@ function finiteOrNull(n: number): number | null {
 function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
+
+/** The workers as snapshots show them: the supervisor's view of each thread and its stripe in the table. */
+export function workerSnapshots(
+  table: Table,
+  threads: readonly { id: number; threadId: number; alive: boolean }[],
+): WorkerSnapshot[] {
+  return threads.map((w) => {
+    const s = table.workerStats(w.id);
+    return {
+      id: w.id,
+      threadId: w.threadId,
+      alive: w.alive,
+      starts: s.starts,
+      active: s.active,
+      accepted: s.accepted,
+      loopLagMs: round3(s.loopLagMs),
+      cpuSeconds: round3(s.cpuUser + s.cpuSystem),
+    };
+  });
+}
