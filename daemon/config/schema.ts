@@ -1,5 +1,6 @@
 // The validated, fully defaulted config. load.ts produces it; nothing downstream
 // re-checks a field or handles `undefined` for a defaulted key.
+import type { RouteProtocol } from '../state/names.js';
 
 export const ALGORITHMS = [
   'round_robin',
@@ -25,10 +26,6 @@ export type ProxyProtocolMode = (typeof PROXY_PROTOCOL_MODES)[number];
 /** PROXY protocol header a pool writes to its backends before the first client byte */
 export const SEND_PROXY_MODES = ['off', 'v1', 'v2'] as const;
 export type SendProxyMode = (typeof SEND_PROXY_MODES)[number];
-
-/** what the bounded peek at a connection's first bytes can recognise */
-export const ROUTE_PROTOCOLS = ['tls', 'http1', 'http2', 'ssh', 'other'] as const;
-export type RouteProtocol = (typeof ROUTE_PROTOCOLS)[number];
 
 /** host:port, resolved at load time. `host` is an IP literal or a name (backends only). */
 export interface Address {

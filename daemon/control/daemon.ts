@@ -2,7 +2,10 @@
 // runs health checks, applies reloads and run-time changes, and answers the
 // control socket. It never proxies a byte.
 import os from 'node:os';
-import { Table, AdminState, Cause, type TableCapacity } from '../state/table.js';
+import { Table } from '../state/table.js';
+import { ADMIN_NAMES, AdminState, Cause, type AdminStateName } from '../state/names.js';
+import type { TableCapacity } from '../state/layout.js';
+import type { AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot, WorkerSnapshot } from './snapshot/snapshot.js';
 import { Topology } from './topology/topology.js';
 import { Supervisor } from './supervisor.js';
 import { EventLog } from './events.js';
@@ -15,14 +18,6 @@ import { log, setLogLevel } from '../log.js';
 import { NetmonError, ConfigErrors } from '../errors.js';
 import { ALGORITHMS, type AlgorithmName, type Config } from '../config/schema.js';
 import { algorithmId } from '../data/balance/index.js';
-import type {
-  AdminStateName,
-  AlertSnapshot,
-  DaemonEvent,
-  InfoSnapshot,
-  Snapshot,
-  WorkerSnapshot,
-} from './snapshot/snapshot.js';
 import type { ClientStats, ControlContext, ReloadResult } from './socket/context.js';
 import { VERSION } from '../version.js';
 import type { WorkerPlan } from '../data/plan.js';
@@ -131,7 +126,7 @@ export class Daemon implements ControlContext {
     const keep = new Set<string>();
     for (const l of this.config.listeners) {
       const slot = this.topology.listeners.get(l.name)!;
-      const c = this.table.listenerCounters(slot);
+      const c = this.table.listeners.counters(slot);
       const key = `listener/${l.name}`;
       keep.add(key);
       const rejected = Object.values(c.rejected).reduce((a, b) => a + b, 0);
@@ -213,7 +208,7 @@ export class Daemon implements ControlContext {
     const generation = this.topology.generation;
     const errors = listenErrors.map((e) => `listener ${e.listener}: ${e.message}`);
     const ok = errors.length === 0;
-    this.table.recordReload(ok, now);
+    this.table.header.recordReload(ok, now);
     this.lastReload = { ok, time: now, errors };
     this.eventLog.push({ type: 'reload', time: now, ok, generation, errors, changes });
     if (ok) log.info('config reloaded', { generation, changes });
@@ -222,7 +217,7 @@ export class Daemon implements ControlContext {
   }
 
   private reloadFailed(errors: string[], now: number): ReloadResult {
-    this.table.recordReload(false, now);
+    this.table.header.recordReload(false, now);
     this.lastReload = { ok: false, time: now, errors };
     const generation = this.topology.generation;
     this.eventLog.push({ type: 'reload', time: now, ok: false, generation, errors, changes: [] });
@@ -272,14 +267,14 @@ export class Daemon implements ControlContext {
   }
 
   private info(): InfoSnapshot {
-    const rs = this.table.reloadStats();
+    const rs = this.table.header.reloadStats();
     return {
       name: 'netmon',
       version: VERSION,
       pid: process.pid,
       node: process.version,
-      startTime: this.table.startTime,
-      uptimeSeconds: Math.round((this.now() - this.table.startTime) / 1000),
+      startTime: this.table.header.startTime(),
+      uptimeSeconds: Math.round((this.now() - this.table.header.startTime()) / 1000),
       workers: this.config.workers,
       configFile: this.config.source,
       generation: this.topology.generation,
@@ -293,7 +288,7 @@ export class Daemon implements ControlContext {
 
   private workers(): WorkerSnapshot[] {
     return this.supervisor.info().map((w) => {
-      const s = this.table.workerStats(w.id);
+      const s = this.table.workers.stats(w.id);
       return {
         id: w.id,
         threadId: w.threadId,
@@ -326,19 +321,12 @@ export class Daemon implements ControlContext {
 
   setState(backend: string, state: AdminStateName): void {
     const slot = this.backendSlot(backend);
-    const s =
-      state === 'ready'
-        ? AdminState.Ready
-        : state === 'drain'
-          ? AdminState.Drain
-          : state === 'maint'
-            ? AdminState.Maint
-            : -1;
+    const s = ADMIN_NAMES.indexOf(state);
     if (s < 0)
       throw new NetmonError('E_BAD_ARGUMENT', `state must be ready, drain or maint, got ${JSON.stringify(state)}`);
-    const before = this.table.adminState(slot);
-    if (this.table.setAdminState(slot, s as AdminState, Cause.Admin, this.now())) {
-      const from = ['ready', 'drain', 'maint'][before]!;
+    const before = this.table.backends.adminState(slot);
+    if (this.table.backends.setAdminState(slot, s as AdminState, Cause.Admin, this.now())) {
+      const from = ADMIN_NAMES[before]!;
       log.info('backend admin state', { backend, from, to: state, cause: 'admin' });
       this.onStateEvent({ key: backend, from, to: state, cause: 'admin', detail: 'set state' });
     }
@@ -349,7 +337,7 @@ export class Daemon implements ControlContext {
     if (!Number.isInteger(weight) || weight < 1 || weight > 256) {
       throw new NetmonError('E_BAD_ARGUMENT', `weight must be an integer 1..256, got ${JSON.stringify(weight)}`);
     }
-    const before = this.table.weight(slot);
+    const before = this.table.backends.weight(slot);
     this.health.setConfiguredWeight(slot, weight);
     log.info('backend weight', { backend, from: before, to: weight, cause: 'admin' });
   }
@@ -363,14 +351,14 @@ export class Daemon implements ControlContext {
         `algorithm must be one of ${ALGORITHMS.join(', ')}; got ${JSON.stringify(algorithm)}`,
       );
     }
-    this.table.setPoolAlgorithm(slot, algorithmId(algorithm as AlgorithmName));
+    this.table.pools.setAlgorithm(slot, algorithmId(algorithm as AlgorithmName));
     log.info('pool algorithm', { pool, to: algorithm, cause: 'admin' });
   }
 
   setListenerEnabled(listener: string, enabled: boolean): void {
     const slot = this.topology.listeners.get(listener);
     if (slot === undefined) throw new NetmonError('E_NOT_FOUND', `no listener ${listener}`);
-    this.table.setListenerEnabled(slot, enabled);
+    this.table.listeners.setEnabled(slot, enabled);
     log.info('listener', { listener, enabled, cause: 'admin' });
   }
 

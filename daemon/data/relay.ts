@@ -2,7 +2,8 @@
 // retry on another backend while no byte has been relayed, then relay both ways
 // with backpressure and half-close, and account for it on close.
 import net from 'node:net';
-import { Histogram, type ConnectErrorReason, type RejectReason, type Table } from '../state/table.js';
+import { Histogram, type ConnectErrorReason, type RejectReason } from '../state/names.js';
+import type { Table } from '../state/table.js';
 import type { PickContext } from './balance/interface.js';
 import type { PoolRuntime, WorkerServices } from './worker-runtime.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
@@ -111,7 +112,7 @@ export class Connection {
     if (this.pool.queue.length >= this.pool.plan.queueSize) return false;
     this.phase = Phase.Queued;
     this.pool.queue.push(this);
-    this.table.addPoolQueued(this.pool.plan.slot, 1);
+    this.table.pools.addQueued(this.pool.plan.slot, 1);
     this.queueTimer = setTimeout(this.onQueueTimeout, this.pool.plan.queueTimeout);
     this.svc.ensureQueuePoll();
     return true;
@@ -132,7 +133,7 @@ export class Connection {
   private leaveQueue(): void {
     const i = this.pool.queue.indexOf(this);
     if (i >= 0) this.pool.queue.splice(i, 1);
-    this.table.addPoolQueued(this.pool.plan.slot, -1);
+    this.table.pools.addQueued(this.pool.plan.slot, -1);
     if (this.queueTimer) clearTimeout(this.queueTimer);
     this.queueTimer = null;
     this.phase = Phase.Picking;
@@ -165,10 +166,10 @@ export class Connection {
     this.phase = Phase.Relaying;
     this.connectedAt = now;
     const ms = now - this.connectStartedAt;
-    table.resetConsecutiveFailures(this.slot);
-    table.countConnection(w, this.slot);
-    table.updateEwmaConnect(this.slot, ms);
-    table.observe(w, this.slot, Histogram.Connect, ms / 1000);
+    table.backends.resetConsecutiveFailures(this.slot);
+    table.backendStats.countConnection(w, this.slot);
+    table.backends.updateEwmaConnect(this.slot, ms);
+    table.backendStats.observe(w, this.slot, Histogram.Connect, ms / 1000);
     const b = this.backend!;
     // A client read from before the relay (PROXY header, peek) may have had its
     // FIN emitted while nobody listened: net.Socket emits 'end' even when paused.
@@ -202,8 +203,8 @@ export class Connection {
 
   private onClientData = (chunk: Buffer): void => {
     this.bytesIn += chunk.length;
-    this.table.addBytesIn(this.svc.worker, this.slot, chunk.length);
-    this.table.addListenerBytesIn(this.svc.worker, this.listenerSlot, chunk.length);
+    this.table.backendStats.addBytesIn(this.svc.worker, this.slot, chunk.length);
+    this.table.listeners.addBytesIn(this.svc.worker, this.listenerSlot, chunk.length);
     if (!this.backend!.write(chunk)) this.client.pause();
   };
 
@@ -211,12 +212,12 @@ export class Connection {
     if (!this.firstByteSeen) {
       this.firstByteSeen = true;
       const ms = performance.now() - this.connectStartedAt;
-      this.table.updateEwmaFirstByte(this.slot, ms);
-      this.table.observe(this.svc.worker, this.slot, Histogram.FirstByte, ms / 1000);
+      this.table.backends.updateEwmaFirstByte(this.slot, ms);
+      this.table.backendStats.observe(this.svc.worker, this.slot, Histogram.FirstByte, ms / 1000);
     }
     this.bytesOut += chunk.length;
-    this.table.addBytesOut(this.svc.worker, this.slot, chunk.length);
-    this.table.addListenerBytesOut(this.svc.worker, this.listenerSlot, chunk.length);
+    this.table.backendStats.addBytesOut(this.svc.worker, this.slot, chunk.length);
+    this.table.listeners.addBytesOut(this.svc.worker, this.listenerSlot, chunk.length);
     if (!this.client.write(chunk)) this.backend!.pause();
   };
 
@@ -295,14 +296,14 @@ export class Connection {
     b.removeListener('close', this.onBackendClose);
     b.destroy();
     this.backend = null;
-    table.countConnectError(w, slot, reason);
-    table.release(w, slot);
+    table.backendStats.countConnectError(w, slot, reason);
+    table.backends.release(w, slot);
     this.slot = -1;
     this.svc.slotReleased(this.pool);
-    const fails = table.addConsecutiveFailure(slot);
+    const fails = table.backends.addConsecutiveFailure(slot);
     const threshold = this.pool.plan.passiveFailures;
     if (threshold > 0 && fails === threshold) {
-      table.countPassiveFailure(w, slot);
+      table.backendStats.countPassiveFailure(w, slot);
       this.svc.reportPassive(slot);
     }
     if (this.client.destroyed) {
@@ -311,7 +312,7 @@ export class Connection {
     }
     this.tried.push(slot);
     if (this.attempts <= this.pool.plan.retries) {
-      table.countRetry(w, slot);
+      table.backendStats.countRetry(w, slot);
       this.pickAndConnect();
       return;
     }
@@ -321,7 +322,7 @@ export class Connection {
   private reject(reason: RejectReason): void {
     this.termination =
       reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
-    this.table.countRejected(this.svc.worker, this.listenerSlot, reason);
+    this.table.listeners.countRejected(this.svc.worker, this.listenerSlot, reason);
     this.client.destroy();
     this.finish();
   }
@@ -335,9 +336,9 @@ export class Connection {
     const w = this.svc.worker;
     if (this.slot >= 0) {
       if (wasRelaying) {
-        table.observe(w, this.slot, Histogram.Duration, (performance.now() - this.connectedAt) / 1000);
+        table.backendStats.observe(w, this.slot, Histogram.Duration, (performance.now() - this.connectedAt) / 1000);
       }
-      table.release(w, this.slot);
+      table.backends.release(w, this.slot);
       this.svc.slotReleased(this.pool);
     }
     this.svc.connectionClosed(this);

@@ -4,7 +4,8 @@
 import net from 'node:net';
 import { parentPort, workerData, threadId } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Table, type RejectReason } from '../state/table.js';
+import { Table } from '../state/table.js';
+import type { RejectReason } from '../state/names.js';
 import { Connection, type AccessRecord } from './relay.js';
 import { PoolPicker } from './balance/pool-picker.js';
 import { log, setLogLevel } from '../log.js';
@@ -146,8 +147,8 @@ class Worker implements WorkerServices {
       return;
     }
     const slot = rt.plan.slot;
-    if (!this.table.listenerEnabled(slot)) {
-      this.table.countRejected(this.worker, slot, 'disabled');
+    if (!this.table.listeners.enabled(slot)) {
+      this.table.listeners.countRejected(this.worker, slot, 'disabled');
       socket.destroy();
       return;
     }
@@ -156,7 +157,7 @@ class Worker implements WorkerServices {
       return;
     }
     if (!this.acquire(slot)) {
-      this.table.countRejected(this.worker, slot, 'max_connections');
+      this.table.listeners.countRejected(this.worker, slot, 'max_connections');
       socket.destroy();
       return;
     }
@@ -174,11 +175,11 @@ class Worker implements WorkerServices {
   private acquire(slot: number): boolean {
     if (this.maxConnections > 0) {
       let open = 0;
-      for (const l of this.plan.listeners) open += this.table.listenerActive(l.slot);
+      for (const l of this.plan.listeners) open += this.table.listeners.active(l.slot);
       if (open >= this.maxConnections) return false;
     }
-    if (!this.table.acquireListener(this.worker, slot)) return false;
-    this.table.workerConnectionOpened(this.worker);
+    if (!this.table.listeners.acquire(this.worker, slot)) return false;
+    this.table.workers.connectionOpened(this.worker);
     return true;
   }
 
@@ -213,14 +214,14 @@ class Worker implements WorkerServices {
       reason = this.admitClient(edge, peer);
     }
     if (reason !== null) {
-      this.table.countRejected(this.worker, slot, reason);
+      this.table.listeners.countRejected(this.worker, slot, reason);
       socket.destroy();
       return;
     }
     const entry = this.admitted;
     if (!this.acquire(slot)) {
       if (entry >= 0) edge.sources!.release(entry);
-      this.table.countRejected(this.worker, slot, 'max_connections');
+      this.table.listeners.countRejected(this.worker, slot, 'max_connections');
       socket.destroy();
       return;
     }
@@ -254,20 +255,20 @@ class Worker implements WorkerServices {
       entry = this.admitted;
     }
     if (!p.ok || reason !== null || this.stopping || socket.destroyed) {
-      if (reason !== null) this.table.countRejected(this.worker, slot, reason);
+      if (reason !== null) this.table.listeners.countRejected(this.worker, slot, reason);
       if (entry >= 0) edge.sources!.release(entry);
       socket.destroy();
       this.abandon(slot);
       return;
     }
-    if (p.peek !== null) this.table.countProtocol(this.worker, slot, p.peek.protocol ?? 'unknown');
+    if (p.peek !== null) this.table.listeners.countProtocol(this.worker, slot, p.peek.protocol ?? 'unknown');
     this.startConnection(rt, edge, socket, p.address, entry, p);
   }
 
   /** Give back what acquire() took for a connection that never became a relay. */
   private abandon(slot: number): void {
-    this.table.workerConnectionClosed(this.worker);
-    this.table.releaseListener(this.worker, slot);
+    this.table.workers.connectionClosed(this.worker);
+    this.table.listeners.release(this.worker, slot);
     if (this.stopping && this.connections.size === 0 && this.preambles === 0) this.post({ type: 'drained' });
   }
 
@@ -361,7 +362,7 @@ class Worker implements WorkerServices {
     lag.enable();
     const beat = (): void => {
       const cpu = process.threadCpuUsage?.() ?? { user: 0, system: 0 };
-      this.table.workerBeat(this.worker, Date.now(), lag.mean / 1e6 || 0, cpu.user / 1e6, cpu.system / 1e6);
+      this.table.workers.beat(this.worker, Date.now(), lag.mean / 1e6 || 0, cpu.user / 1e6, cpu.system / 1e6);
       lag.reset();
     };
     beat();
@@ -384,7 +385,7 @@ function round(ms: number): number {
 
 const init = workerData as WorkerInit;
 const w = new Worker(init);
-w.table.countWorkerStart(init.id);
+w.table.workers.countStart(init.id);
 w.startHeartbeat();
 parentPort!.on('message', (m: ToWorker) => {
   if (m.type === 'plan') void w.apply(m.plan);

@@ -36,18 +36,18 @@ export class AdaptiveService {
     const pools = new Map<string, AdaptivePool>();
     for (const [name, slot] of this.topology.pools.entries()) {
       const timing = this.topology.config?.pools.find((p) => p.name === name)?.adaptive;
-      if (t.poolAlgorithm(slot) === ADAPTIVE) pools.set(name, { name, slot, samples: [], timing });
+      if (t.pools.algorithm(slot) === ADAPTIVE) pools.set(name, { name, slot, samples: [], timing });
     }
     if (pools.size === 0) return [];
     for (const [key, { pool, backend }] of this.topology.backendConfig) {
       const p = pools.get(pool.name);
       const slot = this.topology.backends.get(key);
-      if (!p || slot === undefined || !t.eligible(slot) || t.isBackup(slot)) continue;
+      if (!p || slot === undefined || !t.backends.eligible(slot) || t.backends.isBackup(slot)) continue;
       p.samples.push({
         name: backend.name,
-        weight: Math.max(1, t.effectiveWeight(slot)),
-        active: t.active(slot) + t.queueLength(slot),
-        latencyMs: t.ewmaConnect(slot) + t.ewmaFirstByte(slot),
+        weight: Math.max(1, t.backends.effectiveWeight(slot)),
+        active: t.backends.active(slot) + t.backends.queueLength(slot),
+        latencyMs: t.backends.ewmaConnect(slot) + t.backends.ewmaFirstByte(slot),
       });
     }
     return [...pools.values()];

@@ -4,7 +4,16 @@
 // backend's operational state (the table's op state has this single writer).
 import type { HealthCheck, PassiveHealth } from '../../config/schema.js';
 import { log } from '../../log.js';
-import { Cause, CAUSE_NAMES, CheckResult, OP_NAMES, OpState, type Table } from '../../state/table.js';
+import {
+  Cause,
+  CAUSE_NAMES,
+  CheckResult,
+  OP_NAMES,
+  OpState,
+  type CauseName,
+  type OpStateName,
+} from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 import { DEFAULT_PASSIVE_COOLDOWN_MS, passiveEjectionAllowed } from './passive.js';
 import { runProbe } from './probe.js';
 import { describeError } from './probe-guard.js';
@@ -30,9 +39,6 @@ export interface HealthBackend {
   /** configured weight; when it differs from the previous setBackends, it replaces a run-time weight */
   weight?: number;
 }
-
-export type OpStateName = (typeof OP_NAMES)[number];
-export type CauseName = (typeof CAUSE_NAMES)[number];
 
 export interface HealthTransition {
   key: string;
@@ -185,8 +191,8 @@ export class HealthChecker {
   reportConnectFailures(slot: number): PassiveOutcome {
     const rec = this.bySlot.get(slot);
     if (!rec || this.stopped) return 'unknown';
-    this.table.resetConsecutiveFailures(slot);
-    if (this.table.opState(slot) === OpState.Down) return 'already_down';
+    this.table.backends.resetConsecutiveFailures(slot);
+    if (this.table.backends.opState(slot) === OpState.Down) return 'already_down';
     const { pool } = rec.e;
     const share = rec.e.passive?.maxEjectedShare ?? DEFAULT_MAX_EJECTED_SHARE;
     let size = 0;
@@ -268,10 +274,11 @@ export class HealthChecker {
       gone: false,
     };
     this.bySlot.set(e.slot, rec);
-    this.table.setHealthCount(e.slot, 0);
+    this.table.backends.setHealthCount(e.slot, 0);
     // initBackend zeroes the agent fields; NaN says "not reported", 0 would be a reading
-    this.table.recordAgent(e.slot, NaN, NaN, NaN);
-    if (e.weight !== undefined && this.table.weight(e.slot) !== e.weight) this.setConfiguredWeight(e.slot, e.weight);
+    this.table.backends.recordAgent(e.slot, NaN, NaN, NaN);
+    if (e.weight !== undefined && this.table.backends.weight(e.slot) !== e.weight)
+      this.setConfiguredWeight(e.slot, e.weight);
     this.startCheck(rec, cause);
   }
 
@@ -305,7 +312,7 @@ export class HealthChecker {
     if (rec.e.check.type === 'none') {
       if (rec.passiveEjected) {
         if (rec.cooldown === null) this.startCooldown(rec);
-      } else if (this.table.opState(rec.e.slot) === OpState.Down) {
+      } else if (this.table.backends.opState(rec.e.slot) === OpState.Down) {
         this.transition(rec, OpState.Up, cause, 'no health check');
       }
       return;
@@ -362,12 +369,12 @@ export class HealthChecker {
     this.stats.probes++;
     if (!r.ok) this.stats.probeFailures++;
     rec.detail = r.detail;
-    this.table.recordCheck(slot, r.ok ? CheckResult.Ok : CheckResult.Failed, r.durationMs, now);
+    this.table.backends.recordCheck(slot, r.ok ? CheckResult.Ok : CheckResult.Failed, r.durationMs, now);
     // a backend that stops reporting must not keep showing its last figures
-    this.table.recordAgent(slot, r.agent?.cpu ?? NaN, r.agent?.memory ?? NaN, r.agent?.connections ?? NaN);
+    this.table.backends.recordAgent(slot, r.agent?.cpu ?? NaN, r.agent?.memory ?? NaN, r.agent?.connections ?? NaN);
     if (!r.ok) log.debug('health probe failed', { backend: rec.e.key, check: check.type, detail: r.detail });
 
-    const up = this.table.opState(slot) !== OpState.Down;
+    const up = this.table.backends.opState(slot) !== OpState.Down;
     const step = riseFall(up, rec.count, r.ok, check.rise, check.fall);
     this.setCount(rec, step.count);
     if (step.flip) {
@@ -385,7 +392,7 @@ export class HealthChecker {
 
   private setCount(rec: Tracked, n: number): void {
     rec.count = n;
-    this.table.setHealthCount(rec.e.slot, n);
+    this.table.backends.setHealthCount(rec.e.slot, n);
   }
 
   // ---- passive cool-down ------------------------------------------------------------
@@ -410,9 +417,9 @@ export class HealthChecker {
 
   private transition(rec: Tracked, to: OpState, cause: Cause, detail: string): void {
     const slot = rec.e.slot;
-    const from = this.table.opState(slot);
+    const from = this.table.backends.opState(slot);
     const time = this.now();
-    if (!this.table.setOpState(slot, to, cause, time)) return;
+    if (!this.table.backends.setOpState(slot, to, cause, time)) return;
     if (to === OpState.Starting) this.slow.begin(slot, rec.e.slowStartMs);
     else if (from === OpState.Starting) this.slow.cancel(slot);
     if (to !== OpState.Down) {

@@ -2,12 +2,10 @@
 export { HealthChecker, DEFAULT_MAX_EJECTED_SHARE, INTERVAL_JITTER, sameCheck } from './checker.js';
 export type {
   BackendHealthStatus,
-  CauseName,
   HealthBackend,
   HealthCheckerOptions,
   HealthCounters,
   HealthTransition,
-  OpStateName,
   PassiveOutcome,
 } from './checker.js';
 export { runProbe } from './probe.js';

@@ -65,8 +65,8 @@ export class SlowStart {
   cancel(slot: number, restore = true): void {
     if (!this.ramps.delete(slot)) return;
     if (restore) {
-      const w = this.o.table.weight(slot);
-      this.o.table.setWeight(slot, w, w);
+      const w = this.o.table.backends.weight(slot);
+      this.o.table.backends.setWeight(slot, w, w);
     }
     if (this.ramps.size === 0) this.disarm();
   }
@@ -80,7 +80,7 @@ export class SlowStart {
   /** The one way to change a backend's configured weight at run time. */
   setConfiguredWeight(slot: number, weight: number): void {
     const r = this.ramps.get(slot);
-    this.o.table.setWeight(slot, weight, r ? rampWeight(weight, this.fraction(r)) : weight);
+    this.o.table.backends.setWeight(slot, weight, r ? rampWeight(weight, this.fraction(r)) : weight);
   }
 
   stop(): void {
@@ -96,8 +96,8 @@ export class SlowStart {
   private apply(slot: number): void {
     const r = this.ramps.get(slot);
     if (!r) return;
-    const w = this.o.table.weight(slot);
-    this.o.table.setWeight(slot, w, rampWeight(w, this.fraction(r)));
+    const w = this.o.table.backends.weight(slot);
+    this.o.table.backends.setWeight(slot, w, rampWeight(w, this.fraction(r)));
   }
 
   private arm(): void {
@@ -124,8 +124,8 @@ export class SlowStart {
     }
     for (const slot of done) {
       this.ramps.delete(slot);
-      const w = this.o.table.weight(slot);
-      this.o.table.setWeight(slot, w, w);
+      const w = this.o.table.backends.weight(slot);
+      this.o.table.backends.setWeight(slot, w, w);
       this.o.onComplete(slot);
     }
     this.arm();

@@ -1,7 +1,8 @@
 // What the control socket may ask of the daemon. main.ts implements it; the
 // socket server and its command table only ever talk to this interface, so they
 // are tested with a fake.
-import type { AdminStateName, DaemonEvent, Snapshot } from '../snapshot/snapshot.js';
+import type { AdminStateName } from '../../state/names.js';
+import type { DaemonEvent, Snapshot } from '../snapshot/snapshot.js';
 import type { ErrorPayload } from '../../errors.js';
 
 export interface ReloadResult {

@@ -2,7 +2,8 @@
 // what changed, drain for what was removed. Used for the first config (applied
 // over nothing) and for every reload, so both follow one path.
 import type { AlgorithmName, BackendConfig, Config, PoolConfig } from '../../config/schema.js';
-import { AdminState, Cause, OpState, type Table } from '../../state/table.js';
+import { AdminState, Cause, OpState } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 import { algorithmId } from '../../data/balance/index.js';
 import { NamedSlots } from './slots.js';
 import type { ListenerPlan, PoolPlan, WorkerPlan } from '../../data/plan.js';
@@ -77,17 +78,17 @@ export class Topology {
       const [slot, isNew] = this.pools.ensure(pool.name);
       const old = prevPools.get(pool.name);
       if (isNew) {
-        t.initPool(slot, algorithmId(pool.algorithm));
+        t.pools.init(slot, algorithmId(pool.algorithm));
         changes.push(`pool ${pool.name} added`);
       } else if (old && old.algorithm !== pool.algorithm) {
         // the config changed this item: it wins over a run-time `set algorithm`
-        t.setPoolAlgorithm(slot, algorithmId(pool.algorithm));
+        t.pools.setAlgorithm(slot, algorithmId(pool.algorithm));
         changes.push(`pool ${pool.name} algorithm ${old.algorithm} -> ${pool.algorithm}`);
       }
     }
     for (const name of [...this.pools.names()]) {
       if (!next.pools.some((p) => p.name === name)) {
-        t.freePool(this.pools.get(name)!);
+        t.pools.free(this.pools.get(name)!);
         this.pools.release(name);
         changes.push(`pool ${name} removed`);
       }
@@ -104,7 +105,7 @@ export class Topology {
         const returning = this.removed.get(b.key);
         const [slot, isNew] = this.backends.ensure(b.key);
         if (isNew) {
-          t.initBackend(
+          t.backends.init(
             slot,
             {
               pool: poolSlot,
@@ -119,21 +120,25 @@ export class Topology {
           changes.push(`backend ${b.key} added (${b.address.text}, weight ${b.weight})`);
           continue;
         }
-        t.setBackendGeneration(slot, generation);
+        t.backends.setGeneration(slot, generation);
         if (returning) {
           this.removed.delete(b.key);
-          if (t.adminState(slot) === AdminState.Drain && t.lastCause(slot) === Cause.Reload) {
-            t.setAdminState(slot, AdminState.Ready, Cause.Reload, now);
+          if (t.backends.adminState(slot) === AdminState.Drain && t.backends.lastCause(slot) === Cause.Reload) {
+            t.backends.setAdminState(slot, AdminState.Ready, Cause.Reload, now);
           }
           changes.push(`backend ${b.key} restored`);
         }
         const before = old ?? returning?.backend;
         if (before && before.weight !== b.weight) {
-          t.setWeight(slot, b.weight, scaleEffective(t.effectiveWeight(slot), t.weight(slot), b.weight));
+          t.backends.setWeight(
+            slot,
+            b.weight,
+            scaleEffective(t.backends.effectiveWeight(slot), t.backends.weight(slot), b.weight),
+          );
           changes.push(`backend ${b.key} weight ${before.weight} -> ${b.weight}`);
         }
-        if (!before || before.maxConnections !== b.maxConnections) t.setMaxConnections(slot, b.maxConnections);
-        if (!before || before.backup !== b.backup) t.setBackup(slot, b.backup);
+        if (!before || before.maxConnections !== b.maxConnections) t.backends.setMaxConnections(slot, b.maxConnections);
+        if (!before || before.backup !== b.backup) t.backends.setBackup(slot, b.backup);
         if (before && before.address.text !== b.address.text) {
           changes.push(`backend ${b.key} address ${before.address.text} -> ${b.address.text}`);
         }
@@ -143,9 +148,9 @@ export class Topology {
       if (this.backendConfig.has(key)) continue;
       const slot = this.backends.get(key)!;
       // removed backends drain: no new connections, existing ones finish
-      t.setAdminState(slot, AdminState.Drain, Cause.Reload, now);
+      t.backends.setAdminState(slot, AdminState.Drain, Cause.Reload, now);
       this.removed.set(key, { slot, pool: pool.name, backend });
-      changes.push(`backend ${key} removed (draining ${t.active(slot)} connections)`);
+      changes.push(`backend ${key} removed (draining ${t.backends.active(slot)} connections)`);
     }
 
     // listeners
@@ -154,11 +159,11 @@ export class Topology {
       const [slot, isNew] = this.listeners.ensure(l.name);
       const old = prevListeners.get(l.name);
       if (isNew) {
-        t.resetListener(slot);
-        t.initListener(slot, l.maxConnections);
+        t.listeners.reset(slot);
+        t.listeners.init(slot, l.maxConnections);
         changes.push(`listener ${l.name} added on ${l.bind.text}`);
       } else {
-        t.setListenerMaxConnections(slot, l.maxConnections);
+        t.listeners.setMaxConnections(slot, l.maxConnections);
         if (old && old.bind.text !== l.bind.text) {
           changes.push(
             this.activated.has(l.name)
@@ -171,7 +176,7 @@ export class Topology {
     }
     for (const name of [...this.listeners.names()]) {
       if (!next.listeners.some((l) => l.name === name)) {
-        t.freeListener(this.listeners.get(name)!);
+        t.listeners.free(this.listeners.get(name)!);
         this.listeners.release(name);
         // a passed socket is closed with its listener: its fd number must never be used again
         this.activated.delete(name);
@@ -180,7 +185,7 @@ export class Topology {
     }
 
     this.config = next;
-    t.setGeneration(generation);
+    t.header.setGeneration(generation);
     return changes;
   }
 
@@ -188,8 +193,8 @@ export class Topology {
   reapRemoved(): string[] {
     const freed: string[] = [];
     for (const [key, r] of this.removed) {
-      if (this.table.active(r.slot) > 0) continue;
-      this.table.freeBackend(r.slot);
+      if (this.table.backends.active(r.slot) > 0) continue;
+      this.table.backends.free(r.slot);
       this.backends.release(key);
       this.removed.delete(key);
       freed.push(key);

@@ -1,0 +1,313 @@
+// Backend slots: state (admin, operational, cause), weights, connection slots
+// against max_connections, passive failure count, measured times, and health
+// check and agent results. States, weights and check results have one writer,
+// the main thread; workers take and give back connection slots and feed the EWMAs.
+import type { BackendStatsView } from './backend-stats.js';
+import {
+  B_ACTIVE,
+  B_ADMIN,
+  B_BACKUP,
+  B_CAUSE,
+  B_CHECK,
+  B_CONSEC_FAILS,
+  B_EFF_WEIGHT,
+  B_GENERATION,
+  B_HEALTH_COUNT,
+  B_IN_USE,
+  B_MAXCONN,
+  B_OP,
+  B_POOL,
+  B_QUEUE,
+  B_WEIGHT,
+  BACKEND_F64,
+  BACKEND_I32,
+  BF_AGENT_CONNECTIONS,
+  BF_AGENT_CPU,
+  BF_AGENT_MEMORY,
+  BF_CHECK_DURATION,
+  BF_CHECK_FAILURES,
+  BF_CHECK_TIME,
+  BF_CHECKS,
+  BF_EWMA_CONNECT,
+  BF_EWMA_FIRST_BYTE,
+  BF_LAST_CHANGE,
+  BF_SLOW_START_BEGIN,
+  S_ACTIVE_HELD,
+  type Layout,
+} from './layout.js';
+import { AdminState, Cause, CheckResult, OpState } from './names.js';
+import type { PoolsView } from './pools.js';
+
+/** A new backend's slot as initBackend() writes it. */
+export interface BackendInit {
+  /** pool slot */
+  pool: number;
+  /** configured weight, also the effective weight until slow start changes it */
+  weight: number;
+  /** 0 = no limit */
+  maxConnections: number;
+  backup: boolean;
+  /** config generation that added it */
+  generation: number;
+  op: OpState;
+}
+
+export class BackendsView {
+  constructor(
+    private readonly i32: Int32Array,
+    private readonly f64: Float64Array,
+    private readonly at: Layout,
+    private readonly pools: PoolsView,
+    private readonly stats: BackendStatsView,
+  ) {}
+
+  // ---- slot and state (main thread writes) ---------------------------------------
+  /** Claim a slot for a new backend: counters zeroed, state as given, changed at `now` (ms since epoch). Main thread only. */
+  init(i: number, opts: BackendInit, now: number): void {
+    const b = this.at.backend(i);
+    const f = this.at.backendF64(i);
+    this.i32.fill(0, b, b + BACKEND_I32);
+    this.f64.fill(0, f, f + BACKEND_F64);
+    this.stats.reset(i);
+    this.i32[b + B_POOL] = opts.pool;
+    this.i32[b + B_WEIGHT] = opts.weight;
+    this.i32[b + B_EFF_WEIGHT] = opts.weight;
+    this.i32[b + B_MAXCONN] = opts.maxConnections;
+    this.i32[b + B_BACKUP] = opts.backup ? 1 : 0;
+    this.i32[b + B_GENERATION] = opts.generation;
+    this.i32[b + B_OP] = opts.op;
+    this.i32[b + B_CAUSE] = Cause.Config;
+    this.f64[f + BF_LAST_CHANGE] = now;
+    this.recordAgent(i, NaN, NaN, NaN); // nothing reported yet
+    Atomics.store(this.i32, b + B_IN_USE, 1);
+  }
+  free(i: number): void {
+    Atomics.store(this.i32, this.at.backend(i) + B_IN_USE, 0);
+  }
+  inUse(i: number): boolean {
+    return Atomics.load(this.i32, this.at.backend(i) + B_IN_USE) === 1;
+  }
+  /** The pool slot the backend belongs to. */
+  pool(i: number): number {
+    return Atomics.load(this.i32, this.at.backend(i) + B_POOL);
+  }
+  /** The config generation that last confirmed the backend. */
+  generation(i: number): number {
+    return Atomics.load(this.i32, this.at.backend(i) + B_GENERATION);
+  }
+  setGeneration(i: number, g: number): void {
+    Atomics.store(this.i32, this.at.backend(i) + B_GENERATION, g);
+  }
+  adminState(i: number): AdminState {
+    return Atomics.load(this.i32, this.at.backend(i) + B_ADMIN) as AdminState;
+  }
+  opState(i: number): OpState {
+    return Atomics.load(this.i32, this.at.backend(i) + B_OP) as OpState;
+  }
+  lastCause(i: number): Cause {
+    return Atomics.load(this.i32, this.at.backend(i) + B_CAUSE) as Cause;
+  }
+  /** ms since epoch of the last state change */
+  lastChange(i: number): number {
+    return this.f64[this.at.backendF64(i) + BF_LAST_CHANGE]!;
+  }
+  /** Main thread only; `now` in ms since epoch. Returns whether anything changed. */
+  setAdminState(i: number, s: AdminState, cause: Cause, now: number): boolean {
+    const b = this.at.backend(i);
+    if (Atomics.exchange(this.i32, b + B_ADMIN, s) === s) return false;
+    Atomics.store(this.i32, b + B_CAUSE, cause);
+    this.f64[this.at.backendF64(i) + BF_LAST_CHANGE] = now;
+    this.pools.bumpVersion(this.pool(i));
+    return true;
+  }
+  /** Main thread only; `now` in ms since epoch. Returns whether anything changed. */
+  setOpState(i: number, s: OpState, cause: Cause, now: number): boolean {
+    const b = this.at.backend(i);
+    const f = this.at.backendF64(i);
+    if (Atomics.exchange(this.i32, b + B_OP, s) === s) return false;
+    Atomics.store(this.i32, b + B_CAUSE, cause);
+    this.f64[f + BF_LAST_CHANGE] = now;
+    if (s === OpState.Starting) this.f64[f + BF_SLOW_START_BEGIN] = now;
+    this.pools.bumpVersion(this.pool(i));
+    return true;
+  }
+  /** ms since epoch at which the backend last became Starting */
+  slowStartBegin(i: number): number {
+    return this.f64[this.at.backendF64(i) + BF_SLOW_START_BEGIN]!;
+  }
+  /** Signed progress toward rise (>0) or fall (<0); kept by the health module. */
+  healthCount(i: number): number {
+    return Atomics.load(this.i32, this.at.backend(i) + B_HEALTH_COUNT);
+  }
+  setHealthCount(i: number, n: number): void {
+    Atomics.store(this.i32, this.at.backend(i) + B_HEALTH_COUNT, n);
+  }
+  /** Configured weight. */
+  weight(i: number): number {
+    return Atomics.load(this.i32, this.at.backend(i) + B_WEIGHT);
+  }
+  /** Weight the pickers use: the configured weight, ramped under slow start. */
+  effectiveWeight(i: number): number {
+    return Atomics.load(this.i32, this.at.backend(i) + B_EFF_WEIGHT);
+  }
+  /** Main thread only. */
+  setWeight(i: number, configured: number, effective: number): void {
+    const b = this.at.backend(i);
+    const a = Atomics.exchange(this.i32, b + B_WEIGHT, configured);
+    const e = Atomics.exchange(this.i32, b + B_EFF_WEIGHT, effective);
+    if (a !== configured || e !== effective) this.pools.bumpVersion(this.pool(i));
+  }
+  isBackup(i: number): boolean {
+    return Atomics.load(this.i32, this.at.backend(i) + B_BACKUP) === 1;
+  }
+  setBackup(i: number, backup: boolean): void {
+    if (Atomics.exchange(this.i32, this.at.backend(i) + B_BACKUP, backup ? 1 : 0) !== (backup ? 1 : 0)) {
+      this.pools.bumpVersion(this.pool(i));
+    }
+  }
+  /** 0 = no limit */
+  maxConnections(i: number): number {
+    return Atomics.load(this.i32, this.at.backend(i) + B_MAXCONN);
+  }
+  setMaxConnections(i: number, n: number): void {
+    Atomics.store(this.i32, this.at.backend(i) + B_MAXCONN, n);
+  }
+  /** True when new connections may be sent: ready, not down, slot in use. */
+  eligible(i: number): boolean {
+    const b = this.at.backend(i);
+    return (
+      Atomics.load(this.i32, b + B_IN_USE) === 1 &&
+      Atomics.load(this.i32, b + B_ADMIN) === AdminState.Ready &&
+      Atomics.load(this.i32, b + B_OP) !== OpState.Down
+    );
+  }
+
+  // ---- connection slots (global, compareExchange against max_connections) ------------
+  /** Open connections to the backend, all workers. */
+  active(i: number): number {
+    return Atomics.load(this.i32, this.at.backend(i) + B_ACTIVE);
+  }
+  /** Reserve a connection slot; false when the backend is at max_connections. */
+  acquire(worker: number, i: number): boolean {
+    const b = this.at.backend(i);
+    const at = b + B_ACTIVE;
+    const max = Atomics.load(this.i32, b + B_MAXCONN);
+    if (max === 0) Atomics.add(this.i32, at, 1);
+    else {
+      let cur = Atomics.load(this.i32, at);
+      for (;;) {
+        if (cur >= max) return false;
+        const seen = Atomics.compareExchange(this.i32, at, cur, cur + 1);
+        if (seen === cur) break;
+        cur = seen;
+      }
+    }
+    this.f64[this.at.backendStripe(worker, i) + S_ACTIVE_HELD]! += 1;
+    return true;
+  }
+  /** Give back a slot taken by acquire(). */
+  release(worker: number, i: number): void {
+    Atomics.sub(this.i32, this.at.backend(i) + B_ACTIVE, 1);
+    this.f64[this.at.backendStripe(worker, i) + S_ACTIVE_HELD]! -= 1;
+  }
+  queueLength(i: number): number {
+    return Atomics.load(this.i32, this.at.backend(i) + B_QUEUE);
+  }
+  addQueue(i: number, delta: number): void {
+    Atomics.add(this.i32, this.at.backend(i) + B_QUEUE, delta);
+  }
+  /**
+   * A worker died: give back every slot it held, so `active` stays true.
+   * Main thread only, after the worker's exit (its stripes have no writer then).
+   */
+  releaseWorker(worker: number): void {
+    for (let i = 0; i < this.at.cap.backends; i++) {
+      const s = this.at.backendStripe(worker, i) + S_ACTIVE_HELD;
+      const held = this.f64[s]!;
+      if (held !== 0) {
+        Atomics.sub(this.i32, this.at.backend(i) + B_ACTIVE, held);
+        this.f64[s] = 0;
+      }
+    }
+  }
+
+  // ---- passive failure detection -------------------------------------------------
+  /** Returns the new count of consecutive connect failures. */
+  addConsecutiveFailure(i: number): number {
+    return Atomics.add(this.i32, this.at.backend(i) + B_CONSEC_FAILS, 1) + 1;
+  }
+  resetConsecutiveFailures(i: number): void {
+    const at = this.at.backend(i) + B_CONSEC_FAILS;
+    if (Atomics.load(this.i32, at) !== 0) Atomics.store(this.i32, at, 0);
+  }
+  consecutiveFailures(i: number): number {
+    return Atomics.load(this.i32, this.at.backend(i) + B_CONSEC_FAILS);
+  }
+
+  // ---- measured times (shared; racy by design) --------------------------------------
+  // Several workers may update an EWMA at once and one update can be lost; an
+  // average that drops a sample now and then is still the average we want, and it
+  // keeps the hot path free of locks.
+  /** ms; 0 before the first sample */
+  ewmaConnect(i: number): number {
+    return this.f64[this.at.backendF64(i) + BF_EWMA_CONNECT]!;
+  }
+  /** ms; 0 before the first sample */
+  ewmaFirstByte(i: number): number {
+    return this.f64[this.at.backendF64(i) + BF_EWMA_FIRST_BYTE]!;
+  }
+  /** ms; alpha is the weight of the new sample */
+  updateEwmaConnect(i: number, ms: number, alpha = 0.2): void {
+    const at = this.at.backendF64(i) + BF_EWMA_CONNECT;
+    const old = this.f64[at]!;
+    this.f64[at] = old === 0 ? ms : old + alpha * (ms - old);
+  }
+  /** ms; alpha is the weight of the new sample */
+  updateEwmaFirstByte(i: number, ms: number, alpha = 0.2): void {
+    const at = this.at.backendF64(i) + BF_EWMA_FIRST_BYTE;
+    const old = this.f64[at]!;
+    this.f64[at] = old === 0 ? ms : old + alpha * (ms - old);
+  }
+
+  // ---- health check results and agent data (main thread writes) -----------------------
+  /** One probe's result, its duration (ms) and when it ended (ms since epoch). */
+  recordCheck(i: number, result: CheckResult, durationMs: number, now: number): void {
+    const f = this.at.backendF64(i);
+    Atomics.store(this.i32, this.at.backend(i) + B_CHECK, result);
+    this.f64[f + BF_CHECK_DURATION] = durationMs;
+    this.f64[f + BF_CHECK_TIME] = now;
+    // counted here so that every caller of recordCheck feeds the metrics
+    this.f64[f + BF_CHECKS]! += 1;
+    if (result === CheckResult.Failed) this.f64[f + BF_CHECK_FAILURES]! += 1;
+  }
+  /** Probes run and probes failed since the slot was claimed. */
+  checkCounts(i: number): { checks: number; failures: number } {
+    const f = this.at.backendF64(i);
+    return { checks: this.f64[f + BF_CHECKS]!, failures: this.f64[f + BF_CHECK_FAILURES]! };
+  }
+  /** The last probe: result, duration (ms), end time (ms since epoch; 0 before any). */
+  lastCheck(i: number): { result: CheckResult; durationMs: number; time: number } {
+    const f = this.at.backendF64(i);
+    return {
+      result: Atomics.load(this.i32, this.at.backend(i) + B_CHECK) as CheckResult,
+      durationMs: this.f64[f + BF_CHECK_DURATION]!,
+      time: this.f64[f + BF_CHECK_TIME]!,
+    };
+  }
+  /** Agent data (cpu and memory in percent, connections); NaN for a field the agent did not report. */
+  recordAgent(i: number, cpu: number, memory: number, connections: number): void {
+    const f = this.at.backendF64(i);
+    this.f64[f + BF_AGENT_CPU] = cpu;
+    this.f64[f + BF_AGENT_MEMORY] = memory;
+    this.f64[f + BF_AGENT_CONNECTIONS] = connections;
+  }
+  /** As recordAgent() wrote it: NaN for what was not reported. */
+  agent(i: number): { cpu: number; memory: number; connections: number } {
+    const f = this.at.backendF64(i);
+    return {
+      cpu: this.f64[f + BF_AGENT_CPU]!,
+      memory: this.f64[f + BF_AGENT_MEMORY]!,
+      connections: this.f64[f + BF_AGENT_CONNECTIONS]!,
+    };
+  }
+}
