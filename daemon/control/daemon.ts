@@ -3,7 +3,14 @@
 // control socket. It never proxies a byte.
 import os from 'node:os';
 import { Table } from '../state/table.js';
-import { ADMIN_NAMES, AdminState, Cause, type AdminStateName } from '../state/names.js';
+import {
+  ADMIN_NAMES,
+  AdminState,
+  Cause,
+  type AdminStateName,
+  type CauseName,
+  type OpStateName,
+} from '../state/names.js';
 import type { TableCapacity } from '../state/layout.js';
 import type { AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot, WorkerSnapshot } from './snapshot/snapshot.js';
 import { Topology } from './topology/topology.js';
@@ -147,7 +154,13 @@ export class Daemon implements ControlContext {
     }
   }
 
-  private onStateEvent(e: { key: string; from: string; to: string; cause: string; detail: string }): void {
+  private onStateEvent(e: {
+    key: string;
+    from: AdminStateName | OpStateName;
+    to: AdminStateName | OpStateName;
+    cause: CauseName;
+    detail: string;
+  }): void {
     this.eventLog.push({
       type: 'state',
       time: this.now(),

@@ -2,18 +2,7 @@
 // adds to its own stripe with a plain `+=` (exact, never contended); the main
 // thread sums the stripes. A stripe's S_ACTIVE_HELD field belongs to the
 // connection slots (backends.ts), which give it back when a worker dies.
-import {
-  BACKEND_STRIPE,
-  HIST_BASE,
-  S_BYTES_IN,
-  S_BYTES_OUT,
-  S_CONNECT_ERRORS,
-  S_CONNECTIONS,
-  S_HIST_SUM,
-  S_PASSIVE_FAILURES,
-  S_RETRIES,
-  type Layout,
-} from './layout.js';
+import { BackendStripe, histogramBase, type Layout } from './layout.js';
 import { HISTOGRAM_BOUNDS, type ConnectErrorReason, type Histogram } from './names.js';
 
 /** Totals summed over all workers' stripes. */
@@ -39,6 +28,9 @@ export interface HistogramSnapshot {
 }
 
 export class BackendStatsView {
+  /** bucket bounds per histogram, seconds (kept on the instance: read on every observe) */
+  private readonly bounds = HISTOGRAM_BOUNDS;
+
   constructor(
     private readonly f64: Float64Array,
     private readonly at: Layout,
@@ -48,39 +40,39 @@ export class BackendStatsView {
   reset(i: number): void {
     for (let w = 0; w < this.at.cap.workers; w++) {
       const s = this.at.backendStripe(w, i);
-      this.f64.fill(0, s, s + BACKEND_STRIPE);
+      this.f64.fill(0, s, s + BackendStripe.Size);
     }
   }
   /** A connection to the backend was established. */
   countConnection(worker: number, i: number): void {
-    this.f64[this.at.backendStripe(worker, i) + S_CONNECTIONS]! += 1;
+    this.f64[this.at.backendStripe(worker, i) + BackendStripe.Connections]! += 1;
   }
   /** Bytes from clients relayed to the backend. */
   addBytesIn(worker: number, i: number, n: number): void {
-    this.f64[this.at.backendStripe(worker, i) + S_BYTES_IN]! += n;
+    this.f64[this.at.backendStripe(worker, i) + BackendStripe.BytesIn]! += n;
   }
   /** Bytes from the backend relayed to clients. */
   addBytesOut(worker: number, i: number, n: number): void {
-    this.f64[this.at.backendStripe(worker, i) + S_BYTES_OUT]! += n;
+    this.f64[this.at.backendStripe(worker, i) + BackendStripe.BytesOut]! += n;
   }
   countConnectError(worker: number, i: number, reason: ConnectErrorReason): void {
     const k = reason === 'refused' ? 0 : reason === 'timeout' ? 1 : 2;
-    this.f64[this.at.backendStripe(worker, i) + S_CONNECT_ERRORS + k]! += 1;
+    this.f64[this.at.backendStripe(worker, i) + BackendStripe.ConnectErrors + k]! += 1;
   }
   countRetry(worker: number, i: number): void {
-    this.f64[this.at.backendStripe(worker, i) + S_RETRIES]! += 1;
+    this.f64[this.at.backendStripe(worker, i) + BackendStripe.Retries]! += 1;
   }
   countPassiveFailure(worker: number, i: number): void {
-    this.f64[this.at.backendStripe(worker, i) + S_PASSIVE_FAILURES]! += 1;
+    this.f64[this.at.backendStripe(worker, i) + BackendStripe.PassiveFailures]! += 1;
   }
   /** Record one sample, in seconds, into a fixed-bucket histogram. */
   observe(worker: number, i: number, h: Histogram, seconds: number): void {
     const s = this.at.backendStripe(worker, i);
-    const bounds = HISTOGRAM_BOUNDS[h]!;
+    const bounds = this.bounds[h]!;
     let k = 0;
     while (k < bounds.length && seconds > bounds[k]!) k++;
-    this.f64[s + HIST_BASE[h] + k]! += 1;
-    this.f64[s + S_HIST_SUM + h]! += seconds;
+    this.f64[s + histogramBase(h) + k]! += 1;
+    this.f64[s + BackendStripe.HistSum + h]! += seconds;
   }
   /** Totals over all workers' stripes (main thread). */
   counters(i: number): BackendCounters {
@@ -94,26 +86,26 @@ export class BackendStatsView {
     };
     for (let w = 0; w < this.at.cap.workers; w++) {
       const s = this.at.backendStripe(w, i);
-      c.connections += this.f64[s + S_CONNECTIONS]!;
-      c.bytesIn += this.f64[s + S_BYTES_IN]!;
-      c.bytesOut += this.f64[s + S_BYTES_OUT]!;
-      c.connectErrors.refused += this.f64[s + S_CONNECT_ERRORS]!;
-      c.connectErrors.timeout += this.f64[s + S_CONNECT_ERRORS + 1]!;
-      c.connectErrors.other += this.f64[s + S_CONNECT_ERRORS + 2]!;
-      c.retries += this.f64[s + S_RETRIES]!;
-      c.passiveFailures += this.f64[s + S_PASSIVE_FAILURES]!;
+      c.connections += this.f64[s + BackendStripe.Connections]!;
+      c.bytesIn += this.f64[s + BackendStripe.BytesIn]!;
+      c.bytesOut += this.f64[s + BackendStripe.BytesOut]!;
+      c.connectErrors.refused += this.f64[s + BackendStripe.ConnectErrors]!;
+      c.connectErrors.timeout += this.f64[s + BackendStripe.ConnectErrors + 1]!;
+      c.connectErrors.other += this.f64[s + BackendStripe.ConnectErrors + 2]!;
+      c.retries += this.f64[s + BackendStripe.Retries]!;
+      c.passiveFailures += this.f64[s + BackendStripe.PassiveFailures]!;
     }
     return c;
   }
   /** Histogram h summed over all workers' stripes (main thread). */
   histogram(i: number, h: Histogram): HistogramSnapshot {
-    const bounds = HISTOGRAM_BOUNDS[h]!;
+    const bounds = this.bounds[h]!;
     const counts = new Array<number>(bounds.length + 1).fill(0);
     let sum = 0;
     for (let w = 0; w < this.at.cap.workers; w++) {
       const s = this.at.backendStripe(w, i);
-      for (let k = 0; k < counts.length; k++) counts[k]! += this.f64[s + HIST_BASE[h] + k]!;
-      sum += this.f64[s + S_HIST_SUM + h]!;
+      for (let k = 0; k < counts.length; k++) counts[k]! += this.f64[s + histogramBase(h) + k]!;
+      sum += this.f64[s + BackendStripe.HistSum + h]!;
     }
     return { bounds, counts, sum, count: counts.reduce((a, b) => a + b, 0) };
   }

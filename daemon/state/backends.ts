@@ -3,38 +3,7 @@
 // check and agent results. States, weights and check results have one writer,
 // the main thread; workers take and give back connection slots and feed the EWMAs.
 import type { BackendStatsView } from './backend-stats.js';
-import {
-  B_ACTIVE,
-  B_ADMIN,
-  B_BACKUP,
-  B_CAUSE,
-  B_CHECK,
-  B_CONSEC_FAILS,
-  B_EFF_WEIGHT,
-  B_GENERATION,
-  B_HEALTH_COUNT,
-  B_IN_USE,
-  B_MAXCONN,
-  B_OP,
-  B_POOL,
-  B_QUEUE,
-  B_WEIGHT,
-  BACKEND_F64,
-  BACKEND_I32,
-  BF_AGENT_CONNECTIONS,
-  BF_AGENT_CPU,
-  BF_AGENT_MEMORY,
-  BF_CHECK_DURATION,
-  BF_CHECK_FAILURES,
-  BF_CHECK_TIME,
-  BF_CHECKS,
-  BF_EWMA_CONNECT,
-  BF_EWMA_FIRST_BYTE,
-  BF_LAST_CHANGE,
-  BF_SLOW_START_BEGIN,
-  S_ACTIVE_HELD,
-  type Layout,
-} from './layout.js';
+import { BackendF64, BackendI32, BackendStripe, type Layout } from './layout.js';
 import { AdminState, Cause, CheckResult, OpState } from './names.js';
 import type { PoolsView } from './pools.js';
 
@@ -66,57 +35,57 @@ export class BackendsView {
   init(i: number, opts: BackendInit, now: number): void {
     const b = this.at.backend(i);
     const f = this.at.backendF64(i);
-    this.i32.fill(0, b, b + BACKEND_I32);
-    this.f64.fill(0, f, f + BACKEND_F64);
+    this.i32.fill(0, b, b + BackendI32.Size);
+    this.f64.fill(0, f, f + BackendF64.Size);
     this.stats.reset(i);
-    this.i32[b + B_POOL] = opts.pool;
-    this.i32[b + B_WEIGHT] = opts.weight;
-    this.i32[b + B_EFF_WEIGHT] = opts.weight;
-    this.i32[b + B_MAXCONN] = opts.maxConnections;
-    this.i32[b + B_BACKUP] = opts.backup ? 1 : 0;
-    this.i32[b + B_GENERATION] = opts.generation;
-    this.i32[b + B_OP] = opts.op;
-    this.i32[b + B_CAUSE] = Cause.Config;
-    this.f64[f + BF_LAST_CHANGE] = now;
+    this.i32[b + BackendI32.Pool] = opts.pool;
+    this.i32[b + BackendI32.Weight] = opts.weight;
+    this.i32[b + BackendI32.EffectiveWeight] = opts.weight;
+    this.i32[b + BackendI32.MaxConnections] = opts.maxConnections;
+    this.i32[b + BackendI32.Backup] = opts.backup ? 1 : 0;
+    this.i32[b + BackendI32.Generation] = opts.generation;
+    this.i32[b + BackendI32.Op] = opts.op;
+    this.i32[b + BackendI32.Cause] = Cause.Config;
+    this.f64[f + BackendF64.LastChange] = now;
     this.recordAgent(i, NaN, NaN, NaN); // nothing reported yet
-    Atomics.store(this.i32, b + B_IN_USE, 1);
+    Atomics.store(this.i32, b + BackendI32.InUse, 1);
   }
   free(i: number): void {
-    Atomics.store(this.i32, this.at.backend(i) + B_IN_USE, 0);
+    Atomics.store(this.i32, this.at.backend(i) + BackendI32.InUse, 0);
   }
   inUse(i: number): boolean {
-    return Atomics.load(this.i32, this.at.backend(i) + B_IN_USE) === 1;
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.InUse) === 1;
   }
   /** The pool slot the backend belongs to. */
   pool(i: number): number {
-    return Atomics.load(this.i32, this.at.backend(i) + B_POOL);
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.Pool);
   }
   /** The config generation that last confirmed the backend. */
   generation(i: number): number {
-    return Atomics.load(this.i32, this.at.backend(i) + B_GENERATION);
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.Generation);
   }
   setGeneration(i: number, g: number): void {
-    Atomics.store(this.i32, this.at.backend(i) + B_GENERATION, g);
+    Atomics.store(this.i32, this.at.backend(i) + BackendI32.Generation, g);
   }
   adminState(i: number): AdminState {
-    return Atomics.load(this.i32, this.at.backend(i) + B_ADMIN) as AdminState;
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.Admin) as AdminState;
   }
   opState(i: number): OpState {
-    return Atomics.load(this.i32, this.at.backend(i) + B_OP) as OpState;
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.Op) as OpState;
   }
   lastCause(i: number): Cause {
-    return Atomics.load(this.i32, this.at.backend(i) + B_CAUSE) as Cause;
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.Cause) as Cause;
   }
   /** ms since epoch of the last state change */
   lastChange(i: number): number {
-    return this.f64[this.at.backendF64(i) + BF_LAST_CHANGE]!;
+    return this.f64[this.at.backendF64(i) + BackendF64.LastChange]!;
   }
   /** Main thread only; `now` in ms since epoch. Returns whether anything changed. */
   setAdminState(i: number, s: AdminState, cause: Cause, now: number): boolean {
     const b = this.at.backend(i);
-    if (Atomics.exchange(this.i32, b + B_ADMIN, s) === s) return false;
-    Atomics.store(this.i32, b + B_CAUSE, cause);
-    this.f64[this.at.backendF64(i) + BF_LAST_CHANGE] = now;
+    if (Atomics.exchange(this.i32, b + BackendI32.Admin, s) === s) return false;
+    Atomics.store(this.i32, b + BackendI32.Cause, cause);
+    this.f64[this.at.backendF64(i) + BackendF64.LastChange] = now;
     this.pools.bumpVersion(this.pool(i));
     return true;
   }
@@ -124,74 +93,74 @@ export class BackendsView {
   setOpState(i: number, s: OpState, cause: Cause, now: number): boolean {
     const b = this.at.backend(i);
     const f = this.at.backendF64(i);
-    if (Atomics.exchange(this.i32, b + B_OP, s) === s) return false;
-    Atomics.store(this.i32, b + B_CAUSE, cause);
-    this.f64[f + BF_LAST_CHANGE] = now;
-    if (s === OpState.Starting) this.f64[f + BF_SLOW_START_BEGIN] = now;
+    if (Atomics.exchange(this.i32, b + BackendI32.Op, s) === s) return false;
+    Atomics.store(this.i32, b + BackendI32.Cause, cause);
+    this.f64[f + BackendF64.LastChange] = now;
+    if (s === OpState.Starting) this.f64[f + BackendF64.SlowStartBegin] = now;
     this.pools.bumpVersion(this.pool(i));
     return true;
   }
   /** ms since epoch at which the backend last became Starting */
   slowStartBegin(i: number): number {
-    return this.f64[this.at.backendF64(i) + BF_SLOW_START_BEGIN]!;
+    return this.f64[this.at.backendF64(i) + BackendF64.SlowStartBegin]!;
   }
   /** Signed progress toward rise (>0) or fall (<0); kept by the health module. */
   healthCount(i: number): number {
-    return Atomics.load(this.i32, this.at.backend(i) + B_HEALTH_COUNT);
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.HealthCount);
   }
   setHealthCount(i: number, n: number): void {
-    Atomics.store(this.i32, this.at.backend(i) + B_HEALTH_COUNT, n);
+    Atomics.store(this.i32, this.at.backend(i) + BackendI32.HealthCount, n);
   }
   /** Configured weight. */
   weight(i: number): number {
-    return Atomics.load(this.i32, this.at.backend(i) + B_WEIGHT);
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.Weight);
   }
   /** Weight the pickers use: the configured weight, ramped under slow start. */
   effectiveWeight(i: number): number {
-    return Atomics.load(this.i32, this.at.backend(i) + B_EFF_WEIGHT);
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.EffectiveWeight);
   }
   /** Main thread only. */
   setWeight(i: number, configured: number, effective: number): void {
     const b = this.at.backend(i);
-    const a = Atomics.exchange(this.i32, b + B_WEIGHT, configured);
-    const e = Atomics.exchange(this.i32, b + B_EFF_WEIGHT, effective);
+    const a = Atomics.exchange(this.i32, b + BackendI32.Weight, configured);
+    const e = Atomics.exchange(this.i32, b + BackendI32.EffectiveWeight, effective);
     if (a !== configured || e !== effective) this.pools.bumpVersion(this.pool(i));
   }
   isBackup(i: number): boolean {
-    return Atomics.load(this.i32, this.at.backend(i) + B_BACKUP) === 1;
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.Backup) === 1;
   }
   setBackup(i: number, backup: boolean): void {
-    if (Atomics.exchange(this.i32, this.at.backend(i) + B_BACKUP, backup ? 1 : 0) !== (backup ? 1 : 0)) {
+    if (Atomics.exchange(this.i32, this.at.backend(i) + BackendI32.Backup, backup ? 1 : 0) !== (backup ? 1 : 0)) {
       this.pools.bumpVersion(this.pool(i));
     }
   }
   /** 0 = no limit */
   maxConnections(i: number): number {
-    return Atomics.load(this.i32, this.at.backend(i) + B_MAXCONN);
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.MaxConnections);
   }
   setMaxConnections(i: number, n: number): void {
-    Atomics.store(this.i32, this.at.backend(i) + B_MAXCONN, n);
+    Atomics.store(this.i32, this.at.backend(i) + BackendI32.MaxConnections, n);
   }
   /** True when new connections may be sent: ready, not down, slot in use. */
   eligible(i: number): boolean {
     const b = this.at.backend(i);
     return (
-      Atomics.load(this.i32, b + B_IN_USE) === 1 &&
-      Atomics.load(this.i32, b + B_ADMIN) === AdminState.Ready &&
-      Atomics.load(this.i32, b + B_OP) !== OpState.Down
+      Atomics.load(this.i32, b + BackendI32.InUse) === 1 &&
+      Atomics.load(this.i32, b + BackendI32.Admin) === AdminState.Ready &&
+      Atomics.load(this.i32, b + BackendI32.Op) !== OpState.Down
     );
   }
 
   // ---- connection slots (global, compareExchange against max_connections) ------------
   /** Open connections to the backend, all workers. */
   active(i: number): number {
-    return Atomics.load(this.i32, this.at.backend(i) + B_ACTIVE);
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.Active);
   }
   /** Reserve a connection slot; false when the backend is at max_connections. */
   acquire(worker: number, i: number): boolean {
     const b = this.at.backend(i);
-    const at = b + B_ACTIVE;
-    const max = Atomics.load(this.i32, b + B_MAXCONN);
+    const at = b + BackendI32.Active;
+    const max = Atomics.load(this.i32, b + BackendI32.MaxConnections);
     if (max === 0) Atomics.add(this.i32, at, 1);
     else {
       let cur = Atomics.load(this.i32, at);
@@ -202,19 +171,19 @@ export class BackendsView {
         cur = seen;
       }
     }
-    this.f64[this.at.backendStripe(worker, i) + S_ACTIVE_HELD]! += 1;
+    this.f64[this.at.backendStripe(worker, i) + BackendStripe.ActiveHeld]! += 1;
     return true;
   }
   /** Give back a slot taken by acquire(). */
   release(worker: number, i: number): void {
-    Atomics.sub(this.i32, this.at.backend(i) + B_ACTIVE, 1);
-    this.f64[this.at.backendStripe(worker, i) + S_ACTIVE_HELD]! -= 1;
+    Atomics.sub(this.i32, this.at.backend(i) + BackendI32.Active, 1);
+    this.f64[this.at.backendStripe(worker, i) + BackendStripe.ActiveHeld]! -= 1;
   }
   queueLength(i: number): number {
-    return Atomics.load(this.i32, this.at.backend(i) + B_QUEUE);
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.Queue);
   }
   addQueue(i: number, delta: number): void {
-    Atomics.add(this.i32, this.at.backend(i) + B_QUEUE, delta);
+    Atomics.add(this.i32, this.at.backend(i) + BackendI32.Queue, delta);
   }
   /**
    * A worker died: give back every slot it held, so `active` stays true.
@@ -222,10 +191,10 @@ export class BackendsView {
    */
   releaseWorker(worker: number): void {
     for (let i = 0; i < this.at.cap.backends; i++) {
-      const s = this.at.backendStripe(worker, i) + S_ACTIVE_HELD;
+      const s = this.at.backendStripe(worker, i) + BackendStripe.ActiveHeld;
       const held = this.f64[s]!;
       if (held !== 0) {
-        Atomics.sub(this.i32, this.at.backend(i) + B_ACTIVE, held);
+        Atomics.sub(this.i32, this.at.backend(i) + BackendI32.Active, held);
         this.f64[s] = 0;
       }
     }
@@ -234,14 +203,14 @@ export class BackendsView {
   // ---- passive failure detection -------------------------------------------------
   /** Returns the new count of consecutive connect failures. */
   addConsecutiveFailure(i: number): number {
-    return Atomics.add(this.i32, this.at.backend(i) + B_CONSEC_FAILS, 1) + 1;
+    return Atomics.add(this.i32, this.at.backend(i) + BackendI32.ConsecutiveFailures, 1) + 1;
   }
   resetConsecutiveFailures(i: number): void {
-    const at = this.at.backend(i) + B_CONSEC_FAILS;
+    const at = this.at.backend(i) + BackendI32.ConsecutiveFailures;
     if (Atomics.load(this.i32, at) !== 0) Atomics.store(this.i32, at, 0);
   }
   consecutiveFailures(i: number): number {
-    return Atomics.load(this.i32, this.at.backend(i) + B_CONSEC_FAILS);
+    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.ConsecutiveFailures);
   }
 
   // ---- measured times (shared; racy by design) --------------------------------------
@@ -250,21 +219,21 @@ export class BackendsView {
   // keeps the hot path free of locks.
   /** ms; 0 before the first sample */
   ewmaConnect(i: number): number {
-    return this.f64[this.at.backendF64(i) + BF_EWMA_CONNECT]!;
+    return this.f64[this.at.backendF64(i) + BackendF64.EwmaConnect]!;
   }
   /** ms; 0 before the first sample */
   ewmaFirstByte(i: number): number {
-    return this.f64[this.at.backendF64(i) + BF_EWMA_FIRST_BYTE]!;
+    return this.f64[this.at.backendF64(i) + BackendF64.EwmaFirstByte]!;
   }
   /** ms; alpha is the weight of the new sample */
   updateEwmaConnect(i: number, ms: number, alpha = 0.2): void {
-    const at = this.at.backendF64(i) + BF_EWMA_CONNECT;
+    const at = this.at.backendF64(i) + BackendF64.EwmaConnect;
     const old = this.f64[at]!;
     this.f64[at] = old === 0 ? ms : old + alpha * (ms - old);
   }
   /** ms; alpha is the weight of the new sample */
   updateEwmaFirstByte(i: number, ms: number, alpha = 0.2): void {
-    const at = this.at.backendF64(i) + BF_EWMA_FIRST_BYTE;
+    const at = this.at.backendF64(i) + BackendF64.EwmaFirstByte;
     const old = this.f64[at]!;
     this.f64[at] = old === 0 ? ms : old + alpha * (ms - old);
   }
@@ -273,41 +242,41 @@ export class BackendsView {
   /** One probe's result, its duration (ms) and when it ended (ms since epoch). */
   recordCheck(i: number, result: CheckResult, durationMs: number, now: number): void {
     const f = this.at.backendF64(i);
-    Atomics.store(this.i32, this.at.backend(i) + B_CHECK, result);
-    this.f64[f + BF_CHECK_DURATION] = durationMs;
-    this.f64[f + BF_CHECK_TIME] = now;
+    Atomics.store(this.i32, this.at.backend(i) + BackendI32.Check, result);
+    this.f64[f + BackendF64.CheckDuration] = durationMs;
+    this.f64[f + BackendF64.CheckTime] = now;
     // counted here so that every caller of recordCheck feeds the metrics
-    this.f64[f + BF_CHECKS]! += 1;
-    if (result === CheckResult.Failed) this.f64[f + BF_CHECK_FAILURES]! += 1;
+    this.f64[f + BackendF64.Checks]! += 1;
+    if (result === CheckResult.Failed) this.f64[f + BackendF64.CheckFailures]! += 1;
   }
   /** Probes run and probes failed since the slot was claimed. */
   checkCounts(i: number): { checks: number; failures: number } {
     const f = this.at.backendF64(i);
-    return { checks: this.f64[f + BF_CHECKS]!, failures: this.f64[f + BF_CHECK_FAILURES]! };
+    return { checks: this.f64[f + BackendF64.Checks]!, failures: this.f64[f + BackendF64.CheckFailures]! };
   }
   /** The last probe: result, duration (ms), end time (ms since epoch; 0 before any). */
   lastCheck(i: number): { result: CheckResult; durationMs: number; time: number } {
     const f = this.at.backendF64(i);
     return {
-      result: Atomics.load(this.i32, this.at.backend(i) + B_CHECK) as CheckResult,
-      durationMs: this.f64[f + BF_CHECK_DURATION]!,
-      time: this.f64[f + BF_CHECK_TIME]!,
+      result: Atomics.load(this.i32, this.at.backend(i) + BackendI32.Check) as CheckResult,
+      durationMs: this.f64[f + BackendF64.CheckDuration]!,
+      time: this.f64[f + BackendF64.CheckTime]!,
     };
   }
   /** Agent data (cpu and memory in percent, connections); NaN for a field the agent did not report. */
   recordAgent(i: number, cpu: number, memory: number, connections: number): void {
     const f = this.at.backendF64(i);
-    this.f64[f + BF_AGENT_CPU] = cpu;
-    this.f64[f + BF_AGENT_MEMORY] = memory;
-    this.f64[f + BF_AGENT_CONNECTIONS] = connections;
+    this.f64[f + BackendF64.AgentCpu] = cpu;
+    this.f64[f + BackendF64.AgentMemory] = memory;
+    this.f64[f + BackendF64.AgentConnections] = connections;
   }
   /** As recordAgent() wrote it: NaN for what was not reported. */
   agent(i: number): { cpu: number; memory: number; connections: number } {
     const f = this.at.backendF64(i);
     return {
-      cpu: this.f64[f + BF_AGENT_CPU]!,
-      memory: this.f64[f + BF_AGENT_MEMORY]!,
-      connections: this.f64[f + BF_AGENT_CONNECTIONS]!,
+      cpu: this.f64[f + BackendF64.AgentCpu]!,
+      memory: this.f64[f + BackendF64.AgentMemory]!,
+      connections: this.f64[f + BackendF64.AgentConnections]!,
     };
   }
 }

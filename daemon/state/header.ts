@@ -1,16 +1,6 @@
 // The table's header: which config generation runs, the reload record and the
 // daemon's start time. Written by the main thread; workers read the generation.
-import {
-  H_GENERATION,
-  H_LAST_RELOAD_OK,
-  H_MAGIC,
-  H_RELOAD_FAILURES,
-  H_RELOADS,
-  HF_LAST_RELOAD_TIME,
-  HF_START_TIME,
-  MAGIC,
-  type Layout,
-} from './layout.js';
+import { HeaderF64, HeaderI32, MAGIC, type Layout } from './layout.js';
 
 /** Reloads since start, as `show info` and the metrics report them. */
 export interface ReloadStats {
@@ -37,37 +27,37 @@ export class HeaderView {
 
   /** A new table: stamp the magic and the start time (ms since epoch). */
   stamp(now: number): void {
-    this.i32[H_MAGIC] = MAGIC;
-    this.f64[this.f + HF_START_TIME] = now;
+    this.i32[HeaderI32.Magic] = MAGIC;
+    this.f64[this.f + HeaderF64.StartTime] = now;
   }
   /** Whether the buffer carries a table's magic (a worker attaching checks it). */
   hasMagic(): boolean {
-    return this.i32[H_MAGIC] === MAGIC;
+    return this.i32[HeaderI32.Magic] === MAGIC;
   }
 
   /** The config generation in force (bumped by every applied reload). */
   generation(): number {
-    return Atomics.load(this.i32, H_GENERATION);
+    return Atomics.load(this.i32, HeaderI32.Generation);
   }
   setGeneration(g: number): void {
-    Atomics.store(this.i32, H_GENERATION, g);
+    Atomics.store(this.i32, HeaderI32.Generation, g);
   }
   /** ms since epoch at which the table was created */
   startTime(): number {
-    return this.f64[this.f + HF_START_TIME]!;
+    return this.f64[this.f + HeaderF64.StartTime]!;
   }
   /** Count one reload, applied (`ok`) or not, at `now` (ms since epoch). */
   recordReload(ok: boolean, now: number): void {
-    Atomics.add(this.i32, ok ? H_RELOADS : H_RELOAD_FAILURES, 1);
-    Atomics.store(this.i32, H_LAST_RELOAD_OK, ok ? 1 : 0);
-    this.f64[this.f + HF_LAST_RELOAD_TIME] = now;
+    Atomics.add(this.i32, ok ? HeaderI32.Reloads : HeaderI32.ReloadFailures, 1);
+    Atomics.store(this.i32, HeaderI32.LastReloadOk, ok ? 1 : 0);
+    this.f64[this.f + HeaderF64.LastReloadTime] = now;
   }
   reloadStats(): ReloadStats {
     return {
-      reloads: Atomics.load(this.i32, H_RELOADS),
-      failures: Atomics.load(this.i32, H_RELOAD_FAILURES),
-      lastOk: Atomics.load(this.i32, H_LAST_RELOAD_OK) === 1,
-      lastTime: this.f64[this.f + HF_LAST_RELOAD_TIME]!,
+      reloads: Atomics.load(this.i32, HeaderI32.Reloads),
+      failures: Atomics.load(this.i32, HeaderI32.ReloadFailures),
+      lastOk: Atomics.load(this.i32, HeaderI32.LastReloadOk) === 1,
+      lastTime: this.f64[this.f + HeaderF64.LastReloadTime]!,
     };
   }
 }

@@ -1,21 +1,7 @@
 // Listener slots: whether a listener is configured and accepting, its open
 // connections against max_connections (one Int32 shared by all workers), and the
 // per-worker stripes of what it accepted, refused and carried.
-import {
-  L_ACTIVE,
-  L_ENABLED,
-  L_IN_USE,
-  L_MAXCONN,
-  LISTENER_I32,
-  LISTENER_STRIPE,
-  LS_ACCEPTED,
-  LS_ACTIVE_HELD,
-  LS_BYTES_IN,
-  LS_BYTES_OUT,
-  LS_PROTOCOL,
-  LS_REJECTED,
-  type Layout,
-} from './layout.js';
+import { ListenerI32, ListenerStripe, type Layout } from './layout.js';
 import { PROTOCOLS, REJECT_REASONS, type Protocol, type RejectReason } from './names.js';
 import type { SourcesView } from './sources.js';
 
@@ -41,40 +27,40 @@ export class ListenersView {
   /** Claim slot `i` for a listener: enabled, limited to `maxConnections` (0 = no limit). Main thread. */
   init(i: number, maxConnections: number): void {
     const b = this.at.listener(i);
-    Atomics.store(this.i32, b + L_MAXCONN, maxConnections);
-    Atomics.store(this.i32, b + L_ENABLED, 1);
-    Atomics.store(this.i32, b + L_IN_USE, 1);
+    Atomics.store(this.i32, b + ListenerI32.MaxConnections, maxConnections);
+    Atomics.store(this.i32, b + ListenerI32.Enabled, 1);
+    Atomics.store(this.i32, b + ListenerI32.InUse, 1);
   }
   free(i: number): void {
-    Atomics.store(this.i32, this.at.listener(i) + L_IN_USE, 0);
+    Atomics.store(this.i32, this.at.listener(i) + ListenerI32.InUse, 0);
   }
   inUse(i: number): boolean {
-    return Atomics.load(this.i32, this.at.listener(i) + L_IN_USE) === 1;
+    return Atomics.load(this.i32, this.at.listener(i) + ListenerI32.InUse) === 1;
   }
   /** 0 = no limit */
   setMaxConnections(i: number, n: number): void {
-    Atomics.store(this.i32, this.at.listener(i) + L_MAXCONN, n);
+    Atomics.store(this.i32, this.at.listener(i) + ListenerI32.MaxConnections, n);
   }
   /** False while an operator has disabled the listener: workers refuse its clients. */
   enabled(i: number): boolean {
-    return Atomics.load(this.i32, this.at.listener(i) + L_ENABLED) === 1;
+    return Atomics.load(this.i32, this.at.listener(i) + ListenerI32.Enabled) === 1;
   }
   setEnabled(i: number, on: boolean): void {
-    Atomics.store(this.i32, this.at.listener(i) + L_ENABLED, on ? 1 : 0);
+    Atomics.store(this.i32, this.at.listener(i) + ListenerI32.Enabled, on ? 1 : 0);
   }
   /** Open connections on the listener, all workers. */
   active(i: number): number {
-    return Atomics.load(this.i32, this.at.listener(i) + L_ACTIVE);
+    return Atomics.load(this.i32, this.at.listener(i) + ListenerI32.Active);
   }
   /** 0 = no limit */
   maxConnections(i: number): number {
-    return Atomics.load(this.i32, this.at.listener(i) + L_MAXCONN);
+    return Atomics.load(this.i32, this.at.listener(i) + ListenerI32.MaxConnections);
   }
   /** Take a connection slot on a listener; false when it is at max_connections. */
   acquire(worker: number, i: number): boolean {
     const b = this.at.listener(i);
-    const at = b + L_ACTIVE;
-    const max = Atomics.load(this.i32, b + L_MAXCONN);
+    const at = b + ListenerI32.Active;
+    const max = Atomics.load(this.i32, b + ListenerI32.MaxConnections);
     if (max === 0) Atomics.add(this.i32, at, 1);
     else {
       let cur = Atomics.load(this.i32, at);
@@ -86,28 +72,28 @@ export class ListenersView {
       }
     }
     const s = this.at.listenerStripe(worker, i);
-    this.f64[s + LS_ACTIVE_HELD]! += 1;
-    this.f64[s + LS_ACCEPTED]! += 1;
+    this.f64[s + ListenerStripe.ActiveHeld]! += 1;
+    this.f64[s + ListenerStripe.Accepted]! += 1;
     return true;
   }
   /** Give back a slot taken by acquire(). */
   release(worker: number, i: number): void {
-    Atomics.sub(this.i32, this.at.listener(i) + L_ACTIVE, 1);
-    this.f64[this.at.listenerStripe(worker, i) + LS_ACTIVE_HELD]! -= 1;
+    Atomics.sub(this.i32, this.at.listener(i) + ListenerI32.Active, 1);
+    this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.ActiveHeld]! -= 1;
   }
   countRejected(worker: number, i: number, reason: RejectReason): void {
-    this.f64[this.at.listenerStripe(worker, i) + LS_REJECTED + REJECT_REASONS.indexOf(reason)]! += 1;
+    this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.Rejected + REJECT_REASONS.indexOf(reason)]! += 1;
   }
   countProtocol(worker: number, i: number, protocol: Protocol): void {
-    this.f64[this.at.listenerStripe(worker, i) + LS_PROTOCOL + PROTOCOLS.indexOf(protocol)]! += 1;
+    this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.Protocol + PROTOCOLS.indexOf(protocol)]! += 1;
   }
   /** Bytes from clients; counted per chunk, as backend bytes are, so listener and pool rates agree on long connections. */
   addBytesIn(worker: number, i: number, n: number): void {
-    this.f64[this.at.listenerStripe(worker, i) + LS_BYTES_IN]! += n;
+    this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.BytesIn]! += n;
   }
   /** Bytes to clients, per chunk. */
   addBytesOut(worker: number, i: number, n: number): void {
-    this.f64[this.at.listenerStripe(worker, i) + LS_BYTES_OUT]! += n;
+    this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.BytesOut]! += n;
   }
   /** Totals over all workers' stripes (main thread). */
   counters(i: number): ListenerCounters {
@@ -118,11 +104,11 @@ export class ListenersView {
     let bytesOut = 0;
     for (let w = 0; w < this.at.cap.workers; w++) {
       const s = this.at.listenerStripe(w, i);
-      accepted += this.f64[s + LS_ACCEPTED]!;
-      bytesIn += this.f64[s + LS_BYTES_IN]!;
-      bytesOut += this.f64[s + LS_BYTES_OUT]!;
-      REJECT_REASONS.forEach((r, k) => (rejected[r] += this.f64[s + LS_REJECTED + k]!));
-      PROTOCOLS.forEach((p, k) => (protocols[p] += this.f64[s + LS_PROTOCOL + k]!));
+      accepted += this.f64[s + ListenerStripe.Accepted]!;
+      bytesIn += this.f64[s + ListenerStripe.BytesIn]!;
+      bytesOut += this.f64[s + ListenerStripe.BytesOut]!;
+      REJECT_REASONS.forEach((r, k) => (rejected[r] += this.f64[s + ListenerStripe.Rejected + k]!));
+      PROTOCOLS.forEach((p, k) => (protocols[p] += this.f64[s + ListenerStripe.Protocol + k]!));
     }
     return { accepted, bytesIn, bytesOut, rejected, protocols };
   }
@@ -130,10 +116,10 @@ export class ListenersView {
   reset(i: number): void {
     for (let w = 0; w < this.at.cap.workers; w++) {
       const s = this.at.listenerStripe(w, i);
-      this.f64.fill(0, s, s + LISTENER_STRIPE);
+      this.f64.fill(0, s, s + ListenerStripe.Size);
     }
     const b = this.at.listener(i);
-    this.i32.fill(0, b, b + LISTENER_I32);
+    this.i32.fill(0, b, b + ListenerI32.Size);
     // the previous listener's sources stay until replaced, but no longer match
     this.sources.resetListener(i);
   }
@@ -143,10 +129,10 @@ export class ListenersView {
    */
   releaseWorker(worker: number): void {
     for (let i = 0; i < this.at.cap.listeners; i++) {
-      const s = this.at.listenerStripe(worker, i) + LS_ACTIVE_HELD;
+      const s = this.at.listenerStripe(worker, i) + ListenerStripe.ActiveHeld;
       const held = this.f64[s]!;
       if (held !== 0) {
-        Atomics.sub(this.i32, this.at.listener(i) + L_ACTIVE, held);
+        Atomics.sub(this.i32, this.at.listener(i) + ListenerI32.Active, held);
         this.f64[s] = 0;
       }
     }

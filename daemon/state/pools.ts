@@ -1,16 +1,6 @@
 // Pool slots: the algorithm in force, the version pickers rebuild on, the shared
 // round-robin cursor, the adaptive controller's choice and the queue gauge.
-import {
-  P_ADAPTIVE_CURRENT,
-  P_ADAPTIVE_SWITCHES,
-  P_ALGORITHM,
-  P_CURSOR,
-  P_IN_USE,
-  P_QUEUED,
-  P_VERSION,
-  POOL_I32,
-  type Layout,
-} from './layout.js';
+import { PoolI32, type Layout } from './layout.js';
 
 export class PoolsView {
   constructor(
@@ -21,52 +11,52 @@ export class PoolsView {
   /** Claim slot `i` for a pool running `algorithm` (an index into the algorithm list). Main thread. */
   init(i: number, algorithm: number): void {
     const b = this.at.pool(i);
-    this.i32.fill(0, b, b + POOL_I32);
-    Atomics.store(this.i32, b + P_ALGORITHM, algorithm);
-    Atomics.store(this.i32, b + P_ADAPTIVE_CURRENT, -1);
-    Atomics.store(this.i32, b + P_IN_USE, 1);
+    this.i32.fill(0, b, b + PoolI32.Size);
+    Atomics.store(this.i32, b + PoolI32.Algorithm, algorithm);
+    Atomics.store(this.i32, b + PoolI32.AdaptiveCurrent, -1);
+    Atomics.store(this.i32, b + PoolI32.InUse, 1);
   }
   free(i: number): void {
-    Atomics.store(this.i32, this.at.pool(i) + P_IN_USE, 0);
+    Atomics.store(this.i32, this.at.pool(i) + PoolI32.InUse, 0);
   }
   /** Index into the algorithm list. */
   algorithm(i: number): number {
-    return Atomics.load(this.i32, this.at.pool(i) + P_ALGORITHM);
+    return Atomics.load(this.i32, this.at.pool(i) + PoolI32.Algorithm);
   }
   setAlgorithm(i: number, algorithm: number): void {
-    Atomics.store(this.i32, this.at.pool(i) + P_ALGORITHM, algorithm);
+    Atomics.store(this.i32, this.at.pool(i) + PoolI32.Algorithm, algorithm);
     this.bumpVersion(i);
   }
   /** Bumped on every change to a pool's eligible set or weights; pickers rebuild on change. */
   version(i: number): number {
-    return Atomics.load(this.i32, this.at.pool(i) + P_VERSION);
+    return Atomics.load(this.i32, this.at.pool(i) + PoolI32.Version);
   }
   bumpVersion(i: number): void {
-    Atomics.add(this.i32, this.at.pool(i) + P_VERSION, 1);
+    Atomics.add(this.i32, this.at.pool(i) + PoolI32.Version, 1);
   }
   /** Shared round-robin cursor: one fetch-add per pick, exact across workers. Returns the value before, uint32. */
   nextCursor(i: number): number {
-    return Atomics.add(this.i32, this.at.pool(i) + P_CURSOR, 1) >>> 0;
+    return Atomics.add(this.i32, this.at.pool(i) + PoolI32.Cursor, 1) >>> 0;
   }
   /** The algorithm an adaptive pool runs now (index into the algorithm list); -1 before the first choice. */
   adaptiveCurrent(i: number): number {
-    return Atomics.load(this.i32, this.at.pool(i) + P_ADAPTIVE_CURRENT);
+    return Atomics.load(this.i32, this.at.pool(i) + PoolI32.AdaptiveCurrent);
   }
   /** Counts a switch (not the first choice) and bumps the version when the choice changes. */
   setAdaptiveCurrent(i: number, algorithm: number): void {
     const b = this.at.pool(i);
-    const prev = Atomics.exchange(this.i32, b + P_ADAPTIVE_CURRENT, algorithm);
-    if (prev !== algorithm && prev !== -1) Atomics.add(this.i32, b + P_ADAPTIVE_SWITCHES, 1);
+    const prev = Atomics.exchange(this.i32, b + PoolI32.AdaptiveCurrent, algorithm);
+    if (prev !== algorithm && prev !== -1) Atomics.add(this.i32, b + PoolI32.AdaptiveSwitches, 1);
     if (prev !== algorithm) this.bumpVersion(i);
   }
   adaptiveSwitches(i: number): number {
-    return Atomics.load(this.i32, this.at.pool(i) + P_ADAPTIVE_SWITCHES);
+    return Atomics.load(this.i32, this.at.pool(i) + PoolI32.AdaptiveSwitches);
   }
   /** Connections waiting for a backend slot in this pool, all workers. */
   queued(i: number): number {
-    return Atomics.load(this.i32, this.at.pool(i) + P_QUEUED);
+    return Atomics.load(this.i32, this.at.pool(i) + PoolI32.Queued);
   }
   addQueued(i: number, delta: number): void {
-    Atomics.add(this.i32, this.at.pool(i) + P_QUEUED, delta);
+    Atomics.add(this.i32, this.at.pool(i) + PoolI32.Queued, delta);
   }
 }

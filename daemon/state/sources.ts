@@ -3,34 +3,16 @@
 // daemon. The hash index and its claim protocol are in
 // daemon/data/edge/source-index.ts; here, each field and the atomic step that
 // changes it.
-import {
-  E_ACTIVE,
-  E_CONNECTIONS,
-  E_KEY,
-  E_LOCK,
-  E_OWNER,
-  E_REFILL,
-  E_REJECTED,
-  E_SEEN,
-  E_TAG,
-  E_TOKENS,
-  KEY_WORDS,
-  SL_DEGRADED,
-  SL_ENTRIES,
-  SL_EPOCH,
-  SL_EVICTIONS,
-  SOURCE_REJECTS,
-  type Layout,
-} from './layout.js';
+import { KEY_WORDS, SOURCE_REJECTS, SourceEntry, SourceListenerI32, type Layout } from './layout.js';
 import type { SourceReject } from './names.js';
 
 const TAG_WRITER = 0xff;
 /** the writer id of the main thread (workers are 1..64) */
 const MAIN_WRITER = 0xff;
 const TAG_VERSION = 0x100;
-/** E_ACTIVE while an entry is being replaced: admission sees a negative count and looks again */
+/** SourceEntry.Active while an entry is being replaced: admission sees a negative count and looks again */
 const SOURCE_LOCKED = -0x80000000;
-/** E_OWNER of an entry never written */
+/** SourceEntry.Owner of an entry never written */
 export const SOURCE_EMPTY = 0;
 /** an entry whose writer died mid-rewrite: matches no key, replaced before any other */
 export const SOURCE_DEAD = -1;
@@ -83,24 +65,28 @@ export class SourcesView {
 
   /** The owner word entries of this listener carry: its slot and the slot's epoch. */
   ownerWord(listener: number): number {
-    return (Atomics.load(this.src, this.at.sourceListener(listener) + SL_EPOCH) << 11) | (listener + 1) | 0;
+    return (
+      (Atomics.load(this.src, this.at.sourceListener(listener) + SourceListenerI32.Epoch) << 11) | (listener + 1) | 0
+    );
   }
   tag(i: number): number {
-    return Atomics.load(this.src, this.at.sourceEntry(i) + E_TAG);
+    return Atomics.load(this.src, this.at.sourceEntry(i) + SourceEntry.Tag);
   }
   /** Take the right to rewrite entry `i`, seen stable as `tag`; true when this worker now holds it. */
   claim(worker: number, i: number, tag: number): boolean {
-    return Atomics.compareExchange(this.src, this.at.sourceEntry(i) + E_TAG, tag, tag | (worker + 1) | 0) === tag;
+    return (
+      Atomics.compareExchange(this.src, this.at.sourceEntry(i) + SourceEntry.Tag, tag, tag | (worker + 1) | 0) === tag
+    );
   }
   /** Give up a claim without change: readers see the entry as it was. */
   unclaim(i: number, tag: number): void {
-    const at = this.at.sourceEntry(i) + E_TAG;
+    const at = this.at.sourceEntry(i) + SourceEntry.Tag;
     Atomics.store(this.src, at, tag);
     Atomics.notify(this.src, at);
   }
   /** End a rewrite: a new version, so a reader that saw the old tag looks again. Returns it. */
   publish(i: number, tag: number): number {
-    const at = this.at.sourceEntry(i) + E_TAG;
+    const at = this.at.sourceEntry(i) + SourceEntry.Tag;
     const next = ((tag & ~TAG_WRITER) + TAG_VERSION) | 0;
     Atomics.store(this.src, at, next);
     // wakes workers waiting in waitTag(); costs little with no one waiting, and runs once per new source
@@ -109,13 +95,13 @@ export class SourcesView {
   }
   /** Take the eviction lock of the window starting at `i`; false when another worker holds it. */
   lockWindow(worker: number, i: number): boolean {
-    return Atomics.compareExchange(this.src, this.at.sourceEntry(i) + E_LOCK, 0, worker + 1) === 0;
+    return Atomics.compareExchange(this.src, this.at.sourceEntry(i) + SourceEntry.Lock, 0, worker + 1) === 0;
   }
   windowLocked(i: number): boolean {
-    return Atomics.load(this.src, this.at.sourceEntry(i) + E_LOCK) !== 0;
+    return Atomics.load(this.src, this.at.sourceEntry(i) + SourceEntry.Lock) !== 0;
   }
   unlockWindow(i: number): void {
-    const at = this.at.sourceEntry(i) + E_LOCK;
+    const at = this.at.sourceEntry(i) + SourceEntry.Lock;
     Atomics.store(this.src, at, 0);
     Atomics.notify(this.src, at);
   }
@@ -124,37 +110,37 @@ export class SourcesView {
    * worker): the CPU goes to that worker if it was preempted mid-rewrite.
    */
   waitTag(i: number, tag: number, ms: number): void {
-    Atomics.wait(this.src, this.at.sourceEntry(i) + E_TAG, tag, ms);
+    Atomics.wait(this.src, this.at.sourceEntry(i) + SourceEntry.Tag, tag, ms);
   }
   /** Sleep up to `ms` while the window lock at `i` is held. */
   waitWindow(i: number, ms: number): void {
-    const at = this.at.sourceEntry(i) + E_LOCK;
+    const at = this.at.sourceEntry(i) + SourceEntry.Lock;
     const holder = Atomics.load(this.src, at);
     if (holder !== 0) Atomics.wait(this.src, at, holder, ms);
   }
   owner(i: number): number {
-    return Atomics.load(this.src, this.at.sourceEntry(i) + E_OWNER);
+    return Atomics.load(this.src, this.at.sourceEntry(i) + SourceEntry.Owner);
   }
   /** Whether entry `i` holds `key` ([family << 8 | prefix, four address words]) for `owner`. */
   keyIs(i: number, owner: number, key: Int32Array): boolean {
     const e = this.at.sourceEntry(i);
     const s = this.src;
     return (
-      Atomics.load(s, e + E_OWNER) === owner &&
-      Atomics.load(s, e + E_KEY) === key[0] &&
-      Atomics.load(s, e + E_KEY + 1) === key[1] &&
-      Atomics.load(s, e + E_KEY + 2) === key[2] &&
-      Atomics.load(s, e + E_KEY + 3) === key[3] &&
-      Atomics.load(s, e + E_KEY + 4) === key[4]
+      Atomics.load(s, e + SourceEntry.Owner) === owner &&
+      Atomics.load(s, e + SourceEntry.Key) === key[0] &&
+      Atomics.load(s, e + SourceEntry.Key + 1) === key[1] &&
+      Atomics.load(s, e + SourceEntry.Key + 2) === key[2] &&
+      Atomics.load(s, e + SourceEntry.Key + 3) === key[3] &&
+      Atomics.load(s, e + SourceEntry.Key + 4) === key[4]
     );
   }
   /** Whether entry `i` has an open connection (or is being replaced). */
   busy(i: number): boolean {
-    return Atomics.load(this.src, this.at.sourceEntry(i) + E_ACTIVE) !== 0;
+    return Atomics.load(this.src, this.at.sourceEntry(i) + SourceEntry.Active) !== 0;
   }
   /** Stop admissions to an idle entry before replacing it; false when it has a connection. */
   lockActive(i: number): boolean {
-    return Atomics.compareExchange(this.src, this.at.sourceEntry(i) + E_ACTIVE, 0, SOURCE_LOCKED) === 0;
+    return Atomics.compareExchange(this.src, this.at.sourceEntry(i) + SourceEntry.Active, 0, SOURCE_LOCKED) === 0;
   }
   /**
    * Write a new source into entry `i` (whose claim this worker holds): key,
@@ -165,14 +151,14 @@ export class SourcesView {
   write(i: number, owner: number, key: Int32Array, tokens: number, now: number): void {
     const e = this.at.sourceEntry(i);
     const s = this.src;
-    for (let k = 0; k < KEY_WORDS; k++) Atomics.store(s, e + E_KEY + k, key[k]!);
-    Atomics.store(s, e + E_TOKENS, tokens);
-    Atomics.store(s, e + E_REFILL, now);
-    Atomics.store(s, e + E_SEEN, now);
-    Atomics.store(s, e + E_CONNECTIONS, 0);
-    for (let k = 0; k < SOURCE_REJECTS; k++) Atomics.store(s, e + E_REJECTED + k, 0);
-    Atomics.store(s, e + E_OWNER, owner);
-    Atomics.store(s, e + E_ACTIVE, 0);
+    for (let k = 0; k < KEY_WORDS; k++) Atomics.store(s, e + SourceEntry.Key + k, key[k]!);
+    Atomics.store(s, e + SourceEntry.Tokens, tokens);
+    Atomics.store(s, e + SourceEntry.Refill, now);
+    Atomics.store(s, e + SourceEntry.Seen, now);
+    Atomics.store(s, e + SourceEntry.Connections, 0);
+    for (let k = 0; k < SOURCE_REJECTS; k++) Atomics.store(s, e + SourceEntry.Rejected + k, 0);
+    Atomics.store(s, e + SourceEntry.Owner, owner);
+    Atomics.store(s, e + SourceEntry.Active, 0);
   }
   /**
    * Make entry `i` (claimed, SOURCE_LOCKED) match nobody without emptying it, so
@@ -181,8 +167,8 @@ export class SourcesView {
    */
   retire(i: number): void {
     const e = this.at.sourceEntry(i);
-    Atomics.store(this.src, e + E_OWNER, SOURCE_DEAD);
-    Atomics.store(this.src, e + E_ACTIVE, 0);
+    Atomics.store(this.src, e + SourceEntry.Owner, SOURCE_DEAD);
+    Atomics.store(this.src, e + SourceEntry.Active, 0);
   }
   /**
    * Main thread: retire idle entry `i`, seen stable as `tag`, to bring a listener
@@ -201,14 +187,14 @@ export class SourcesView {
   }
   /** Open connections on entry `i`; negative while it is being replaced. */
   active(i: number): number {
-    return Atomics.load(this.src, this.at.sourceEntry(i) + E_ACTIVE);
+    return Atomics.load(this.src, this.at.sourceEntry(i) + SourceEntry.Active);
   }
   /**
    * Count a connection on entry `i` against `max` (0 = no limit), like acquire()
    * for a backend: 1 taken, 0 at max, -1 when the entry is being replaced (look again).
    */
   acquire(worker: number, i: number, max: number): number {
-    const at = this.at.sourceEntry(i) + E_ACTIVE;
+    const at = this.at.sourceEntry(i) + SourceEntry.Active;
     let cur = Atomics.load(this.src, at);
     for (;;) {
       if (cur < 0) return -1;
@@ -222,82 +208,82 @@ export class SourcesView {
   }
   /** A connection counted by acquire() closed: the same entry, whatever happened to it since. */
   release(worker: number, i: number): void {
-    Atomics.sub(this.src, this.at.sourceEntry(i) + E_ACTIVE, 1);
+    Atomics.sub(this.src, this.at.sourceEntry(i) + SourceEntry.Active, 1);
     this.src[this.at.sourceHeld(worker, i)]! -= 1;
   }
   /**
    * Take one token from entry `i`'s bucket (`one` per token, `full` when full,
    * refilled at `perMs` per ms of the source clock `now`). The span since the last
-   * refill is credited by whichever worker moves E_REFILL forward with
+   * refill is credited by whichever worker moves SourceEntry.Refill forward with
    * compareExchange, so it is credited exactly once; the fill itself changes
    * with compareExchange loops. False when less than one token is left.
    */
   takeToken(i: number, now: number, perMs: number, one: number, full: number): boolean {
     const e = this.at.sourceEntry(i);
     const s = this.src;
-    let last = Atomics.load(s, e + E_REFILL);
+    let last = Atomics.load(s, e + SourceEntry.Refill);
     for (;;) {
       const d = (now - last) | 0;
       // another worker's clock a little ahead: nothing to credit yet
       if (d <= 0 && d >= -SOURCE_STALE_MS) break;
-      const seen = Atomics.compareExchange(s, e + E_REFILL, last, now);
+      const seen = Atomics.compareExchange(s, e + SourceEntry.Refill, last, now);
       if (seen !== last) {
         last = seen;
         continue;
       }
       // far behind (negative after the int32 wrap): idle for weeks, so the bucket is full
       const credit = d < 0 ? full : Math.floor(d * perMs);
-      let cur = Atomics.load(s, e + E_TOKENS);
+      let cur = Atomics.load(s, e + SourceEntry.Tokens);
       for (;;) {
         const next = Math.min(full, cur + credit);
-        const got = Atomics.compareExchange(s, e + E_TOKENS, cur, next);
+        const got = Atomics.compareExchange(s, e + SourceEntry.Tokens, cur, next);
         if (got === cur) break;
         cur = got;
       }
       break;
     }
-    let cur = Atomics.load(s, e + E_TOKENS);
+    let cur = Atomics.load(s, e + SourceEntry.Tokens);
     for (;;) {
       if (cur < one) return false;
-      const got = Atomics.compareExchange(s, e + E_TOKENS, cur, cur - one);
+      const got = Atomics.compareExchange(s, e + SourceEntry.Tokens, cur, cur - one);
       if (got === cur) return true;
       cur = got;
     }
   }
   /** Entry `i` was looked up at `now` (source clock, ms). */
   touch(i: number, now: number): void {
-    Atomics.store(this.src, this.at.sourceEntry(i) + E_SEEN, now);
+    Atomics.store(this.src, this.at.sourceEntry(i) + SourceEntry.Seen, now);
   }
   /** Source clock (ms) of entry `i`'s last lookup. */
   seen(i: number): number {
-    return Atomics.load(this.src, this.at.sourceEntry(i) + E_SEEN);
+    return Atomics.load(this.src, this.at.sourceEntry(i) + SourceEntry.Seen);
   }
   countConnection(i: number): void {
-    Atomics.add(this.src, this.at.sourceEntry(i) + E_CONNECTIONS, 1);
+    Atomics.add(this.src, this.at.sourceEntry(i) + SourceEntry.Connections, 1);
   }
   countRejected(i: number, reason: SourceReject): void {
-    Atomics.add(this.src, this.at.sourceEntry(i) + E_REJECTED + reason, 1);
+    Atomics.add(this.src, this.at.sourceEntry(i) + SourceEntry.Rejected + reason, 1);
   }
   addEntries(listener: number, delta: number): void {
-    Atomics.add(this.src, this.at.sourceListener(listener) + SL_ENTRIES, delta);
+    Atomics.add(this.src, this.at.sourceListener(listener) + SourceListenerI32.Entries, delta);
   }
   /** Entries the listener holds (approximate under races). */
   entries(listener: number): number {
-    return Atomics.load(this.src, this.at.sourceListener(listener) + SL_ENTRIES);
+    return Atomics.load(this.src, this.at.sourceListener(listener) + SourceListenerI32.Entries);
   }
   countEviction(listener: number): void {
-    Atomics.add(this.src, this.at.sourceListener(listener) + SL_EVICTIONS, 1);
+    Atomics.add(this.src, this.at.sourceListener(listener) + SourceListenerI32.Evictions, 1);
   }
   countDegraded(listener: number): void {
-    Atomics.add(this.src, this.at.sourceListener(listener) + SL_DEGRADED, 1);
+    Atomics.add(this.src, this.at.sourceListener(listener) + SourceListenerI32.Degraded, 1);
   }
   listenerStats(listener: number): SourceListenerStats {
     if (this.capacity === 0) return { entries: 0, evictions: 0, degraded: 0 };
     const b = this.at.sourceListener(listener);
     return {
-      entries: Math.max(0, Atomics.load(this.src, b + SL_ENTRIES)),
-      evictions: Atomics.load(this.src, b + SL_EVICTIONS) >>> 0,
-      degraded: Atomics.load(this.src, b + SL_DEGRADED) >>> 0,
+      entries: Math.max(0, Atomics.load(this.src, b + SourceListenerI32.Entries)),
+      evictions: Atomics.load(this.src, b + SourceListenerI32.Evictions) >>> 0,
+      degraded: Atomics.load(this.src, b + SourceListenerI32.Degraded) >>> 0,
     };
   }
   /**
@@ -307,29 +293,34 @@ export class SourcesView {
   resetListener(listener: number): void {
     if (this.capacity === 0) return;
     const sl = this.at.sourceListener(listener);
-    Atomics.store(this.src, sl + SL_EPOCH, (Atomics.load(this.src, sl + SL_EPOCH) + 1) & 0xfffff);
-    for (const f of [SL_ENTRIES, SL_EVICTIONS, SL_DEGRADED]) Atomics.store(this.src, sl + f, 0);
+    Atomics.store(
+      this.src,
+      sl + SourceListenerI32.Epoch,
+      (Atomics.load(this.src, sl + SourceListenerI32.Epoch) + 1) & 0xfffff,
+    );
+    for (const f of [SourceListenerI32.Entries, SourceListenerI32.Evictions, SourceListenerI32.Degraded])
+      Atomics.store(this.src, sl + f, 0);
   }
   /** Copy entry `i` into `out` (main thread); false when it is empty, dead or being rewritten. */
   read(i: number, out: SourceRecord): boolean {
     const e = this.at.sourceEntry(i);
     const s = this.src;
-    const tag = Atomics.load(s, e + E_TAG);
+    const tag = Atomics.load(s, e + SourceEntry.Tag);
     if ((tag & TAG_WRITER) !== 0) return false;
-    const owner = Atomics.load(s, e + E_OWNER);
+    const owner = Atomics.load(s, e + SourceEntry.Owner);
     if (owner === SOURCE_EMPTY || owner === SOURCE_DEAD) return false;
-    const fp = Atomics.load(s, e + E_KEY);
+    const fp = Atomics.load(s, e + SourceEntry.Key);
     out.owner = owner;
     out.family = fp >> 8 === 6 ? 6 : 4;
     out.prefix = fp & 0xff;
-    for (let k = 0; k < 4; k++) out.words[k] = Atomics.load(s, e + E_KEY + 1 + k) >>> 0;
-    out.active = Math.max(0, Atomics.load(s, e + E_ACTIVE));
-    out.connections = Atomics.load(s, e + E_CONNECTIONS) >>> 0;
+    for (let k = 0; k < 4; k++) out.words[k] = Atomics.load(s, e + SourceEntry.Key + 1 + k) >>> 0;
+    out.active = Math.max(0, Atomics.load(s, e + SourceEntry.Active));
+    out.connections = Atomics.load(s, e + SourceEntry.Connections) >>> 0;
     let rejected = 0;
-    for (let k = 0; k < SOURCE_REJECTS; k++) rejected += Atomics.load(s, e + E_REJECTED + k) >>> 0;
+    for (let k = 0; k < SOURCE_REJECTS; k++) rejected += Atomics.load(s, e + SourceEntry.Rejected + k) >>> 0;
     out.rejected = rejected;
     // a rewrite during the copy: the caller skips the entry rather than show a mix of two sources
-    return Atomics.load(s, e + E_TAG) === tag;
+    return Atomics.load(s, e + SourceEntry.Tag) === tag;
   }
   /**
    * A worker died: give back the connections it held on each entry, and undo
@@ -347,15 +338,15 @@ export class SourcesView {
       const held = s[h]!;
       const e = this.at.sourceEntry(i);
       if (held !== 0) {
-        Atomics.sub(s, e + E_ACTIVE, held);
+        Atomics.sub(s, e + SourceEntry.Active, held);
         s[h] = 0;
       }
-      if (Atomics.load(s, e + E_LOCK) === me) Atomics.store(s, e + E_LOCK, 0);
-      const tag = Atomics.load(s, e + E_TAG);
+      if (Atomics.load(s, e + SourceEntry.Lock) === me) Atomics.store(s, e + SourceEntry.Lock, 0);
+      const tag = Atomics.load(s, e + SourceEntry.Tag);
       if ((tag & TAG_WRITER) === me) {
-        Atomics.store(s, e + E_OWNER, SOURCE_DEAD);
+        Atomics.store(s, e + SourceEntry.Owner, SOURCE_DEAD);
         // lift SOURCE_LOCKED; a count another worker is about to undo is left to it
-        Atomics.compareExchange(s, e + E_ACTIVE, SOURCE_LOCKED, 0);
+        Atomics.compareExchange(s, e + SourceEntry.Active, SOURCE_LOCKED, 0);
         this.publish(i, tag);
       }
     }

@@ -1,16 +1,7 @@
 // Per-worker stripes: heartbeat, event-loop lag, CPU time and connection counts,
 // each written by its own worker and read by the main thread (supervision,
 // `show workers`, metrics).
-import {
-  W_ACCEPTED,
-  W_ACTIVE,
-  W_CPU_SYSTEM,
-  W_CPU_USER,
-  W_HEARTBEAT,
-  W_LOOP_LAG,
-  W_STARTS,
-  type Layout,
-} from './layout.js';
+import { WorkerStripe, type Layout } from './layout.js';
 
 /** One worker's stripe as the main thread reads it. */
 export interface WorkerStats {
@@ -39,36 +30,36 @@ export class WorkersView {
   /** A worker reports it is alive at `now` (ms since epoch), with its event-loop lag (ms) and CPU seconds. */
   beat(worker: number, now: number, loopLagMs: number, cpuUser: number, cpuSystem: number): void {
     const s = this.at.workerStripe(worker);
-    this.f64[s + W_HEARTBEAT] = now;
-    this.f64[s + W_LOOP_LAG] = loopLagMs;
-    this.f64[s + W_CPU_USER] = cpuUser;
-    this.f64[s + W_CPU_SYSTEM] = cpuSystem;
+    this.f64[s + WorkerStripe.Heartbeat] = now;
+    this.f64[s + WorkerStripe.LoopLag] = loopLagMs;
+    this.f64[s + WorkerStripe.CpuUser] = cpuUser;
+    this.f64[s + WorkerStripe.CpuSystem] = cpuSystem;
   }
   connectionOpened(worker: number): void {
     const s = this.at.workerStripe(worker);
-    this.f64[s + W_ACTIVE]! += 1;
-    this.f64[s + W_ACCEPTED]! += 1;
+    this.f64[s + WorkerStripe.Active]! += 1;
+    this.f64[s + WorkerStripe.Accepted]! += 1;
   }
   connectionClosed(worker: number): void {
-    this.f64[this.at.workerStripe(worker) + W_ACTIVE]! -= 1;
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.Active]! -= 1;
   }
   countStart(worker: number): void {
-    this.f64[this.at.workerStripe(worker) + W_STARTS]! += 1;
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.Starts]! += 1;
   }
   stats(worker: number): WorkerStats {
     const s = this.at.workerStripe(worker);
     return {
-      heartbeat: this.f64[s + W_HEARTBEAT]!,
-      loopLagMs: this.f64[s + W_LOOP_LAG]!,
-      cpuUser: this.f64[s + W_CPU_USER]!,
-      cpuSystem: this.f64[s + W_CPU_SYSTEM]!,
-      active: this.f64[s + W_ACTIVE]!,
-      accepted: this.f64[s + W_ACCEPTED]!,
-      starts: this.f64[s + W_STARTS]!,
+      heartbeat: this.f64[s + WorkerStripe.Heartbeat]!,
+      loopLagMs: this.f64[s + WorkerStripe.LoopLag]!,
+      cpuUser: this.f64[s + WorkerStripe.CpuUser]!,
+      cpuSystem: this.f64[s + WorkerStripe.CpuSystem]!,
+      active: this.f64[s + WorkerStripe.Active]!,
+      accepted: this.f64[s + WorkerStripe.Accepted]!,
+      starts: this.f64[s + WorkerStripe.Starts]!,
     };
   }
   /** A worker died: its connections are gone. Main thread only, after the worker's exit. */
   releaseWorker(worker: number): void {
-    this.f64[this.at.workerStripe(worker) + W_ACTIVE] = 0;
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.Active] = 0;
   }
 }

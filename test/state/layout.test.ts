@@ -5,45 +5,34 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  B_CHECK,
-  BACKEND_F64,
-  BACKEND_I32,
-  BACKEND_STRIPE,
-  BF_CHECK_FAILURES,
+  BackendF64,
+  BackendI32,
+  BackendStripe,
   CACHE_LINE,
-  E_ACTIVE,
-  E_KEY,
-  E_REJECTED,
-  H_LAST_RELOAD_OK,
-  HEADER_F64,
-  HEADER_I32,
-  HF_LAST_RELOAD_TIME,
-  HIST_BASE,
-  KEY_WORDS,
-  L_MAXCONN,
+  HeaderF64,
+  HeaderI32,
+  histogramBase,
   Layout,
-  LISTENER_I32,
-  LISTENER_STRIPE,
-  LS_PROTOCOL,
+  ListenerI32,
+  ListenerStripe,
   MAX_SOURCE_ENTRIES,
-  P_QUEUED,
-  POOL_I32,
-  S_HIST_SUM,
-  SL_DEGRADED,
-  SOURCE_I32,
-  SOURCE_LISTENER_I32,
+  PoolI32,
+  KEY_WORDS,
   SOURCE_REJECTS,
-  W_STARTS,
-  WORKER_STRIPE,
+  SourceEntry,
+  SourceListenerI32,
+  WorkerStripe,
   type Region,
   type TableCapacity,
 } from '../../daemon/state/layout.js';
 import {
   AdminState,
   Cause,
+  CONNECT_ERROR_REASONS,
   DURATION_BUCKETS,
   Histogram,
   HISTOGRAM_NAMES,
+  LATENCY_BUCKETS,
   OpState,
   PROTOCOLS,
   REJECT_REASONS,
@@ -104,7 +93,7 @@ test('the float and per-source parts, stripes and source entries start on cache 
     for (const name of ['backend stripes', 'listener stripes', 'worker stripes', 'source entries']) {
       assert.equal(byName.get(name)!.byteOffset % CACHE_LINE, 0, `${name} in ${JSON.stringify(cap)}`);
     }
-    assert.equal(SOURCE_I32 * 4, CACHE_LINE, 'one source entry per cache line');
+    assert.equal(SourceEntry.Size * 4, CACHE_LINE, 'one source entry per cache line');
     if (l.sources > 0) assert.equal((l.srcStart + l.sourceEntry(1) * 4) % CACHE_LINE, 0);
   }
 });
@@ -114,8 +103,8 @@ test('sizes for given capacities', () => {
   // f64: 4 header, 5 * 12 backend floats, stripes from 64: 2 * 5 * 55 backend, from 616:
   // 2 * 3 * 17 listener, from 720: 2 * 8 worker = 736 elements; 576 + 5888 = 6464
   const small = new Layout({ workers: 2, listeners: 3, pools: 2, backends: 5 });
-  assert.equal(BACKEND_STRIPE, 55);
-  assert.equal(LISTENER_STRIPE, 17);
+  assert.equal(BackendStripe.Size, 55);
+  assert.equal(ListenerStripe.Size, 17);
   assert.equal(small.f64Start, 576);
   assert.equal(small.f64Length, 736);
   assert.equal(small.bytes, 6464);
@@ -139,50 +128,54 @@ test('every slot of a kind lies inside its region, one after the other', () => {
   const f64 = (at: number): number => l.f64Start + at * 8;
   const src = (at: number): number => l.srcStart + at * 4;
   for (let i = 0; i < cap.listeners; i++) {
-    inside('listeners', l.listener(i) * 4, LISTENER_I32 * 4);
-    inside('source listeners', src(l.sourceListener(i)), SOURCE_LISTENER_I32 * 4);
+    inside('listeners', l.listener(i) * 4, ListenerI32.Size * 4);
+    inside('source listeners', src(l.sourceListener(i)), SourceListenerI32.Size * 4);
   }
-  for (let i = 0; i < cap.pools; i++) inside('pools', l.pool(i) * 4, POOL_I32 * 4);
+  for (let i = 0; i < cap.pools; i++) inside('pools', l.pool(i) * 4, PoolI32.Size * 4);
   for (let i = 0; i < cap.backends; i++) {
-    inside('backends', l.backend(i) * 4, BACKEND_I32 * 4);
-    inside('backend floats', f64(l.backendF64(i)), BACKEND_F64 * 8);
+    inside('backends', l.backend(i) * 4, BackendI32.Size * 4);
+    inside('backend floats', f64(l.backendF64(i)), BackendF64.Size * 8);
   }
   const stripes: [number, number][] = [];
   for (let w = 0; w < cap.workers; w++) {
-    inside('worker stripes', f64(l.workerStripe(w)), WORKER_STRIPE * 8);
+    inside('worker stripes', f64(l.workerStripe(w)), WorkerStripe.Size * 8);
     for (let i = 0; i < cap.backends; i++) {
-      inside('backend stripes', f64(l.backendStripe(w, i)), BACKEND_STRIPE * 8);
-      stripes.push([l.backendStripe(w, i), BACKEND_STRIPE]);
+      inside('backend stripes', f64(l.backendStripe(w, i)), BackendStripe.Size * 8);
+      stripes.push([l.backendStripe(w, i), BackendStripe.Size]);
     }
     for (let i = 0; i < cap.listeners; i++) {
-      inside('listener stripes', f64(l.listenerStripe(w, i)), LISTENER_STRIPE * 8);
-      stripes.push([l.listenerStripe(w, i), LISTENER_STRIPE]);
+      inside('listener stripes', f64(l.listenerStripe(w, i)), ListenerStripe.Size * 8);
+      stripes.push([l.listenerStripe(w, i), ListenerStripe.Size]);
     }
     for (let i = 0; i < cap.sources; i++) inside('source held', src(l.sourceHeld(w, i)), 4);
   }
-  for (let i = 0; i < cap.sources; i++) inside('source entries', src(l.sourceEntry(i)), SOURCE_I32 * 4);
-  inside('header', 0, HEADER_I32 * 4);
-  inside('header floats', f64(l.headerF64()), HEADER_F64 * 8);
+  for (let i = 0; i < cap.sources; i++) inside('source entries', src(l.sourceEntry(i)), SourceEntry.Size * 4);
+  inside('header', 0, HeaderI32.Size * 4);
+  inside('header floats', f64(l.headerF64()), HeaderF64.Size * 8);
   // no two stripes share an element
   stripes.sort((a, b) => a[0] - b[0]);
   for (let k = 1; k < stripes.length; k++) assert.ok(stripes[k - 1]![0] + stripes[k - 1]![1] <= stripes[k]![0]);
 });
 
-test('every field index fits its slot', () => {
-  assert.ok(H_LAST_RELOAD_OK < HEADER_I32);
-  assert.ok(HF_LAST_RELOAD_TIME < HEADER_F64);
-  assert.ok(L_MAXCONN < LISTENER_I32);
-  assert.ok(P_QUEUED < POOL_I32);
-  assert.ok(B_CHECK < BACKEND_I32);
-  assert.ok(BF_CHECK_FAILURES < BACKEND_F64);
-  assert.ok(S_HIST_SUM + HISTOGRAM_NAMES.length <= HIST_BASE[0]);
-  assert.equal(HIST_BASE[Histogram.Duration] + DURATION_BUCKETS.length + 1, BACKEND_STRIPE);
-  assert.equal(LS_PROTOCOL + PROTOCOLS.length, LISTENER_STRIPE);
-  assert.ok(LS_PROTOCOL >= REJECT_REASONS.length);
-  assert.ok(W_STARTS < WORKER_STRIPE);
-  assert.ok(SL_DEGRADED < SOURCE_LISTENER_I32);
-  assert.ok(E_KEY + KEY_WORDS <= E_ACTIVE);
-  assert.ok(E_REJECTED + SOURCE_REJECTS <= SOURCE_I32);
+test('every field index fits its slot, and stripes follow the name lists', () => {
+  assert.ok(HeaderI32.LastReloadOk < HeaderI32.Size);
+  assert.ok(HeaderF64.LastReloadTime < HeaderF64.Size);
+  assert.ok(ListenerI32.MaxConnections < ListenerI32.Size);
+  assert.ok(PoolI32.Queued < PoolI32.Size);
+  assert.ok(BackendI32.Check < BackendI32.Size);
+  assert.ok(BackendF64.CheckFailures < BackendF64.Size);
+  assert.ok(BackendStripe.HistSum + HISTOGRAM_NAMES.length <= BackendStripe.HistConnect);
+  assert.equal(BackendStripe.ConnectErrors + CONNECT_ERROR_REASONS.length, BackendStripe.Retries);
+  assert.equal(histogramBase(Histogram.Connect), BackendStripe.HistConnect);
+  assert.equal(histogramBase(Histogram.FirstByte), BackendStripe.HistConnect + LATENCY_BUCKETS.length + 1);
+  assert.equal(histogramBase(Histogram.Duration), BackendStripe.HistFirstByte + LATENCY_BUCKETS.length + 1);
+  assert.equal(histogramBase(Histogram.Duration) + DURATION_BUCKETS.length + 1, BackendStripe.Size);
+  assert.equal(ListenerStripe.Protocol, ListenerStripe.Rejected + REJECT_REASONS.length);
+  assert.equal(ListenerStripe.Protocol + PROTOCOLS.length, ListenerStripe.Size);
+  assert.ok(WorkerStripe.Starts < WorkerStripe.Size);
+  assert.ok(SourceListenerI32.Degraded < SourceListenerI32.Size);
+  assert.ok(SourceEntry.Key + KEY_WORDS <= SourceEntry.Active);
+  assert.ok(SourceEntry.Rejected + SOURCE_REJECTS <= SourceEntry.Size);
 });
 
 test('a source table must be empty or a power of two up to the maximum', () => {

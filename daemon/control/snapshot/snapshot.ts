@@ -163,7 +163,16 @@ export interface Snapshot {
 }
 
 export type DaemonEvent =
-  | { type: 'state'; time: number; backend: string; from: string; to: string; cause: string; detail: string }
+  | {
+      type: 'state';
+      time: number;
+      backend: string;
+      /** an admin state for `ctl set state`, an operational state for health and passive changes */
+      from: AdminStateName | OpStateName;
+      to: AdminStateName | OpStateName;
+      cause: CauseName;
+      detail: string;
+    }
   | { type: 'alert'; time: number; alert: AlertSnapshot }
   | { type: 'reload'; time: number; ok: boolean; generation: number; errors: string[]; changes: string[] }
   | { type: 'adaptive'; time: number; pool: string; from: string; to: string; reason: string }

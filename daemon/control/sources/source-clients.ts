@@ -87,7 +87,7 @@ export const DEGRADED_WARN_MS = 10_000;
  * Logs a warning when a listener admitted connections untracked since the last
  * one (its table is full of sources with open connections): at most one per
  * listener per DEGRADED_WARN_MS, with the count. The count itself is in the
- * table (Table.sourceListenerStats) for the metrics.
+ * table (`table.sources.listenerStats`) for the metrics.
  */
 export interface SourceListener {
   name: string;

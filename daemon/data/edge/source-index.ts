@@ -1,4 +1,4 @@
-// Where a source lives in the shared per-source table (daemon/state/table.ts):
+// Where a source lives in the shared per-source table (daemon/state/sources.ts):
 // open addressing over a hash of (listener, masked address), probing a window of
 // at most WINDOW entries. Every worker finds the same entry for a source, so
 // per-source limits hold for the whole daemon, as HAProxy's stick tables are

@@ -1,6 +1,6 @@
 // Per-source admission for one listener: concurrent connections and a
 // connection-rate token bucket per client address (or prefix). The counts live
-// in the shared per-source table (daemon/state/table.ts, found through
+// in the shared per-source table (daemon/state/sources.ts, found through
 // source-index.ts), so a limit holds for the whole daemon whatever worker the
 // kernel hands a connection to. One SourceLimiter per listener per worker and
 // config generation; it only keeps scratch arrays, so a connection admitted
