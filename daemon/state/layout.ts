@@ -30,7 +30,8 @@ export const CACHE_LINE = 64;
 /** Largest per-source table: 2^24 entries (1 GiB of entries). */
 export const MAX_SOURCE_ENTRIES = 1 << 24;
 
-// Field indices and sizes are `const enum`s: tsc writes the number at every use,
+// Field indices are `const enum`s, one per kind of slot or stripe, whose `Size`
+// member is the slot's length in elements. tsc writes the number at every use,
 // so a hot path reads no module variable (an imported `const` costs a load and a
 // check on every access). The sizes that follow a name list in names.ts are
 // checked against it when this module loads.
@@ -48,7 +49,6 @@ export const enum HeaderI32 {
   ReloadFailures = 3,
   /** 1 when the last reload succeeded */
   LastReloadOk = 4,
-  /** elements in the slot */
   Size = 16,
 }
 /** f64 header fields. */
@@ -57,7 +57,6 @@ export const enum HeaderF64 {
   StartTime = 0,
   /** ms since epoch */
   LastReloadTime = 1,
-  /** elements in the slot */
   Size = 4,
 }
 
@@ -69,7 +68,6 @@ export const enum ListenerI32 {
   Enabled = 2,
   /** 0 = no limit */
   MaxConnections = 3,
-  /** elements in the slot */
   Size = 8,
 }
 
@@ -82,7 +80,6 @@ export const enum PoolI32 {
   AdaptiveCurrent = 4,
   AdaptiveSwitches = 5,
   Queued = 6,
-  /** elements in the slot */
   Size = 8,
 }
 
@@ -105,7 +102,6 @@ export const enum BackendI32 {
   Backup = 12,
   Cause = 13,
   Check = 14,
-  /** elements in the slot */
   Size = 16,
 }
 
@@ -131,7 +127,6 @@ export const enum BackendF64 {
   SlowStartBegin = 8,
   Checks = 9,
   CheckFailures = 10,
-  /** elements in the slot */
   Size = 12,
 }
 
@@ -190,7 +185,6 @@ export const enum WorkerStripe {
   Active = 4,
   Accepted = 5,
   Starts = 6,
-  /** elements in the slot */
   Size = 8,
 }
 
@@ -204,7 +198,6 @@ export const enum SourceListenerI32 {
   Evictions = 2,
   /** connections admitted untracked: no entry could be claimed in the probe window */
   Degraded = 3,
-  /** elements in the slot */
   Size = 4,
 }
 
