@@ -53,9 +53,14 @@ test: build test-deps
 test-deps:
 	tools/test-deps.sh
 
+# eslint (with the rule that keeps daemon/data/ off the control plane), formatting,
+# dead code (knip: unused files, exports, types, dependencies) and import circles
+# (madge, type-only imports included)
 lint: deps
 	eslint .
 	prettier --check .
+	knip
+	npm run --silent lint:cycles
 
 format: deps
 	prettier --write .

@@ -5,7 +5,7 @@ import { NetmonError } from '../daemon/errors.js';
 import { parseDuration } from './duration.js';
 import { formatLatency, NO_LATENCY, parseLatency, type LatencySpec } from './latency.js';
 
-export const FAULTS = ['none', 'refuse', 'hang', 'slow', 'close', 'crash', 'unhealthy'] as const;
+const FAULTS = ['none', 'refuse', 'hang', 'slow', 'close', 'crash', 'unhealthy'] as const;
 /**
  * none       normal service
  * refuse     the listener is closed: new connects are refused (open ones keep working)
@@ -17,9 +17,9 @@ export const FAULTS = ['none', 'refuse', 'hang', 'slow', 'close', 'crash', 'unhe
  */
 export type SimFault = (typeof FAULTS)[number];
 
-export const ERROR_SPREADS = ['random', 'even'] as const;
+const ERROR_SPREADS = ['random', 'even'] as const;
 /** random: each request fails with probability errorRate; even: exactly floor(n * errorRate) of n fail */
-export type ErrorSpread = (typeof ERROR_SPREADS)[number];
+type ErrorSpread = (typeof ERROR_SPREADS)[number];
 
 export interface Behaviour {
   latency: LatencySpec;

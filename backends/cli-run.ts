@@ -31,7 +31,7 @@ function pick(list: string | undefined, i: number): string | undefined {
   return parts[Math.min(i, parts.length - 1)];
 }
 
-export function behavioursFromFlags(o: BackendsCliOptions): BehaviourPatch[] {
+function behavioursFromFlags(o: BackendsCliOptions): BehaviourPatch[] {
   const out: BehaviourPatch[] = [];
   for (let i = 0; i < o.count; i++) {
     const p: BehaviourPatch = {};

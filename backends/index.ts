@@ -1,15 +1,2 @@
-// Simulated backends: the programmatic API used by tests, the demo and the benchmarks.
-export {
-  startBackend,
-  startBackends,
-  BACKEND_MODES,
-  type BackendMode,
-  type SimBackend,
-  type SimEvent,
-  type SimStats,
-  type StartBackendOptions,
-  type StartBackendsOptions,
-} from './sim-backend.js';
-export { FAULTS, type Behaviour, type BehaviourPatch, type SimFault, type ErrorSpread } from './behaviour.js';
-export { parseDuration, formatDuration } from './duration.js';
-export { parseLatency, formatLatency, type LatencySpec } from './latency.js';
+// Simulated backends started in-process: the API the tests use (`netmon backends` runs cli-run.ts).
+export { startBackend, startBackends, type SimBackend } from './sim-backend.js';

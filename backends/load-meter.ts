@@ -64,15 +64,10 @@ export function unregisterLoadSource(s: LoadSource): void {
   }
 }
 
-/** the process's CPU over the last sampled second, percent of one core */
-export function processCpu(): number {
-  return processCpuPercent;
-}
-
 let memoryLimit: number | undefined;
 
 /** The cgroup memory limit when there is one below host memory, else host memory. */
-export function memoryLimitBytes(): number {
+function memoryLimitBytes(): number {
   if (memoryLimit !== undefined) return memoryLimit;
   const host = totalmem();
   memoryLimit = host;

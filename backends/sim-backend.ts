@@ -21,7 +21,7 @@ import { createSimMetrics, type SimCounters, type SimMetrics } from './sim-metri
 import { serveEcho, serveSink, serveSource, type TcpMode } from './tcp-modes.js';
 
 export type BackendMode = 'http' | TcpMode;
-export const BACKEND_MODES: readonly BackendMode[] = ['http', 'echo', 'sink', 'source'];
+const BACKEND_MODES: readonly BackendMode[] = ['http', 'echo', 'sink', 'source'];
 
 export interface StartBackendOptions {
   /** default "b1" */
@@ -51,7 +51,7 @@ export type SimEvent =
   | { type: 'fault'; name: string; fault: SimFault; previous: SimFault }
   | { type: 'listener-closed'; name: string; reason: 'refuse' | 'crash' | 'stop' };
 
-export interface SimStats {
+interface SimStats {
   name: string;
   mode: BackendMode;
   /** HTTP requests (all routes but /_sim), or connections served in TCP modes */

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NetmonError } from '../daemon/errors.js';
 import { parsePatch, type Behaviour, type BehaviourPatch } from './behaviour.js';
 
-export const MAX_SIM_BODY = 64 * 1024;
+const MAX_SIM_BODY = 64 * 1024;
 
 /** What a /_sim POST acts on. */
 export interface SimTarget {
@@ -20,7 +20,7 @@ export function replyJson(res: ServerResponse, status: number, data: unknown): v
 }
 
 /** A bad request is the caller's (400); anything else is ours (500). */
-export function replyError(res: ServerResponse, err: unknown): void {
+function replyError(res: ServerResponse, err: unknown): void {
   if (err instanceof NetmonError) replyJson(res, 400, { error: err.toJSON() });
   else replyJson(res, 500, { error: { code: 'E_INTERNAL', message: String(err) } });
 }

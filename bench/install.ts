@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { which } from './workloads/tools.js';
 
-export const DEBIAN_PACKAGES = ['haproxy', 'nginx', 'libnginx-mod-stream', 'wrk', 'iperf3'] as const;
+const DEBIAN_PACKAGES = ['haproxy', 'nginx', 'libnginx-mod-stream', 'wrk', 'iperf3'] as const;
 const COMMANDS = ['haproxy', 'nginx', 'wrk', 'iperf3'] as const;
 
 export async function ensureTools(log: (line: string) => void, allowInstall: boolean): Promise<void> {

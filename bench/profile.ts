@@ -25,7 +25,7 @@ export interface ProfileEntry {
 }
 
 /** where a frame belongs, in words an operator of netmon can act on */
-export function areaOf(url: string, fn: string): string {
+function areaOf(url: string, fn: string): string {
   if (fn === '(garbage collector)') return 'garbage collection';
   if (fn === '(program)' || fn === '(idle)' || fn === '(root)') return fn;
   if (url.includes('/dist/daemon/data/relay')) return 'netmon relay';

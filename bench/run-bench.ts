@@ -1,7 +1,7 @@
 // `netmon bench`: the proxy comparison, the algorithm comparison and, where a
 // target is missed, a CPU profile of netmon; results written to bench/results/.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,7 @@ import { idle, idleConnectionsFor } from './workloads/idle.js';
 import { which } from './workloads/tools.js';
 import type { Workload } from './workloads/types.js';
 
-export const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 export interface BenchOptions {
   quick: boolean;
@@ -52,35 +52,6 @@ function fdLimit(): number {
   } catch {
     return 1024;
   }
-}
-
-/** renders proxies*.md and .svg again from the samples kept in proxies*.json */
-export function rerenderCompare(out: string, suffix: string): Target[] {
-  const saved = JSON.parse(readFileSync(join(out, `proxies${suffix}.json`), 'utf8')) as CompareResult & {
-    runs: number;
-    durationS: number;
-    machine: string;
-    idleConnections: number;
-    fdLimit: number;
-  };
-  const { samples, proxies, workloads, skipped, runs, durationS, machine, idleConnections, fdLimit } = saved;
-  return writeCompare(
-    out,
-    suffix,
-    { samples, proxies, workloads, skipped },
-    { runs, durationS, machine, idleConnections, fdLimit },
-  );
-}
-
-/** renders algorithms*.md and .svg again from algorithms*.json */
-export function rerenderAlgorithms(out: string, suffix: string): void {
-  const saved = JSON.parse(readFileSync(join(out, `algorithms${suffix}.json`), 'utf8')) as {
-    rows: AlgorithmRow[];
-    requests: number;
-    rate: number;
-    machine: string;
-  };
-  writeAlgorithms(out, suffix, saved.rows, saved);
 }
 
 export async function runBench(o: BenchOptions): Promise<number> {

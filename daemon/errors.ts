@@ -1,7 +1,9 @@
 // One catalog of error codes. Each code says whose fault it is and whether a retry
-// may help; the control socket and postMessage carry `{code, message}`.
+// may help; control-socket replies carry `{code, message}` (ErrorPayload), config
+// errors and the access log's `error` field the code. docs/errors.md lists them
+// all, and a test checks that every code here is raised somewhere.
 
-export type Fault = 'client' | 'backend' | 'daemon';
+type Fault = 'client' | 'backend' | 'daemon';
 
 interface CodeInfo {
   fault: Fault;
@@ -24,19 +26,27 @@ export const CODES = {
   E_ENUM: { fault: 'client', retryable: false, doc: 'a value that is not one of the allowed words' },
   E_DUPLICATE_NAME: { fault: 'client', retryable: false, doc: 'two listeners, pools or backends share a name' },
   E_DUPLICATE_BIND: { fault: 'client', retryable: false, doc: 'two listeners bind the same address' },
-  E_MISSING_POOL: { fault: 'client', retryable: false, doc: 'a listener names a pool that does not exist' },
+  E_MISSING_POOL: {
+    fault: 'client',
+    retryable: false,
+    doc: 'a listener or route names a pool that does not exist (or `pool = ""`)',
+  },
   E_EMPTY_POOL: { fault: 'client', retryable: false, doc: 'a pool with no backends' },
   E_NO_LISTENERS: { fault: 'client', retryable: false, doc: 'the config has no listener' },
   E_LIMIT: { fault: 'client', retryable: false, doc: 'more listeners, pools or backends than `limits` allows' },
   E_REGEX: { fault: 'client', retryable: false, doc: 'an expect pattern that is not a valid regular expression' },
-  E_CIDR: { fault: 'client', retryable: false, doc: 'a network that is not an IPv4 or IPv6 CIDR like "10.0.0.0/8"' },
+  E_CIDR: {
+    fault: 'client',
+    retryable: false,
+    doc: 'a network that is not an IPv4 or IPv6 CIDR like "10.0.0.0/8" (leading zeros, host bits set, a bad prefix)',
+  },
   E_CONFLICT: { fault: 'client', retryable: false, doc: 'keys that contradict each other or do not go together' },
   E_NAME: {
     fault: 'client',
     retryable: false,
     doc: 'a listener, pool or backend name with characters outside A-Z a-z 0-9 _ -',
   },
-  // data plane
+  // data plane: the access log's `error` field
   E_CONNECT_REFUSED: { fault: 'backend', retryable: true, doc: 'the backend refused the connection' },
   E_CONNECT_TIMEOUT: {
     fault: 'backend',
@@ -57,7 +67,6 @@ export const CODES = {
     retryable: false,
     doc: 'the reloaded config is invalid; the old one keeps running',
   },
-  E_BUSY: { fault: 'daemon', retryable: true, doc: 'another reload is in progress' },
   E_TOO_MANY_CLIENTS: { fault: 'daemon', retryable: true, doc: 'the control socket has its maximum number of clients' },
   E_SOCKET_IN_USE: {
     fault: 'client',
@@ -84,6 +93,16 @@ export const CODES = {
     fault: 'client',
     retryable: false,
     doc: 'the metrics port cannot be bound (address in use, no permission)',
+  },
+  E_LISTEN: {
+    fault: 'client',
+    retryable: false,
+    doc: 'a listener cannot bind its address (address in use, no permission)',
+  },
+  E_PLAN: {
+    fault: 'daemon',
+    retryable: false,
+    doc: 'a worker could not apply a validated plan to a listener: it is not served; the start or reload fails',
   },
   E_INTERNAL: { fault: 'daemon', retryable: true, doc: 'an unexpected failure inside netmon' },
 } as const satisfies Record<string, CodeInfo>;

@@ -9,11 +9,11 @@ import { appendBounded, pushBounded } from './ring.js';
 
 /** samples kept per series: at the default 1 s snapshot interval, 5 minutes */
 export const HISTORY = 300;
-export const MAX_STATE_CHANGES = 500;
-export const MAX_CHECKS = 50;
+const MAX_STATE_CHANGES = 500;
+const MAX_CHECKS = 50;
 export const MAX_LOG = 200;
-export const MAX_ALERT_LOG = 200;
-export const MAX_SWITCHES = 50;
+const MAX_ALERT_LOG = 200;
+const MAX_SWITCHES = 50;
 
 export interface BackendSeries {
   connections: number[];
@@ -26,21 +26,21 @@ export interface BackendSeries {
   firstByteP99: number[];
 }
 
-export interface PoolSeries {
+interface PoolSeries {
   connections: number[];
   bytesIn: number[];
   bytesOut: number[];
   errors: number[];
 }
 
-export interface CheckRecord {
+interface CheckRecord {
   time: number;
   result: CheckResultName;
   durationMs: number;
   detail: string;
 }
 
-export interface StateChange {
+interface StateChange {
   time: number;
   backend: string;
   from: string;
@@ -49,7 +49,7 @@ export interface StateChange {
   detail: string;
 }
 
-export interface AdaptiveSwitch {
+interface AdaptiveSwitch {
   time: number;
   pool: string;
   from: string;
@@ -57,7 +57,7 @@ export interface AdaptiveSwitch {
   reason: string;
 }
 
-export type LogKind = 'action' | 'reply' | 'error' | 'event';
+type LogKind = 'action' | 'reply' | 'error' | 'event';
 
 export interface LogEntry {
   time: number;
@@ -65,9 +65,9 @@ export interface LogEntry {
   text: string;
 }
 
-export type ConnectionStatus = 'connecting' | 'connected' | 'lost' | 'failed';
+type ConnectionStatus = 'connecting' | 'connected' | 'lost' | 'failed';
 
-export interface ConnectionState {
+interface ConnectionState {
   status: ConnectionStatus;
   /** ms since epoch of the last status change */
   since: number;

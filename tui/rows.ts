@@ -9,7 +9,7 @@ export type Row =
   | { kind: 'backend'; id: string; depth: number; backend: BackendSnapshot };
 
 export const SORT_COLUMNS = ['name', 'state', 'active', 'conn/s', 'in/s', 'out/s', 'fb p95', 'err/s'] as const;
-export type SortColumn = (typeof SORT_COLUMNS)[number];
+type SortColumn = (typeof SORT_COLUMNS)[number];
 
 export interface Sort {
   column: SortColumn;
@@ -51,7 +51,7 @@ function sortValue(b: BackendSnapshot, c: SortColumn): number | string {
   }
 }
 
-export function sortBackends(list: readonly BackendSnapshot[], sort: Sort): BackendSnapshot[] {
+function sortBackends(list: readonly BackendSnapshot[], sort: Sort): BackendSnapshot[] {
   const dir = sort.descending ? -1 : 1;
   return list.slice().sort((x, y) => {
     const a = sortValue(x, sort.column);
@@ -61,7 +61,7 @@ export function sortBackends(list: readonly BackendSnapshot[], sort: Sort): Back
   });
 }
 
-export function backendMatches(b: BackendSnapshot, filter: string): boolean {
+function backendMatches(b: BackendSnapshot, filter: string): boolean {
   if (filter === '') return true;
   const f = filter.toLowerCase();
   return (

@@ -62,7 +62,7 @@ export interface KeyContext {
   algorithmOf?: (pool: string) => string | undefined;
 }
 
-export type Effect = { type: 'send'; action: PendingAction } | { type: 'quit' } | null;
+type Effect = { type: 'send'; action: PendingAction } | { type: 'quit' } | null;
 
 export interface KeyResult {
   ui: UiState;

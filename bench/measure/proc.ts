@@ -4,7 +4,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 
 /** USER_HZ: the unit of utime/stime in /proc/PID/stat; 100 on every Linux port in use */
-export const CLOCK_TICKS = 100;
+const CLOCK_TICKS = 100;
 
 export interface ProcStat {
   pid: number;
@@ -31,7 +31,7 @@ export function parseProcStat(line: string): ProcStat {
   return { pid, ppid, cpuSeconds: (utime + stime) / CLOCK_TICKS };
 }
 
-export function readProcStat(pid: number, root = '/proc'): ProcStat | undefined {
+function readProcStat(pid: number, root = '/proc'): ProcStat | undefined {
   try {
     return parseProcStat(readFileSync(`${root}/${pid}/stat`, 'utf8'));
   } catch {

@@ -38,7 +38,7 @@ export function startChild(cmd: string, args: string[], logFile: string, env?: N
   }
 }
 
-export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
     s.once('connect', () => {

@@ -6,9 +6,9 @@ import { formatNumber, formatSpread, spreadOf, type Spread } from '../measure/st
 import { markdownTable } from './markdown.js';
 import type { Chart, ChartGroup } from './svg.js';
 
-export const NETMON = 'netmon';
-export const HAPROXY = 'haproxy';
-export const PIPE = 'node-pipe';
+const NETMON = 'netmon';
+const HAPROXY = 'haproxy';
+const PIPE = 'node-pipe';
 
 interface MetricInfo {
   label: string;
@@ -16,7 +16,7 @@ interface MetricInfo {
 }
 
 /** the measurement that ranks proxies on each workload, and its CPU cost */
-export const PRIMARY: Record<string, { metric: string; cpu?: string } & MetricInfo> = {
+const PRIMARY: Record<string, { metric: string; cpu?: string } & MetricInfo> = {
   'keepalive-autocannon': { metric: 'rps', cpu: 'cpu_s_per_10k', label: 'requests/s', higherIsBetter: true },
   'keepalive-wrk': { metric: 'rps', cpu: 'cpu_s_per_10k', label: 'requests/s', higherIsBetter: true },
   'new-connection': { metric: 'cps', cpu: 'cpu_s_per_10k', label: 'connections/s', higherIsBetter: true },
@@ -48,13 +48,7 @@ export function summarise(samples: readonly Sample[]): Summary {
 }
 
 /** netmon's value over the reference's, oriented so that above 1 is better for netmon */
-export function ratio(
-  summary: Summary,
-  workload: string,
-  metric: string,
-  reference: string,
-  higherIsBetter: boolean,
-): number {
+function ratio(summary: Summary, workload: string, metric: string, reference: string, higherIsBetter: boolean): number {
   const n = summary[workload]?.[NETMON]?.[metric]?.median ?? NaN;
   const r = summary[workload]?.[reference]?.[metric]?.median ?? NaN;
   if (!Number.isFinite(n) || !Number.isFinite(r) || n === 0 || r === 0) return NaN;

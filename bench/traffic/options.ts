@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { NetmonError } from '../../daemon/errors.js';
 
-export type TrafficMode = 'http' | 'tcp';
+type TrafficMode = 'http' | 'tcp';
 export type ProgressStyle = 'auto' | 'bar' | 'lines' | 'none';
 
 export interface TrafficOptions {
@@ -57,7 +57,7 @@ export interface ResolvedTraffic {
 /** a run with no duration still ends after this long, whatever the backends do */
 export const HARD_LIMIT_MS = 10 * 60_000;
 
-export function parseTarget(target: string): { host: string; port: number } {
+function parseTarget(target: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(target) ?? /^([^:]+):(\d+)$/.exec(target);
   if (!m) throw new NetmonError('E_ADDRESS', `target: expected host:port or [v6]:port, got "${target}"`);
   const port = Number(m[2]);
@@ -65,7 +65,7 @@ export function parseTarget(target: string): { host: string; port: number } {
   return { host: m[1]!, port };
 }
 
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   const v = isIP(host);
   if (v === 4) return host.startsWith('127.');

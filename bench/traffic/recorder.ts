@@ -4,9 +4,9 @@
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 
 /** upper bounds in ms of the display histogram; the last bucket is everything above */
-export const BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] as const;
+const BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] as const;
 
-export interface LatencySummary {
+interface LatencySummary {
   min: number;
   mean: number;
   p50: number;

@@ -106,7 +106,7 @@ export const newConnection: Workload = {
 };
 
 /** requests per second per backend in the paced run (the latency target's load) */
-export const PACED_RATE_PER_BACKEND = 800;
+const PACED_RATE_PER_BACKEND = 800;
 
 export const paced: Workload = {
   name: 'paced',

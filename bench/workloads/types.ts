@@ -23,5 +23,3 @@ export interface Workload {
   freshProxy?: boolean;
   run(proxy: RunningProxy, ctx: WorkloadContext): Promise<Measurement>;
 }
-
-export const NO_VALUE = Number.NaN;

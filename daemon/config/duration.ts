@@ -30,16 +30,3 @@ export function parseDuration(text: string): DurationResult {
   if (ms > MAX_DURATION_MS) return { ok: false, reason: `"${text}" is longer than 24 days` };
   return { ok: true, ms };
 }
-
-/** The shortest exact text for a duration in ms: 1500 -> "1500ms", 120000 -> "2m". */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  for (const [unit, size] of [
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}

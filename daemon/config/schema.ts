@@ -1,5 +1,9 @@
 // The validated, fully defaulted config. load.ts produces it; nothing downstream
-// re-checks a field or handles `undefined` for a defaulted key.
+// re-checks a field or handles `undefined` for a defaulted key, and nothing
+// parses text again: addresses and ranges are typed (ip.ts), durations are ms,
+// sizes are bytes, server names are lower case, enums are their words. Every
+// value is plain data, so the parts a worker needs cross postMessage unchanged.
+import type { IpRange } from '../data/edge/ip.js';
 import type { RouteProtocol } from '../state/names.js';
 
 export const ALGORITHMS = [
@@ -17,15 +21,14 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const HEALTH_TYPES = ['none', 'tcp', 'send_expect', 'http'] as const;
-export type HealthType = (typeof HEALTH_TYPES)[number];
 
 /** PROXY protocol accepted on a listener: "any" takes v1 or v2, whichever arrives */
 export const PROXY_PROTOCOL_MODES = ['off', 'v1', 'v2', 'any'] as const;
-export type ProxyProtocolMode = (typeof PROXY_PROTOCOL_MODES)[number];
+type ProxyProtocolMode = (typeof PROXY_PROTOCOL_MODES)[number];
 
 /** PROXY protocol header a pool writes to its backends before the first client byte */
 export const SEND_PROXY_MODES = ['off', 'v1', 'v2'] as const;
-export type SendProxyMode = (typeof SEND_PROXY_MODES)[number];
+type SendProxyMode = (typeof SEND_PROXY_MODES)[number];
 
 /** host:port, resolved at load time. `host` is an IP literal or a name (backends only). */
 export interface Address {
@@ -41,7 +44,7 @@ export type HealthCheck =
   | (HealthTiming & { type: 'send_expect'; send: string; expect: string | RegExp })
   | (HealthTiming & { type: 'http'; path: string; expectStatus: number; host: string });
 
-export interface HealthTiming {
+interface HealthTiming {
   /** milliseconds between probes of one backend */
   interval: number;
   /** milliseconds before a probe counts as failed */
@@ -119,30 +122,27 @@ export interface ListenerConfig {
   edge: EdgeConfig;
 }
 
-export interface ListenerTimeouts {
+interface ListenerTimeouts {
   /** ms without a byte from the client before the connection is closed; 0 = only the pool's idle timeout */
   clientIdle: number;
 }
 
-/** An IPv4 or IPv6 network, host bits zero. `address`/`prefix` fit net.BlockList#addSubnet. */
-export interface Cidr {
-  /** as written in the config */
-  text: string;
-  family: 4 | 6;
-  /** the network address in canonical text form ("10.0.0.0", "2001:db8::") */
-  address: string;
-  prefix: number;
-}
+/**
+ * An IPv4 or IPv6 network as plain data: {family, bytes, prefix}, host bits zero;
+ * a range written inside ::ffff:0:0/96 is held as the IPv4 range it denotes.
+ * Parsed by data/edge/ip.ts (ipaddr.js), the one parser of addresses.
+ */
+export type Cidr = IpRange;
 
 /** Route by the TLS ClientHello server name: exact ("api.example.com") or one-label wildcard ("*.example.com"); lower case. */
-export interface SniRoute {
+interface SniRoute {
   match: 'sni';
   sni: string;
   pool: string;
 }
 
 /** Route by the protocol the first bytes look like. */
-export interface ProtocolRoute {
+interface ProtocolRoute {
   match: 'protocol';
   protocol: RouteProtocol;
   pool: string;

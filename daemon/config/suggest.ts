@@ -1,7 +1,7 @@
 // "Did you mean ...?" for unknown keys, enum words and pool names.
 
 /** Levenshtein distance; inputs are config keys, so quadratic time is fine. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     let diag = prev[0]!;
@@ -16,7 +16,7 @@ export function editDistance(a: string, b: string): number {
 }
 
 /** The closest candidate when it is close enough to be a likely typo, else undefined. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
+function closest(word: string, candidates: readonly string[]): string | undefined {
   const w = word.toLowerCase().replace(/-/g, '_');
   let best: string | undefined;
   let bestD = Infinity;

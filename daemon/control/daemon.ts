@@ -269,7 +269,7 @@ export class Daemon implements ControlContext {
         process: () => this.processStats.snapshot,
         workers: () => this.workers(),
         alerts: () => this.alertSource(),
-        checkDetail: (slot) => this.health.detail(slot),
+        health: (slot) => this.health.backend(slot),
       },
       this.now(),
     );

@@ -20,7 +20,7 @@ const ZERO_RATES: Rates = { connections: 0, bytesIn: 0, bytesOut: 0, errors: 0, 
 const ZERO_P: Percentiles = { p50: 0, p95: 0, p99: 0 };
 
 /** Percentiles are computed over this many seconds of samples. */
-export const LATENCY_WINDOW_S = 30;
+const LATENCY_WINDOW_S = 30;
 
 export interface BackendWindow {
   rates: Rates;

@@ -108,7 +108,11 @@ export class Supervisor {
     s.thread = null;
     // its connections died with it: give back the slots they held
     this.table.releaseWorker(s.id);
-    for (const w of s.waiters) w.resolve([]);
+    // a worker that died before confirming a plan did not apply it: say so, never report success
+    for (const w of s.waiters) {
+      const message = `worker ${s.id} exited (code ${code}) before applying generation ${w.generation}`;
+      w.resolve(this.stopping ? [] : [{ listener: '*', code: 'E_PLAN', message }]);
+    }
     s.waiters = [];
     if (this.stopping) {
       this.checkDrained();

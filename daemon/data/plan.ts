@@ -1,6 +1,7 @@
 // What a worker needs to serve one config generation: listeners and pools with
-// their table slots resolved. Built by the main thread, sent by postMessage, so
-// it holds only structured-clonable data.
+// their table slots resolved. Built by the main thread (control/topology) from
+// the validated config, sent by postMessage, so it holds only structured-clonable
+// plain data, and nothing in it is text a worker must parse.
 import type { Address, EdgeConfig } from '../config/schema.js';
 
 export interface MemberPlan {
@@ -37,12 +38,18 @@ export interface ListenerPlan {
    * shared between threads), instead of every worker binding `bind` with SO_REUSEPORT
    */
   fd?: number;
-  /** ACL, PROXY protocol in, peek and routes (by pool name: every pool is in WorkerPlan.pools), source limits */
+  /**
+   * ACL, PROXY protocol in, peek and routes (by pool name: every pool is in
+   * WorkerPlan.pools), source limits: the loader's typed values (ranges as
+   * {family, bytes, prefix}, ms, bytes, lower-case server names). The worker
+   * builds its matchers from them (ListenerEdge) without parsing text; what it
+   * cannot apply leaves the listener unserved and is reported as E_PLAN.
+   */
   edge: EdgeConfig;
 }
 
 /** Process-wide edge settings, added to the plan by the daemon. */
-export interface WorkerEdgePlan {
+interface WorkerEdgePlan {
   /** connections over all listeners; 0 = unlimited */
   maxConnections: number;
 }

@@ -5,10 +5,17 @@ import net from 'node:net';
 import { Histogram, type ConnectErrorReason, type RejectReason } from '../state/names.js';
 import type { Table } from '../state/table.js';
 import type { PickContext } from './balance/interface.js';
-import type { PoolRuntime, WorkerServices } from './worker-runtime.js';
+import type { PoolRuntime, Termination, WorkerServices } from './worker-runtime.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
 import type { Origin } from './edge/preamble.js';
 import type { SourceLimiter } from './edge/source-limits.js';
+import type { ErrorCode } from '../errors.js';
+
+const CONNECT_ERROR_CODE: Record<ConnectErrorReason, ErrorCode> = {
+  refused: 'E_CONNECT_REFUSED',
+  timeout: 'E_CONNECT_TIMEOUT',
+  other: 'E_CONNECT_ERROR',
+};
 
 const enum Phase {
   Picking = 0,
@@ -17,17 +24,6 @@ const enum Phase {
   Relaying = 3,
   Closed = 4,
 }
-
-export type Termination =
-  | 'client_close'
-  | 'backend_close'
-  | 'idle_timeout'
-  | 'client_error'
-  | 'backend_error'
-  | 'no_backend'
-  | 'queue_timeout'
-  | 'rejected'
-  | 'shutdown';
 
 export class Connection {
   private phase = Phase.Picking;
@@ -44,6 +40,8 @@ export class Connection {
   private clientEnded = false;
   private backendEnded = false;
   private termination: Termination = 'client_close';
+  /** why no backend took the client: the last failed connect or the refusal; null once one connected */
+  private error: ErrorCode | null = null;
   private queueTimer: NodeJS.Timeout | null = null;
   private readonly ctx: PickContext;
   /** bytes already read from the client (peeked headers) to send to the backend first */
@@ -165,6 +163,7 @@ export class Connection {
     const w = this.svc.worker;
     this.phase = Phase.Relaying;
     this.connectedAt = now;
+    this.error = null;
     const ms = now - this.connectStartedAt;
     table.backends.resetConsecutiveFailures(this.slot);
     table.backendStats.countConnection(w, this.slot);
@@ -297,6 +296,7 @@ export class Connection {
     b.destroy();
     this.backend = null;
     table.backendStats.countConnectError(w, slot, reason);
+    this.error = CONNECT_ERROR_CODE[reason];
     table.backends.release(w, slot);
     this.slot = -1;
     this.svc.slotReleased(this.pool);
@@ -322,6 +322,8 @@ export class Connection {
   private reject(reason: RejectReason): void {
     this.termination =
       reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
+    if (reason === 'queue_timeout') this.error = 'E_QUEUE_TIMEOUT';
+    else this.error ??= 'E_NO_BACKEND';
     this.table.listeners.countRejected(this.svc.worker, this.listenerSlot, reason);
     this.client.destroy();
     this.finish();
@@ -353,21 +355,9 @@ export class Connection {
         connectMs: this.connectedAt ? this.connectedAt - this.connectStartedAt : -1,
         durationMs: performance.now() - this.acceptedAt,
         termination: this.termination,
+        error: this.error,
         attempts: this.attempts,
       });
     }
   }
-}
-
-export interface AccessRecord {
-  client: string;
-  listenerSlot: number;
-  pool: string;
-  backendSlot: number;
-  bytesIn: number;
-  bytesOut: number;
-  connectMs: number;
-  durationMs: number;
-  termination: Termination;
-  attempts: number;
 }

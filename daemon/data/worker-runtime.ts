@@ -3,14 +3,14 @@
 import type { Table } from '../state/table.js';
 import type { MemberPlan, PoolPlan } from './plan.js';
 import type { PoolPicker } from './balance/pool-picker.js';
-import type { AccessRecord, Connection } from './relay.js';
+import type { ErrorCode } from '../errors.js';
 
 export interface PoolRuntime {
   plan: PoolPlan;
   picker: PoolPicker;
   members: Map<number, MemberPlan>;
   /** connections waiting for a free backend slot, oldest first */
-  queue: Connection[];
+  queue: QueuedConnection[];
 }
 
 export interface WorkerServices {
@@ -22,6 +22,38 @@ export interface WorkerServices {
   /** start polling queues (other workers' releases are not signalled to us) */
   ensureQueuePoll(): void;
   reportPassive(slot: number): void;
-  connectionClosed(c: Connection): void;
+  connectionClosed(c: QueuedConnection): void;
   writeAccessLog(r: AccessRecord): void;
+}
+
+/** A connection waiting in a pool's queue, as the worker wakes it. */
+interface QueuedConnection {
+  /** try to take a backend slot again: false while it must keep waiting */
+  retryFromQueue(): boolean;
+}
+
+export type Termination =
+  | 'client_close'
+  | 'backend_close'
+  | 'idle_timeout'
+  | 'client_error'
+  | 'backend_error'
+  | 'no_backend'
+  | 'queue_timeout'
+  | 'rejected'
+  | 'shutdown';
+
+export interface AccessRecord {
+  client: string;
+  listenerSlot: number;
+  pool: string;
+  backendSlot: number;
+  bytesIn: number;
+  bytesOut: number;
+  connectMs: number;
+  durationMs: number;
+  termination: Termination;
+  /** catalog code: why no backend served the connection (null when one did) */
+  error: ErrorCode | null;
+  attempts: number;
 }

@@ -6,12 +6,14 @@ import { parentPort, workerData, threadId } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Table } from '../state/table.js';
 import type { RejectReason } from '../state/names.js';
-import { Connection, type AccessRecord } from './relay.js';
+import { Connection } from './relay.js';
+import type { AccessRecord } from './worker-runtime.js';
 import { PoolPicker } from './balance/pool-picker.js';
 import { log, setLogLevel } from '../log.js';
 import type { FromWorker, ListenerPlan, PoolPlan, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
 import type { PoolRuntime, WorkerServices } from './worker-runtime.js';
 import { ListenerEdge } from './edge/listener-edge.js';
+import { clientAddress, type ClientAddress } from './edge/ip.js';
 import { readPreamble, type Preamble } from './edge/preamble.js';
 
 interface ListenerRuntime {
@@ -79,17 +81,33 @@ class Worker implements WorkerServices {
     }
     await Promise.all(
       plan.listeners.map(async (lp) => {
-        const pool = pools.get(lp.pool)!;
         const cur = this.listeners.get(lp.name);
         // a socket passed by systemd is served by worker 0 alone: one fd is never shared between threads
         if (lp.fd !== undefined && this.worker !== 0) return;
-        const edge = ListenerEdge.wanted(lp.edge)
-          ? new ListenerEdge(lp.edge, poolSlot, { table: this.table, worker: this.worker, listener: lp.slot })
-          : null;
+        // from typed plan values only; throws on what cannot be applied (ListenerEdge)
+        const pool = pools.get(lp.pool);
+        let edge: ListenerEdge | null = null;
+        try {
+          if (pool === undefined) throw new Error(`its pool slot ${lp.pool} is not in the plan`);
+          edge = ListenerEdge.wanted(lp.edge)
+            ? new ListenerEdge(lp.edge, poolSlot, { table: this.table, worker: this.worker, listener: lp.slot })
+            : null;
+        } catch (err) {
+          // fail closed: a listener whose plan cannot be applied is not served, with these rules or the old
+          cur?.server.close();
+          this.listeners.delete(lp.name);
+          const message = `cannot apply the plan: ${(err as Error).message}`;
+          log.error('listener not served', { listener: lp.name, err: message });
+          errors.push({ listener: lp.name, code: 'E_PLAN', message });
+          return;
+        }
+        if (pool === undefined) return;
         const same =
           lp.fd !== undefined
             ? cur?.plan.fd === lp.fd
-            : cur?.plan.bind.text === lp.bind.text && cur.plan.backlog === lp.backlog;
+            : cur?.plan.bind.host === lp.bind.host &&
+              cur.plan.bind.port === lp.bind.port &&
+              cur.plan.backlog === lp.backlog;
         if (cur && same) {
           cur.plan = lp;
           cur.pool = pool;
@@ -161,7 +179,7 @@ class Worker implements WorkerServices {
       socket.destroy();
       return;
     }
-    const c = new Connection(this, slot, rt.pool, socket, normaliseAddress(socket.remoteAddress));
+    const c = new Connection(this, slot, rt.pool, socket, clientAddress(socket.remoteAddress).text);
     this.connections.add(c);
     c.start();
   }
@@ -188,15 +206,15 @@ class Worker implements WorkerServices {
    * refused, or null; on null, `this.admitted` holds the shared source entry
    * now counting this connection (-1 when the listener has no limits).
    */
-  private admitClient(edge: ListenerEdge, address: string): RejectReason | null {
+  private admitClient(edge: ListenerEdge, client: ClientAddress): RejectReason | null {
     this.admitted = -1;
     const sources = edge.sources;
-    if (edge.acl !== null && edge.acl.check(address) === 'deny') {
-      sources?.reject(address);
+    if (edge.acl !== null && edge.acl.check(client.ip) === 'deny') {
+      sources?.reject(client.ip);
       return 'acl';
     }
     if (!edge.limited) return null;
-    const verdict = sources!.admit(address);
+    const verdict = sources!.admit(client.ip);
     if (verdict !== 'ok') return verdict;
     this.admitted = sources!.entry;
     return null;
@@ -204,11 +222,11 @@ class Worker implements WorkerServices {
 
   private onEdgeConnection(rt: ListenerRuntime, edge: ListenerEdge, socket: net.Socket): void {
     const slot = rt.plan.slot;
-    const peer = normaliseAddress(socket.remoteAddress);
+    const peer = clientAddress(socket.remoteAddress);
     let reason: RejectReason | null;
     if (edge.trusted !== null) {
       // a PROXY listener hears only from its proxies; the client behind is checked once its header is read
-      reason = edge.trusted.matches(peer) ? null : 'proxy_header';
+      reason = edge.trusted.has(peer.ip) ? null : 'proxy_header';
       this.admitted = -1;
     } else {
       reason = this.admitClient(edge, peer);
@@ -244,14 +262,14 @@ class Worker implements WorkerServices {
         reason = 'proxy_header';
         log.debug('PROXY header rejected', {
           listener: rt.plan.name,
-          client: normaliseAddress(socket.remoteAddress),
+          client: clientAddress(socket.remoteAddress).text,
           reason: p.detail,
         });
       }
     } else if (this.stopping) {
       reason = null;
     } else if (edge.trusted !== null) {
-      reason = this.admitClient(edge, p.address);
+      reason = this.admitClient(edge, p.client);
       entry = this.admitted;
     }
     if (!p.ok || reason !== null || this.stopping || socket.destroyed) {
@@ -262,7 +280,7 @@ class Worker implements WorkerServices {
       return;
     }
     if (p.peek !== null) this.table.listeners.countProtocol(this.worker, slot, p.peek.protocol ?? 'unknown');
-    this.startConnection(rt, edge, socket, p.address, entry, p);
+    this.startConnection(rt, edge, socket, p.client, entry, p);
   }
 
   /** Give back what acquire() took for a connection that never became a relay. */
@@ -276,7 +294,7 @@ class Worker implements WorkerServices {
     rt: ListenerRuntime,
     edge: ListenerEdge,
     socket: net.Socket,
-    address: string,
+    client: ClientAddress,
     entry: number,
     p: Preamble | null,
   ): void {
@@ -284,7 +302,7 @@ class Worker implements WorkerServices {
     if (p !== null && p.ok && p.peek !== null && edge.router !== null) {
       pool = this.pools.get(edge.router.pool(p.peek, rt.plan.pool)) ?? pool;
     }
-    const c = new Connection(this, rt.plan.slot, pool, socket, address);
+    const c = new Connection(this, rt.plan.slot, pool, socket, client.text);
     if (entry >= 0) {
       c.source = entry;
       c.sourceLimiter = edge.sources;
@@ -340,6 +358,7 @@ class Worker implements WorkerServices {
       connect_ms: r.connectMs >= 0 ? round(r.connectMs) : null,
       duration_ms: round(r.durationMs),
       termination: r.termination,
+      error: r.error,
       attempts: r.attempts,
       worker: this.worker,
     });
@@ -374,11 +393,6 @@ class Worker implements WorkerServices {
   }
 }
 
-function normaliseAddress(a: string | undefined): string {
-  if (!a) return '';
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
-}
-
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
@@ -387,9 +401,17 @@ const init = workerData as WorkerInit;
 const w = new Worker(init);
 w.table.workers.countStart(init.id);
 w.startHeartbeat();
+// a plan that throws while applied is reported, not left to kill the thread silently
+const apply = (plan: WorkerPlan): void => {
+  w.apply(plan).catch((err: unknown) => {
+    const message = `cannot apply the plan: ${err instanceof Error ? err.message : String(err)}`;
+    log.error('plan not applied', { generation: plan.generation, err: message });
+    w.post({ type: 'applied', generation: plan.generation, errors: [{ listener: '*', code: 'E_PLAN', message }] });
+  });
+};
 parentPort!.on('message', (m: ToWorker) => {
-  if (m.type === 'plan') void w.apply(m.plan);
+  if (m.type === 'plan') apply(m.plan);
   else if (m.type === 'stop') w.stop();
 });
-void w.apply(init.plan);
+apply(init.plan);
 log.debug('worker started', { worker: init.id, threadId });

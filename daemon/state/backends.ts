@@ -179,12 +179,6 @@ export class BackendsView {
     Atomics.sub(this.i32, this.at.backend(i) + BackendI32.Active, 1);
     this.f64[this.at.backendStripe(worker, i) + BackendStripe.ActiveHeld]! -= 1;
   }
-  queueLength(i: number): number {
-    return Atomics.load(this.i32, this.at.backend(i) + BackendI32.Queue);
-  }
-  addQueue(i: number, delta: number): void {
-    Atomics.add(this.i32, this.at.backend(i) + BackendI32.Queue, delta);
-  }
   /**
    * A worker died: give back every slot it held, so `active` stays true.
    * Main thread only, after the worker's exit (its stripes have no writer then).

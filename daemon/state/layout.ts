@@ -97,7 +97,6 @@ export const enum BackendI32 {
   Active = 8,
   /** 0 = no limit */
   MaxConnections = 9,
-  Queue = 10,
   ConsecutiveFailures = 11,
   Backup = 12,
   Cause = 13,

@@ -15,7 +15,7 @@ const SOURCE_LOCKED = -0x80000000;
 /** SourceEntry.Owner of an entry never written */
 export const SOURCE_EMPTY = 0;
 /** an entry whose writer died mid-rewrite: matches no key, replaced before any other */
-export const SOURCE_DEAD = -1;
+const SOURCE_DEAD = -1;
 /** a full token bucket, in fixed point: burst * one <= 2^30 keeps every value an int32 */
 export const SOURCE_FULL_BUCKET = 0x40000000;
 /** a refill time further back than this (ms) is taken as a long-idle source (the ms clock wraps after 24.8 days) */

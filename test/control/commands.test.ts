@@ -2,7 +2,7 @@
 // real control socket; each asserts the effect a user would see.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type {
   BackendSnapshot,
   DaemonEvent,
@@ -211,4 +211,19 @@ test('help lists every command; quit closes the connection', async () => {
   const q = await converse(f.sock, 'quit\nshow info\n', () => false);
   assert.equal(q.closed, true);
   assert.equal(q.text, '');
+});
+
+test('docs/control.md documents exactly the commands of the command table', async () => {
+  const help = (await jsonRequest(f.sock, { id: 1, cmd: 'help' })).data as { cmd: string }[];
+  const doc = readFileSync(new URL('../../../docs/control.md', import.meta.url), 'utf8');
+  const documented = new Set<string>();
+  const section = doc.slice(doc.indexOf('## Commands'));
+  for (const line of section.slice(0, section.indexOf('\n## ', 3)).split('\n')) {
+    // the JSON column: `show-backends` `{pool?}`, or two commands `enable-listener` / `disable-listener`
+    const cells = line.split(/(?<!\\)\|/).map((c) => c.trim());
+    if (!cells[1]?.startsWith('`')) continue; // the header and its rule
+    const json = cells[2] ?? '';
+    for (const m of json.matchAll(/`([a-z]+(?:-[a-z]+)*)`/g)) documented.add(m[1]!);
+  }
+  assert.deepEqual([...documented].sort(), help.map((h) => h.cmd).sort());
 });

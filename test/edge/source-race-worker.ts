@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Table } from '../../daemon/state/table.js';
 import type { TableCapacity } from '../../daemon/state/layout.js';
 import { SourceLimiter } from '../../daemon/data/edge/source-limits.js';
+import { parseIp, type IpAddress } from '../../daemon/data/edge/ip.js';
 import type { SourceLimits } from '../../daemon/config/schema.js';
 
 export interface RaceInit {
@@ -25,8 +26,8 @@ const limiter = new SourceLimiter(
   { table, worker: init.worker, listener: 0, now: () => 1000 },
   init.quota,
 );
-const addresses: string[] = [];
-for (let i = 0; i < init.sources; i++) addresses.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+const addresses: (IpAddress | null)[] = [];
+for (let i = 0; i < init.sources; i++) addresses.push(parseIp(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`));
 const flag = new Int32Array(init.start);
 Atomics.add(flag, 1, 1); // ready
 Atomics.wait(flag, 0, 0);

@@ -2,10 +2,10 @@
 // answered from a queue of results (or held open until the test releases it).
 import {
   HealthChecker,
-  type HealthBackend,
   type HealthCheckerOptions,
   type HealthTransition,
 } from '../../daemon/control/health/checker.js';
+import type { HealthBackend } from '../../daemon/control/health/tracked.js';
 import type { ActiveCheck, ProbeResult, ProbeTarget } from '../../daemon/control/health/probe-types.js';
 import type { HealthCheck } from '../../daemon/config/schema.js';
 import { OpState } from '../../daemon/state/names.js';

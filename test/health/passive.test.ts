@@ -49,6 +49,12 @@ test('connect failures reported by a worker eject a backend at once, up to the p
     assert.equal(c.passiveEjections, 2);
     assert.equal(c.passiveCapped, 3);
     assert.deepEqual(c.passiveCappedByPool, { web: 2, other: 1 });
+    assert.deepEqual(
+      [0, 1, 2, 4].map((slot) => h.checker.status(slot)!.passiveEjectionsRefused),
+      [0, 0, 2, 1],
+      'refusals are counted on the backend that stayed in',
+    );
+    assert.equal(h.checker.passiveEjectionsRefused(2), 2);
     const warns = lines
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((r) => r.msg === 'passive ejection capped');

@@ -5,7 +5,7 @@ import { clock, duration } from '../format.js';
 import { VIEW_TITLES, VIEWS, type ViewName } from '../keys.js';
 import type { DashboardState } from '../reducer.js';
 
-export function firingCount(data: DashboardState): number {
+function firingCount(data: DashboardState): number {
   return data.snapshot?.alerts.filter((a) => a.state === 'firing').length ?? 0;
 }
 

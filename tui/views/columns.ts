@@ -7,13 +7,13 @@ import type { BackendSeries } from '../reducer.js';
 import { displayState, type Row } from '../rows.js';
 import { STATE_COLORS, type Segment } from '../components/segments.js';
 
-export interface CellContext {
+interface CellContext {
   series: BackendSeries | undefined;
   /** width the cell has (the trend and name columns stretch) */
   width: number;
 }
 
-export interface Column {
+interface Column {
   id: string;
   title: string;
   width: number;
@@ -71,7 +71,7 @@ function stateCell(row: Row): Segment {
   }
 }
 
-export const COLUMNS: readonly Column[] = [
+const COLUMNS: readonly Column[] = [
   { id: 'name', title: 'NAME', width: 13, align: 'left', priority: 0, grow: 26, cell: nameCell },
   { id: 'state', title: 'STATE', width: 8, align: 'left', priority: 1, cell: stateCell },
   {

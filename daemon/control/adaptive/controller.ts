@@ -9,8 +9,9 @@ import { ADAPTIVE_DEFAULT, adaptiveStrategy } from '../../data/balance/adaptive.
 import { DEFAULT_POLICY, recommend, type AdaptivePolicy, type AdaptiveSample } from './policy.js';
 import type { StrategyName } from '../../data/balance/strategies.js';
 import type { AdaptiveTiming } from '../../config/schema.js';
+import { DEFAULT_ADAPTIVE } from '../../config/defaults.js';
 
-export const DEFAULT_TIMING: AdaptiveTiming = { window: 5000, confirm: 2, minDwell: 20_000 };
+const DEFAULT_TIMING: AdaptiveTiming = DEFAULT_ADAPTIVE;
 
 export interface AdaptiveSwitch {
   pool: string;

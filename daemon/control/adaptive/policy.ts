@@ -47,7 +47,7 @@ export interface Recommendation {
   reason: string;
 }
 
-export function latencySpread(samples: readonly AdaptiveSample[]): {
+function latencySpread(samples: readonly AdaptiveSample[]): {
   ratio: number;
   gapMs: number;
   slow: string;

@@ -46,7 +46,7 @@ export class AdaptiveService {
       p.samples.push({
         name: backend.name,
         weight: Math.max(1, t.backends.effectiveWeight(slot)),
-        active: t.backends.active(slot) + t.backends.queueLength(slot),
+        active: t.backends.active(slot),
         latencyMs: t.backends.ewmaConnect(slot) + t.backends.ewmaFirstByte(slot),
       });
     }

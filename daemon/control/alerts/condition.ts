@@ -8,7 +8,7 @@ export const ALERT_NAMES = [
   'traffic_spike',
   'poor_distribution',
 ] as const;
-export type AlertName = (typeof ALERT_NAMES)[number];
+type AlertName = (typeof ALERT_NAMES)[number];
 
 /** The condition holds now for this subject. */
 export interface Condition {

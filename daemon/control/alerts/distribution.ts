@@ -10,8 +10,8 @@ import type { AlertsConfig } from '../../config/schema.js';
 import type { AlertInputs, BackendInput } from './inputs.js';
 import { round, type Condition } from './condition.js';
 
-export const DISTRIBUTION_WINDOW_MS = 60_000;
-export const MIN_ACTIVE_PER_BACKEND = 2;
+const DISTRIBUTION_WINDOW_MS = 60_000;
+const MIN_ACTIVE_PER_BACKEND = 2;
 
 interface Sample {
   time: number;

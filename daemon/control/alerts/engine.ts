@@ -7,7 +7,7 @@ import type { Condition } from './condition.js';
 
 /** Resolved alerts stay listed this long, and at most RESOLVED_MAX of them. */
 export const RESOLVED_KEEP_MS = 15 * 60_000;
-export const RESOLVED_MAX = 50;
+const RESOLVED_MAX = 50;
 
 export type Transition = (alert: AlertSnapshot) => void;
 

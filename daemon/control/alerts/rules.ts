@@ -10,10 +10,10 @@ import type { AlertsConfig } from '../../config/schema.js';
 import type { AlertInputs } from './inputs.js';
 import { round, type Condition } from './condition.js';
 
-export { ALERT_NAMES, type AlertName, type Condition } from './condition.js';
+export type { Condition } from './condition.js';
 
 /** A p95 over fewer connections than this says more about one client than about the backend. */
-export const MIN_LATENCY_SAMPLES = 5;
+const MIN_LATENCY_SAMPLES = 5;
 
 export class RuleSet {
   private readonly spike = new SpikeTracker();

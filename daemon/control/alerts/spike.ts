@@ -23,7 +23,7 @@ interface ListenerState {
  * evaluations (on a backend state change) come milliseconds apart, and one
  * connection in 10 ms is not 100 conn/s.
  */
-export const MIN_RATE_SPAN_MS = 1000;
+const MIN_RATE_SPAN_MS = 1000;
 
 export class SpikeTracker {
   private readonly listeners = new Map<string, ListenerState>();

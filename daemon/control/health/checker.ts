@@ -1,44 +1,19 @@
-// The health state machine of the main thread: schedules active probes with
-// jitter, applies rise/fall, ejects backends passively on workers' reports,
-// hands recovered backends to slow start, and is the one place that changes a
-// backend's operational state (the table's op state has this single writer).
-import type { HealthCheck, PassiveHealth } from '../../config/schema.js';
+// The health state machine of the main thread: keeps the watched backends in
+// step with the config (setBackends), runs their active probes (active-prober.ts)
+// and passive ejections (passive.ts), hands recovered backends to slow start, and
+// is the one place that changes a backend's operational state (the table's op
+// state has this single writer).
 import { log } from '../../log.js';
-import {
-  Cause,
-  CAUSE_NAMES,
-  CheckResult,
-  OP_NAMES,
-  OpState,
-  type CauseName,
-  type OpStateName,
-} from '../../state/names.js';
+import { Cause, CAUSE_NAMES, OP_NAMES, OpState, type CauseName, type OpStateName } from '../../state/names.js';
 import type { Table } from '../../state/table.js';
-import { DEFAULT_PASSIVE_COOLDOWN_MS, passiveEjectionAllowed } from './passive.js';
+import { ActiveProber } from './active-prober.js';
+import { DEFAULT_PASSIVE_COOLDOWN_MS, PassiveEjector, type PassiveOutcome } from './passive.js';
 import { runProbe } from './probe.js';
-import { describeError } from './probe-guard.js';
-import type { ActiveCheck, Probe, ProbeResult, ProbeTarget } from './probe-types.js';
-import { riseFall } from './rise-fall.js';
+import type { Probe } from './probe-types.js';
+import { sameCheck } from './same-check.js';
 import { SlowStart } from './slow-start.js';
-import { defaultClearTimer, defaultSetTimer, type ClearTimer, type SetTimer, type TimerHandle } from './timers.js';
-
-/** One backend as the checker needs it; main.ts builds these from the config. */
-export interface HealthBackend {
-  /** backend slot in the state table */
-  slot: number;
-  /** "pool/name" */
-  key: string;
-  /** pool name: passive ejection's cap counts the backends of one pool */
-  pool: string;
-  address: ProbeTarget;
-  check: HealthCheck;
-  /** ms; 0 = a recovered backend goes straight to Up */
-  slowStartMs: number;
-  /** the pool's passive settings; omitted = `DEFAULT_MAX_EJECTED_SHARE` */
-  passive?: PassiveHealth;
-  /** configured weight; when it differs from the previous setBackends, it replaces a run-time weight */
-  weight?: number;
-}
+import { defaultClearTimer, defaultSetTimer, type ClearTimer, type SetTimer } from './timers.js';
+import { tracked, type HealthBackend, type StateWriter, type Tracked } from './tracked.js';
 
 export interface HealthTransition {
   key: string;
@@ -63,14 +38,11 @@ export interface HealthCheckerOptions {
   onTransition?: (event: HealthTransition) => void;
   /** default: the real probes (probe.ts) */
   probe?: Probe;
-  /** pools without an active check: how long a passively ejected backend stays down */
+  /** pools without an active check: how long a passively ejected backend stays down, ms */
   passiveCooldownMs?: number;
-  /** how often slow-start weights are updated */
+  /** how often slow-start weights are updated, ms */
   slowStartTickMs?: number;
 }
-
-/** What reportConnectFailures did. */
-export type PassiveOutcome = 'ejected' | 'capped' | 'already_down' | 'unknown';
 
 export interface HealthCounters {
   probes: number;
@@ -84,70 +56,58 @@ export interface HealthCounters {
 
 export interface BackendHealthStatus {
   key: string;
-  checkType: HealthCheck['type'];
+  checkType: HealthBackend['check']['type'];
   /** the last probe's detail ("" before the first) */
   detail: string;
   /** signed rise/fall progress, as in the table */
   count: number;
   passiveEjected: boolean;
+  /** passive ejections the pool's max_ejected_share refused since the backend was added */
+  passiveEjectionsRefused: number;
   /** 0..1 while ramping under slow start, else null */
   slowStart: number | null;
   probing: boolean;
 }
 
-/** Used when a backend entry carries no passive settings. */
-export const DEFAULT_MAX_EJECTED_SHARE = 0.5;
-/** The next probe comes interval ± this share, so probes of many backends do not march in step. */
-export const INTERVAL_JITTER = 0.1;
-
-interface Tracked {
-  e: HealthBackend;
-  count: number;
-  timer: TimerHandle | null;
-  inFlight: AbortController | null;
-  probeStart: number;
-  passiveEjected: boolean;
-  cooldown: TimerHandle | null;
-  detail: string;
-  gone: boolean;
-}
-
-export class HealthChecker {
+export class HealthChecker implements StateWriter {
   private readonly table: Table;
   private readonly now: () => number;
-  private readonly random: () => number;
-  private readonly setTimer: SetTimer;
-  private readonly clearTimer: ClearTimer;
   private readonly onTransition: (event: HealthTransition) => void;
-  private readonly probe: Probe;
-  private readonly cooldownMs: number;
   private readonly slow: SlowStart;
-  private bySlot = new Map<number, Tracked>();
+  private readonly prober: ActiveProber;
+  private readonly passive: PassiveEjector;
+  private readonly bySlot = new Map<number, Tracked>();
   private started = false;
-  private stopped = false;
-  private readonly stats: HealthCounters = {
-    probes: 0,
-    probeFailures: 0,
-    transitions: 0,
-    passiveEjections: 0,
-    passiveCapped: 0,
-    passiveCappedByPool: {},
-  };
+  private transitions = 0;
+  private halted = false;
 
   constructor(opts: HealthCheckerOptions) {
     this.table = opts.table;
     this.now = opts.now ?? Date.now;
-    this.random = opts.random ?? Math.random;
-    this.setTimer = opts.setTimer ?? defaultSetTimer;
-    this.clearTimer = opts.clearTimer ?? defaultClearTimer;
     this.onTransition = opts.onTransition ?? (() => {});
-    this.probe = opts.probe ?? runProbe;
-    this.cooldownMs = opts.passiveCooldownMs ?? DEFAULT_PASSIVE_COOLDOWN_MS;
+    const setTimer = opts.setTimer ?? defaultSetTimer;
+    const clearTimer = opts.clearTimer ?? defaultClearTimer;
+    this.prober = new ActiveProber({
+      table: this.table,
+      now: this.now,
+      random: opts.random ?? Math.random,
+      setTimer,
+      clearTimer,
+      probe: opts.probe ?? runProbe,
+      writer: this,
+    });
+    this.passive = new PassiveEjector({
+      table: this.table,
+      setTimer,
+      clearTimer,
+      cooldownMs: opts.passiveCooldownMs ?? DEFAULT_PASSIVE_COOLDOWN_MS,
+      writer: this,
+    });
     this.slow = new SlowStart({
       table: this.table,
       now: this.now,
-      setTimer: this.setTimer,
-      clearTimer: this.clearTimer,
+      setTimer,
+      clearTimer,
       tickMs: opts.slowStartTickMs,
       onComplete: (slot) => {
         const rec = this.bySlot.get(slot);
@@ -184,43 +144,12 @@ export class HealthChecker {
 
   /**
    * A worker saw `passive.consecutive_failures` connect failures in a row on this
-   * backend. Ejects it at once unless the pool's passive cap forbids it. The
-   * table's failure count is reset either way, so a capped backend is reported
-   * again after as many more failures.
+   * backend: eject it at once unless the pool's passive cap forbids it (passive.ts).
    */
   reportConnectFailures(slot: number): PassiveOutcome {
     const rec = this.bySlot.get(slot);
     if (!rec || this.stopped) return 'unknown';
-    this.table.backends.resetConsecutiveFailures(slot);
-    if (this.table.backends.opState(slot) === OpState.Down) return 'already_down';
-    const { pool } = rec.e;
-    const share = rec.e.passive?.maxEjectedShare ?? DEFAULT_MAX_EJECTED_SHARE;
-    let size = 0;
-    let ejected = 0;
-    for (const r of this.bySlot.values()) {
-      if (r.e.pool !== pool) continue;
-      size++;
-      if (r.passiveEjected) ejected++;
-    }
-    if (!passiveEjectionAllowed(size, ejected, share)) {
-      this.stats.passiveCapped++;
-      this.stats.passiveCappedByPool[pool] = (this.stats.passiveCappedByPool[pool] ?? 0) + 1;
-      log.warn('passive ejection capped', {
-        backend: rec.e.key,
-        pool,
-        ejected,
-        poolSize: size,
-        maxEjectedShare: share,
-      });
-      return 'capped';
-    }
-    const n = rec.e.passive?.consecutiveFailures;
-    rec.passiveEjected = true;
-    this.setCount(rec, 0);
-    this.stats.passiveEjections++;
-    this.transition(rec, OpState.Down, Cause.Passive, `${n ?? 'repeated'} consecutive connect failures`);
-    if (rec.e.check.type === 'none') this.startCooldown(rec);
-    return 'ejected';
+    return this.passive.report(rec, this.bySlot.values());
   }
 
   /** Change a backend's configured weight at run time (`set weight`); slow start stays consistent. */
@@ -237,6 +166,7 @@ export class HealthChecker {
       detail: rec.detail,
       count: rec.count,
       passiveEjected: rec.passiveEjected,
+      passiveEjectionsRefused: rec.passiveRefused,
       slowStart: this.slow.progress(slot),
       probing: rec.inFlight !== null,
     };
@@ -247,13 +177,30 @@ export class HealthChecker {
     return this.bySlot.get(slot)?.detail ?? '';
   }
 
+  /** Passive ejections the pool's cap refused for the backend in this slot (0 when not watched). */
+  passiveEjectionsRefused(slot: number): number {
+    return this.bySlot.get(slot)?.passiveRefused ?? 0;
+  }
+
   counters(): HealthCounters {
-    return { ...this.stats, passiveCappedByPool: { ...this.stats.passiveCappedByPool } };
+    return {
+      probes: this.prober.probes,
+      probeFailures: this.prober.probeFailures,
+      transitions: this.transitions,
+      passiveEjections: this.passive.ejections,
+      passiveCapped: this.passive.capped,
+      passiveCappedByPool: { ...this.passive.cappedByPool },
+    };
+  }
+
+  /** stop() was called: no probe starts and no state changes after it */
+  get stopped(): boolean {
+    return this.halted;
   }
 
   /** Stop every timer and abort probes in flight. The table keeps its last states. */
   stop(): void {
-    this.stopped = true;
+    this.halted = true;
     for (const rec of this.bySlot.values()) this.retire(rec);
     this.bySlot.clear();
     this.slow.stop();
@@ -262,17 +209,7 @@ export class HealthChecker {
   // ---- lifecycle of one backend -------------------------------------------------
 
   private adopt(e: HealthBackend, cause: Cause): void {
-    const rec: Tracked = {
-      e,
-      count: 0,
-      timer: null,
-      inFlight: null,
-      probeStart: 0,
-      passiveEjected: false,
-      cooldown: null,
-      detail: '',
-      gone: false,
-    };
+    const rec = tracked(e);
     this.bySlot.set(e.slot, rec);
     this.table.backends.setHealthCount(e.slot, 0);
     // initBackend zeroes the agent fields; NaN says "not reported", 0 would be a reading
@@ -294,7 +231,7 @@ export class HealthChecker {
     ) {
       return;
     }
-    this.halt(rec);
+    this.prober.halt(rec);
     this.setCount(rec, 0);
     rec.detail = '';
     this.startCheck(rec, cause);
@@ -302,8 +239,8 @@ export class HealthChecker {
 
   private retire(rec: Tracked): void {
     rec.gone = true;
-    this.halt(rec);
-    this.clearCooldown(rec);
+    this.prober.halt(rec);
+    this.passive.clearCooldown(rec);
     // the slot may already belong to a new backend: leave its weights alone
     this.slow.cancel(rec.e.slot, false);
   }
@@ -311,111 +248,25 @@ export class HealthChecker {
   private startCheck(rec: Tracked, cause: Cause): void {
     if (rec.e.check.type === 'none') {
       if (rec.passiveEjected) {
-        if (rec.cooldown === null) this.startCooldown(rec);
+        if (rec.cooldown === null) this.passive.startCooldown(rec);
       } else if (this.table.backends.opState(rec.e.slot) === OpState.Down) {
         this.transition(rec, OpState.Up, cause, 'no health check');
       }
       return;
     }
     // an active check brings a passively ejected backend back through rise
-    this.clearCooldown(rec);
-    // spread first probes over one interval so a reload does not probe every backend at once
-    this.schedule(rec, this.random() * rec.e.check.interval);
-  }
-
-  private halt(rec: Tracked): void {
-    if (rec.timer !== null) {
-      this.clearTimer(rec.timer);
-      rec.timer = null;
-    }
-    if (rec.inFlight) {
-      const ac = rec.inFlight;
-      rec.inFlight = null; // its result is ignored from here on
-      ac.abort();
-    }
-  }
-
-  // ---- active probes --------------------------------------------------------------
-
-  private schedule(rec: Tracked, delay: number): void {
-    rec.timer = this.setTimer(() => this.fire(rec), delay);
-  }
-
-  private fire(rec: Tracked): void {
-    rec.timer = null;
-    if (rec.gone || this.stopped || rec.e.check.type === 'none') return;
-    const ac = new AbortController();
-    rec.inFlight = ac;
-    rec.probeStart = this.now();
-    let p: Promise<ProbeResult>;
-    try {
-      p = this.probe(rec.e.address, rec.e.check as ActiveCheck, ac.signal);
-    } catch (err) {
-      p = Promise.resolve({ ok: false, durationMs: 0, detail: describeError(err) });
-    }
-    p.then(
-      (r) => this.onResult(rec, ac, r),
-      (err: unknown) => this.onResult(rec, ac, { ok: false, durationMs: 0, detail: describeError(err) }),
-    );
-  }
-
-  private onResult(rec: Tracked, ac: AbortController, r: ProbeResult): void {
-    if (rec.inFlight !== ac) return; // superseded by a check change, removal or stop
-    rec.inFlight = null;
-    const check = rec.e.check;
-    if (rec.gone || this.stopped || check.type === 'none') return;
-    const slot = rec.e.slot;
-    const now = this.now();
-    this.stats.probes++;
-    if (!r.ok) this.stats.probeFailures++;
-    rec.detail = r.detail;
-    this.table.backends.recordCheck(slot, r.ok ? CheckResult.Ok : CheckResult.Failed, r.durationMs, now);
-    // a backend that stops reporting must not keep showing its last figures
-    this.table.backends.recordAgent(slot, r.agent?.cpu ?? NaN, r.agent?.memory ?? NaN, r.agent?.connections ?? NaN);
-    if (!r.ok) log.debug('health probe failed', { backend: rec.e.key, check: check.type, detail: r.detail });
-
-    const up = this.table.backends.opState(slot) !== OpState.Down;
-    const step = riseFall(up, rec.count, r.ok, check.rise, check.fall);
-    this.setCount(rec, step.count);
-    if (step.flip) {
-      if (up) this.transition(rec, OpState.Down, Cause.Health, r.detail);
-      else this.transition(rec, rec.e.slowStartMs > 0 ? OpState.Starting : OpState.Up, Cause.Health, r.detail);
-    }
-    // a transition listener may have stopped us, or changed the check and rescheduled
-    if (rec.gone || this.stopped || rec.timer !== null || rec.inFlight !== null) return;
-
-    const interval = check.interval * (1 - INTERVAL_JITTER + 2 * INTERVAL_JITTER * this.random());
-    // the period runs from probe start to probe start; a slow probe delays the next, never overlaps it
-    const delay = Math.min(interval, Math.max(0, rec.probeStart + interval - now));
-    this.schedule(rec, delay);
-  }
-
-  private setCount(rec: Tracked, n: number): void {
-    rec.count = n;
-    this.table.backends.setHealthCount(rec.e.slot, n);
-  }
-
-  // ---- passive cool-down ------------------------------------------------------------
-
-  private startCooldown(rec: Tracked): void {
-    this.clearCooldown(rec);
-    rec.cooldown = this.setTimer(() => {
-      rec.cooldown = null;
-      if (rec.gone || this.stopped || !rec.passiveEjected) return;
-      const to = rec.e.slowStartMs > 0 ? OpState.Starting : OpState.Up;
-      this.transition(rec, to, Cause.Passive, `passive ejection cool-down (${this.cooldownMs} ms) elapsed`);
-    }, this.cooldownMs);
-  }
-
-  private clearCooldown(rec: Tracked): void {
-    if (rec.cooldown === null) return;
-    this.clearTimer(rec.cooldown);
-    rec.cooldown = null;
+    this.passive.clearCooldown(rec);
+    this.prober.start(rec);
   }
 
   // ---- the one place op state changes ---------------------------------------------------
 
-  private transition(rec: Tracked, to: OpState, cause: Cause, detail: string): void {
+  setCount(rec: Tracked, n: number): void {
+    rec.count = n;
+    this.table.backends.setHealthCount(rec.e.slot, n);
+  }
+
+  transition(rec: Tracked, to: OpState, cause: Cause, detail: string): void {
     const slot = rec.e.slot;
     const from = this.table.backends.opState(slot);
     const time = this.now();
@@ -424,9 +275,9 @@ export class HealthChecker {
     else if (from === OpState.Starting) this.slow.cancel(slot);
     if (to !== OpState.Down) {
       rec.passiveEjected = false;
-      this.clearCooldown(rec);
+      this.passive.clearCooldown(rec);
     }
-    this.stats.transitions++;
+    this.transitions++;
     const event: HealthTransition = {
       key: rec.e.key,
       slot,
@@ -446,21 +297,4 @@ export class HealthChecker {
       log.error('health transition listener failed', { backend: event.key, err });
     }
   }
-}
-
-/** Whether two checks probe the same way (RegExp compared by source and flags). */
-export function sameCheck(a: HealthCheck, b: HealthCheck): boolean {
-  if (a.type !== b.type) return false;
-  if (a.type === 'none' || b.type === 'none') return true;
-  if (a.interval !== b.interval || a.timeout !== b.timeout || a.rise !== b.rise || a.fall !== b.fall) return false;
-  if (a.type === 'send_expect' && b.type === 'send_expect') return a.send === b.send && sameExpect(a.expect, b.expect);
-  if (a.type === 'http' && b.type === 'http') {
-    return a.path === b.path && a.expectStatus === b.expectStatus && a.host === b.host;
-  }
-  return true;
-}
-
-function sameExpect(a: string | RegExp, b: string | RegExp): boolean {
-  if (typeof a === 'string' || typeof b === 'string') return a === b;
-  return a.source === b.source && a.flags === b.flags;
 }

@@ -7,7 +7,7 @@ export interface ProbeTarget {
   port: number;
 }
 
-/** Load figures a backend reports in its http health response (see docs/health.md). */
+/** Load figures a backend reports in its http health response (agent.ts; the README's `health.path` row). */
 export interface AgentData {
   /** percent of CPU in use, 0..100 */
   cpu?: number;

@@ -1,9 +1,17 @@
 // Feeds the health checker from the current topology and turns its transitions
 // into daemon events.
-import { HealthChecker, type HealthBackend, type HealthTransition } from './checker.js';
+import { HealthChecker, type HealthTransition } from './checker.js';
+import type { HealthBackend } from './tracked.js';
 import type { Config } from '../../config/schema.js';
 import type { Table } from '../../state/table.js';
 import type { Topology } from '../topology/topology.js';
+
+export interface BackendHealth {
+  /** the last probe's detail ("" when none) */
+  detail: string;
+  /** passive ejections refused by the pool's max_ejected_share */
+  passiveEjectionsRefused: number;
+}
 
 export class HealthService {
   private readonly checker: HealthChecker;
@@ -39,12 +47,12 @@ export class HealthService {
     this.checker.setConfiguredWeight(slot, weight);
   }
 
-  detail(slot: number): string {
-    return this.checker.checkDetail(slot);
-  }
-
-  counters(): ReturnType<HealthChecker['counters']> {
-    return this.checker.counters();
+  /** What snapshots show of a backend's health beyond the table: the last probe's detail, refused ejections. */
+  backend(slot: number): BackendHealth {
+    return {
+      detail: this.checker.checkDetail(slot),
+      passiveEjectionsRefused: this.checker.passiveEjectionsRefused(slot),
+    };
   }
 
   stop(): void {

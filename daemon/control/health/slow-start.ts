@@ -7,8 +7,8 @@ import type { Table } from '../../state/table.js';
 import type { ClearTimer, SetTimer, TimerHandle } from './timers.js';
 
 /** Where the ramp starts, as a share of the configured weight. */
-export const RAMP_FLOOR = 0.1;
-export const DEFAULT_SLOW_START_TICK_MS = 500;
+const RAMP_FLOOR = 0.1;
+const DEFAULT_SLOW_START_TICK_MS = 500;
 
 /** Effective weight `fraction` (0..1) of the way through a ramp. */
 export function rampWeight(weight: number, fraction: number): number {

@@ -68,12 +68,6 @@ export const BACKEND_FAMILIES: Def[] = [
     (b) => b.snap.maxConnections,
   ),
   perBackend(
-    'netmon_backend_queue_length',
-    'Connections waiting for a free slot on the backend.',
-    'gauge',
-    (b) => b.snap.queue,
-  ),
-  perBackend(
     'netmon_backend_bytes_in_total',
     'Bytes received from clients and sent to the backend.',
     'counter',
@@ -109,6 +103,12 @@ export const BACKEND_FAMILIES: Def[] = [
     'Times consecutive connect failures reached the passive-ejection threshold.',
     'counter',
     (b) => b.counters.passiveFailures,
+  ),
+  perBackend(
+    'netmon_backend_passive_ejections_refused_total',
+    'Passive ejections refused because the pool was at passive.max_ejected_share; the backend stayed in service.',
+    'counter',
+    (b) => b.snap.passiveEjectionsRefused,
   ),
   perBackend(
     'netmon_backend_up',

@@ -20,7 +20,7 @@ export interface MetricsSource {
   snapshot(): Snapshot;
 }
 
-export const ALL_FAMILIES: readonly FamilyDef<ScrapeView>[] = [
+const ALL_FAMILIES: readonly FamilyDef<ScrapeView>[] = [
   ...PROCESS_FAMILIES,
   ...LISTENER_FAMILIES,
   ...POOL_FAMILIES,

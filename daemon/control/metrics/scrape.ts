@@ -66,7 +66,7 @@ export class ScrapeSource {
   }
 }
 
-export function buildView(table: Table, snap: Snapshot, slots?: SlotLookup): ScrapeView {
+function buildView(table: Table, snap: Snapshot, slots?: SlotLookup): ScrapeView {
   const seen = new Set<string>();
   const backends: BackendView[] = [];
   for (const b of snap.backends) {

@@ -26,8 +26,8 @@ export interface SnapshotSources {
   process(): ProcessSnapshot;
   workers(): WorkerSnapshot[];
   alerts(): AlertSnapshot[];
-  /** last probe detail per backend slot */
-  checkDetail(slot: number): string;
+  /** per backend slot: the last probe's detail and the passive ejections its pool's cap refused */
+  health(slot: number): { detail: string; passiveEjectionsRefused: number };
 }
 
 export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
@@ -110,6 +110,7 @@ function backendSnapshot(
   const w = src.backendRates.window(slot);
   const check = t.backends.lastCheck(slot);
   const agent = t.backends.agent(slot);
+  const health = src.health(slot);
   return {
     key: b.key,
     pool: pool.name,
@@ -124,13 +125,13 @@ function backendSnapshot(
     backup: t.backends.isBackup(slot),
     active: t.backends.active(slot),
     maxConnections: t.backends.maxConnections(slot),
-    queue: t.backends.queueLength(slot),
     connections: c.connections,
     bytesIn: c.bytesIn,
     bytesOut: c.bytesOut,
     connectErrors: c.connectErrors,
     retries: c.retries,
     passiveFailures: c.passiveFailures,
+    passiveEjectionsRefused: health.passiveEjectionsRefused,
     rates: w.rates,
     ewmaConnectMs: round3(t.backends.ewmaConnect(slot)),
     ewmaFirstByteMs: round3(t.backends.ewmaFirstByte(slot)),
@@ -141,7 +142,7 @@ function backendSnapshot(
       result: CHECK_NAMES[check.result],
       durationMs: round3(check.durationMs),
       time: check.time,
-      detail: src.checkDetail(slot),
+      detail: health.detail,
     },
     agent: {
       cpu: finiteOrNull(agent.cpu),

@@ -43,13 +43,14 @@ export interface BackendSnapshot {
   backup: boolean;
   active: number;
   maxConnections: number;
-  queue: number;
   connections: number;
   bytesIn: number;
   bytesOut: number;
   connectErrors: { refused: number; timeout: number; other: number };
   retries: number;
   passiveFailures: number;
+  /** passive ejections refused because the pool was at passive.max_ejected_share */
+  passiveEjectionsRefused: number;
   rates: Rates;
   ewmaConnectMs: number;
   ewmaFirstByteMs: number;
@@ -132,7 +133,7 @@ export interface ProcessSnapshot {
   loopLagMs: number;
 }
 
-export type AlertState = 'pending' | 'firing' | 'resolved';
+type AlertState = 'pending' | 'firing' | 'resolved';
 
 export interface AlertSnapshot {
   /** rule name: backend_down, high_latency, high_cpu, high_memory, traffic_spike, poor_distribution */

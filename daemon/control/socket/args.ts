@@ -16,7 +16,7 @@ export type ArgSpec =
   | (ArgBase & { kind: 'int'; min: number; max: number; default?: number })
   | (ArgBase & { kind: 'enum'; values: readonly string[] });
 
-export type ArgValue = string | number | undefined;
+type ArgValue = string | number | undefined;
 export type Args = Readonly<Record<string, ArgValue>>;
 
 const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;

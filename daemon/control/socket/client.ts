@@ -153,7 +153,7 @@ export async function request(
   }
 }
 
-export type SubscriptionMessage = { type: 'snapshot'; snapshot: Snapshot } | { type: 'event'; event: DaemonEvent };
+type SubscriptionMessage = { type: 'snapshot'; snapshot: Snapshot } | { type: 'event'; event: DaemonEvent };
 
 export interface SubscribeOptions {
   /** snapshot interval, ms (min 100); default 1000 */

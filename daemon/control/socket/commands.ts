@@ -1,6 +1,6 @@
 // The control socket's command table: every command's name, help, arguments,
-// handler and text formatter in one place. The socket server, `netmon ctl`, the
-// `help` command and docs/control.md all read this table.
+// handler and text formatter in one place. The socket server, `netmon ctl` and the
+// `help` command read this table; a test checks that docs/control.md lists the same commands.
 //
 // Naming: a command is a few words (`show backends`). In text it is typed as
 // words followed by positional arguments (`show backends web`); in JSON, `cmd`
@@ -14,7 +14,7 @@ import type { ControlContext } from './context.js';
 import * as f from './format.js';
 
 /** request: one reply; subscribe: a stream until the client leaves; quit: close the connection. */
-export type CommandKind = 'request' | 'subscribe' | 'quit';
+type CommandKind = 'request' | 'subscribe' | 'quit';
 
 export interface Command {
   /** words, e.g. "show backends" */
@@ -59,9 +59,9 @@ const num = (a: Args, k: string): number => a[k] as number;
 const BACKEND: ArgSpec = { name: 'backend', metavar: 'POOL/BACKEND', kind: 'backend' };
 const LISTENER: ArgSpec = { name: 'listener', metavar: 'LISTENER', kind: 'name' };
 
-export const MIN_SUBSCRIBE_INTERVAL_MS = 100;
+const MIN_SUBSCRIBE_INTERVAL_MS = 100;
 
-export interface ActionResult {
+interface ActionResult {
   message: string;
 }
 
@@ -78,7 +78,7 @@ function withLimit(n: number | undefined, dflt: number): number {
   return n ?? dflt;
 }
 
-export const COMMANDS: readonly Command[] = [
+const COMMANDS: readonly Command[] = [
   def({
     name: 'show info',
     help: 'version, uptime, workers, config file and generation, last reload result',
@@ -267,13 +267,13 @@ export const COMMANDS: readonly Command[] = [
   def({ name: 'quit', help: 'close the connection', kind: 'quit', run: () => null, text: () => '' }),
 ];
 
-export interface HelpEntry {
+interface HelpEntry {
   cmd: string;
   usage: string;
   help: string;
 }
 
-export function usage(c: Command): string {
+function usage(c: Command): string {
   const a = usageOf(c.args);
   return a ? `${c.name} ${a}` : c.name;
 }

@@ -1,9 +1,8 @@
-// What the control socket may ask of the daemon. main.ts implements it; the
+// What the control socket may ask of the daemon. The Daemon (../daemon.ts) implements it; the
 // socket server and its command table only ever talk to this interface, so they
 // are tested with a fake.
 import type { AdminStateName } from '../../state/names.js';
 import type { DaemonEvent, Snapshot } from '../snapshot/snapshot.js';
-import type { ErrorPayload } from '../../errors.js';
 
 export interface ReloadResult {
   ok: boolean;
@@ -45,5 +44,3 @@ export interface ControlContext {
    */
   recordAction?(action: { command: string; ok: boolean; message: string }): void;
 }
-
-export type { ErrorPayload };

@@ -6,8 +6,8 @@ import { ControlClient, subscribe } from './client.js';
 import { eventLine, snapshotLine } from './format.js';
 import { chooseSocket, type SocketChoice } from './socket-path.js';
 
-export const EXIT_ERROR_REPLY = 1;
-export const EXIT_UNREACHABLE = 2;
+const EXIT_ERROR_REPLY = 1;
+const EXIT_UNREACHABLE = 2;
 /** workers confirm a reload within 10 s (supervisor); the reply comes after that */
 const RELOAD_TIMEOUT_MS = 15_000;
 

@@ -59,7 +59,6 @@ export function formatBackends(list: BackendSnapshot[]): string {
     stateOf(b),
     `${b.effectiveWeight}/${b.weight}`,
     String(b.active) + (b.maxConnections > 0 ? `/${b.maxConnections}` : ''),
-    String(b.queue),
     rate(b.rates.connections),
     String(b.connections),
     bytes(b.bytesIn),
@@ -76,7 +75,6 @@ export function formatBackends(list: BackendSnapshot[]): string {
       'STATE',
       'WEIGHT',
       'ACTIVE',
-      'QUEUE',
       'CONN/S',
       'CONNS',
       'IN',
@@ -87,7 +85,7 @@ export function formatBackends(list: BackendSnapshot[]): string {
       'CHECK',
     ],
     rows,
-    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   );
 }
 
@@ -143,7 +141,7 @@ export function formatListeners(list: ListenerSnapshot[]): string {
   ]);
 }
 
-export function formatWorkers(list: WorkerSnapshot[]): string {
+function formatWorkers(list: WorkerSnapshot[]): string {
   const rows = list.map((w) => [
     String(w.id),
     String(w.threadId),

@@ -10,14 +10,7 @@ export type RequestId = string | number | null;
 export type Request =
   { json: true; id: RequestId; cmd: string; args: Record<string, unknown> } | { json: false; words: string[] };
 
-export interface JsonReply {
-  id: RequestId;
-  ok: boolean;
-  data?: unknown;
-  error?: ErrorPayload;
-}
-
-export const MAX_ID_LENGTH = 128;
+const MAX_ID_LENGTH = 128;
 
 /** Whether a raw line is (meant as) JSON: decides the reply format even for a broken line. */
 export function isJsonLine(line: string): boolean {
@@ -29,7 +22,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** The id of a JSON line, if it can be recovered; for error replies to broken requests. */
-export function idOf(v: unknown): RequestId {
+function idOf(v: unknown): RequestId {
   if (!isRecord(v)) return null;
   const id = v.id;
   if (typeof id === 'number' && Number.isFinite(id)) return id;

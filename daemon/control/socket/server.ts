@@ -26,7 +26,7 @@ export interface ControlServerOptions {
   maxBufferedBytes?: number;
 }
 
-export interface ControlServerStats {
+interface ControlServerStats {
   clients: number;
   accepted: number;
   rejected: number;
@@ -40,7 +40,7 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-export const DEFAULTS = {
+const DEFAULTS = {
   mode: 0o660,
   maxLineBytes: 64 * 1024,
   maxClients: 1000,

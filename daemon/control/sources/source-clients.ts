@@ -7,7 +7,7 @@ import type { Config } from '../../config/schema.js';
 import { log } from '../../log.js';
 import type { Table } from '../../state/table.js';
 import { type SourceRecord, sourceTagStable } from '../../state/sources.js';
-import { formatV4, formatV6 } from '../../data/edge/ip.js';
+import { formatIp, ipFromWords } from '../../data/edge/ip.js';
 import { sourceClock, sourceDemand } from '../../data/edge/source-limits.js';
 
 interface ClientLike {
@@ -72,22 +72,18 @@ function selectTop<T extends ClientLike>(items: Iterable<T>, k: number): T[] {
 }
 
 function recordText(r: SourceRecord): string {
-  if (r.family === 4) {
-    const t = formatV4(r.words[0]);
-    return r.prefix < 32 ? `${t}/${r.prefix}` : t;
-  }
-  const t = formatV6(r.words);
-  return r.prefix < 128 ? `${t}/${r.prefix}` : t;
+  const t = formatIp(ipFromWords(r.family, r.words));
+  return r.prefix < (r.family === 4 ? 32 : 128) ? `${t}/${r.prefix}` : t;
 }
 
 /** How often, at most, the untracked-sources warning is logged per listener. */
-export const DEGRADED_WARN_MS = 10_000;
+const DEGRADED_WARN_MS = 10_000;
 
 /**
  * Logs a warning when a listener admitted connections untracked since the last
  * one (its table is full of sources with open connections): at most one per
  * listener per DEGRADED_WARN_MS, with the count. The count itself is in the
- * table (`table.sources.listenerStats`) for the metrics.
+ * table (Table.sourceListenerStats) for the metrics.
  */
 export interface SourceListener {
   name: string;

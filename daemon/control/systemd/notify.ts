@@ -115,7 +115,7 @@ function startRelay(target: string): Relay | null {
   return { child, terminator: python ? '\0' : '\n', spacingMs: python ? 0 : SOCAT_SPACING_MS, queue: [], busy: false };
 }
 
-export function createNotifier(env: NodeJS.ProcessEnv = process.env): Notifier {
+function createNotifier(env: NodeJS.ProcessEnv = process.env): Notifier {
   const target = env.NOTIFY_SOCKET;
   if (!target) {
     const nop = (): void => {};

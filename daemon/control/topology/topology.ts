@@ -213,7 +213,7 @@ export class Topology {
       queueSize: p.queueSize,
       queueTimeout: p.timeouts.queue,
       passiveFailures: p.passive.consecutiveFailures,
-      sendProxy: sendProxyOf(p),
+      sendProxy: p.sendProxy,
       members: p.backends.map((b) => ({
         slot: this.backends.get(b.key)!,
         key: b.key,
@@ -242,9 +242,4 @@ export class Topology {
 function scaleEffective(effective: number, configured: number, next: number): number {
   if (configured <= 0 || effective >= configured) return next;
   return Math.max(1, Math.round((effective / configured) * next));
-}
-
-function sendProxyOf(p: PoolConfig): 'off' | 'v1' | 'v2' {
-  const v = (p as { sendProxy?: 'off' | 'v1' | 'v2' }).sendProxy;
-  return v ?? 'off';
 }

@@ -1,5 +1,5 @@
 // Adaptive, worker side: delegates every pick to the strategy the main thread's
-// controller (adaptive-controller.ts) chose for the pool, read from the pool slot.
+// controller (daemon/control/adaptive/controller.ts) chose for the pool, read from the pool slot.
 // Until the first decision the pool uses least_connections: it needs no history,
 // weights count, and it copes with slow or uneven backends from the first second.
 import { ALGORITHMS } from '../../config/schema.js';

@@ -11,12 +11,6 @@ export const ALGORITHM_INFO: Readonly<Record<AlgorithmName, AlgorithmInfo>> = Ob
   adaptive,
 });
 
-const BY_ID: readonly AlgorithmInfo[] = ALGORITHMS.map((name) => ALGORITHM_INFO[name]);
-
-export function algorithmInfo(name: AlgorithmName): AlgorithmInfo {
-  return ALGORITHM_INFO[name];
-}
-
 export function algorithmId(name: AlgorithmName): number {
   const id = ALGORITHMS.indexOf(name);
   if (id < 0) throw new RangeError(`unknown balancing algorithm ${JSON.stringify(name)}`);
@@ -29,16 +23,3 @@ export function algorithmName(id: number): AlgorithmName {
   if (name === undefined) throw new RangeError(`unknown balancing algorithm id ${id}`);
   return name;
 }
-
-/** The implementation for an id read from the table, or undefined for an unknown id. */
-export function algorithmById(id: number): AlgorithmInfo | undefined {
-  return BY_ID[id];
-}
-
-export function isAlgorithmName(s: string): s is AlgorithmName {
-  return (ALGORITHMS as readonly string[]).includes(s);
-}
-
-export type { AlgorithmInfo, Balancer, BalancerInput, Member, PickContext } from './interface.js';
-export { ADAPTIVE_DEFAULT, adaptiveStrategy } from './adaptive.js';
-export type { StrategyName } from './strategies.js';

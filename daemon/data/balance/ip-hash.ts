@@ -16,12 +16,12 @@ import { hashAddress, murmur3 } from './hash.js';
  * Fixed steps rather than "next prime above 100 x N" so that adding a member only
  * changes the size (and remaps everyone) at these few boundaries.
  */
-export const MAGLEV_SIZES = [65_537, 131_071, 262_147, 524_287, 1_048_573] as const;
+const MAGLEV_SIZES = [65_537, 131_071, 262_147, 524_287, 1_048_573] as const;
 
 const SEED_OFFSET = 0x2a6f1d3b;
 const SEED_SKIP = 0x5bd1e995;
 
-export function maglevSize(members: number): number {
+function maglevSize(members: number): number {
   for (const m of MAGLEV_SIZES) if (members * 100 <= m) return m;
   return MAGLEV_SIZES[MAGLEV_SIZES.length - 1]!;
 }

@@ -1,6 +1,6 @@
-// Weighted least connections: the member with the fewest open plus queued
-// connections per unit of weight. Queued counts too, so a backend at its
-// max_connections with a waiting line does not look idle.
+// Weighted least connections: the member with the fewest open connections per
+// unit of weight (HAProxy's leastconn, nginx's least_conn). A connection waiting
+// in the pool's queue has no backend yet, so it weighs on no member.
 import { avoided, type AlgorithmInfo, type Balancer, type BalancerInput, type PickContext } from './interface.js';
 import type { Table } from '../../state/table.js';
 
@@ -38,7 +38,7 @@ class LeastConnections implements Balancer {
       if (i >= n) i -= n;
       const slot = this.slots[i]!;
       if (checkAvoid && avoided(ctx, slot)) continue;
-      const load = table.backends.active(slot) + table.backends.queueLength(slot) + 1;
+      const load = table.backends.active(slot) + 1;
       const w = this.weights[i]!;
       if (best < 0 || load * bestWeight < bestLoad * w) {
         best = slot;

@@ -12,9 +12,9 @@ import {
 import type { Table } from '../../state/table.js';
 
 /** Longest sequence kept: 256 KiB per pool and worker at most. */
-export const WRR_MAX_SEQUENCE = 65_536;
+const WRR_MAX_SEQUENCE = 65_536;
 /** Bound on build work (sequence length x members) so a rebuild stays in milliseconds. */
-export const WRR_MAX_WORK = 1 << 24;
+const WRR_MAX_WORK = 1 << 24;
 
 /**
  * The smooth sequence of member indexes for these weights: each step every member
@@ -47,7 +47,7 @@ export function smoothSequence(weights: readonly number[]): Int32Array {
 }
 
 /** Weights reduced by their gcd and, if their sum exceeds `cap`, scaled to sum to about `cap`. */
-export function scaledWeights(weights: readonly number[], cap: number): number[] {
+function scaledWeights(weights: readonly number[], cap: number): number[] {
   let g = 0;
   for (const x of weights) g = gcd(g, Math.max(1, Math.round(x)));
   const w = weights.map((x) => Math.max(1, Math.round(x)) / g);

@@ -4,7 +4,7 @@
 // one of those features configured ever come here.
 import type { Duplex } from 'node:stream';
 
-export type ReadEnd =
+type ReadEnd =
   /** `decide` returned a decision */
   | 'decided'
   /** `maxBytes` read without a decision */

@@ -18,7 +18,7 @@ import { SOURCE_EMPTY, sourceTagStable, sourceOwnerListener } from '../../state/
 import type { Table } from '../../state/table.js';
 
 /** Entries probed for one source: bounds the work per new source. */
-export const WINDOW = 16;
+const WINDOW = 16;
 /** Reads of a tag or lock held by another worker before sleeping on it (a rewrite takes well under a microsecond). */
 const SPINS = 64;
 /**
@@ -241,7 +241,7 @@ class Candidate {
 }
 
 /** 32-bit mix of the owner word and the five key words (murmur3's finaliser per word). */
-export function hash(owner: number, key: Int32Array): number {
+function hash(owner: number, key: Int32Array): number {
   let h = Math.imul(owner ^ 0x9e3779b9, 0x85ebca6b);
   for (let k = 0; k < 5; k++) {
     h = Math.imul(h ^ key[k]!, 0xcc9e2d51);

@@ -1,6 +1,6 @@
 // Per-source admission for one listener: concurrent connections and a
 // connection-rate token bucket per client address (or prefix). The counts live
-// in the shared per-source table (daemon/state/sources.ts, found through
+// in the shared per-source table (daemon/state/table.ts, found through
 // source-index.ts), so a limit holds for the whole daemon whatever worker the
 // kernel hands a connection to. One SourceLimiter per listener per worker and
 // config generation; it only keeps scratch arrays, so a connection admitted
@@ -10,15 +10,15 @@ import { MAX_SOURCE_ENTRIES } from '../../state/layout.js';
 import { SOURCE_FULL_BUCKET } from '../../state/sources.js';
 import { SourceReject, type RejectReason } from '../../state/names.js';
 import type { Table } from '../../state/table.js';
-import { parseIp } from './ip.js';
+import { ipWords, type IpAddress } from './ip.js';
 import { SourceIndex } from './source-index.js';
 
 export type Admission = 'ok' | Extract<RejectReason, 'rate_limit' | 'max_connections'>;
 
 /** Sources a listener with only allow/deny keeps (it records refused sources for `show clients`). */
-export const ACL_ONLY_ENTRIES = 4096;
+const ACL_ONLY_ENTRIES = 4096;
 /** Entries allocated even when no listener tracks sources, so a reload can add some. */
-export const MIN_SOURCE_ENTRIES = 1024;
+const MIN_SOURCE_ENTRIES = 1024;
 /** Admissions that lose a race with a replacement of their entry look again this often. */
 const ADMIT_ATTEMPTS = 4;
 
@@ -84,7 +84,7 @@ export class SourceLimiter {
   private readonly one: number;
   private readonly full: number;
   private readonly perMs: number;
-  // scratch: an address is parsed into these, never into a string or an object
+  // scratch: an address's key is built here, never into a string or an object
   private readonly words = new Uint32Array(4);
   private readonly key = new Int32Array(5);
 
@@ -113,9 +113,9 @@ export class SourceLimiter {
   /**
    * Check the limits for a new connection from `address`. On 'ok' the
    * connection is counted as open on `this.entry` (-1: untracked, when the
-   * address is not an IP or no entry could be had); release it on close.
+   * address is not an IP (null) or no entry could be had); release it on close.
    */
-  admit(address: string): Admission {
+  admit(address: IpAddress | null): Admission {
     this.entry = -1;
     if (!this.parse(address)) return 'ok';
     const t = this.table;
@@ -151,7 +151,7 @@ export class SourceLimiter {
   }
 
   /** Count a refusal made elsewhere (ACL, PROXY header) against the source. */
-  reject(address: string): void {
+  reject(address: IpAddress | null): void {
     if (!this.parse(address)) return;
     const now = this.now();
     const i = this.index.find(this.owner, this.listener, this.key, this.quota, this.full, now);
@@ -166,10 +166,11 @@ export class SourceLimiter {
   }
 
   /** Address -> key words: family and prefix, then the masked address. False when not an IP. */
-  private parse(address: string): boolean {
+  private parse(address: IpAddress | null): boolean {
+    if (address === null) return false;
     const w = this.words;
-    const fam = parseIp(address, w);
-    if (fam === 0) return false;
+    const fam = address.family;
+    ipWords(address, w);
     const prefix = fam === 4 ? this.limits.prefixV4 : this.limits.prefixV6;
     maskWords(w, fam, prefix);
     const k = this.key;
