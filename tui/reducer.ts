@@ -3,7 +3,8 @@
 // replies to actions. Rates and percentiles arrive computed in the snapshot; the
 // reducer only remembers recent values (bounded rings) so views can draw history.
 import type { ClientStats } from '../daemon/control/socket/context.js';
-import type { AlertSnapshot, CheckResultName, DaemonEvent, Snapshot } from '../daemon/control/snapshot/snapshot.js';
+import type { AlertSnapshot, DaemonEvent, Snapshot } from '../daemon/control/snapshot/snapshot.js';
+import type { CheckResultName } from '../daemon/state/names.js';
 import { appendBounded, pushBounded } from './ring.js';
 
 /** samples kept per series: at the default 1 s snapshot interval, 5 minutes */

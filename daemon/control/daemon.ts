@@ -5,7 +5,10 @@
 // the table's slots (topology), the workers' plan, health checks, adaptive,
 // the per-source tables, and whoever subscribed with onConfigApplied (alerts).
 import os from 'node:os';
-import { Table, type TableCapacity } from '../state/table.js';
+import { Table } from '../state/table.js';
+import type { TableCapacity } from '../state/layout.js';
+import type { AdminStateName, CauseName, OpStateName } from '../state/names.js';
+import type { AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot } from './snapshot/snapshot.js';
 import { Topology } from './topology/topology.js';
 import { Supervisor } from './supervisor.js';
 import { EventLog } from './events.js';
@@ -17,7 +20,6 @@ import { AdaptiveService } from './adaptive/service.js';
 import { log, setLogLevel } from '../log.js';
 import { NetmonError, ConfigErrors, type ErrorCode } from '../errors.js';
 import type { Config } from '../config/schema.js';
-import type { AdminStateName, AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot } from './snapshot/snapshot.js';
 import type { ClientStats, ControlContext, ReloadResult } from './socket/context.js';
 import { VERSION } from '../version.js';
 import type { WorkerPlan } from '../data/plan.js';
@@ -156,7 +158,7 @@ export class Daemon implements ControlContext {
     const keep = new Set<string>();
     for (const l of this.config.listeners) {
       const slot = this.topology.listeners.get(l.name)!;
-      const c = this.table.listenerCounters(slot);
+      const c = this.table.listeners.counters(slot);
       const key = `listener/${l.name}`;
       keep.add(key);
       const rejected = Object.values(c.rejected).reduce((a, b) => a + b, 0);
@@ -177,7 +179,13 @@ export class Daemon implements ControlContext {
     }
   }
 
-  private onStateEvent(e: { key: string; from: string; to: string; cause: string; detail: string }): void {
+  private onStateEvent(e: {
+    key: string;
+    from: AdminStateName | OpStateName;
+    to: AdminStateName | OpStateName;
+    cause: CauseName;
+    detail: string;
+  }): void {
     this.eventLog.push({
       type: 'state',
       time: this.now(),
@@ -257,7 +265,7 @@ export class Daemon implements ControlContext {
     const generation = this.topology.generation;
     const ok = errors.length === 0;
     const outcome = ok ? 'applied' : 'partial';
-    this.table.recordReload(ok, now);
+    this.table.header.recordReload(ok, now);
     this.lastReload = { ok, outcome, time: now, errors };
     this.eventLog.push({ type: 'reload', time: now, ok, outcome, generation, errors, changes });
     if (ok) log.info('config reloaded', { generation, changes });
@@ -271,7 +279,7 @@ export class Daemon implements ControlContext {
   }
 
   private reloadFailed(errors: string[], now: number): ReloadResult {
-    this.table.recordReload(false, now);
+    this.table.header.recordReload(false, now);
     this.lastReload = { ok: false, outcome: 'refused', time: now, errors };
     const generation = this.topology.generation;
     this.eventLog.push({ type: 'reload', time: now, ok: false, outcome: 'refused', generation, errors, changes: [] });
@@ -322,14 +330,14 @@ export class Daemon implements ControlContext {
   }
 
   private info(): InfoSnapshot {
-    const rs = this.table.reloadStats();
+    const rs = this.table.header.reloadStats();
     return {
       name: 'netmon',
       version: VERSION,
       pid: process.pid,
       node: process.version,
-      startTime: this.table.startTime,
-      uptimeSeconds: Math.round((this.now() - this.table.startTime) / 1000),
+      startTime: this.table.header.startTime(),
+      uptimeSeconds: Math.round((this.now() - this.table.header.startTime()) / 1000),
       workers: this.config.workers,
       configFile: this.config.source,
       generation: this.topology.generation,

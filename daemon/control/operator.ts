@@ -2,12 +2,12 @@
 // `set weight`, `set algorithm`, `enable`/`disable listener`): checked, applied
 // to the table through its writers, logged, and kept across reloads unless
 // the config changes the same item (docs/control.md).
-import { AdminState, Cause, type Table } from '../state/table.js';
+import { ADMIN_NAMES, AdminState, Cause, type AdminStateName } from '../state/names.js';
+import type { Table } from '../state/table.js';
 import { log } from '../log.js';
 import { NetmonError } from '../errors.js';
 import { ALGORITHMS, type AlgorithmName } from '../config/schema.js';
 import { algorithmId } from '../data/balance/index.js';
-import type { AdminStateName } from './snapshot/snapshot.js';
 import type { Topology } from './topology/topology.js';
 import type { HealthService } from './health/service.js';
 
@@ -17,7 +17,7 @@ export interface OperatorContext {
   health: HealthService;
   now: () => number;
   /** a backend's admin state changed: becomes a `state` event */
-  onState(e: { key: string; from: string; to: string; cause: string; detail: string }): void;
+  onState(e: { key: string; from: AdminStateName; to: AdminStateName; cause: 'admin'; detail: string }): void;
 }
 
 /** Every method throws E_NOT_FOUND for an unknown (or removed) item and E_BAD_ARGUMENT for a bad value. */
@@ -36,19 +36,12 @@ export class Operator {
 
   setState(backend: string, state: AdminStateName): void {
     const slot = this.backendSlot(backend);
-    const s =
-      state === 'ready'
-        ? AdminState.Ready
-        : state === 'drain'
-          ? AdminState.Drain
-          : state === 'maint'
-            ? AdminState.Maint
-            : -1;
+    const s = ADMIN_NAMES.indexOf(state);
     if (s < 0)
       throw new NetmonError('E_BAD_ARGUMENT', `state must be ready, drain or maint, got ${JSON.stringify(state)}`);
-    const before = this.o.table.adminState(slot);
-    if (this.o.table.setAdminState(slot, s as AdminState, Cause.Admin, this.o.now())) {
-      const from = ['ready', 'drain', 'maint'][before]!;
+    const before = this.o.table.backends.adminState(slot);
+    if (this.o.table.backends.setAdminState(slot, s as AdminState, Cause.Admin, this.o.now())) {
+      const from = ADMIN_NAMES[before]!;
       log.info('backend admin state', { backend, from, to: state, cause: 'admin' });
       this.o.onState({ key: backend, from, to: state, cause: 'admin', detail: 'set state' });
     }
@@ -59,7 +52,7 @@ export class Operator {
     if (!Number.isInteger(weight) || weight < 1 || weight > 256) {
       throw new NetmonError('E_BAD_ARGUMENT', `weight must be an integer 1..256, got ${JSON.stringify(weight)}`);
     }
-    const before = this.o.table.weight(slot);
+    const before = this.o.table.backends.weight(slot);
     this.o.topology.setConfiguredWeight(slot, weight);
     this.o.health.weightChanged(slot);
     log.info('backend weight', { backend, from: before, to: weight, cause: 'admin' });
@@ -75,7 +68,7 @@ export class Operator {
         `algorithm must be one of ${ALGORITHMS.join(', ')}; got ${JSON.stringify(algorithm)}`,
       );
     }
-    this.o.table.setPoolAlgorithm(slot, algorithmId(algorithm as AlgorithmName));
+    this.o.table.pools.setAlgorithm(slot, algorithmId(algorithm as AlgorithmName));
     log.info('pool algorithm', { pool, to: algorithm, cause: 'admin' });
   }
 
@@ -84,7 +77,7 @@ export class Operator {
     if (slot === undefined || this.o.topology.removedListeners.has(listener)) {
       throw new NetmonError('E_NOT_FOUND', `no listener ${listener}`);
     }
-    this.o.table.setListenerEnabled(slot, enabled);
+    this.o.table.listeners.setEnabled(slot, enabled);
     log.info('listener', { listener, enabled, cause: 'admin' });
   }
 }

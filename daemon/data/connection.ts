@@ -4,7 +4,7 @@
 // both ways (relay-pump.ts), and one close path that gives back everything the
 // connection took (reservations.ts) and writes the access line.
 import net from 'node:net';
-import { Histogram, type ConnectErrorReason, type RejectReason } from '../state/table.js';
+import { Histogram, type ConnectErrorReason, type RejectReason } from '../state/names.js';
 import { log } from '../log.js';
 import type { PickContext } from './balance/interface.js';
 import { admitPeer, admitSource } from './admission.js';
@@ -79,7 +79,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
   /** Admit the connection and start serving it, or refuse it (counted by reason). */
   open(): void {
     const slot = this.listenerSlot;
-    if (!this.table.listenerEnabled(slot)) return this.refuse('disabled');
+    if (!this.table.listeners.enabled(slot)) return this.refuse('disabled');
     const edge = this.listener.edge;
     if (edge !== null) {
       const reason = admitPeer(edge, this.peer, this.held);
@@ -125,7 +125,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
       if (reason !== null) return this.refuse(reason);
     }
     if (p.peek !== null) {
-      this.table.countProtocol(this.worker, this.listenerSlot, p.peek.protocol ?? 'unknown');
+      this.table.listeners.countProtocol(this.worker, this.listenerSlot, p.peek.protocol ?? 'unknown');
       if (edge.router !== null) {
         this.pool = this.w.pool(edge.router.pool(p.peek, this.listener.plan.pool)) ?? this.pool;
       }
@@ -209,10 +209,10 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     this.connectedAt = now;
     this.error = null;
     const ms = now - this.connectStartedAt;
-    table.resetConsecutiveFailures(slot);
-    table.countConnection(this.worker, slot);
-    table.updateEwmaConnect(slot, ms);
-    table.observe(this.worker, slot, Histogram.Connect, ms / 1000);
+    table.backends.resetConsecutiveFailures(slot);
+    table.backendStats.countConnection(this.worker, slot);
+    table.backends.updateEwmaConnect(slot, ms);
+    table.backendStats.observe(this.worker, slot, Histogram.Connect, ms / 1000);
     const plan = this.pool.plan;
     const header = plan.sendProxy === 'off' ? null : this.proxyHeader(plan.sendProxy);
     this.startRelay(slot, plan.idleTimeout, this.connectStartedAt, header, this.pending);
@@ -262,13 +262,13 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     this.backend = null;
     this.member = null;
     const slot = this.held.releaseBackend();
-    table.countConnectError(worker, slot, reason);
+    table.backendStats.countConnectError(worker, slot, reason);
     this.error = CONNECT_ERROR_CODE[reason];
     this.pool.wake();
-    const fails = table.addConsecutiveFailure(slot);
+    const fails = table.backends.addConsecutiveFailure(slot);
     const threshold = this.pool.plan.passiveFailures;
     if (threshold > 0 && fails === threshold) {
-      table.countPassiveFailure(worker, slot);
+      table.backendStats.countPassiveFailure(worker, slot);
       this.w.reportPassive(slot);
     }
     if (this.client.destroyed) {
@@ -278,7 +278,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     }
     this.tried.push(slot);
     if (this.attempts <= this.pool.plan.retries) {
-      table.countRetry(worker, slot);
+      table.backendStats.countRetry(worker, slot);
       return this.pick();
     }
     this.refuse('no_backend');
@@ -309,7 +309,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
       reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
     if (reason === 'queue_timeout') this.error = 'E_QUEUE_TIMEOUT';
     else this.error ??= 'E_NO_BACKEND';
-    this.table.countRejected(this.worker, this.listenerSlot, reason);
+    this.table.listeners.countRejected(this.worker, this.listenerSlot, reason);
     this.client.destroy();
     this.close();
   }
@@ -323,7 +323,12 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     this.queueTimer = null;
     const now = performance.now();
     if (phase === Phase.Relaying) {
-      this.table.observe(this.worker, this.backendSlot, Histogram.Duration, (now - this.connectedAt) / 1000);
+      this.table.backendStats.observe(
+        this.worker,
+        this.backendSlot,
+        Histogram.Duration,
+        (now - this.connectedAt) / 1000,
+      );
     }
     if (this.held.releaseAll() >= 0) this.pool.wake();
     this.w.closed(this);

@@ -47,7 +47,7 @@ export class PoolRuntime {
   /** Put `w` at the back of the queue, counted in the pool's queued gauge. */
   enqueue(w: Waiter): void {
     this.waiting.push(w);
-    this.table.addPoolQueued(this.worker, this.plan.slot, 1);
+    this.table.pools.addQueued(this.worker, this.plan.slot, 1);
   }
 
   /** Take `w` out of the queue (served, timed out or gone). */
@@ -55,7 +55,7 @@ export class PoolRuntime {
     const i = this.waiting.indexOf(w);
     if (i < 0) return;
     this.waiting.splice(i, 1);
-    this.table.addPoolQueued(this.worker, this.plan.slot, -1);
+    this.table.pools.addQueued(this.worker, this.plan.slot, -1);
   }
 
   /** A backend slot may have been freed: serve waiters in order while slots are had. */

@@ -5,7 +5,8 @@
 // Connection (connection.ts) extends this class, so the handlers are methods of
 // the one object that owns the connection.
 import type net from 'node:net';
-import { Histogram, type Table } from '../state/table.js';
+import { Histogram } from '../state/names.js';
+import type { Table } from '../state/table.js';
 import type { Termination } from './access-log.js';
 
 export abstract class RelayPump {
@@ -66,8 +67,8 @@ export abstract class RelayPump {
   private readonly onClientData = (chunk: Buffer): void => {
     const n = chunk.length;
     this.bytesIn += n;
-    this.table.addBytesIn(this.worker, this.backendSlot, n);
-    this.table.addListenerBytesIn(this.worker, this.listenerSlot, n);
+    this.table.backendStats.addBytesIn(this.worker, this.backendSlot, n);
+    this.table.listeners.addBytesIn(this.worker, this.listenerSlot, n);
     if (!this.backend!.write(chunk)) this.client.pause();
   };
 
@@ -75,13 +76,13 @@ export abstract class RelayPump {
     if (!this.firstByteSeen) {
       this.firstByteSeen = true;
       const ms = performance.now() - this.since;
-      this.table.updateEwmaFirstByte(this.backendSlot, ms);
-      this.table.observe(this.worker, this.backendSlot, Histogram.FirstByte, ms / 1000);
+      this.table.backends.updateEwmaFirstByte(this.backendSlot, ms);
+      this.table.backendStats.observe(this.worker, this.backendSlot, Histogram.FirstByte, ms / 1000);
     }
     const n = chunk.length;
     this.bytesOut += n;
-    this.table.addBytesOut(this.worker, this.backendSlot, n);
-    this.table.addListenerBytesOut(this.worker, this.listenerSlot, n);
+    this.table.backendStats.addBytesOut(this.worker, this.backendSlot, n);
+    this.table.listeners.addBytesOut(this.worker, this.listenerSlot, n);
     if (!this.client.write(chunk)) this.backend!.pause();
   };
 

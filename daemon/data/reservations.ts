@@ -46,11 +46,11 @@ export class Reservations {
     const t = this.table;
     if (limit.maxConnections > 0) {
       let open = 0;
-      for (const l of limit.listeners) open += t.listenerActive(l);
+      for (const l of limit.listeners) open += t.listeners.active(l);
       if (open >= limit.maxConnections) return false;
     }
-    if (!t.acquireListener(this.worker, slot)) return false;
-    t.workerConnectionOpened(this.worker);
+    if (!t.listeners.acquire(this.worker, slot)) return false;
+    t.workers.connectionOpened(this.worker);
     this.listener = slot;
     return true;
   }
@@ -81,7 +81,7 @@ export class Reservations {
     const slot = this.backendSlot;
     if (slot < 0) return -1;
     this.backendSlot = -1;
-    this.table.release(this.worker, slot);
+    this.table.backends.release(this.worker, slot);
     return slot;
   }
 
@@ -114,8 +114,8 @@ export class Reservations {
     const listener = this.listener;
     if (listener >= 0) {
       this.listener = -1;
-      this.table.releaseListener(this.worker, listener);
-      this.table.workerConnectionClosed(this.worker);
+      this.table.listeners.release(this.worker, listener);
+      this.table.workers.connectionClosed(this.worker);
     }
     return backend;
   }

@@ -183,7 +183,7 @@ class Worker implements WorkerContext {
     lag.enable();
     const beat = (): void => {
       const cpu = process.threadCpuUsage?.() ?? { user: 0, system: 0 };
-      this.table.workerBeat(this.worker, Date.now(), lag.mean / 1e6 || 0, cpu.user / 1e6, cpu.system / 1e6);
+      this.table.workers.beat(this.worker, Date.now(), lag.mean / 1e6 || 0, cpu.user / 1e6, cpu.system / 1e6);
       lag.reset();
     };
     beat();
@@ -193,7 +193,7 @@ class Worker implements WorkerContext {
 
 const init = workerData as WorkerInit;
 const w = new Worker(init);
-w.table.countWorkerStart(init.id);
+w.table.workers.countStart(init.id);
 w.startHeartbeat();
 // a plan that throws while applied is reported, not left to kill the thread silently
 const apply = (plan: WorkerPlan): void => {

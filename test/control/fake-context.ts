@@ -2,13 +2,8 @@
 // instead of a daemon. It records every call so tests can assert on effects.
 import { NetmonError } from '../../daemon/errors.js';
 import type { ClientStats, ControlContext, ReloadResult } from '../../daemon/control/socket/context.js';
-import type {
-  AdminStateName,
-  BackendSnapshot,
-  DaemonEvent,
-  PoolSnapshot,
-  Snapshot,
-} from '../../daemon/control/snapshot/snapshot.js';
+import type { AdminStateName } from '../../daemon/state/names.js';
+import type { BackendSnapshot, DaemonEvent, PoolSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
 
 const rates = { connections: 12.5, bytesIn: 1000, bytesOut: 2000, errors: 0, retries: 0 };
 

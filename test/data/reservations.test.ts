@@ -2,16 +2,17 @@
 // close path runs, and a refused take holds nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OpState, Table } from '../../daemon/state/table.js';
+import { OpState } from '../../daemon/state/names.js';
+import { Table } from '../../daemon/state/table.js';
 import { Reservations } from '../../daemon/data/reservations.js';
 import { PoolRuntime } from '../../daemon/data/pool-queue.js';
 import type { PoolPlan } from '../../daemon/data/plan.js';
 
 function setup(): { table: Table; pool: PoolRuntime } {
   const table = new Table({ workers: 2, listeners: 2, pools: 1, backends: 2 });
-  table.initListener(0, 1);
-  table.initPool(0, 0);
-  table.initBackend(0, { pool: 0, weight: 1, maxConnections: 0, backup: false, generation: 1, op: OpState.Up }, 0);
+  table.listeners.init(0, 1);
+  table.pools.init(0, 0);
+  table.backends.init(0, { pool: 0, weight: 1, maxConnections: 0, backup: false, generation: 1, op: OpState.Up }, 0);
   const plan: PoolPlan = {
     slot: 0,
     name: 'web',
@@ -27,13 +28,18 @@ function setup(): { table: Table; pool: PoolRuntime } {
   return { table, pool: new PoolRuntime(plan, table, 1) };
 }
 
-const counts = (t: Table) => [t.listenerActive(0), t.active(0), t.workerStats(1).active, t.poolQueued(0)];
+const counts = (t: Table) => [
+  t.listeners.active(0),
+  t.backends.active(0),
+  t.workers.stats(1).active,
+  t.pools.queued(0),
+];
 
 test('everything taken is given back once, even when the close path runs twice', () => {
   const { table, pool } = setup();
   const held = new Reservations(table, 1);
   assert.equal(held.takeListener(0, { maxConnections: 0, listeners: [0] }), true);
-  assert.equal(table.acquire(1, 0), true);
+  assert.equal(table.backends.acquire(1, 0), true);
   held.tookBackend(0);
   held.enterQueue(pool, { retryFromQueue: () => false });
   assert.deepEqual(counts(table), [1, 1, 1, 1]);
@@ -50,12 +56,12 @@ test('a listener at its max_connections, or a daemon at the global one, takes no
   assert.equal(first.takeListener(0, { maxConnections: 0, listeners: [0] }), true);
   const second = new Reservations(table, 1);
   assert.equal(second.takeListener(0, { maxConnections: 0, listeners: [0] }), false, 'listener max_connections = 1');
-  table.initListener(1, 0);
+  table.listeners.init(1, 0);
   assert.equal(second.takeListener(1, { maxConnections: 1, listeners: [0, 1] }), false, 'global max_connections = 1');
   second.releaseAll();
-  assert.deepEqual([table.listenerActive(0), table.listenerActive(1), table.workerStats(1).active], [1, 0, 1]);
+  assert.deepEqual([table.listeners.active(0), table.listeners.active(1), table.workers.stats(1).active], [1, 0, 1]);
   first.releaseAll();
-  assert.deepEqual([table.listenerActive(0), table.workerStats(1).active], [0, 0]);
+  assert.deepEqual([table.listeners.active(0), table.workers.stats(1).active], [0, 0]);
 });
 
 test('a worker that dies holding reservations has them given back, and says how many', () => {
@@ -63,7 +69,7 @@ test('a worker that dies holding reservations has them given back, and says how 
   const held = new Reservations(table, 1);
   held.takeListener(0, { maxConnections: 0, listeners: [0] });
   held.enterQueue(pool, { retryFromQueue: () => false });
-  table.acquire(1, 0);
+  table.backends.acquire(1, 0);
   assert.deepEqual(table.releaseWorker(1), { backends: 1, listeners: 1, queued: 1, sources: 0, connections: 1 });
   assert.deepEqual(counts(table), [0, 0, 0, 0]);
   assert.deepEqual(table.releaseWorker(0), { backends: 0, listeners: 0, queued: 0, sources: 0, connections: 0 });

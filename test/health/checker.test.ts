@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setLogSink } from '../../daemon/log.js';
-import { CheckResult, OpState, Cause } from '../../daemon/state/table.js';
+import { CheckResult, OpState, Cause } from '../../daemon/state/names.js';
 import { Harness, fail, ok, silence, tcpCheck } from './harness.js';
 
 test('an up backend goes down after exactly `fall` consecutive failures, and up after `rise` successes', async () => {
@@ -11,15 +11,15 @@ test('an up backend goes down after exactly `fall` consecutive failures, and up 
   h.watch(b);
   await h.clock.advance(1000); // first probe lands within the first interval
   assert.equal(h.callsOf(0).length, 1);
-  assert.equal(h.table.healthCount(0), -1);
+  assert.equal(h.table.backends.healthCount(0), -1);
   await h.clock.advance(1100);
   assert.equal(h.callsOf(0).length, 2);
-  assert.equal(h.table.opState(0), OpState.Up, 'two failures of three: still up');
-  assert.equal(h.table.healthCount(0), -2);
+  assert.equal(h.table.backends.opState(0), OpState.Up, 'two failures of three: still up');
+  assert.equal(h.table.backends.healthCount(0), -2);
   await h.clock.advance(1100);
-  assert.equal(h.table.opState(0), OpState.Down);
-  assert.equal(h.table.lastCause(0), Cause.Health);
-  assert.equal(h.table.healthCount(0), 0);
+  assert.equal(h.table.backends.opState(0), OpState.Down);
+  assert.equal(h.table.backends.lastCause(0), Cause.Health);
+  assert.equal(h.table.backends.healthCount(0), 0);
   assert.deepEqual(
     h.events.map((e) => [e.key, e.from, e.to, e.cause, e.detail]),
     [['web/b0', 'up', 'down', 'health', 'connection refused (ECONNREFUSED)']],
@@ -28,10 +28,10 @@ test('an up backend goes down after exactly `fall` consecutive failures, and up 
 
   h.fallback = ok;
   await h.clock.advance(1100);
-  assert.equal(h.table.opState(0), OpState.Down, 'one success of two: still down');
-  assert.equal(h.table.healthCount(0), 1);
+  assert.equal(h.table.backends.opState(0), OpState.Down, 'one success of two: still down');
+  assert.equal(h.table.backends.healthCount(0), 1);
   await h.clock.advance(1100);
-  assert.equal(h.table.opState(0), OpState.Up);
+  assert.equal(h.table.backends.opState(0), OpState.Up);
   assert.equal(h.events.at(-1)!.to, 'up');
   assert.equal(h.events.length, 2);
   h.checker.stop();
@@ -101,18 +101,18 @@ test('probe results are written to the table: check result, duration, agent data
   h.answer(0, { ok: true, durationMs: 12, detail: 'HTTP 200', agent: { cpu: 30, connections: 4 } });
   h.answer(0, { ok: false, durationMs: 500, detail: 'timeout after 500 ms (response)' });
   h.watch(h.backend(0));
-  const fresh = h.table.agent(0);
+  const fresh = h.table.backends.agent(0);
   assert.ok(Number.isNaN(fresh.cpu) && Number.isNaN(fresh.memory) && Number.isNaN(fresh.connections));
   await h.clock.advance(1000);
-  assert.deepEqual(h.table.lastCheck(0), { result: CheckResult.Ok, durationMs: 12, time: h.calls[0]!.time });
-  const a = h.table.agent(0);
+  assert.deepEqual(h.table.backends.lastCheck(0), { result: CheckResult.Ok, durationMs: 12, time: h.calls[0]!.time });
+  const a = h.table.backends.agent(0);
   assert.equal(a.cpu, 30);
   assert.ok(Number.isNaN(a.memory));
   assert.equal(a.connections, 4);
   assert.equal(h.checker.checkDetail(0), 'HTTP 200');
   await h.clock.advance(1100);
-  assert.equal(h.table.lastCheck(0).result, CheckResult.Failed);
-  assert.ok(Number.isNaN(h.table.agent(0).cpu), 'a failed probe clears stale agent data');
+  assert.equal(h.table.backends.lastCheck(0).result, CheckResult.Failed);
+  assert.ok(Number.isNaN(h.table.backends.agent(0).cpu), 'a failed probe clears stale agent data');
   assert.equal(h.checker.checkDetail(0), 'timeout after 500 ms (response)');
   assert.deepEqual(
     { probes: h.checker.counters().probes, failures: h.checker.counters().probeFailures },
@@ -130,8 +130,8 @@ test('a probe that throws or rejects counts as a failure', async () => {
   });
   h.watch(h.backend(0, { check: tcpCheck({ fall: 1 }) }), h.backend(1, { check: tcpCheck({ fall: 1 }) }));
   await h.clock.advance(1000);
-  assert.equal(h.table.opState(0), OpState.Down);
-  assert.equal(h.table.opState(1), OpState.Down);
+  assert.equal(h.table.backends.opState(0), OpState.Down);
+  assert.equal(h.table.backends.opState(1), OpState.Down);
   assert.equal(h.checker.checkDetail(0), 'boom');
   h.checker.stop();
 });
@@ -142,25 +142,29 @@ test('reload with the same check keeps timers and counters; a changed check rest
   const b = h.backend(0, { check: tcpCheck({ fall: 3 }) });
   h.watch(b);
   await h.clock.advance(1000 + 1100);
-  assert.equal(h.table.healthCount(0), -2);
+  assert.equal(h.table.backends.healthCount(0), -2);
   const pending = h.clock.pending();
   const nextBefore = h.calls.length;
   // same check, new object (as a reload produces): nothing restarts
   h.watch({ ...b, check: tcpCheck({ fall: 3 }) });
   assert.equal(h.clock.pending(), pending);
-  assert.equal(h.table.healthCount(0), -2);
+  assert.equal(h.table.backends.healthCount(0), -2);
   await h.clock.advance(1100);
   assert.equal(h.calls.length, nextBefore + 1);
-  assert.equal(h.table.opState(0), OpState.Down, 'the third failure counted on top of the two before the reload');
+  assert.equal(
+    h.table.backends.opState(0),
+    OpState.Down,
+    'the third failure counted on top of the two before the reload',
+  );
   assert.equal(h.events.length, 1);
 
   // a changed check resets the count, keeps the state, and reprobes within one interval
   h.fallback = ok;
   await h.clock.advance(1100);
-  assert.equal(h.table.healthCount(0), 1);
+  assert.equal(h.table.backends.healthCount(0), 1);
   h.watch({ ...b, check: tcpCheck({ fall: 3, interval: 5000 }) });
-  assert.equal(h.table.healthCount(0), 0);
-  assert.equal(h.table.opState(0), OpState.Down);
+  assert.equal(h.table.backends.healthCount(0), 0);
+  assert.equal(h.table.backends.opState(0), OpState.Down);
   const n = h.calls.length;
   await h.clock.advance(5000);
   assert.equal(h.calls.length, n + 1);
@@ -186,7 +190,7 @@ test('reload: a removed backend stops probing (in-flight probe aborted), a new o
   await h.clock.advance(5000);
   assert.equal(h.callsOf(0).length, 1, 'removed backend is not probed again');
   assert.equal(h.checker.status(0), undefined);
-  assert.equal(h.table.lastCheck(0).result, CheckResult.None, 'its late result was ignored');
+  assert.equal(h.table.backends.lastCheck(0).result, CheckResult.None, 'its late result was ignored');
   assert.ok(h.callsOf(2).length >= 4);
   assert.ok(h.callsOf(1).length >= 4);
   // the slot reused by another backend (different key) starts fresh
@@ -201,7 +205,7 @@ test('reload: a removed backend stops probing (in-flight probe aborted), a new o
 test('type none: never probed, a down backend is brought up', async () => {
   const h = new Harness();
   h.watch(h.backend(0, { check: { type: 'none' } }, OpState.Down));
-  assert.equal(h.table.opState(0), OpState.Up);
+  assert.equal(h.table.backends.opState(0), OpState.Up);
   assert.equal(h.events[0]!.cause, 'config');
   await h.clock.advance(60_000);
   assert.equal(h.calls.length, 0);
@@ -213,12 +217,12 @@ test('backends start up (optimistic); a failing first sequence takes them down a
   const h = new Harness();
   h.fallback = fail;
   h.watch(h.backend(0, { check: tcpCheck({ fall: 2 }) }));
-  assert.equal(h.table.opState(0), OpState.Up);
-  assert.ok(h.table.eligible(0));
+  assert.equal(h.table.backends.opState(0), OpState.Up);
+  assert.ok(h.table.backends.eligible(0));
   await h.clock.advance(1000);
-  assert.equal(h.table.opState(0), OpState.Up);
+  assert.equal(h.table.backends.opState(0), OpState.Up);
   await h.clock.advance(1100);
-  assert.equal(h.table.opState(0), OpState.Down);
+  assert.equal(h.table.backends.opState(0), OpState.Down);
   h.checker.stop();
 });
 
@@ -270,10 +274,10 @@ test('a throwing transition listener does not stop health checking', async () =>
     h.fallback = fail;
     h.watch(h.backend(0, { check: tcpCheck({ fall: 1, rise: 1 }) }));
     await h.clock.advance(1000);
-    assert.equal(h.table.opState(0), OpState.Down);
+    assert.equal(h.table.backends.opState(0), OpState.Down);
     h.fallback = ok;
     await h.clock.advance(1100);
-    assert.equal(h.table.opState(0), OpState.Up);
+    assert.equal(h.table.backends.opState(0), OpState.Up);
   } finally {
     h.checker.stop();
   }

@@ -24,11 +24,11 @@ const ZERO: Counts = { listeners: 0, backends: 0, workers: 0, sources: 0, queued
 function held(d: Daemon): Counts {
   const t = d.table;
   const c = { ...ZERO };
-  for (const slot of d.topology.listeners.bySlot.keys()) c.listeners += t.listenerActive(slot);
-  for (const [, slot] of d.topology.backends.entries()) c.backends += t.active(slot);
-  for (let w = 0; w < t.cap.workers; w++) c.workers += t.workerStats(w).active;
-  for (let i = 0; i < t.sourceCapacity; i++) c.sources += t.sourceActive(i);
-  for (const [, slot] of d.topology.pools.entries()) c.queued += t.poolQueued(slot);
+  for (const slot of d.topology.listeners.bySlot.keys()) c.listeners += t.listeners.active(slot);
+  for (const [, slot] of d.topology.backends.entries()) c.backends += t.backends.active(slot);
+  for (let w = 0; w < t.cap.workers; w++) c.workers += t.workers.stats(w).active;
+  for (let i = 0; i < t.sources.capacity; i++) c.sources += t.sources.active(i);
+  for (const [, slot] of d.topology.pools.entries()) c.queued += t.pools.queued(slot);
   return c;
 }
 

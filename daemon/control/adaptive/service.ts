@@ -50,18 +50,18 @@ export class AdaptiveService {
     const pools = new Map<string, AdaptivePool>();
     for (const [name, timing] of this.pools) {
       const slot = this.topology.pools.get(name)!;
-      if (t.poolAlgorithm(slot) === ADAPTIVE) pools.set(name, { name, slot, samples: [], timing });
+      if (t.pools.algorithm(slot) === ADAPTIVE) pools.set(name, { name, slot, samples: [], timing });
     }
     if (pools.size === 0) return [];
     for (const [key, { pool, backend }] of this.topology.backendConfig) {
       const p = pools.get(pool.name);
       const slot = this.topology.backends.get(key);
-      if (!p || slot === undefined || !t.eligible(slot) || t.isBackup(slot)) continue;
+      if (!p || slot === undefined || !t.backends.eligible(slot) || t.backends.isBackup(slot)) continue;
       p.samples.push({
         name: backend.name,
-        weight: Math.max(1, t.effectiveWeight(slot)),
-        active: t.active(slot),
-        latencyMs: t.ewmaConnect(slot) + t.ewmaFirstByte(slot),
+        weight: Math.max(1, t.backends.effectiveWeight(slot)),
+        active: t.backends.active(slot),
+        latencyMs: t.backends.ewmaConnect(slot) + t.backends.ewmaFirstByte(slot),
       });
     }
     return [...pools.values()];

@@ -4,7 +4,8 @@
 // is the one place that changes a backend's operational state (the table's op
 // state has this single writer).
 import { log } from '../../log.js';
-import { Cause, CAUSE_NAMES, OP_NAMES, OpState, type Table } from '../../state/table.js';
+import { Cause, CAUSE_NAMES, OP_NAMES, OpState } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 import { ActiveProber } from './active-prober.js';
 import { DEFAULT_PASSIVE_COOLDOWN_MS, PassiveEjector, type PassiveOutcome } from './passive.js';
 import { runProbe } from './probe.js';
@@ -214,9 +215,9 @@ export class HealthChecker implements StateWriter {
   private adopt(e: HealthBackend, cause: Cause): void {
     const rec = tracked(e);
     this.bySlot.set(e.slot, rec);
-    this.table.setHealthCount(e.slot, 0);
+    this.table.backends.setHealthCount(e.slot, 0);
     // initBackend zeroes the agent fields; NaN says "not reported", 0 would be a reading
-    this.table.recordAgent(e.slot, NaN, NaN, NaN);
+    this.table.backends.recordAgent(e.slot, NaN, NaN, NaN);
     this.startCheck(rec, cause);
   }
 
@@ -249,7 +250,7 @@ export class HealthChecker implements StateWriter {
     if (rec.e.check.type === 'none') {
       if (rec.passiveEjected) {
         if (rec.cooldown === null) this.passive.startCooldown(rec);
-      } else if (this.table.opState(rec.e.slot) === OpState.Down) {
+      } else if (this.table.backends.opState(rec.e.slot) === OpState.Down) {
         this.transition(rec, OpState.Up, cause, 'no health check');
       }
       return;
@@ -263,14 +264,14 @@ export class HealthChecker implements StateWriter {
 
   setCount(rec: Tracked, n: number): void {
     rec.count = n;
-    this.table.setHealthCount(rec.e.slot, n);
+    this.table.backends.setHealthCount(rec.e.slot, n);
   }
 
   transition(rec: Tracked, to: OpState, cause: Cause, detail: string): void {
     const slot = rec.e.slot;
-    const from = this.table.opState(slot);
+    const from = this.table.backends.opState(slot);
     const time = this.now();
-    if (!this.table.setOpState(slot, to, cause, time)) return;
+    if (!this.table.backends.setOpState(slot, to, cause, time)) return;
     if (to === OpState.Starting) this.slow.begin(slot, rec.e.slowStartMs);
     else if (from === OpState.Starting) this.slow.cancel(slot);
     if (to !== OpState.Down) {

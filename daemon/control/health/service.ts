@@ -6,7 +6,8 @@
 import { HealthChecker, type HealthTransition } from './checker.js';
 import type { HealthBackend } from './tracked.js';
 import type { BackendConfig, PoolConfig } from '../../config/schema.js';
-import { Cause, type Table } from '../../state/table.js';
+import { Cause } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 import type { Topology } from '../topology/topology.js';
 import { touches, type ConfigDiff } from '../topology/diff.js';
 

@@ -65,7 +65,7 @@ export class SlowStart {
   /** Stop a ramp; `restore` puts the effective weight back to the configured one. */
   cancel(slot: number, restore = true): void {
     if (!this.ramps.delete(slot)) return;
-    if (restore) this.o.table.setEffectiveWeight(slot, this.o.table.weight(slot));
+    if (restore) this.o.table.backends.setEffectiveWeight(slot, this.o.table.backends.weight(slot));
     if (this.ramps.size === 0) this.disarm();
   }
 
@@ -78,8 +78,8 @@ export class SlowStart {
   /** The configured weight changed: the effective one follows (at the ramp's position while ramping). */
   followWeight(slot: number): void {
     const r = this.ramps.get(slot);
-    const w = this.o.table.weight(slot);
-    this.o.table.setEffectiveWeight(slot, r ? rampWeight(w, this.fraction(r)) : w);
+    const w = this.o.table.backends.weight(slot);
+    this.o.table.backends.setEffectiveWeight(slot, r ? rampWeight(w, this.fraction(r)) : w);
   }
 
   stop(): void {
@@ -95,7 +95,7 @@ export class SlowStart {
   private apply(slot: number): void {
     const r = this.ramps.get(slot);
     if (!r) return;
-    this.o.table.setEffectiveWeight(slot, rampWeight(this.o.table.weight(slot), this.fraction(r)));
+    this.o.table.backends.setEffectiveWeight(slot, rampWeight(this.o.table.backends.weight(slot), this.fraction(r)));
   }
 
   private arm(): void {
@@ -122,7 +122,7 @@ export class SlowStart {
     }
     for (const slot of done) {
       this.ramps.delete(slot);
-      this.o.table.setEffectiveWeight(slot, this.o.table.weight(slot));
+      this.o.table.backends.setEffectiveWeight(slot, this.o.table.backends.weight(slot));
       this.o.onComplete(slot);
     }
     this.arm();

@@ -36,7 +36,7 @@ export const PROCESS_FAMILIES: Def[] = [
     'netmon_start_time_seconds',
     'Start time of the daemon, seconds since the epoch.',
     'gauge',
-    (v) => v.table.startTime / 1000,
+    (v) => v.table.header.startTime() / 1000,
   ),
   single(
     'netmon_config_generation',
@@ -49,7 +49,7 @@ export const PROCESS_FAMILIES: Def[] = [
     help: 'Config reloads, by result (success, failure).',
     type: 'counter',
     read: (v) => {
-      const r = v.table.reloadStats();
+      const r = v.table.header.reloadStats();
       return [
         { labels: { result: 'success' }, value: r.reloads },
         { labels: { result: 'failure' }, value: r.failures },

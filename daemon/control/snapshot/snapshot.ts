@@ -8,10 +8,7 @@
 // then, until the client closes, one line per message:
 //   {"id":7,"ok":true,"data":{"type":"snapshot","snapshot":Snapshot}}   every interval
 //   {"id":7,"ok":true,"data":{"type":"event","event":DaemonEvent}}      as they happen
-
-export type AdminStateName = 'ready' | 'drain' | 'maint';
-type OpStateName = 'up' | 'down' | 'starting';
-export type CheckResultName = 'none' | 'ok' | 'failed';
+import type { AdminStateName, CauseName, CheckResultName, OpStateName } from '../../state/names.js';
 
 export interface Percentiles {
   /** milliseconds; NaN-free: 0 when there are no samples */
@@ -37,8 +34,8 @@ export interface BackendSnapshot {
   address: string;
   admin: AdminStateName;
   op: OpStateName;
-  /** why the state last changed: config | health | passive | admin | reload | slow_start */
-  cause: string;
+  /** why the state last changed */
+  cause: CauseName;
   /** ms since epoch */
   lastChange: number;
   weight: number;
@@ -179,7 +176,16 @@ export interface Snapshot {
 }
 
 export type DaemonEvent =
-  | { type: 'state'; time: number; backend: string; from: string; to: string; cause: string; detail: string }
+  | {
+      type: 'state';
+      time: number;
+      backend: string;
+      /** an admin state for `ctl set state`, an operational state for health and passive changes */
+      from: AdminStateName | OpStateName;
+      to: AdminStateName | OpStateName;
+      cause: CauseName;
+      detail: string;
+    }
   | { type: 'alert'; time: number; alert: AlertSnapshot }
   | {
       type: 'reload';

@@ -8,7 +8,7 @@
 // too) and `args` names the arguments (`"args":{"pool":"web"}`).
 import { ALGORITHMS } from '../../config/schema.js';
 import { NetmonError } from '../../errors.js';
-import type { AdminStateName } from '../snapshot/snapshot.js';
+import { ADMIN_NAMES, type AdminStateName } from '../../state/names.js';
 import { parseObject, parseWords, usageOf, type ArgSpec, type Args } from './args.js';
 import type { ControlContext } from './context.js';
 import * as f from './format.js';
@@ -58,7 +58,6 @@ const num = (a: Args, k: string): number => a[k] as number;
 
 const BACKEND: ArgSpec = { name: 'backend', metavar: 'POOL/BACKEND', kind: 'backend' };
 const LISTENER: ArgSpec = { name: 'listener', metavar: 'LISTENER', kind: 'name' };
-const STATES: readonly AdminStateName[] = ['ready', 'drain', 'maint'];
 
 const MIN_SUBSCRIBE_INTERVAL_MS = 100;
 
@@ -153,7 +152,7 @@ const COMMANDS: readonly Command[] = [
   def({
     name: 'set state',
     help: 'admin state of a backend: ready takes traffic, drain keeps its connections but gets no new ones, maint neither',
-    args: [BACKEND, { name: 'state', metavar: 'STATE', kind: 'enum', values: STATES }],
+    args: [BACKEND, { name: 'state', metavar: 'STATE', kind: 'enum', values: ADMIN_NAMES }],
     mutates: true,
     run: (ctx, a) => setState(ctx, str(a, 'backend'), str(a, 'state') as AdminStateName),
     text: (d) => d.message,

@@ -1,7 +1,8 @@
 // What the control socket may ask of the daemon. The Daemon (../daemon.ts) implements it; the
 // socket server and its command table only ever talk to this interface, so they
 // are tested with a fake.
-import type { AdminStateName, DaemonEvent, ReloadOutcome, Snapshot } from '../snapshot/snapshot.js';
+import type { AdminStateName } from '../../state/names.js';
+import type { DaemonEvent, ReloadOutcome, Snapshot } from '../snapshot/snapshot.js';
 import type { ErrorCode } from '../../errors.js';
 
 export interface ReloadResult {

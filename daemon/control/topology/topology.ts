@@ -7,7 +7,8 @@
 // The topology is the one writer of a backend's configured weight (the config,
 // or `set weight`); its effective weight is slow start's (health/slow-start.ts).
 import type { AlgorithmName, BackendConfig, Config, PoolConfig } from '../../config/schema.js';
-import { AdminState, Cause, OpState, type Table } from '../../state/table.js';
+import { AdminState, Cause, OpState } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 import { algorithmId } from '../../data/balance/index.js';
 import { NamedSlots } from './slots.js';
 import { touches, type ConfigDiff } from './diff.js';
@@ -78,7 +79,7 @@ export class Topology {
     this.applyBackends(d, generation, now, changes);
     this.applyListeners(d, changes);
     this.config = d.next;
-    this.table.setGeneration(generation);
+    this.table.header.setGeneration(generation);
     return changes;
   }
 
@@ -87,19 +88,19 @@ export class Topology {
     for (const pool of d.pools.added) {
       const [slot, isNew] = this.pools.ensure(pool.name);
       if (isNew) {
-        t.initPool(slot, algorithmId(pool.algorithm));
+        t.pools.init(slot, algorithmId(pool.algorithm));
         changes.push(`pool ${pool.name} added`);
       } else {
         // back before its queue emptied: its slot, counters and queue are kept
         this.removedPools.delete(pool.name);
-        t.setPoolAlgorithm(slot, algorithmId(pool.algorithm));
+        t.pools.setAlgorithm(slot, algorithmId(pool.algorithm));
         changes.push(`pool ${pool.name} restored`);
       }
     }
     for (const c of d.pools.changed) {
       if (!touches(c, 'algorithm')) continue;
       // the config changed this item: it wins over a run-time `set algorithm`
-      t.setPoolAlgorithm(this.pools.get(c.name)!, algorithmId(c.after.algorithm));
+      t.pools.setAlgorithm(this.pools.get(c.name)!, algorithmId(c.after.algorithm));
       changes.push(`pool ${c.name} algorithm ${c.before.algorithm} -> ${c.after.algorithm}`);
     }
     for (const pool of d.pools.removed) {
@@ -117,15 +118,15 @@ export class Topology {
       const [slot, isNew] = this.backends.ensure(b.key);
       if (isNew) {
         const init = { weight: b.weight, maxConnections: b.maxConnections, backup: b.backup, generation };
-        t.initBackend(slot, { ...init, pool: this.pools.get(pool.name)!, op: OpState.Up }, now);
+        t.backends.init(slot, { ...init, pool: this.pools.get(pool.name)!, op: OpState.Up }, now);
         changes.push(`backend ${b.key} added (${b.address.text}, weight ${b.weight})`);
         continue;
       }
       // back while still draining from its removal: the slot keeps its state and counters
       const returning = this.removed.get(b.key)!;
       this.removed.delete(b.key);
-      if (t.adminState(slot) === AdminState.Drain && t.lastCause(slot) === Cause.Reload) {
-        t.setAdminState(slot, AdminState.Ready, Cause.Reload, now);
+      if (t.backends.adminState(slot) === AdminState.Drain && t.backends.lastCause(slot) === Cause.Reload) {
+        t.backends.setAdminState(slot, AdminState.Ready, Cause.Reload, now);
       }
       changes.push(`backend ${b.key} restored`);
       this.applyBackend(slot, returning.backend, b, changes);
@@ -133,13 +134,13 @@ export class Topology {
     for (const c of d.backends.changed)
       this.applyBackend(this.backends.get(c.name)!, c.before.backend, c.after.backend, changes);
     for (const b of d.next.pools.flatMap((p) => p.backends))
-      t.setBackendGeneration(this.backends.get(b.key)!, generation);
+      t.backends.setGeneration(this.backends.get(b.key)!, generation);
     for (const { pool, backend } of d.backends.removed) {
       const slot = this.backends.get(backend.key)!;
       // removed backends drain: no new connections, existing ones finish
-      t.setAdminState(slot, AdminState.Drain, Cause.Reload, now);
+      t.backends.setAdminState(slot, AdminState.Drain, Cause.Reload, now);
       this.removed.set(backend.key, { slot, pool: pool.name, backend });
-      changes.push(`backend ${backend.key} removed (draining ${t.active(slot)} connections)`);
+      changes.push(`backend ${backend.key} removed (draining ${t.backends.active(slot)} connections)`);
     }
   }
 
@@ -147,11 +148,11 @@ export class Topology {
   private applyBackend(slot: number, before: BackendConfig, b: BackendConfig, changes: string[]): void {
     const t = this.table;
     if (before.weight !== b.weight) {
-      t.setConfiguredWeight(slot, b.weight);
+      t.backends.setConfiguredWeight(slot, b.weight);
       changes.push(`backend ${b.key} weight ${before.weight} -> ${b.weight}`);
     }
-    if (before.maxConnections !== b.maxConnections) t.setMaxConnections(slot, b.maxConnections);
-    if (before.backup !== b.backup) t.setBackup(slot, b.backup);
+    if (before.maxConnections !== b.maxConnections) t.backends.setMaxConnections(slot, b.maxConnections);
+    if (before.backup !== b.backup) t.backends.setBackup(slot, b.backup);
     if (before.address.text !== b.address.text) {
       changes.push(`backend ${b.key} address ${before.address.text} -> ${b.address.text}`);
     }
@@ -162,19 +163,19 @@ export class Topology {
     for (const l of d.listeners.added) {
       const [slot, isNew] = this.listeners.ensure(l.name);
       if (isNew) {
-        t.resetListener(slot);
-        t.initListener(slot, l.maxConnections);
+        t.listeners.reset(slot);
+        t.listeners.init(slot, l.maxConnections);
         changes.push(`listener ${l.name} added on ${l.bind.text}`);
       } else {
         // back while its connections were still open: counters and enabled state are kept
         this.removedListeners.delete(l.name);
-        t.setListenerMaxConnections(slot, l.maxConnections);
+        t.listeners.setMaxConnections(slot, l.maxConnections);
         changes.push(`listener ${l.name} restored on ${l.bind.text}`);
       }
     }
     for (const c of d.listeners.changed) {
       const slot = this.listeners.get(c.name)!;
-      if (touches(c, 'max_connections')) t.setListenerMaxConnections(slot, c.after.maxConnections);
+      if (touches(c, 'max_connections')) t.listeners.setMaxConnections(slot, c.after.maxConnections);
       if (touches(c, 'bind')) {
         changes.push(
           this.activated.has(c.name)
@@ -201,22 +202,22 @@ export class Topology {
     const t = this.table;
     const freed: string[] = [];
     for (const [key, r] of this.removed) {
-      if (t.active(r.slot) > 0) continue;
-      t.freeBackend(r.slot);
+      if (t.backends.active(r.slot) > 0) continue;
+      t.backends.free(r.slot);
       this.backends.release(key);
       this.removed.delete(key);
       freed.push(`backend ${key}`);
     }
     for (const [name, slot] of this.removedListeners) {
-      if (t.listenerActive(slot) > 0) continue;
-      t.freeListener(slot);
+      if (t.listeners.active(slot) > 0) continue;
+      t.listeners.free(slot);
       this.listeners.release(name);
       this.removedListeners.delete(name);
       freed.push(`listener ${name}`);
     }
     for (const [name, slot] of this.removedPools) {
-      if (t.poolQueued(slot) > 0) continue;
-      t.freePool(slot);
+      if (t.pools.queued(slot) > 0) continue;
+      t.pools.free(slot);
       this.pools.release(name);
       this.removedPools.delete(name);
       freed.push(`pool ${name}`);
@@ -226,7 +227,7 @@ export class Topology {
 
   /** The configured weight of a live backend, as `set weight` changes it at run time. */
   setConfiguredWeight(slot: number, weight: number): void {
-    this.table.setConfiguredWeight(slot, weight);
+    this.table.backends.setConfiguredWeight(slot, weight);
   }
 
   plan(): WorkerPlan {
