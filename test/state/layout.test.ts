@@ -17,6 +17,7 @@ import {
   ListenerStripe,
   MAX_SOURCE_ENTRIES,
   PoolI32,
+  PoolStripe,
   KEY_WORDS,
   SOURCE_REJECTS,
   SourceEntry,
@@ -101,19 +102,21 @@ test('the float and per-source parts, stripes and source entries start on cache 
 test('sizes for given capacities', () => {
   // i32: 16 header + 3 * 8 + 2 * 8 + 5 * 16 = 136 elements (544 bytes), floats from 576;
   // f64: 4 header, 5 * 12 backend floats, stripes from 64: 2 * 5 * 55 backend, from 616:
-  // 2 * 3 * 17 listener, from 720: 2 * 8 worker = 736 elements; 576 + 5888 = 6464
+  // 2 * 3 * 17 listener, from 720: 2 * 8 worker, from 736: 2 * 2 * 1 pool = 740 elements;
+  // 576 + 5920 = 6496, rounded to a cache line: 6528
   const small = new Layout({ workers: 2, listeners: 3, pools: 2, backends: 5 });
   assert.equal(BackendStripe.Size, 55);
   assert.equal(ListenerStripe.Size, 17);
+  assert.equal(PoolStripe.Size, 1);
   assert.equal(small.f64Start, 576);
-  assert.equal(small.f64Length, 736);
-  assert.equal(small.bytes, 6464);
+  assert.equal(small.f64Length, 740);
+  assert.equal(small.bytes, 6528);
   assert.equal(small.srcLength, 0);
   // sources: 3 listeners * 4 rounded to 16, 1024 entries * 16, 2 workers * 1024 held counts
   const tracked = new Layout({ workers: 2, listeners: 3, pools: 2, backends: 5, sources: 1024 });
-  assert.equal(tracked.srcStart, 6464);
+  assert.equal(tracked.srcStart, 6528);
   assert.equal(tracked.srcLength, 16 + 1024 * 16 + 2 * 1024);
-  assert.equal(tracked.bytes, 6464 + (16 + 1024 * 16 + 2 * 1024) * 4);
+  assert.equal(tracked.bytes, 6528 + (16 + 1024 * 16 + 2 * 1024) * 4);
   assert.equal(new Table({ workers: 2, listeners: 3, pools: 2, backends: 5, sources: 1024 }).byteLength, tracked.bytes);
 });
 
@@ -146,6 +149,10 @@ test('every slot of a kind lies inside its region, one after the other', () => {
     for (let i = 0; i < cap.listeners; i++) {
       inside('listener stripes', f64(l.listenerStripe(w, i)), ListenerStripe.Size * 8);
       stripes.push([l.listenerStripe(w, i), ListenerStripe.Size]);
+    }
+    for (let i = 0; i < cap.pools; i++) {
+      inside('pool stripes', f64(l.poolStripe(w, i)), PoolStripe.Size * 8);
+      stripes.push([l.poolStripe(w, i), PoolStripe.Size]);
     }
     for (let i = 0; i < cap.sources; i++) inside('source held', src(l.sourceHeld(w, i)), 4);
   }
