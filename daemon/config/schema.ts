@@ -3,7 +3,7 @@
 // parses text again: addresses and ranges are typed (ip.ts), durations are ms,
 // sizes are bytes, server names are lower case, enums are their words. Every
 // value is plain data, so the parts a worker needs cross postMessage unchanged.
-import type { IpRange } from '../data/edge/ip.js';
+import type { IpRange } from '../net/ip.js';
 import type { RouteProtocol } from '../state/names.js';
 
 export const ALGORITHMS = [
