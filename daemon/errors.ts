@@ -89,20 +89,20 @@ export const CODES = {
     retryable: false,
     doc: 'LISTEN_FDS / LISTEN_FDNAMES from systemd are malformed',
   },
+  E_LISTEN: {
+    fault: 'client',
+    retryable: false,
+    doc: 'a listener cannot be opened (address in use, no permission); at start netmon exits, on a reload the rest of the config runs',
+  },
   E_METRICS_LISTEN: {
     fault: 'client',
     retryable: false,
     doc: 'the metrics port cannot be bound (address in use, no permission)',
   },
-  E_LISTEN: {
-    fault: 'client',
-    retryable: false,
-    doc: 'a listener cannot bind its address (address in use, no permission)',
-  },
   E_PLAN: {
     fault: 'daemon',
     retryable: false,
-    doc: 'a worker could not apply a validated plan to a listener: it is not served; the start or reload fails',
+    doc: 'a worker could not apply a validated plan to a listener: it is not served; the start fails, a reload is applied in part',
   },
   E_INTERNAL: { fault: 'daemon', retryable: true, doc: 'an unexpected failure inside netmon' },
 } as const satisfies Record<string, CodeInfo>;

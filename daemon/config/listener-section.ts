@@ -1,7 +1,8 @@
 // [[listener]]: bind address, pool, limits and the edge (ACL, PROXY protocol in,
 // peek-based routes, per-source limits). Returns a fully defaulted ListenerConfig.
-import { parseIp } from '../data/edge/ip.js';
-import { PROXY_PROTOCOL_MODES, ROUTE_PROTOCOLS } from './schema.js';
+import { parseIp } from '../net/ip.js';
+import { PROXY_PROTOCOL_MODES } from './schema.js';
+import { ROUTE_PROTOCOLS } from '../state/names.js';
 import type { EdgeConfig, ListenerConfig, RouteConfig, SourceLimits } from './schema.js';
 import type { Section } from './reader.js';
 

@@ -3,7 +3,8 @@
 // parses text again: addresses and ranges are typed (ip.ts), durations are ms,
 // sizes are bytes, server names are lower case, enums are their words. Every
 // value is plain data, so the parts a worker needs cross postMessage unchanged.
-import type { IpRange } from '../data/edge/ip.js';
+import type { IpRange } from '../net/ip.js';
+import type { RouteProtocol } from '../state/names.js';
 
 export const ALGORITHMS = [
   'round_robin',
@@ -28,10 +29,6 @@ type ProxyProtocolMode = (typeof PROXY_PROTOCOL_MODES)[number];
 /** PROXY protocol header a pool writes to its backends before the first client byte */
 export const SEND_PROXY_MODES = ['off', 'v1', 'v2'] as const;
 type SendProxyMode = (typeof SEND_PROXY_MODES)[number];
-
-/** what the bounded peek at a connection's first bytes can recognise */
-export const ROUTE_PROTOCOLS = ['tls', 'http1', 'http2', 'ssh', 'other'] as const;
-export type RouteProtocol = (typeof ROUTE_PROTOCOLS)[number];
 
 /** host:port, resolved at load time. `host` is an IP literal or a name (backends only). */
 export interface Address {

@@ -91,7 +91,7 @@ export function evaluateHealth(input: HealthInput): HealthReport {
 
 /** What the daemon reads to build a HealthInput: the Topology satisfies it. */
 export interface HealthSources {
-  table: Pick<Table, 'listenerEnabled' | 'eligible'>;
+  table: { listeners: Pick<Table['listeners'], 'enabled'>; backends: Pick<Table['backends'], 'eligible'> };
   listeners: { get(name: string): number | undefined };
   backends: { get(key: string): number | undefined };
   /** backends removed by a reload, still draining: they do not count */
@@ -106,7 +106,7 @@ export function observeHealth(
 ): Pick<HealthInput, 'listeners' | 'criticalPools'> {
   const listeners = config.listeners.map((l) => {
     const slot = src.listeners.get(l.name);
-    const enabled = slot !== undefined && src.table.listenerEnabled(slot);
+    const enabled = slot !== undefined && src.table.listeners.enabled(slot);
     return { name: l.name, enabled, open: enabled && openListeners.has(l.name) };
   });
   const criticalPools = config.pools
@@ -115,7 +115,7 @@ export function observeHealth(
       let up = 0;
       for (const b of p.backends) {
         const slot = src.removed.has(b.key) ? undefined : src.backends.get(b.key);
-        if (slot !== undefined && src.table.eligible(slot)) up++;
+        if (slot !== undefined && src.table.backends.eligible(slot)) up++;
       }
       return { pool: p.name, up, total: p.backends.length };
     });

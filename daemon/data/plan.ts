@@ -64,15 +64,28 @@ export interface WorkerPlan {
   edge?: WorkerEdgePlan;
 }
 
-/** main -> worker */
-export type ToWorker = { type: 'plan'; plan: WorkerPlan } | { type: 'stop'; graceMs: number };
+/**
+ * A listener a worker does not serve as a generation says: its bind failed
+ * (E_LISTEN), or its plan could not be applied (E_PLAN; `listener` is "*" when
+ * the whole plan failed).
+ */
+export interface ListenFailure {
+  listener: string;
+  code: 'E_LISTEN' | 'E_PLAN';
+  message: string;
+  /** where the worker still serves the listener (its previous bind, kept), or null: not served */
+  serving: string | null;
+}
+
+/** main -> worker; a stop is graceful (connections finish) or immediate (every connection is cut now) */
+export type ToWorker = { type: 'plan'; plan: WorkerPlan } | { type: 'stop'; immediate: boolean };
 
 /** worker -> main */
 export type FromWorker =
   | {
       type: 'applied';
       generation: number;
-      errors: { listener: string; code: string; message: string }[];
+      failures: ListenFailure[];
       /** names of the listeners this worker has a socket open for, after applying */
       listening: string[];
     }

@@ -14,8 +14,9 @@ import { parseConfig } from '../../daemon/config/load.js';
 import { ConfigErrors } from '../../daemon/errors.js';
 import { Table } from '../../daemon/state/table.js';
 import { Topology } from '../../daemon/control/topology/topology.js';
+import { diffConfigs } from '../../daemon/control/topology/diff.js';
 import { ListenerEdge } from '../../daemon/data/edge/listener-edge.js';
-import { clientAddress, type IpRange } from '../../daemon/data/edge/ip.js';
+import { clientAddress, type IpRange } from '../../daemon/net/ip.js';
 import type { Config } from '../../daemon/config/schema.js';
 import type { WorkerPlan } from '../../daemon/data/plan.js';
 
@@ -263,7 +264,7 @@ function configText(allow: Entry[], deny: Entry[], trusted: Entry[]): string {
 function workerPlan(config: Config): WorkerPlan {
   const table = new Table({ workers: 1, listeners: 2, pools: 2, backends: 2, sources: 1024 });
   const topology = new Topology(table);
-  topology.apply(config, 0);
+  topology.apply(diffConfigs(null, config), 0);
   return structuredClone(topology.plan());
 }
 

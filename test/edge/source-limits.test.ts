@@ -5,9 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { Table, type TableCapacity } from '../../daemon/state/table.js';
+import { Table } from '../../daemon/state/table.js';
+import type { TableCapacity } from '../../daemon/state/layout.js';
 import { SourceLimiter } from '../../daemon/data/edge/source-limits.js';
-import { parseIp } from '../../daemon/data/edge/ip.js';
+import { parseIp } from '../../daemon/net/ip.js';
 import { SourceIndex } from '../../daemon/data/edge/source-index.js';
 import { readClients, SourceWatch } from '../../daemon/control/sources/source-clients.js';
 import type { SourceLimits } from '../../daemon/config/schema.js';
@@ -90,7 +91,7 @@ test('max_connections holds across views; a close in one frees a slot for the ot
   assert.equal(a.admit(parseIp('192.0.2.1')), 'max_connections');
   a.release(e1);
   assert.equal(b.admit(parseIp('192.0.2.1')), 'ok');
-  assert.equal(ta.sourceActive(e1), 3);
+  assert.equal(ta.sources.active(e1), 3);
   assert.equal(b.admit(parseIp('192.0.2.2')), 'ok', 'another source has its own count');
 });
 
@@ -114,20 +115,20 @@ test('claim race: a source being written by one view is waited for, never insert
   const scratch = twoViews({ maxConnections: 5 });
   const slot = admitted(scratch.a, '192.0.2.7');
   // view A won the claim of that empty entry and has not written it yet
-  const tag = ta.sourceTag(slot);
-  assert.ok(ta.claimSource(0, slot, tag));
+  const tag = ta.sources.tag(slot);
+  assert.ok(ta.sources.claim(0, slot, tag));
   const b = new SourceLimiter(limits({ maxConnections: 5 }), { table: tb, worker: 1, listener: 0, now: () => 0 }, 1000);
   assert.equal(b.admit(parseIp('192.0.2.7')), 'ok');
   assert.equal(b.entry, -1, 'B neither claimed another entry nor used the half-written one');
-  assert.equal(tb.sourceListenerStats(0).degraded, 1, 'and the untracked admission is counted');
+  assert.equal(tb.sources.listenerStats(0).degraded, 1, 'and the untracked admission is counted');
   // A finishes: now B finds A's entry
   const key = new Int32Array([(4 << 8) | 32, 0xc0000207 | 0, 0, 0, 0]);
-  ta.writeSource(slot, ta.sourceOwnerWord(0), key, 0x40000000, 0);
-  ta.publishSource(slot, tag);
-  ta.addSourceEntries(0, 1);
+  ta.sources.write(slot, ta.sources.ownerWord(0), key, 0x40000000, 0);
+  ta.sources.publish(slot, tag);
+  ta.sources.addEntries(0, 1);
   assert.equal(admitted(b, '192.0.2.7'), slot);
   assert.equal(admitted(a, '192.0.2.7'), slot);
-  assert.equal(ta.sourceListenerStats(0).entries, 1);
+  assert.equal(ta.sources.listenerStats(0).entries, 1);
 });
 
 test('claim race: the loser of the compareExchange looks again and finds the winner', () => {
@@ -135,7 +136,7 @@ test('claim race: the loser of the compareExchange looks again and finds the win
   const ia = new SourceIndex(ta, 0);
   const ib = new SourceIndex(tb, 1);
   const key = new Int32Array([(4 << 8) | 32, 0x0a000001, 0, 0, 0]);
-  const owner = ta.sourceOwnerWord(0);
+  const owner = ta.sources.ownerWord(0);
   const i = ia.find(owner, 0, key, 1000, 1, 0);
   assert.ok(i >= 0);
   assert.equal(ib.find(owner, 0, key, 1000, 1, 0), i);
@@ -189,9 +190,12 @@ test('two real threads admitting the same new sources at once: one entry each, m
     if (size === 16384) {
       assert.equal(tracked, sources, 'every source admitted exactly once over the four threads');
       assert.equal(untracked, 0);
-      assert.equal(table.sourceListenerStats(0).entries, sources);
+      assert.equal(table.sources.listenerStats(0).entries, sources);
     } else {
-      assert.ok(untracked > 0 && table.sourceListenerStats(0).degraded >= untracked, 'a full table degrades, counted');
+      assert.ok(
+        untracked > 0 && table.sources.listenerStats(0).degraded >= untracked,
+        'a full table degrades, counted',
+      );
     }
     // the threads exited holding their connections: the main thread gives their shares back
     for (let w = 0; w < threads.length; w++) table.releaseWorker(w);
@@ -213,19 +217,19 @@ test('a full table replaces the least recently seen idle source; a source with a
     const s = i % 2 === 0 ? a : b;
     s.release(admitted(s, `10.0.0.${i}`));
   }
-  assert.equal(ta.sourceListenerStats(0).entries, 16);
+  assert.equal(ta.sources.listenerStats(0).entries, 16);
   clock.now = 100;
   b.release(admitted(b, '10.0.0.0')); // seen again: no longer the oldest
   clock.now = 101;
   b.release(admitted(b, '10.0.1.1')); // replaces 10.0.0.1, now the least recently seen
   const shown = new Set(readClients(ta, [0], 100).map((c) => c.address));
   assert.ok(shown.has('10.0.0.0') && shown.has('10.0.1.1') && !shown.has('10.0.0.1'), [...shown].join(' '));
-  assert.equal(ta.sourceListenerStats(0).evictions, 1);
+  assert.equal(ta.sources.listenerStats(0).evictions, 1);
   for (let i = 0; i < 500; i++) {
     clock.now = 200 + i;
     b.release(admitted(b, `10.1.${i >> 8}.${i & 255}`));
   }
-  assert.equal(ta.sourceListenerStats(0).entries, 16, 'bounded by table_size');
+  assert.equal(ta.sources.listenerStats(0).entries, 16, 'bounded by table_size');
   assert.equal(b.admit(parseIp('192.0.2.200')), 'max_connections', 'the held source kept its entry and its count');
   a.release(held);
   assert.equal(b.admit(parseIp('192.0.2.200')), 'ok');
@@ -236,8 +240,8 @@ test('when every entry holds a connection, a new source is admitted untracked an
   for (let i = 0; i < 16; i++) admitted(a, `10.0.0.${i}`);
   assert.equal(a.admit(parseIp('10.0.1.0')), 'ok');
   assert.equal(a.entry, -1);
-  assert.equal(ta.sourceListenerStats(0).degraded, 1);
-  assert.equal(ta.sourceListenerStats(0).evictions, 0);
+  assert.equal(ta.sources.listenerStats(0).degraded, 1);
+  assert.equal(ta.sources.listenerStats(0).evictions, 0);
 });
 
 test('at its table_size a listener replaces only its own sources, not those of another listener', () => {
@@ -248,8 +252,8 @@ test('at its table_size a listener replaces only its own sources, not those of a
   const big = new SourceLimiter(limits({ maxConnections: 9 }), { table: t, worker: 0, listener: 1, now }, 100);
   for (let i = 0; i < 8; i++) big.release(admitted(big, `10.9.0.${i}`));
   for (let i = 0; i < 50; i++) small.release(admitted(small, `10.0.0.${i}`));
-  assert.equal(t.sourceListenerStats(0).entries, 4);
-  assert.equal(t.sourceListenerStats(1).entries, 8, 'the other listener kept all its sources');
+  assert.equal(t.sources.listenerStats(0).entries, 4);
+  assert.equal(t.sources.listenerStats(1).entries, 8, 'the other listener kept all its sources');
 });
 
 test('at its table_size with none of its own sources nearby, a listener takes a free entry; the main thread trims it back', () => {
@@ -262,11 +266,11 @@ test('at its table_size with none of its own sources nearby, a listener takes a 
     const s = i % 2 === 0 ? a : b;
     s.release(admitted(s, `10.0.0.${i}`));
   }
-  assert.ok(ta.sourceListenerStats(0).entries > 4, 'over its size until trimmed');
-  assert.equal(ta.sourceListenerStats(0).degraded, 0, 'every source was tracked');
+  assert.ok(ta.sources.listenerStats(0).entries > 4, 'over its size until trimmed');
+  assert.equal(ta.sources.listenerStats(0).degraded, 0, 'every source was tracked');
   const watch = new SourceWatch(ta, () => clock.now);
   watch.trim([{ name: 'web', slot: 0, quota: 4 }]);
-  assert.equal(ta.sourceListenerStats(0).entries, 4);
+  assert.equal(ta.sources.listenerStats(0).entries, 4);
   const kept = readClients(ta, [0], 100).map((c) => c.address);
   assert.deepEqual(
     new Set(kept),
@@ -286,9 +290,9 @@ test('a dead worker: its connections are given back and a rewrite it left half d
   // worker 0 also dies in the middle of claiming the entry for a new source
   const scratch = twoViews({ maxConnections: 2 });
   const slot = admitted(scratch.a, '192.0.2.9');
-  assert.ok(ta.claimSource(0, slot, ta.sourceTag(slot)));
+  assert.ok(ta.sources.claim(0, slot, ta.sources.tag(slot)));
   ta.releaseWorker(0);
-  assert.equal(tb.sourceActive(e), 0);
+  assert.equal(tb.sources.active(e), 0);
   assert.equal(b.admit(parseIp('192.0.2.1')), 'ok');
   admitted(b, '192.0.2.9'); // the half-written entry no longer blocks the source
 });
@@ -297,7 +301,7 @@ test('a listener slot given to a new listener starts with no sources', () => {
   const { a, ta } = twoViews({ maxConnections: 1 });
   admitted(a, '192.0.2.1');
   assert.equal(readClients(ta, [0], 10).length, 1);
-  ta.resetListener(0);
+  ta.listeners.reset(0);
   const fresh = new SourceLimiter(
     limits({ maxConnections: 1 }),
     { table: ta, worker: 0, listener: 0, now: () => 0 },

@@ -2,9 +2,10 @@
 // table's buffer, waits for the start signal, and admits the same list of new
 // sources as every other thread, as fast as it can.
 import { parentPort, workerData } from 'node:worker_threads';
-import { Table, type TableCapacity } from '../../daemon/state/table.js';
+import { Table } from '../../daemon/state/table.js';
+import type { TableCapacity } from '../../daemon/state/layout.js';
 import { SourceLimiter } from '../../daemon/data/edge/source-limits.js';
-import { parseIp, type IpAddress } from '../../daemon/data/edge/ip.js';
+import { parseIp, type IpAddress } from '../../daemon/net/ip.js';
 import type { SourceLimits } from '../../daemon/config/schema.js';
 
 export interface RaceInit {

@@ -8,7 +8,8 @@
 // after a cool-down.
 import { DEFAULT_PASSIVE } from '../../config/defaults.js';
 import { log } from '../../log.js';
-import { Cause, OpState, type Table } from '../../state/table.js';
+import { Cause, OpState } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 import type { ClearTimer, SetTimer } from './timers.js';
 import type { StateWriter, Tracked } from './tracked.js';
 
@@ -52,8 +53,8 @@ export class PassiveEjector {
    */
   report(rec: Tracked, pool: Iterable<Tracked>): PassiveOutcome {
     const slot = rec.e.slot;
-    this.o.table.resetConsecutiveFailures(slot);
-    if (this.o.table.opState(slot) === OpState.Down) return 'already_down';
+    this.o.table.backends.resetConsecutiveFailures(slot);
+    if (this.o.table.backends.opState(slot) === OpState.Down) return 'already_down';
     const name = rec.e.pool;
     const share = rec.e.passive?.maxEjectedShare ?? DEFAULT_MAX_EJECTED_SHARE;
     let size = 0;

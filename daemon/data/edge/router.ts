@@ -1,7 +1,8 @@
 // Peek-based routing for one listener: from the first bytes a client sends,
 // the protocol (for the metric and protocol routes) and, for TLS, the server
 // name (for SNI routes). The bytes are only looked at, never changed.
-import type { RouteConfig, RouteProtocol } from '../../config/schema.js';
+import type { RouteConfig } from '../../config/schema.js';
+import type { RouteProtocol } from '../../state/names.js';
 import { parseClientHello } from './client-hello.js';
 import { sniffFinal, sniffProtocol } from './sniff.js';
 
