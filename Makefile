@@ -12,7 +12,7 @@ export npm_config_audit := false
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build node deps test test-deps lint format demo bench clean distclean install
+.PHONY: all build node deps test test-deps lint format demo bench clean distclean install relay asan
 
 all: build
 
@@ -34,7 +34,30 @@ node_modules/.installed: package.json package-lock.json $(NODE)
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-build: dist/.built
+build: dist/.built relay
+
+# The native relay (daemon/data/native/*.c): a Node-API addon built with the
+# machine's C compiler against the headers of the Node in .node/, no download.
+# When it cannot be built, netmon relays with Node sockets ([data] relay =
+# "auto") and says so in its log.
+RELAY_SRC := daemon/data/native/relay.c daemon/data/native/binding.c
+RELAY_DEPS := $(RELAY_SRC) daemon/data/native/relay.h
+RELAY_CFLAGS := -std=gnu11 -Wall -Wextra -fPIC -shared -fvisibility=hidden -DNAPI_VERSION=8 -I$(NODE_DIR)/include/node
+RELAY_ADDON := build/netmon-relay.node
+RELAY_ASAN := build/netmon-relay-asan.node
+CC ?= cc
+
+relay: $(RELAY_ADDON)
+
+$(RELAY_ADDON): $(RELAY_DEPS) | $(NODE)
+	@mkdir -p build
+	@$(CC) -O2 -g $(RELAY_CFLAGS) -o $@.tmp $(RELAY_SRC) && mv $@.tmp $@ && echo "built $@" \
+	  || { rm -f $@.tmp; echo "the native relay was not built: netmon will relay with Node sockets"; }
+
+# The same, with AddressSanitizer and UBSan, for `make asan`
+$(RELAY_ASAN): $(RELAY_DEPS) | $(NODE)
+	@mkdir -p build
+	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined $(RELAY_CFLAGS) -o $@ $(RELAY_SRC)
 
 # from scratch, so a source file removed or renamed leaves no stale module (or test) behind
 dist/.built: node_modules/.installed tsconfig.json $(shell find cli daemon tui backends bench test -name '*.ts' -o -name '*.tsx' 2>/dev/null)
@@ -52,6 +75,15 @@ test: build test-deps
 
 test-deps:
 	tools/test-deps.sh
+
+# The relay tests and the relay fuzz run on the native relay built with
+# AddressSanitizer (Node itself is not: the runtime is preloaded; Node's own
+# allocations at exit are not leaks of ours, so leak checking is off)
+ASAN_RUNTIME = $(shell $(CC) -print-file-name=libasan.so)
+asan: build $(RELAY_ASAN)
+	LD_PRELOAD=$(ASAN_RUNTIME) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  NETMON_RELAY_ADDON=$(CURDIR)/$(RELAY_ASAN) NETMON_TEST_RELAY=native \
+	  node --test dist/test/relay/*.test.js
 
 # eslint (with the rule that keeps daemon/data/ off the control plane), formatting,
 # dead code (knip: unused files, exports, types, dependencies) and import circles
@@ -73,7 +105,7 @@ bench: build
 	bin/netmon bench $(BENCH_ARGS)
 
 clean:
-	rm -rf dist
+	rm -rf dist build
 
 distclean: clean
 	rm -rf node_modules .node
@@ -87,6 +119,7 @@ SYSCONFDIR ?= /etc
 install: build
 	rm -rf $(LIBDIR) && mkdir -p $(LIBDIR)/bin $(LIBDIR)/.node/bin $(DESTDIR)$(PREFIX)/bin
 	cp -a package.json package-lock.json dist $(LIBDIR)/ && rm -rf $(LIBDIR)/dist/test $(LIBDIR)/dist/.built
+	if [ -f $(RELAY_ADDON) ]; then mkdir -p $(LIBDIR)/build && cp $(RELAY_ADDON) $(LIBDIR)/build/; fi
 	cp -a node_modules $(LIBDIR)/ && cd $(LIBDIR) && npm prune --omit=dev --no-audit --no-fund --loglevel=error
 	install -m 0755 bin/netmon $(LIBDIR)/bin/netmon
 	install -m 0755 $(NODE) $(LIBDIR)/.node/bin/node

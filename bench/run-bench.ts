@@ -39,6 +39,10 @@ export interface BenchOptions {
   /** profile netmon: auto (when a target is missed), always, never */
   profile: 'auto' | 'always' | 'never';
   outDir?: string;
+  /** names of the proxies to compare (default: all) */
+  proxies?: readonly string[];
+  /** names of the workloads to run (default: all) */
+  workloads?: readonly string[];
 }
 
 function log(line: string): void {
@@ -73,9 +77,11 @@ export async function runBench(o: BenchOptions): Promise<number> {
         `the open-file limit is ${limit} (ulimit -n; raise it to ${2 * wanted + 1000} for ${wanted}): the idle workload holds ${idleConnections} connections`,
       );
     }
-    const proxies: ProxyKind[] = [directKind, netmonKind(), haproxyKind, nginxKind, nodeTcpProxyKind, pipeProxyKind];
-    const workloads: Workload[] = [keepAliveWrk, keepAliveAutocannon, newConnection, bulk1, bulk4, paced];
-    if (idleConnections > 0) workloads.push(idle);
+    const allProxies: ProxyKind[] = [directKind, netmonKind(), haproxyKind, nginxKind, nodeTcpProxyKind, pipeProxyKind];
+    const allWorkloads: Workload[] = [keepAliveWrk, keepAliveAutocannon, newConnection, bulk1, bulk4, paced];
+    if (idleConnections > 0) allWorkloads.push(idle);
+    const proxies = pick(allProxies, o.proxies, 'proxy');
+    const workloads = pick(allWorkloads, o.workloads, 'workload');
     const result = await runCompare({ proxies, workloads, runs, durationS, idleConnections, log });
     const list = writeCompare(out, suffix, result, { runs, durationS, machine, idleConnections, fdLimit: limit });
     missed = list.some((t) => t.met === false);
@@ -99,6 +105,15 @@ export async function runBench(o: BenchOptions): Promise<number> {
   }
   log(`results in ${out}`);
   return 0;
+}
+
+/** the named subset of `all` (all when `names` is undefined); an unknown name is an error */
+function pick<T extends { name: string }>(all: readonly T[], names: readonly string[] | undefined, what: string): T[] {
+  if (names === undefined) return [...all];
+  for (const n of names) {
+    if (!all.some((x) => x.name === n)) throw new Error(`unknown ${what} ${n} (one of ${all.map((x) => x.name).join(', ')})`);
+  }
+  return all.filter((x) => names.includes(x.name));
 }
 
 function writeCompare(

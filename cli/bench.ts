@@ -9,6 +9,8 @@ interface Args {
   install: boolean;
   profile: string;
   out?: string;
+  proxies?: string;
+  workloads?: string;
 }
 
 export const benchCommand: CommandModule<object, Args> = {
@@ -39,6 +41,15 @@ export const benchCommand: CommandModule<object, Args> = {
         describe: 'CPU-profile netmon when a target is missed',
       })
       .option('out', { type: 'string', describe: 'results directory (default bench/results/)' })
+      .option('proxies', {
+        type: 'string',
+        describe: 'comma-separated proxies to compare (default all: direct,netmon,haproxy,nginx,node-tcp-proxy,node-pipe)',
+      })
+      .option('workloads', {
+        type: 'string',
+        describe:
+          'comma-separated workloads (default all: keepalive-wrk,keepalive-autocannon,new-connection,bulk-1,bulk-4,paced,idle)',
+      })
       .example('$0 bench --quick', 'a short run of everything')
       .example('$0 bench --only algorithms', 'the algorithm comparison alone'),
   handler: async (a) => {
@@ -61,6 +72,8 @@ export const benchCommand: CommandModule<object, Args> = {
         ...(durationS !== undefined ? { durationS } : {}),
         ...(idleConnections !== undefined ? { idleConnections } : {}),
         ...(a.out !== undefined ? { outDir: a.out } : {}),
+        ...(a.proxies !== undefined ? { proxies: a.proxies.split(',').filter(Boolean) } : {}),
+        ...(a.workloads !== undefined ? { workloads: a.workloads.split(',').filter(Boolean) } : {}),
       });
     } catch (err) {
       console.error(`netmon bench: ${(err as Error).message}`);

@@ -56,6 +56,11 @@ export const CODES = {
   E_CONNECT_ERROR: { fault: 'backend', retryable: true, doc: 'connecting to the backend failed otherwise' },
   E_NO_BACKEND: { fault: 'daemon', retryable: true, doc: 'no eligible backend (all down, in maint or full)' },
   E_QUEUE_TIMEOUT: { fault: 'daemon', retryable: true, doc: 'waited in the queue for a free backend slot too long' },
+  E_RELAY: {
+    fault: 'daemon',
+    retryable: true,
+    doc: 'the native relay could not take a client read first by Node (out of file descriptors or memory): it was closed',
+  },
   // control socket
   E_BAD_REQUEST: { fault: 'client', retryable: false, doc: 'a control line that is neither a command nor valid JSON' },
   E_LINE_TOO_LONG: { fault: 'client', retryable: false, doc: 'a control line over the size limit' },

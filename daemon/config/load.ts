@@ -11,7 +11,7 @@ import { Issues, Section, isTable } from './reader.js';
 import { LISTENER_KEYS, readListener } from './listener-section.js';
 import { POOL_KEYS, readPool } from './pool-section.js';
 import { didYouMean } from './suggest.js';
-import { LOG_LEVELS } from './schema.js';
+import { LOG_LEVELS, RELAY_MODES } from './schema.js';
 import type { Address, AlertsConfig, Config, LimitsConfig, PoolConfig } from './schema.js';
 
 const TOP_KEYS = [
@@ -20,6 +20,7 @@ const TOP_KEYS = [
   'metrics',
   'log',
   'limits',
+  'data',
   'drain_timeout',
   'announce_drain',
   'max_connections',
@@ -95,6 +96,7 @@ function readConfig(top: Section, source: string): Config {
     metrics: { listen: readMetricsListen(metrics) },
     log: { level: log.oneOf('level', LOG_LEVELS, 'info'), access: log.bool('access', false) },
     limits,
+    data: { relay: top.section('data', ['relay']).oneOf('relay', RELAY_MODES, 'auto') },
     drainTimeout: top.duration('drain_timeout', 30_000),
     announceDrain: top.duration('announce_drain', 0, { max: MAX_ANNOUNCE_DRAIN_MS }),
     maxConnections: top.int('max_connections', 0, { min: 0, max: 10_000_000 }),

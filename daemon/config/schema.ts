@@ -211,6 +211,19 @@ export interface AlertsConfig {
   imbalanceMinConnections: number;
 }
 
+/** Which relay moves a connection's bytes once its backend is picked (docs/benchmarks.md). */
+export const RELAY_MODES = ['auto', 'js', 'native'] as const;
+export type RelayMode = (typeof RELAY_MODES)[number];
+
+export interface DataConfig {
+  /**
+   * native: the relay built from daemon/data/native/ (accepts, connects and
+   * relays in an epoll loop per worker); js: Node sockets; auto: native when
+   * it loads, else js (logged and counted)
+   */
+  relay: RelayMode;
+}
+
 export interface LimitsConfig {
   maxListeners: number;
   maxPools: number;
@@ -225,6 +238,7 @@ export interface Config {
   metrics: { listen: Address | null };
   log: { level: LogLevel; access: boolean };
   limits: LimitsConfig;
+  data: DataConfig;
   /** ms the daemon waits for connections to finish on a graceful stop */
   drainTimeout: number;
   /**

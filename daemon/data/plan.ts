@@ -2,7 +2,7 @@
 // their table slots resolved. Built by the main thread (control/topology) from
 // the validated config, sent by postMessage, so it holds only structured-clonable
 // plain data, and nothing in it is text a worker must parse.
-import type { Address, EdgeConfig } from '../config/schema.js';
+import type { Address, EdgeConfig, RelayMode } from '../config/schema.js';
 
 export interface MemberPlan {
   slot: number;
@@ -57,6 +57,8 @@ interface WorkerEdgePlan {
 export interface WorkerPlan {
   generation: number;
   accessLog: boolean;
+  /** [data] relay: which relay serves listeners opened from this plan */
+  relay: RelayMode;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   listeners: ListenerPlan[];
   /** every pool of the config, including those only a route refers to */

@@ -3,17 +3,24 @@
 // limit, and the few things only the worker does (its set of open connections,
 // reports to the main thread). Types only: the worker implements it, and a
 // connection never imports the worker.
-import type net from 'node:net';
 import type { Table } from '../state/table.js';
 import type { ListenerEdge } from './edge/listener-edge.js';
 import type { ListenerPlan } from './plan.js';
 import type { PoolRuntime, QueuePoll } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
 
+/** A listening socket: a Node server, or one the native relay accepts on. */
+export interface ListeningSocket {
+  /** Stop accepting and close the socket. */
+  close(): void;
+}
+
 /** One listener as a worker serves it for one config generation. */
 export interface ListenerRuntime {
   plan: ListenerPlan;
-  server: net.Server;
+  server: ListeningSocket;
+  /** who accepts on `server`: the native relay, or Node (whose connections the relay may still take over) */
+  accept: 'native' | 'node';
   /** the listener's default pool */
   pool: PoolRuntime;
   /** null: no edge feature configured, the accept path skips all of it */

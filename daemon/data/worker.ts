@@ -3,7 +3,13 @@
 // generation the main thread sends, and hands every accepted socket to a
 // Connection (connection.ts), which owns it from there to its close. It reads
 // health and admin state from the shared table; it never writes them.
+//
+// With the native relay ([data] relay, native/relay.ts) the relay listens and
+// accepts, and each client is a NativeConnection; a listener that reads a
+// preamble (PROXY header, peek) accepts with Node and hands the client to the
+// relay once it is read.
 import net from 'node:net';
+import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
 import { parentPort, workerData, threadId } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Table } from '../state/table.js';
@@ -13,11 +19,17 @@ import { ListenerEdge } from './edge/listener-edge.js';
 import type { FromWorker, ListenerPlan, ListenFailure, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
 import { PoolRuntime, QueuePoll } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
-import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
+import type { ListenerRuntime, ListeningSocket, OpenConnection, WorkerContext } from './worker-context.js';
+import { loadRelayAddon } from './native/addon.js';
+import { NativeConnection } from './native/connection.js';
+import { NativeRelay, type RelayListeners } from './native/relay.js';
+import type { RelayMode } from '../config/schema.js';
 
 const HEARTBEAT_MS = 1000;
+/** at most one log line per listener per interval for accept failures (EMFILE repeats while it lasts) */
+const ACCEPT_ERROR_LOG_MS = 10_000;
 
-class Worker implements WorkerContext {
+class Worker implements WorkerContext, RelayListeners {
   readonly table: Table;
   readonly worker: number;
   readonly queues = new QueuePoll();
@@ -28,6 +40,16 @@ class Worker implements WorkerContext {
   private pools = new Map<number, PoolRuntime>();
   /** every connection accepted and not yet closed, whatever its phase */
   private readonly open = new Set<OpenConnection>();
+  /** the native relay, once started on this thread; null: Node sockets relay */
+  private relay: NativeRelay | null = null;
+  /** why the native relay is not running, when it was wanted */
+  private relayProblem: string | null = null;
+  /** [data] relay of the applied plan */
+  private relayMode: RelayMode = 'auto';
+  /** listeners the relay accepts on, by the key given to it */
+  private readonly nativeListeners = new Map<number, ListenerRuntime>();
+  private nextListenerKey = 1;
+  private readonly acceptErrorLogged = new Map<number, number>();
 
   constructor(init: WorkerInit) {
     this.worker = init.id;
@@ -43,6 +65,7 @@ class Worker implements WorkerContext {
   async apply(plan: WorkerPlan): Promise<void> {
     setLogLevel(plan.logLevel);
     this.accessLog = plan.accessLog;
+    this.useRelay(plan.relay);
     this.limit = { maxConnections: plan.edge?.maxConnections ?? 0, listeners: plan.listeners.map((l) => l.slot) };
     const pools = new Map<number, PoolRuntime>();
     for (const p of plan.pools) pools.set(p.slot, new PoolRuntime(p, this.table, this.worker));
@@ -80,12 +103,22 @@ class Worker implements WorkerContext {
           return;
         }
         if (pool === undefined) return;
+        if (this.relayMode === 'native' && this.relay === null) {
+          // fail closed: the config asks for the native relay, which cannot run here
+          cur?.server.close();
+          this.listeners.delete(lp.name);
+          const message = `[data] relay = "native": ${this.relayProblem ?? 'the native relay is not running'}`;
+          failures.push({ listener: lp.name, code: 'E_PLAN', message, serving: null });
+          return;
+        }
+        const accept = this.relaying !== null && !(edge?.preamble ?? false) ? 'native' : 'node';
         const same =
-          lp.fd !== undefined
-            ? cur?.plan.fd === lp.fd
-            : cur?.plan.bind.host === lp.bind.host &&
+          cur?.accept === accept &&
+          (lp.fd !== undefined
+            ? cur.plan.fd === lp.fd
+            : cur.plan.bind.host === lp.bind.host &&
               cur.plan.bind.port === lp.bind.port &&
-              cur.plan.backlog === lp.backlog;
+              cur.plan.backlog === lp.backlog);
         if (cur && same) {
           cur.plan = lp;
           cur.pool = pool;
@@ -93,10 +126,11 @@ class Worker implements WorkerContext {
           return;
         }
         try {
-          const server = await this.listen(lp);
+          const rt: ListenerRuntime = { plan: lp, server: { close() {} }, accept, pool, edge };
+          rt.server = accept === 'native' ? this.listenNative(rt) : await this.listen(lp);
           // a moved bind: the old socket stops accepting once the new one is up
           cur?.server.close();
-          this.listeners.set(lp.name, { plan: lp, server, pool, edge });
+          this.listeners.set(lp.name, rt);
         } catch (err) {
           const e = err as NodeJS.ErrnoException;
           // a moved bind that fails keeps the old socket: it goes on serving the new generation there
@@ -134,15 +168,94 @@ class Worker implements WorkerContext {
     });
   }
 
+  /** Open a listener's socket in the native relay. Throws what listen(2) said, as net.Server would. */
+  private listenNative(rt: ListenerRuntime): ListeningSocket {
+    const relay = this.relay!;
+    const lp = rt.plan;
+    const key = this.nextListenerKey++;
+    const e = relay.listen(key, lp.bind.host, lp.bind.port, lp.backlog, lp.fd);
+    if (e < 0) {
+      const err: NodeJS.ErrnoException = new Error(
+        `listen ${getSystemErrorName(e)}: ${getSystemErrorMessage(e)} ${lp.fd !== undefined ? `fd ${lp.fd}` : lp.bind.text}`,
+      );
+      err.code = getSystemErrorName(e);
+      throw err;
+    }
+    this.nativeListeners.set(key, rt);
+    return {
+      close: () => {
+        relay.unlisten(key);
+        this.nativeListeners.delete(key);
+        this.acceptErrorLogged.delete(key);
+      },
+    };
+  }
+
   private onConnection(listenerName: string, socket: net.Socket): void {
     const rt = this.listeners.get(listenerName);
     if (!rt || this.stopping) {
       socket.destroy();
       return;
     }
-    const c = new Connection(this, rt, socket);
+    const relay = this.relaying;
+    const c = relay !== null ? new NativeConnection(this, rt, relay, socket) : new Connection(this, rt, socket);
     this.open.add(c);
     c.open();
+  }
+
+  // ---- the native relay ----
+
+  /**
+   * Start the native relay when [data] relay wants it and it is not running
+   * yet. It cannot be stopped once started: with "js" it keeps its
+   * connections, and listeners are opened on Node again.
+   */
+  private useRelay(mode: RelayMode): void {
+    this.relayMode = mode;
+    if (mode === 'js' || this.relay !== null) return;
+    const loaded = loadRelayAddon();
+    if ('error' in loaded) {
+      if (this.relayProblem === null) {
+        this.relayProblem = loaded.error;
+        // auto: Node sockets relay instead, said once and shown by netmon_worker_native_relay = 0
+        if (mode === 'auto') log.warn('native relay unavailable: the JavaScript relay runs', { err: loaded.error });
+      }
+      return;
+    }
+    try {
+      this.relay = new NativeRelay(loaded.addon, this.table, this);
+      this.relayProblem = null;
+    } catch (err) {
+      this.relayProblem = (err as Error).message;
+      if (mode === 'auto') log.warn('native relay unavailable: the JavaScript relay runs', { err: this.relayProblem });
+    }
+  }
+
+  /** the relay to relay with now: none when the plan says js */
+  private get relaying(): NativeRelay | null {
+    return this.relayMode === 'js' ? null : this.relay;
+  }
+
+  accepted(key: number, id: number, address: string, port: number, at: number): void {
+    const rt = this.nativeListeners.get(key);
+    if (rt === undefined || this.stopping) {
+      this.relay!.close(id, false);
+      return;
+    }
+    const c = NativeConnection.accepted(this, rt, this.relay!, { id, address, port, at });
+    this.open.add(c);
+    c.open();
+  }
+
+  listenError(key: number, errno: number): void {
+    const rt = this.nativeListeners.get(key);
+    const now = Date.now();
+    if (rt === undefined || now - (this.acceptErrorLogged.get(key) ?? 0) < ACCEPT_ERROR_LOG_MS) return;
+    this.acceptErrorLogged.set(key, now);
+    log.warn('accept failed: not accepting for 100 ms', {
+      listener: rt.plan.name,
+      err: `${getSystemErrorName(-errno)}: ${getSystemErrorMessage(-errno)}`,
+    });
   }
 
   // ---- WorkerContext ----
@@ -189,6 +302,7 @@ class Worker implements WorkerContext {
     const beat = (): void => {
       const cpu = process.threadCpuUsage?.() ?? { user: 0, system: 0 };
       this.table.workers.beat(this.worker, Date.now(), lag.mean / 1e6 || 0, cpu.user / 1e6, cpu.system / 1e6);
+      this.table.workers.setNativeRelay(this.worker, this.relaying !== null);
       lag.reset();
     };
     beat();

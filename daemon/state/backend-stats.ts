@@ -47,6 +47,14 @@ export class BackendStatsView {
   countConnection(worker: number, i: number): void {
     this.f64[this.at.backendStripe(worker, i) + BackendStripe.Connections]! += 1;
   }
+  /** Index in the table's f64 region (Table.f64) of `worker`'s bytes-in counter of backend `i`. */
+  bytesInIndex(worker: number, i: number): number {
+    return this.at.backendStripe(worker, i) + BackendStripe.BytesIn;
+  }
+  /** Index in the table's f64 region (Table.f64) of `worker`'s bytes-out counter of backend `i`. */
+  bytesOutIndex(worker: number, i: number): number {
+    return this.at.backendStripe(worker, i) + BackendStripe.BytesOut;
+  }
   /** Bytes from clients relayed to the backend. */
   addBytesIn(worker: number, i: number, n: number): void {
     this.f64[this.at.backendStripe(worker, i) + BackendStripe.BytesIn]! += n;

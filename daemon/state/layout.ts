@@ -184,6 +184,8 @@ export const enum WorkerStripe {
   Active = 4,
   Accepted = 5,
   Starts = 6,
+  /** 1 while the worker relays with the native relay, 0 with Node sockets */
+  NativeRelay = 7,
   Size = 8,
 }
 

@@ -87,6 +87,14 @@ export class ListenersView {
   countProtocol(worker: number, i: number, protocol: Protocol): void {
     this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.Protocol + PROTOCOLS.indexOf(protocol)]! += 1;
   }
+  /** Index in the table's f64 region (Table.f64) of `worker`'s bytes-in counter of listener `i`. */
+  bytesInIndex(worker: number, i: number): number {
+    return this.at.listenerStripe(worker, i) + ListenerStripe.BytesIn;
+  }
+  /** Index in the table's f64 region (Table.f64) of `worker`'s bytes-out counter of listener `i`. */
+  bytesOutIndex(worker: number, i: number): number {
+    return this.at.listenerStripe(worker, i) + ListenerStripe.BytesOut;
+  }
   /** Bytes from clients; counted per chunk, as backend bytes are, so listener and pool rates agree on long connections. */
   addBytesIn(worker: number, i: number, n: number): void {
     this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.BytesIn]! += n;

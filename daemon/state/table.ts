@@ -30,6 +30,12 @@ export class Table {
   readonly backendStats: BackendStatsView;
   readonly workers: WorkersView;
   readonly sources: SourcesView;
+  /**
+   * The f64 region itself, for the native relay, which adds a connection's
+   * bytes to its listener and backend stripes in place (indices from
+   * the bytesInIndex and bytesOutIndex of ListenersView and BackendStatsView).
+   */
+  readonly f64: Float64Array;
 
   /**
    * Allocate a new table (main thread) or attach to an existing buffer (workers).
@@ -50,6 +56,7 @@ export class Table {
     }
     const i32 = new Int32Array(this.buffer, 0, layout.i32Length);
     const f64 = new Float64Array(this.buffer, layout.f64Start, layout.f64Length);
+    this.f64 = f64;
     const src = new Int32Array(this.buffer, layout.srcStart, layout.srcLength);
     this.header = new HeaderView(i32, f64, layout);
     this.sources = new SourcesView(src, layout);

@@ -19,6 +19,8 @@ export interface WorkerStats {
   accepted: number;
   /** times the worker was started (restarts after a crash included) */
   starts: number;
+  /** the worker relays with the native relay (else with Node sockets) */
+  nativeRelay: boolean;
 }
 
 export class WorkersView {
@@ -43,6 +45,10 @@ export class WorkersView {
   connectionClosed(worker: number): void {
     this.f64[this.at.workerStripe(worker) + WorkerStripe.Active]! -= 1;
   }
+  /** Which relay the worker runs: native (true) or Node sockets. */
+  setNativeRelay(worker: number, on: boolean): void {
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.NativeRelay] = on ? 1 : 0;
+  }
   countStart(worker: number): void {
     this.f64[this.at.workerStripe(worker) + WorkerStripe.Starts]! += 1;
   }
@@ -56,6 +62,7 @@ export class WorkersView {
       active: this.f64[s + WorkerStripe.Active]!,
       accepted: this.f64[s + WorkerStripe.Accepted]!,
       starts: this.f64[s + WorkerStripe.Starts]!,
+      nativeRelay: this.f64[s + WorkerStripe.NativeRelay] === 1,
     };
   }
   /** A worker died: its connections are gone. Returns how many it counted open. Main thread only, after the worker's exit. */

@@ -109,6 +109,12 @@ export const PROCESS_FAMILIES: Def[] = [
     (w) => w.starts,
   ),
   perWorker(
+    'netmon_worker_native_relay',
+    '1 while the worker relays with the native relay, 0 with Node sockets ([data] relay = "js", or the native relay did not load).',
+    'gauge',
+    (w) => (w.nativeRelay ? 1 : 0),
+  ),
+  perWorker(
     'netmon_worker_cpu_seconds_total',
     'CPU time (user + system) of the worker thread.',
     'counter',

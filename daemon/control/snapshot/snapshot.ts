@@ -110,6 +110,8 @@ export interface WorkerSnapshot {
   accepted: number;
   loopLagMs: number;
   cpuSeconds: number;
+  /** relays with the native relay; false: with Node sockets ([data] relay, or the native relay did not load) */
+  nativeRelay: boolean;
 }
 
 /**

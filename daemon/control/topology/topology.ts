@@ -259,7 +259,14 @@ export class Topology {
       edge: l.edge,
       ...(this.activated.has(l.name) ? { fd: this.activated.get(l.name)! } : {}),
     }));
-    return { generation: this.generation, accessLog: c.log.access, logLevel: c.log.level, listeners, pools };
+    return {
+      generation: this.generation,
+      accessLog: c.log.access,
+      relay: c.data.relay,
+      logLevel: c.log.level,
+      listeners,
+      pools,
+    };
   }
 
   poolAlgorithmName(pool: string): AlgorithmName | undefined {

@@ -1,0 +1,415 @@
+// Node-API binding of the native relay (relay.c): one relay per worker thread
+// (Node-API instance data), run on the thread's own libuv loop, so JavaScript
+// and the relay never run at the same time and share the state table without
+// locks. One uv_poll watches the relay's epoll fd, one uv_timer drives its
+// timer wheel while it holds connections.
+//
+// Events are queued in C while a poll or tick runs and handed to JavaScript
+// after it, in chunks of EVENT_CAP: copied into a Float64Array (EVENT_WIDTH
+// numbers each: type, id, a, b, c, d, the length of the text, when) and a
+// Uint8Array (the client address of
+// an accept, TEXT_WIDTH bytes each) that JavaScript reads, then one call of the
+// callback with the count. JavaScript therefore never runs inside relay_poll or
+// relay_tick, and the relay's public calls it makes from the callback never
+// emit events (relay.h).
+//
+// File descriptors: a socket accepted here, a backend socket connected here and
+// a client socket taken with adopt() (a duplicate: JavaScript closes its own)
+// belong to the relay from then on; JavaScript only ever holds connection ids.
+#include <errno.h>
+#include <node_api.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "relay.h"
+
+#define EVENT_CAP 1024
+#define EVENT_WIDTH 8
+#define TEXT_WIDTH 48
+
+struct queued {
+  double v[EVENT_WIDTH];
+  char text[TEXT_WIDTH];
+};
+
+struct inst {
+  napi_env env;
+  struct relay *r;
+  uv_poll_t poll;
+  uv_timer_t timer;
+  int timer_on;
+  int handles_open;
+  napi_ref cb, events_ref, text_ref, table_ref;
+  napi_async_context actx;
+  double *events;
+  uint8_t *text;
+  double scratch[2];
+  struct queued *q;
+  uint32_t qlen, qcap;
+  double dropped;
+  napi_async_cleanup_hook_handle cleanup;
+};
+
+/* ---- events: queued in C, handed to JavaScript after each poll or tick ---- */
+
+static void on_event(void *ctx, int type, double id, double a, double b, double c, double d, double at,
+                     const char *text) {
+  struct inst *I = ctx;
+  if (I->qlen == I->qcap) {
+    uint32_t cap = I->qcap ? I->qcap * 2 : 256;
+    struct queued *q = realloc(I->q, cap * sizeof *q);
+    if (!q) {
+      I->dropped++;
+      return;
+    }
+    I->q = q;
+    I->qcap = cap;
+  }
+  struct queued *e = &I->q[I->qlen++];
+  e->v[0] = type;
+  e->v[1] = id;
+  e->v[2] = a;
+  e->v[3] = b;
+  e->v[4] = c;
+  e->v[5] = d;
+  e->v[6] = 0;
+  e->v[7] = at;
+  e->text[0] = 0;
+  if (text) {
+    size_t n = strlen(text);
+    if (n >= TEXT_WIDTH) n = TEXT_WIDTH - 1;
+    memcpy(e->text, text, n);
+    e->text[n] = 0;
+    e->v[6] = (double)n;
+  }
+}
+
+static void call_js(struct inst *I, uint32_t n) {
+  napi_env env = I->env;
+  napi_handle_scope hs;
+  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
+  napi_value cb, recv, arg, res;
+  if (napi_get_reference_value(env, I->cb, &cb) == napi_ok && cb != NULL && napi_get_global(env, &recv) == napi_ok &&
+      napi_create_uint32(env, n, &arg) == napi_ok) {
+    napi_status st = napi_make_callback(env, I->actx, recv, cb, 1, &arg, &res);
+    if (st == napi_pending_exception) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+    }
+  }
+  napi_close_handle_scope(env, hs);
+}
+
+static void deliver(struct inst *I) {
+  uint32_t off = 0;
+  while (off < I->qlen) {
+    uint32_t n = I->qlen - off;
+    if (n > EVENT_CAP) n = EVENT_CAP;
+    for (uint32_t i = 0; i < n; i++) {
+      struct queued *e = &I->q[off + i];
+      memcpy(I->events + (size_t)i * EVENT_WIDTH, e->v, sizeof e->v);
+      if (e->v[0] == EV_ACCEPT) memcpy(I->text + (size_t)i * TEXT_WIDTH, e->text, TEXT_WIDTH);
+    }
+    off += n;
+    call_js(I, n);
+  }
+  I->qlen = 0;
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void timer_update(struct inst *I) {
+  int want = relay_busy(I->r);
+  if (want == I->timer_on) return;
+  I->timer_on = want;
+  if (want) {
+    uint64_t ms = 50;
+    uv_timer_start(&I->timer, on_timer, ms, ms);
+  } else {
+    uv_timer_stop(&I->timer);
+  }
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  (void)status;
+  (void)events;
+  struct inst *I = p->data;
+  relay_poll(I->r);
+  deliver(I);
+  timer_update(I);
+}
+
+static void on_timer(uv_timer_t *t) {
+  struct inst *I = t->data;
+  relay_tick(I->r);
+  deliver(I);
+  timer_update(I);
+}
+
+/* ---- teardown with the thread (worker exit or terminate) ---- */
+
+static void handle_closed(uv_handle_t *h) {
+  struct inst *I = h->data;
+  if (--I->handles_open > 0) return;
+  relay_free(I->r);
+  napi_async_cleanup_hook_handle cleanup = I->cleanup;
+  free(I->q);
+  free(I);
+  napi_remove_async_cleanup_hook(cleanup);
+}
+
+static void on_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  (void)handle;
+  struct inst *I = arg;
+  uv_close((uv_handle_t *)&I->poll, handle_closed);
+  uv_close((uv_handle_t *)&I->timer, handle_closed);
+}
+
+/* ---- argument helpers ---- */
+
+#define THROW(env, msg)                        \
+  do {                                         \
+    napi_throw_error((env), "E_NATIVE", (msg)); \
+    return NULL;                               \
+  } while (0)
+
+static struct inst *instance(napi_env env) {
+  void *p = NULL;
+  napi_get_instance_data(env, &p);
+  return p;
+}
+
+static napi_value num(napi_env env, double v) {
+  napi_value out;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+static double arg_num(napi_env env, napi_value v) {
+  double d = 0;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return -1;
+  return d;
+}
+
+static int arg_str(napi_env env, napi_value v, char *buf, size_t len) {
+  size_t n = 0;
+  return napi_get_value_string_utf8(env, v, buf, len, &n) == napi_ok && n < len - 1 ? 0 : -1;
+}
+
+/* A Buffer (or null/undefined: none). 0, or -1 for anything else. */
+static int arg_bytes(napi_env env, napi_value v, void **data, size_t *len) {
+  *data = NULL;
+  *len = 0;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t == napi_null || t == napi_undefined) return 0;
+  bool is;
+  if (napi_is_buffer(env, v, &is) != napi_ok || !is) return -1;
+  return napi_get_buffer_info(env, v, data, len) == napi_ok ? 0 : -1;
+}
+
+static napi_value args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) THROW(env, "missing arguments");
+  napi_value ok;
+  napi_get_boolean(env, true, &ok);
+  return ok;
+}
+
+/* ---- the functions JavaScript calls ---- */
+
+/** init(counters: Float64Array, origin: number, onEvents: (n) => void): [Float64Array events, Uint8Array text] */
+static napi_value js_init(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!args(env, info, 3, argv)) return NULL;
+  if (instance(env)) THROW(env, "the native relay is already started on this thread");
+  napi_typedarray_type type;
+  size_t len;
+  void *data;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, argv[0], &type, &len, &data, &ab, &offset) != napi_ok || type != napi_float64_array)
+    THROW(env, "counters: a Float64Array is wanted");
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) THROW(env, "no event loop");
+  struct inst *I = calloc(1, sizeof *I);
+  if (!I) THROW(env, "out of memory");
+  I->env = env;
+  I->r = relay_new(on_event, I, 50);
+  if (!I->r) {
+    free(I);
+    THROW(env, "cannot create the epoll set");
+  }
+  relay_set_origin(I->r, arg_num(env, argv[1]));
+  relay_set_counters(I->r, data, len);
+  napi_create_reference(env, argv[0], 1, &I->table_ref);
+  napi_create_reference(env, argv[2], 1, &I->cb);
+  napi_value events_ab, text_ab, events, text, name, resource;
+  napi_create_arraybuffer(env, EVENT_CAP * EVENT_WIDTH * sizeof(double), (void **)&I->events, &events_ab);
+  napi_create_arraybuffer(env, EVENT_CAP * TEXT_WIDTH, (void **)&I->text, &text_ab);
+  napi_create_typedarray(env, napi_float64_array, EVENT_CAP * EVENT_WIDTH, events_ab, 0, &events);
+  napi_create_typedarray(env, napi_uint8_array, EVENT_CAP * TEXT_WIDTH, text_ab, 0, &text);
+  napi_create_reference(env, events_ab, 1, &I->events_ref);
+  napi_create_reference(env, text_ab, 1, &I->text_ref);
+  napi_create_object(env, &resource);
+  napi_create_string_utf8(env, "netmon.relay", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource, name, &I->actx);
+  uv_poll_init(loop, &I->poll, relay_fd(I->r));
+  uv_timer_init(loop, &I->timer);
+  I->poll.data = I;
+  I->timer.data = I;
+  I->handles_open = 2;
+  /* the worker's message port keeps its loop alive; these handles must not */
+  uv_unref((uv_handle_t *)&I->poll);
+  uv_unref((uv_handle_t *)&I->timer);
+  uv_poll_start(&I->poll, UV_READABLE, on_poll);
+  napi_add_async_cleanup_hook(env, on_cleanup, I, &I->cleanup);
+  napi_set_instance_data(env, I, NULL, NULL);
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, events);
+  napi_set_element(env, out, 1, text);
+  return out;
+}
+
+#define INSTANCE(env, I)                                                        \
+  struct inst *I = instance(env);                                               \
+  if (!I) THROW(env, "the native relay is not started on this thread (init)");
+
+/** listen(slot, host, port, backlog, fd): 0 or -errno. fd >= 0 takes that listening socket. */
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!args(env, info, 5, argv)) return NULL;
+  INSTANCE(env, I);
+  char host[96] = "";
+  int fd = (int)arg_num(env, argv[4]);
+  if (fd < 0 && arg_str(env, argv[1], host, sizeof host) < 0) return num(env, -EINVAL);
+  return num(env, relay_listen(I->r, (uint32_t)arg_num(env, argv[0]), host, (int)arg_num(env, argv[2]),
+                               (int)arg_num(env, argv[3]), fd));
+}
+
+/** unlisten(slot) */
+static napi_value js_unlisten(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return NULL;
+  INSTANCE(env, I);
+  relay_unlisten(I->r, (uint32_t)arg_num(env, argv[0]));
+  timer_update(I);
+  return NULL;
+}
+
+/** listenPort(slot): the bound port, or -1 */
+static napi_value js_listen_port(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return NULL;
+  INSTANCE(env, I);
+  return num(env, relay_listen_port(I->r, (uint32_t)arg_num(env, argv[0])));
+}
+
+/** adopt(fd): a connection id for a duplicate of the client socket fd, or -errno */
+static napi_value js_adopt(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return NULL;
+  INSTANCE(env, I);
+  return num(env, relay_adopt(I->r, (int)arg_num(env, argv[0])));
+}
+
+/**
+ * connect(id, host, port, connectMs, idleMs, preface, pending, listenerIn, listenerOut, backendIn, backendOut):
+ * 0 or -errno
+ */
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  napi_value argv[11];
+  if (!args(env, info, 11, argv)) return NULL;
+  INSTANCE(env, I);
+  char host[96];
+  void *preface, *pending;
+  size_t preface_len, pending_len;
+  if (arg_str(env, argv[1], host, sizeof host) < 0 || arg_bytes(env, argv[5], &preface, &preface_len) < 0 ||
+      arg_bytes(env, argv[6], &pending, &pending_len) < 0)
+    return num(env, -EINVAL);
+  struct relay_accounting acct = {(int32_t)arg_num(env, argv[7]), (int32_t)arg_num(env, argv[8]),
+                                  (int32_t)arg_num(env, argv[9]), (int32_t)arg_num(env, argv[10])};
+  double connect_ms = arg_num(env, argv[3]), idle_ms = arg_num(env, argv[4]);
+  int e = relay_connect(I->r, arg_num(env, argv[0]), host, (int)arg_num(env, argv[2]),
+                        connect_ms > 0 ? (uint32_t)connect_ms : 0, idle_ms > 0 ? (uint32_t)idle_ms : 0, preface,
+                        preface_len, pending, pending_len, &acct);
+  timer_update(I);
+  return num(env, e);
+}
+
+/** close(id, reset): 0 or -errno; the connection's bytes in and out are then in bytes() */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return NULL;
+  INSTANCE(env, I);
+  bool reset = false;
+  napi_get_value_bool(env, argv[1], &reset);
+  int e = relay_close(I->r, arg_num(env, argv[0]), reset, I->scratch);
+  timer_update(I);
+  return num(env, e);
+}
+
+/** closedBytes(): [in, out] of the last close() */
+static napi_value js_closed_bytes(napi_env env, napi_callback_info info) {
+  (void)info;
+  INSTANCE(env, I);
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, num(env, I->scratch[0]));
+  napi_set_element(env, out, 1, num(env, I->scratch[1]));
+  return out;
+}
+
+/** addresses(id): [localAddress, localPort, peerAddress, peerPort] of the client socket, or null */
+static napi_value js_addresses(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return NULL;
+  INSTANCE(env, I);
+  char local[64], peer[64];
+  int lport, pport;
+  napi_value out;
+  if (relay_client_addresses(I->r, arg_num(env, argv[0]), local, sizeof local, &lport, peer, sizeof peer, &pport) < 0) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  napi_value s;
+  napi_create_array_with_length(env, 4, &out);
+  napi_create_string_utf8(env, local, NAPI_AUTO_LENGTH, &s);
+  napi_set_element(env, out, 0, s);
+  napi_set_element(env, out, 1, num(env, lport));
+  napi_create_string_utf8(env, peer, NAPI_AUTO_LENGTH, &s);
+  napi_set_element(env, out, 2, s);
+  napi_set_element(env, out, 3, num(env, pport));
+  return out;
+}
+
+/** stats(): [open connections, events dropped for want of memory] */
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  (void)info;
+  INSTANCE(env, I);
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, num(env, relay_count(I->r)));
+  napi_set_element(env, out, 1, num(env, I->dropped));
+  return out;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor fns[] = {
+      {"init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL},
+      {"listen", NULL, js_listen, NULL, NULL, NULL, napi_default, NULL},
+      {"unlisten", NULL, js_unlisten, NULL, NULL, NULL, napi_default, NULL},
+      {"listenPort", NULL, js_listen_port, NULL, NULL, NULL, napi_default, NULL},
+      {"adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL},
+      {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"closedBytes", NULL, js_closed_bytes, NULL, NULL, NULL, napi_default, NULL},
+      {"addresses", NULL, js_addresses, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+  return exports;
+}

@@ -1,0 +1,114 @@
+// netmon's native relay: the byte mover for established connections, one
+// instance per worker thread. It accepts on listening sockets, connects to the
+// backend JavaScript picked, and relays both ways in one epoll set, with
+// splice(2) through a pipe for bulk and recv/send through one shared buffer for
+// small messages. Every decision (admission, balancing, retries, what to log)
+// stays in JavaScript; this code only moves bytes and reports what happened as
+// events (relay_event_fn). Nothing here depends on Node: binding.c wires it to
+// the worker's libuv loop and to JavaScript.
+#ifndef NETMON_RELAY_H
+#define NETMON_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What the relay reports. Every event carries the connection id (or the listener slot). */
+enum relay_event {
+  /* a client was accepted: a = listener key, b = its port, c = its IPv4 address as a number (IPv4-mapped too),
+     else -1 and the address text is passed along */
+  EV_ACCEPT = 1,
+  /* the backend connect completed: a = when (ms, the instance's clock), b = when the connect began */
+  EV_CONNECTED = 2,
+  /* the backend connect failed: a = errno (ETIMEDOUT for the connect timeout), b = time */
+  EV_CONNECT_FAILED = 3,
+  /* the backend's first byte was relayed: a = when, b = when the first client byte was relayed (0: none yet) */
+  EV_FIRST_BYTE = 4,
+  /* the connection is closed and forgotten: a = enum relay_end, b = bytes in, c = bytes out, d = errno or 0 */
+  EV_CLOSED = 5,
+  /* accept(2) failed on a listener: a = errno; the listener pauses for RELAY_ACCEPT_PAUSE_MS when out of fds */
+  EV_LISTEN_ERROR = 6,
+};
+
+/* How a connection ended (EV_CLOSED a): the access log's terminations. */
+enum relay_end {
+  END_CLIENT_CLOSE = 0, /* both sides sent FIN, the client first */
+  END_BACKEND_CLOSE = 1, /* both sides sent FIN, the backend first */
+  END_IDLE_TIMEOUT = 2, /* no byte either way for the idle timeout: both closed */
+  END_CLIENT_RESET = 3, /* the client reset (RST): the backend was reset */
+  END_BACKEND_RESET = 4, /* the backend reset (RST): the client was reset */
+  END_CLIENT_ERROR = 5, /* another error on the client socket: the backend was reset */
+  END_BACKEND_ERROR = 6, /* another error on the backend socket: the client was reset */
+};
+
+#define RELAY_BUF_SIZE (64 * 1024)
+#define RELAY_ACCEPT_PAUSE_MS 100
+#define RELAY_ACCEPT_BATCH 64
+#define RELAY_WHEEL_SLOTS 512
+
+struct relay;
+struct relay_conn;
+
+/**
+ * Called for every event, in order, with when it happened (`at`, the
+ * instance's clock, to the batch: the start of the poll or tick that found it).
+ * `text` is the client address for EV_ACCEPT when not IPv4 (NUL-terminated), else NULL. The callee must not call back into the relay for
+ * the same connection except through the public functions below, which are
+ * safe to call from inside the callback.
+ */
+typedef void (*relay_event_fn)(void *ctx, int type, double id, double a, double b, double c, double d, double at,
+                               const char *text);
+
+/** Where a connection's byte counts are added: indices into the counters array, -1 = none. */
+struct relay_accounting {
+  int32_t listener_in, listener_out, backend_in, backend_out;
+};
+
+/** A new instance (its own epoll set), or NULL with errno set. `tick_ms`: the timer wheel's granularity. */
+struct relay *relay_new(relay_event_fn emit, void *ctx, uint32_t tick_ms);
+/** Closes every socket (resets for relayed connections) and frees the instance. */
+void relay_free(struct relay *r);
+/** The epoll fd to watch for readability; call relay_poll() when it is readable. */
+int relay_fd(const struct relay *r);
+/** The counters byte counts are added to (a shared table), `len` doubles. */
+void relay_set_counters(struct relay *r, double *counters, size_t len);
+/** Handles every ready socket. `now_ms`: the instance's clock (relay_set_clock). */
+void relay_poll(struct relay *r);
+/** Expires idle and connect timeouts; call every tick_ms. */
+void relay_tick(struct relay *r);
+/** True while the instance holds connections or paused listeners (the tick timer is needed). */
+int relay_busy(const struct relay *r);
+/** Open connections (accepted and not yet closed). */
+uint32_t relay_count(const struct relay *r);
+/** Milliseconds on the instance's clock: CLOCK_MONOTONIC minus `origin_ms` (set to match performance.now()). */
+void relay_set_origin(struct relay *r, double origin_ms);
+double relay_now(const struct relay *r);
+
+/** Listen on host:port (IP literal, optional %zone) for listener `slot`, or take `fd` (>= 0). 0 or -errno. */
+int relay_listen(struct relay *r, uint32_t slot, const char *host, int port, int backlog, int fd);
+/** Stop accepting for listener `slot` and close its socket. */
+void relay_unlisten(struct relay *r, uint32_t slot);
+/** The port listener `slot` is bound to, or -1. */
+int relay_listen_port(const struct relay *r, uint32_t slot);
+
+/** Take a connected client socket: `fd` is duplicated, the caller closes its own. The new id, or -errno. */
+double relay_adopt(struct relay *r, int fd);
+/**
+ * Connect connection `id` to host:port (IP literal) and relay once connected:
+ * `preface` (a PROXY header) is sent first, then `pending` (client bytes read
+ * before, counted as client bytes), then the client's stream. 0 or -errno
+ * (EV_CONNECT_FAILED reports a failure found later).
+ */
+int relay_connect(struct relay *r, double id, const char *host, int port, uint32_t connect_ms, uint32_t idle_ms,
+                  const void *preface, size_t preface_len, const void *pending, size_t pending_len,
+                  const struct relay_accounting *acct);
+/**
+ * Close connection `id` now: with `reset`, both sides get a RST (SO_LINGER 0),
+ * else a normal close. No EV_CLOSED follows; its byte counts are written to
+ * bytes[0..1] (in, out). 0, or -ENOENT for an unknown id.
+ */
+int relay_close(struct relay *r, double id, int reset, double bytes[2]);
+/** The local and peer address of the client socket of `id`, as text and port. 0 or -errno. */
+int relay_client_addresses(struct relay *r, double id, char *local, size_t local_len, int *local_port,
+                           char *peer, size_t peer_len, int *peer_port);
+
+#endif
