@@ -19,6 +19,13 @@ import { RelayPump } from './relay-pump.js';
 import { Reservations } from './reservations.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
 
+/** RST to the peer of a connected socket (SO_LINGER 0, then close); a socket still connecting is just dropped. */
+function reset(s: net.Socket): void {
+  if (s.destroyed) return;
+  if (s.connecting) s.destroy();
+  else s.resetAndDestroy();
+}
+
 const CONNECT_ERROR_CODE: Record<ConnectErrorReason, ErrorCode> = {
   refused: 'E_CONNECT_REFUSED',
   timeout: 'E_CONNECT_TIMEOUT',
@@ -91,12 +98,12 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     void readPreamble(edge, this.client, this.peer).then(this.onPreamble);
   }
 
-  /** Immediate stop: cut both sides now. */
+  /** Immediate stop: both sides get a reset now (a clean FIN would pass a cut-off exchange for a complete one). */
   abort(): void {
     if (this.phase === Phase.Closed) return;
     this.termination = 'shutdown';
-    this.client.destroy();
-    this.backend?.destroy();
+    reset(this.client);
+    if (this.backend !== null) reset(this.backend);
     this.close();
   }
 
@@ -241,7 +248,8 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     }
     if (this.phase === Phase.Closed) return;
     this.termination = 'backend_error';
-    this.client.destroy();
+    // passed on as it came: a reset (or a failure) of the backend is a reset for the client
+    reset(this.client);
   };
 
   // A backend that closed without a FIN (reset) takes the client down with it;
@@ -289,7 +297,9 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
   private readonly onClientError = (): void => {
     if (this.phase === Phase.Closed) return;
     this.termination = 'client_error';
-    this.backend?.destroy();
+    if (this.backend === null) return;
+    if (this.phase === Phase.Relaying) reset(this.backend);
+    else this.backend.destroy();
   };
 
   private readonly onClientClose = (): void => {

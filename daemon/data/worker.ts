@@ -66,6 +66,7 @@ class Worker implements WorkerContext, RelayListeners {
     setLogLevel(plan.logLevel);
     this.accessLog = plan.accessLog;
     this.useRelay(plan.relay);
+    this.table.workers.setNativeRelay(this.worker, this.relaying !== null);
     this.limit = { maxConnections: plan.edge?.maxConnections ?? 0, listeners: plan.listeners.map((l) => l.slot) };
     const pools = new Map<number, PoolRuntime>();
     for (const p of plan.pools) pools.set(p.slot, new PoolRuntime(p, this.table, this.worker));
