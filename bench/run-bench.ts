@@ -77,7 +77,15 @@ export async function runBench(o: BenchOptions): Promise<number> {
         `the open-file limit is ${limit} (ulimit -n; raise it to ${2 * wanted + 1000} for ${wanted}): the idle workload holds ${idleConnections} connections`,
       );
     }
-    const allProxies: ProxyKind[] = [directKind, netmonKind(), haproxyKind, nginxKind, nodeTcpProxyKind, pipeProxyKind];
+    const allProxies: ProxyKind[] = [
+      directKind,
+      netmonKind(),
+      netmonKind({ relay: 'js' }, 'netmon-js'),
+      haproxyKind,
+      nginxKind,
+      nodeTcpProxyKind,
+      pipeProxyKind,
+    ];
     const allWorkloads: Workload[] = [keepAliveWrk, keepAliveAutocannon, newConnection, bulk1, bulk4, paced];
     if (idleConnections > 0) allWorkloads.push(idle);
     const proxies = pick(allProxies, o.proxies, 'proxy');

@@ -43,7 +43,7 @@ export const benchCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', describe: 'results directory (default bench/results/)' })
       .option('proxies', {
         type: 'string',
-        describe: 'comma-separated proxies to compare (default all: direct,netmon,haproxy,nginx,node-tcp-proxy,node-pipe)',
+        describe: 'comma-separated proxies to compare (default all: direct,netmon,netmon-js,haproxy,nginx,node-tcp-proxy,node-pipe)',
       })
       .option('workloads', {
         type: 'string',

@@ -14,12 +14,16 @@ export interface NetmonOptions {
   /** health check of the HTTP pool; default http /health every 2 s */
   health?: string;
   metricsPort?: number;
+  /** [data] relay (default "native": the relay netmon ships with; "js": Node sockets) */
+  relay?: 'native' | 'js';
 }
 
 export function netmonConfig(plan: ProxyPlan, o: NetmonOptions = {}): string {
   const lines = [
     `workers = ${o.workers ?? 1}`,
     'drain_timeout = "1s"',
+    '[data]',
+    `relay = "${o.relay ?? 'native'}"`,
     '[control]',
     `socket = "${join(plan.dir, 'netmon.sock')}"`,
     '[metrics]',

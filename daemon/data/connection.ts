@@ -19,10 +19,15 @@ import { RelayPump } from './relay-pump.js';
 import { Reservations } from './reservations.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
 
-/** RST to the peer of a connected socket (SO_LINGER 0, then close); a socket still connecting is just dropped. */
+/**
+ * RST to the peer of a connected socket (SO_LINGER 0, then close). A socket
+ * still connecting is just dropped; one whose FIN we already sent is closed
+ * plainly: libuv refuses a reset after a shutdown (uv_tcp_close_reset returns
+ * EINVAL and Node then leaves the handle open, its descriptor leaked).
+ */
 function reset(s: net.Socket): void {
   if (s.destroyed) return;
-  if (s.connecting) s.destroy();
+  if (s.connecting || s.writableEnded) s.destroy();
   else s.resetAndDestroy();
 }
 
