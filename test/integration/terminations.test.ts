@@ -1,7 +1,10 @@
 // Every way a client connection can end, over real sockets: closes and resets
-// from either side, timeouts, failed connects, the queue, every admission
-// refusal, a bad PROXY header, the peek deadline, a disabled listener, reloads
-// under an open connection, a graceful and an immediate stop. After each, every
+// from either side (in the relay, the peek and the connect), timeouts, failed
+// connects, backends that close before their first byte (retried, replayed) or
+// send nothing within timeouts.first_byte, the queue, every admission refusal,
+// a bad PROXY header, the peek deadline, a listener that reads protocols while
+// relaying, a disabled listener, reloads under an open connection, a graceful
+// and an immediate stop. After each, every
 // reservation the connection took is back: the active counts of listeners,
 // backends, workers, per-source entries and pool queues are zero again.
 import { test, type TestContext } from 'node:test';
@@ -108,12 +111,39 @@ class Client {
   }
 }
 
+function listener(d: Daemon, name: string): ReturnType<Daemon['snapshot']>['listeners'][number] {
+  return d.snapshot().listeners.find((l) => l.name === name)!;
+}
+
 function rejected(d: Daemon, listener: string, reason: string): number {
   return d.snapshot().listeners.find((l) => l.name === listener)!.rejected[reason] ?? 0;
 }
 
+/** A backend that resets every connection at once (`onData`: when the client's first bytes arrive), or never answers (`mute`). */
+async function startFailing(mode: 'accept' | 'onData' | 'mute'): Promise<{ port: number; close(): void }> {
+  const open = new Set<net.Socket>();
+  const server = net.createServer((c) => {
+    open.add(c);
+    c.on('close', () => open.delete(c));
+    c.on('error', () => {});
+    if (mode === 'accept') c.resetAndDestroy();
+    else if (mode === 'onData') c.on('data', () => c.resetAndDestroy());
+  });
+  await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const c of open) c.destroy();
+      server.close();
+    },
+  };
+}
+
 interface Ports {
   scripted: number;
+  resetting: number;
+  crashing: number;
+  mute: number;
   idle: number;
   dead: [number, number];
   hung: number;
@@ -133,6 +163,10 @@ const LISTENERS = [
   'full',
   'proxy',
   'peek',
+  'sniff',
+  'empty',
+  'replay',
+  'blackhole',
   'gone',
 ];
 
@@ -181,6 +215,10 @@ function config(p: Ports, o: { top?: string[]; drop?: string[]; add?: string[] }
     ...l('proxy', 'main', 'proxy_protocol = "v1"', 'trusted_proxies = ["127.0.0.1/32"]'),
     ...l('peek', 'main', 'inspect_delay = "200ms"'),
     ...(o.drop?.includes('peek') ? [] : ['[[listener.route]]', 'protocol = "tls"', 'pool = "idle"']),
+    ...l('sniff', 'main', 'inspect_delay = "30s"'),
+    ...l('empty', 'empty'),
+    ...l('replay', 'replay'),
+    ...l('blackhole', 'blackhole'),
     ...l('gone', 'gone'),
     ...(o.add ?? []),
     ...pool('main', [{ name: 'b', port: p.scripted }], 'retries = 0', 'timeouts = { connect = "1s", idle = "30s" }'),
@@ -200,12 +238,35 @@ function config(p: Ports, o: { top?: string[]; drop?: string[]; add?: string[] }
       'queue_size = 1',
       'timeouts = { queue = "1s" }',
     ),
+    ...pool(
+      'empty',
+      [
+        { name: 'r1', port: p.resetting },
+        { name: 'r2', port: p.resetting },
+      ],
+      'retries = 1',
+    ),
+    ...pool(
+      'replay',
+      [
+        { name: 'crash', port: p.crashing, extra: 'weight = 256' },
+        { name: 'b', port: p.scripted },
+      ],
+      'algorithm = "weighted_round_robin"',
+      'retries = 1',
+      'retry_on = ["connect_failure", "empty_response"]',
+      'passive = { consecutive_failures = 0 }',
+    ),
+    ...pool('blackhole', [{ name: 'm', port: p.mute }], 'retries = 0', 'timeouts = { first_byte = "200ms" }'),
     ...pool('gone', [{ name: 'b', port: p.scripted }]),
   ].join('\n');
 }
 
 test('every termination gives back every reservation: the active counts return to zero', async (t: TestContext) => {
   const scripted = await startScripted('scripted');
+  const resetting = await startFailing('accept');
+  const crashing = await startFailing('onData');
+  const mute = await startFailing('mute');
   const idle = await startScripted('idle');
   const queue = await startScripted('queue');
   const hung = await startHungListener();
@@ -214,6 +275,9 @@ test('every termination gives back every reservation: the active counts return t
   for (const name of [...LISTENERS, 'fresh']) listeners[name] = await freePort();
   const ports: Ports = {
     scripted: scripted.port,
+    resetting: resetting.port,
+    crashing: crashing.port,
+    mute: mute.port,
     idle: idle.port,
     dead: [await deadPort(), await deadPort()],
     hung: hung.port,
@@ -248,14 +312,79 @@ test('every termination gives back every reservation: the active counts return t
       c.socket.resetAndDestroy();
       await c.closed;
       await allReleased(d, 'a client reset');
+      assert.equal(listener(d, 'main').resets['client'], 1);
     });
 
-    await t.test('backend resets', async () => {
+    await t.test('backend resets: the client gets a reset', async () => {
       const c = new Client(at('main'));
       await c.until('scripted\n');
       c.socket.write('RST\n');
       await c.closed;
+      assert.equal(c.error?.code, 'ECONNRESET');
       await allReleased(d, 'a backend reset');
+      assert.equal(listener(d, 'main').resets['backend'], 1);
+    });
+
+    await t.test('client resets during the peek', async () => {
+      const c = new Client(at('peek'));
+      await waitFor(() => held(d).listeners === 1, 5000, 'the peeking connection held');
+      c.socket.resetAndDestroy();
+      await c.closed;
+      await allReleased(d, 'a reset during the peek');
+      assert.equal(listener(d, 'peek').resets['client'], 1);
+    });
+
+    await t.test('client resets while connecting', async () => {
+      const c = new Client(at('hung'));
+      await waitFor(() => held(d).backends === 1, 5000, 'the connect under way');
+      c.socket.resetAndDestroy();
+      await c.closed;
+      await allReleased(d, 'a reset while connecting');
+      assert.equal(listener(d, 'hung').resets['client'], 1);
+    });
+
+    await t.test('backends that reset before any byte: retried, then the failure is passed on', async () => {
+      const c = new Client(at('empty'));
+      await c.refused();
+      const empty = d.snapshot().backends.filter((b) => b.pool === 'empty');
+      // a reset that beats the connect's completion is a failed connect; after it, an empty response
+      assert.equal(
+        empty.reduce((n, b) => n + b.responseErrors.empty + b.connectErrors.other, 0),
+        2,
+        'the first try and one retry',
+      );
+      assert.equal(
+        empty.reduce((n, b) => n + b.retries, 0),
+        1,
+      );
+      await allReleased(d, 'empty responses');
+    });
+
+    await t.test('a backend that resets on the request: replayed to another', async () => {
+      const c = new Client(at('replay'));
+      c.socket.write('hello\n');
+      await c.until('scripted\nhello\n');
+      c.socket.end();
+      await c.closed;
+      await allReleased(d, 'a replayed request');
+    });
+
+    await t.test('no first byte within timeouts.first_byte: both sides reset', async () => {
+      const c = new Client(at('blackhole'));
+      c.socket.write('anyone?\n');
+      await c.closed;
+      assert.equal(c.error?.code, 'ECONNRESET');
+      assert.equal(d.snapshot().backends.find((b) => b.pool === 'blackhole')!.responseErrors.timeout, 1);
+      await allReleased(d, 'a first-byte timeout');
+    });
+
+    await t.test('protocol read while relaying: counted once, at the greeting', async () => {
+      const c = new Client(at('sniff'));
+      await c.until('scripted\n');
+      c.socket.end();
+      await c.closed;
+      await allReleased(d, 'a connection whose protocol was read while relaying');
+      assert.equal(listener(d, 'sniff').protocols['other'], 1);
     });
 
     await t.test('idle timeout', async () => {
@@ -420,6 +549,9 @@ test('every termination gives back every reservation: the active counts return t
   } finally {
     await td.stop();
     await scripted.close();
+    resetting.close();
+    crashing.close();
+    mute.close();
     await idle.close();
     await queue.close();
     hung.close();
