@@ -10,7 +10,7 @@ import net from 'node:net';
 import { Histogram, type ConnectErrorReason, type RejectReason, type ResetSide } from '../state/names.js';
 import type { PickContext } from './balance/interface.js';
 import type { ErrorCode } from '../errors.js';
-import { clientAddress, type ClientAddress } from './edge/ip.js';
+import { clientAddress, type ClientAddress } from '../net/ip.js';
 import type { Termination } from './access-log.js';
 import type { Origin } from './edge/preamble.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';

@@ -98,7 +98,7 @@ test('first byte is timed from the first client byte (or the connect for a serve
   const fastLine = access('fast')!;
   assert.ok((fastLine['first_byte_ms'] as number) < 250, `fast: ${String(fastLine['first_byte_ms'])} ms`);
   assert.ok((fastLine['connect_ms'] as number) < 250, 'the connect time, apart');
-  assert.ok((fastLine['duration_ms'] as number) >= 2000, 'the connection itself lasted the 2 s');
+  assert.ok((fastLine['duration_ms'] as number) >= 1900, 'the connection itself lasted about the 2 s');
   const slowLine = access('slow')!;
   assert.ok((slowLine['first_byte_ms'] as number) >= 295, `slow: ${String(slowLine['first_byte_ms'])} ms`);
   const greetLine = access('greet')!;

@@ -6,7 +6,7 @@
 // wait here: see protocol-watch.ts.)
 import type { Socket } from 'node:net';
 import type { PeekMissReason } from '../../state/names.js';
-import { clientAddress, type ClientAddress } from './ip.js';
+import { clientAddress, type ClientAddress } from '../../net/ip.js';
 import type { ListenerEdge } from './listener-edge.js';
 import { parseProxyHeader, PROXY_V2_DEFAULT_MAX, type Endpoint, type ProxyParseResult } from './proxy-protocol.js';
 import { readUntil } from './read-until.js';
