@@ -140,6 +140,18 @@ test('5, 9 and 15 KB ClientHellos in 1448-byte segments route by server name; a 
   assert.equal(r.name, 'default');
   assert.deepEqual(r.echoed, hello);
   assert.equal((await misses('small')).too_large, 1);
+  // the same in one write (one read on loopback): the bound is the same whatever the segments
+  const whole = await new Promise<string>((resolve, reject) => {
+    const c = net.connect({ host: '127.0.0.1', port: ports.small }, () => c.write(hello));
+    c.setEncoding('latin1');
+    c.once('data', (d: string) => {
+      c.destroy();
+      resolve(d.slice(0, d.indexOf('\n')));
+    });
+    c.on('error', reject);
+  });
+  assert.equal(whole, 'default');
+  assert.equal((await misses('small')).too_large, 2);
 
   // half a hello, then nothing until inspect_delay passes
   const half = await sendSegmented(ports.slow, hello, 4 * 1448);
@@ -152,10 +164,11 @@ test('5, 9 and 15 KB ClientHellos in 1448-byte segments route by server name; a 
       .split('\n')
       .filter((l) => l.includes('"msg":"peek ended without a verdict"'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-  await waitFor(() => logged().length === 2, 5000, 'two debug lines');
+  await waitFor(() => logged().length === 3, 5000, 'three debug lines');
   assert.deepEqual(
     logged().map((l) => [l['level'], l['listener'], l['reason']]),
     [
+      ['debug', 'small', 'too_large'],
       ['debug', 'small', 'too_large'],
       ['debug', 'slow', 'timeout'],
     ],
