@@ -82,12 +82,17 @@ function readRetries(s: Section): Pick<PoolConfig, 'retries' | 'retryOn' | 'retr
 }
 
 function readTimeouts(s: Section): PoolTimeouts {
-  return {
+  const t = {
     connect: s.duration('connect', 3000, { min: 1 }),
     idle: s.duration('idle', 300_000, { min: 1 }),
     queue: s.duration('queue', 1000, { min: 1 }),
     firstByte: s.duration('first_byte', 0, { max: MAX_DURATION_MS }),
   };
+  // silence both ways for `idle` closes the connection first: such a first_byte would never fire
+  if (t.firstByte >= t.idle) {
+    s.error('first_byte', 'E_CONFLICT', `first_byte (${t.firstByte}ms) must be below idle (${t.idle}ms)`);
+  }
+  return t;
 }
 
 function readAdaptive(s: Section): AdaptiveTiming {
