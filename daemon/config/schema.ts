@@ -67,7 +67,7 @@ interface HealthTiming {
 }
 
 export interface PassiveHealth {
-  /** consecutive connect failures seen by workers that mark a backend down; 0 = off */
+  /** consecutive failed connections seen by workers (connect errors, empty responses, first-byte timeouts) that mark a backend down; 0 = off */
   consecutiveFailures: number;
   /** at most this share (0..1) of a pool's backends may be down by passive ejection */
   maxEjectedShare: number;

@@ -29,7 +29,7 @@ export interface PoolPlan {
   firstByteTimeout: number;
   queueSize: number;
   queueTimeout: number;
-  /** consecutive connect failures that report the backend to the main thread; 0 = off */
+  /** consecutive failed connections (connect, empty response, first byte) that report the backend to the main thread; 0 = off */
   passiveFailures: number;
   sendProxy: 'off' | 'v1' | 'v2';
   members: MemberPlan[];
