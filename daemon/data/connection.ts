@@ -142,6 +142,11 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     this.phase = Phase.Picking;
     this.admitted = true;
     const pool = this.pool;
+    // a new connection takes its place behind those already waiting, in any worker
+    if (this.attempts === 0 && pool.plan.queueSize > 0 && pool.queue.othersWaiting) {
+      if (!this.enqueue()) this.refuse('max_connections');
+      return;
+    }
     this.ctx.now = performance.now();
     const slot = pool.picker.acquire(this.worker, this.ctx);
     if (slot >= 0) {
@@ -149,15 +154,20 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
       return this.connect(slot);
     }
     const full = pool.picker.lastFailure === 'full';
-    if (full && pool.queueOpen) return this.enqueue();
+    if (full && this.enqueue()) return;
     this.refuse(full ? 'max_connections' : 'no_backend');
   }
 
-  private enqueue(): void {
+  /** Wait in the pool's queue; false when it is full (queue_size over all workers, 0 = no queue). */
+  private enqueue(): boolean {
+    const pool = this.pool;
+    if (!this.held.enterQueue(pool.queue, this, pool.plan.queueSize)) return false;
     this.phase = Phase.Queued;
-    this.held.enterQueue(this.pool, this);
-    this.queueTimer = setTimeout(this.onQueueTimeout, this.pool.plan.queueTimeout);
-    this.w.queues.watch(this.pool);
+    // whichever backend frees first serves a waiter, one it tried before it waited included
+    this.tried.length = 0;
+    this.queueTimer = setTimeout(this.onQueueTimeout, pool.plan.queueTimeout);
+    pool.queue.wake();
+    return true;
   }
 
   /** Called by the pool when a backend slot may be free. Returns false while still waiting. */

@@ -7,7 +7,7 @@ import type net from 'node:net';
 import type { Table } from '../state/table.js';
 import type { ListenerEdge } from './edge/listener-edge.js';
 import type { ListenerPlan } from './plan.js';
-import type { PoolRuntime, QueuePoll } from './pool-queue.js';
+import type { PoolRuntime } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
 
 /** One listener as a worker serves it for one config generation. */
@@ -33,8 +33,6 @@ export interface WorkerContext {
   readonly stopping: boolean;
   readonly accessLog: boolean;
   readonly limit: GlobalLimit;
-  /** wakes queues for slots other workers free */
-  readonly queues: QueuePoll;
   /** The current generation's pool in `slot` (a route's target), or undefined. */
   pool(slot: number): PoolRuntime | undefined;
   /** A backend reached passive.consecutive_failures connect failures in a row: tell the main thread. */
