@@ -11,6 +11,8 @@ export type Termination =
   | 'backend_close'
   /** no byte either way for the pool's idle timeout */
   | 'idle_timeout'
+  /** no byte from or to the client for the listener's timeouts.client_idle */
+  | 'client_idle_timeout'
   /** the client socket failed (reset, ...) */
   | 'client_error'
   /** the backend socket failed after connecting */

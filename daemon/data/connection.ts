@@ -225,6 +225,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     table.backendStats.observe(this.worker, slot, Histogram.Connect, ms / 1000);
     const plan = this.pool.plan;
     const header = plan.sendProxy === 'off' ? null : this.proxyHeader(plan.sendProxy);
+    this.clientIdle = this.listener.plan.clientIdle;
     this.startRelay(slot, plan.idleTimeout, this.connectStartedAt, header, this.pending);
     this.pending = null;
   };
