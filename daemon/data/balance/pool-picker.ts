@@ -91,6 +91,13 @@ export class PoolPicker {
     return this.primaries.slots.length > 0 ? 'primary' : this.backups.slots.length > 0 ? 'backup' : 'none';
   }
 
+  /** A pick without reserving a connection slot (primaries, else backups as acquire); -1 when nothing can be picked. */
+  pick(ctx: PickContext): number {
+    this.refresh();
+    const slot = this.primaries.balancer.pick(ctx);
+    return slot >= 0 ? slot : this.backups.balancer.pick(ctx);
+  }
+
   /**
    * Pick a backend and reserve one of its connection slots. Returns the backend
    * slot, or -1 with `lastFailure` saying whether everything was full (the caller
