@@ -58,6 +58,10 @@ const EFFECTS: Record<string, Effect> = {
     'integration/stop.test.ts',
     'drain_timeout bounds the wait: a connection that stays open is closed, exit 0',
   ),
+  announce_drain: e(
+    'integration/lame-duck.test.ts',
+    'SIGTERM with announce_drain: unhealthy at once while still accepting, listeners close only after it, then the drain',
+  ),
   max_connections: e(
     ADMISSION,
     'global max_connections: a full daemon accepts and closes at once, counted, without touching a backend',
@@ -195,6 +199,10 @@ const EFFECTS: Record<string, Effect> = {
   'pool.*.algorithm': e(
     'integration/distribution.test.ts',
     'weighted_round_robin 3:2:1 over 6000 connections: each share within 2% of its weight',
+  ),
+  'pool.*.critical': e(
+    'control/health.test.ts',
+    'a live daemon: /healthz, netmon_healthy and `ctl show health` follow the listeners and the critical pool',
   ),
   'pool.*.retries': e(
     'integration/relay.test.ts',
