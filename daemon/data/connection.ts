@@ -9,7 +9,7 @@ import { log } from '../log.js';
 import type { PickContext } from './balance/interface.js';
 import { admitPeer, admitSource } from './admission.js';
 import { clientAddress, type ClientAddress } from '../net/ip.js';
-import { writeAccessLog } from './access-log.js';
+import { writeAccessLog, type AccessRecord } from './access-log.js';
 import type { ErrorCode } from '../errors.js';
 import { readPreamble, type Origin, type Preamble } from './edge/preamble.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
@@ -50,6 +50,8 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
   private connectedAt = 0;
   /** past admission and the preamble: the connection is access-logged */
   private admitted = false;
+  /** why it was refused (the rejection metric's reason); null while it is not */
+  private refusal: RejectReason | null = null;
   private queueTimer: NodeJS.Timeout | null = null;
   /** why no backend took the client: the last failed connect or the refusal; null once one connected */
   private error: ErrorCode | null = null;
@@ -318,8 +320,9 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
   private refuse(reason: RejectReason): void {
     this.termination =
       reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
+    this.refusal = reason;
     if (reason === 'queue_timeout') this.error = 'E_QUEUE_TIMEOUT';
-    else this.error ??= 'E_NO_BACKEND';
+    else if (this.admitted) this.error ??= 'E_NO_BACKEND';
     this.table.listeners.countRejected(this.worker, this.listenerSlot, reason);
     this.client.destroy();
     this.close();
@@ -343,11 +346,11 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     }
     if (this.held.releaseAll() >= 0) this.pool.wake();
     this.w.closed(this);
-    if (this.admitted && this.w.accessLog) {
-      writeAccessLog({
+    if (this.w.accessLog && (this.admitted || this.refusal !== null)) {
+      const line: AccessRecord = {
         client: this.ctx.clientAddress,
         listener: this.listener.plan.name,
-        pool: this.pool.plan.name,
+        pool: this.admitted ? this.pool.plan.name : null,
         backend: this.member?.key ?? null,
         bytesIn: this.bytesIn,
         bytesOut: this.bytesOut,
@@ -356,8 +359,12 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
         termination: this.termination,
         error: this.error,
         attempts: this.attempts,
+        reason: this.refusal,
         worker: this.worker,
-      });
+      };
+      // refused before it was served: within the worker's bound for refusal lines
+      if (this.admitted) writeAccessLog(line);
+      else this.w.refusals.write(line);
     }
   }
 }

@@ -9,6 +9,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Table } from '../state/table.js';
 import { log, setLogLevel } from '../log.js';
 import { Connection } from './connection.js';
+import { RefusalLines } from './access-log.js';
 import { ListenerEdge } from './edge/listener-edge.js';
 import type { FromWorker, ListenerPlan, ListenFailure, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
 import { PoolQueue, PoolRuntime } from './pool-queue.js';
@@ -21,6 +22,7 @@ class Worker implements WorkerContext {
   readonly table: Table;
   readonly worker: number;
   accessLog: boolean;
+  readonly refusals: RefusalLines;
   stopping = false;
   limit: GlobalLimit = { maxConnections: 0, listeners: [] };
   private readonly listeners = new Map<string, ListenerRuntime>();
@@ -34,6 +36,7 @@ class Worker implements WorkerContext {
     this.worker = init.id;
     this.table = new Table(init.cap, init.buffer);
     this.accessLog = init.plan.accessLog;
+    this.refusals = new RefusalLines(this.worker, (n) => this.table.workers.countAccessSuppressed(this.worker, n));
   }
 
   /**

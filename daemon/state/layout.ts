@@ -189,6 +189,8 @@ export const enum WorkerStripe {
   Active = 4,
   Accepted = 5,
   Starts = 6,
+  /** access lines of refused connections not written: over the worker's refusal line rate */
+  AccessSuppressed = 7,
   Size = 8,
 }
 
