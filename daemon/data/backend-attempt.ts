@@ -151,6 +151,7 @@ export abstract class BackendAttempt extends FirstBytes {
     if (replayed !== null) table.backendStats.addBytesIn(this.worker, slot, replayed.length);
     const preface = header === null ? replayed : replayed === null ? header : Buffer.concat([header, replayed]);
     this.attemptStarted(plan.firstByteTimeout, replayed !== null);
+    this.clientIdle = this.listener.plan.clientIdle;
     this.startRelay(slot, plan.idleTimeout, preface, this.pending);
     this.pending = null;
   };

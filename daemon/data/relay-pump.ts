@@ -24,6 +24,11 @@ export abstract class RelayPump {
    * before it is relayed; the subclass clears it once the first bytes are settled.
    */
   protected early = true;
+  /**
+   * ms the client side may stay idle (no byte from or to the client), the
+   * listener's timeouts.client_idle; 0 = the pool's idle timeout alone
+   */
+  protected clientIdle = 0;
 
   constructor(
     protected readonly table: Table,
@@ -47,7 +52,9 @@ export abstract class RelayPump {
    * backend `slot`. `preface` (a PROXY header, client bytes replayed from a
    * failed attempt) goes to the backend first, then `pending` (client bytes
    * read before the relay, relayed as client bytes), then the client's stream.
-   * `idleMs` closes the connection after that long without a byte either way.
+   * `idleMs` closes the connection after that long without a byte either way;
+   * `clientIdle`, when set, bounds the client side's own idle time (as HAProxy's
+   * `timeout client` beside `timeout server`): whichever is shorter ends it.
    */
   protected startRelay(slot: number, idleMs: number, preface: Buffer | null, pending: Buffer | null): void {
     this.backendSlot = slot;
@@ -58,7 +65,7 @@ export abstract class RelayPump {
     // even when paused.
     if (c.readableEnded) this.clientEnded = true;
     b.setTimeout(idleMs);
-    c.setTimeout(idleMs);
+    c.setTimeout(this.clientIdle > 0 ? this.clientIdle : idleMs);
     c.on('timeout', this.onClientTimeout);
     b.on('data', this.onBackendData);
     b.on('end', this.onBackendEnd);
@@ -131,12 +138,12 @@ export abstract class RelayPump {
   };
 
   private readonly onClientTimeout = (): void => {
-    this.idleTimeout();
+    this.idleTimeout(this.clientIdle > 0 ? 'client_idle_timeout' : 'idle_timeout');
   };
 
   /** No byte either way for the idle timeout: close both sides (the client's 'close' ends the connection). */
-  protected idleTimeout(): void {
-    this.termination = 'idle_timeout';
+  protected idleTimeout(why: 'idle_timeout' | 'client_idle_timeout' = 'idle_timeout'): void {
+    this.termination = why;
     this.client.destroy();
     this.backend?.destroy();
   }
