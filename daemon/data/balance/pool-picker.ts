@@ -9,6 +9,7 @@ import { avoided, type Balancer, type Member, type PickContext } from './interfa
 import { ALGORITHMS } from '../../config/schema.js';
 import { ALGORITHM_INFO } from './index.js';
 import { adaptiveStrategy } from './adaptive.js';
+import { LatencyEstimates } from './latency-estimates.js';
 
 export interface PoolMember {
   slot: number;
@@ -37,6 +38,8 @@ export class PoolPicker {
   readonly pool: number;
   private readonly table: Table;
   private readonly members: readonly PoolMember[];
+  /** every member's response-time estimate, for least_response_time; lives as long as the picker */
+  private readonly latency: LatencyEstimates;
   private version = -1;
   private algorithmId = -1;
   private balancer: Balancer = { pick: () => -1 };
@@ -55,6 +58,10 @@ export class PoolPicker {
     this.table = opts.table;
     this.pool = opts.pool;
     this.members = opts.members.map((m) => ({ ...m }));
+    this.latency = new LatencyEstimates(
+      opts.table,
+      this.members.map((m) => m.slot),
+    );
     this.inner = { clientAddress: '', avoid: this.avoidBuf, now: 0, random: Math.random };
   }
 
@@ -170,7 +177,7 @@ export class PoolPicker {
     const tier: Tier = primaries.length > 0 ? 'primary' : backups.length > 0 ? 'backup' : 'none';
     const members = tier === 'primary' ? primaries : backups;
     const name = ALGORITHMS[algorithmId] ?? FALLBACK_ALGORITHM;
-    this.balancer = ALGORITHM_INFO[name].create({ members, table, pool: this.pool });
+    this.balancer = ALGORITHM_INFO[name].create({ members, table, pool: this.pool, latency: this.latency });
     this.eligibleSlots = Int32Array.from(members, (m) => m.slot);
     this.currentTier = tier;
     this.version = version;
