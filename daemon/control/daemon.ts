@@ -59,6 +59,7 @@ export class Daemon implements ControlContext {
   private alertSource: () => AlertSnapshot[] = () => [];
   private readonly tickHooks: ((now: number) => void)[] = [];
   private readonly sourceWatch: SourceWatch;
+  private readonly adaptive: AdaptiveService;
 
   constructor(
     private config: Config,
@@ -80,8 +81,8 @@ export class Daemon implements ControlContext {
     for (const [name, fd] of opts.activated ?? []) this.topology.activated.set(name, fd);
     this.topology.apply(config, this.now());
     this.health = new HealthService(this.table, (e) => this.onStateEvent(e));
-    const adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
-    this.tickHooks.push((now) => adaptive.tick(now));
+    this.adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
+    this.tickHooks.push((now) => this.adaptive.tick(now));
     this.sourceWatch = new SourceWatch(this.table);
     this.tickHooks.push((now) => this.sourceWatch.tick(this.sourceListeners(), now));
     this.supervisor = new Supervisor(this.table, config.workers, this.workerPlan(), {
@@ -262,6 +263,7 @@ export class Daemon implements ControlContext {
         workers: () => this.workers(),
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),
+        adaptiveReason: (pool) => this.adaptive.reason(pool),
       },
       this.now(),
     );

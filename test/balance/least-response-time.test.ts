@@ -89,10 +89,11 @@ test('a backend that slowed down and recovered gets its share back within second
     return s.get('web/b1')! / [...s.values()].reduce((a, x) => a + x, 0);
   };
   assert.ok(share(0, 10_000) > 0.25, `b1 before: ${share(0, 10_000)}`);
-  // while slow, b1 only sees the exploring picks: at most one probe a second
+  // while slow, b1 only sees the exploring picks: about one probe a second, which
+  // keeps its estimate fresh, and no more
   const probes = sharesBetween(b, picks, 12_000, 30_000).get('web/b1')!;
-  assert.ok(probes <= 18 / (PROBE_AFTER_MS / 1000) + 1, `b1 got ${probes} picks in 18 s while slow`);
-  assert.ok(share(12_000, 30_000) < 0.02, `b1 while slow: ${share(12_000, 30_000)}`);
+  const most = 18_000 / PROBE_AFTER_MS;
+  assert.ok(probes >= most * 0.75 && probes <= most + 1, `b1 got ${probes} picks in 18 s while slow`);
   // a fair share again within 5 s of recovering (a probe or two), and kept
   let back = NaN;
   for (let t = 30_000; t < 40_000 && Number.isNaN(back); t += 1000) if (share(t, t + 1000) >= 0.25) back = t;

@@ -17,6 +17,9 @@ export interface SimOptions {
   /** ms a client waits between one response and its next pick (default 0) */
   thinkMs?: number;
   random: () => number;
+  /** called every `tickMs` of simulated time (the main thread's tick), before the events due then */
+  onTick?: (now: number) => void;
+  tickMs?: number;
 }
 
 export interface SimPick {
@@ -32,11 +35,17 @@ export function simulate(b: Bench, o: SimOptions): SimPick[] {
   // each client's next event: a pick (slot < 0) or the end of its connection to slot
   const next = Array.from({ length: o.clients }, (_, i) => ({ time: start + i * 0.01, slot: -1, began: 0 }));
   const picks: SimPick[] = [];
+  const tickMs = o.tickMs ?? 1000;
+  let tick = start;
   for (;;) {
     let c = next[0]!;
     for (const x of next) if (x.time < c.time) c = x;
     if (c.time >= end) break;
     const now = c.time;
+    while (o.onTick && tick <= now) {
+      o.onTick(tick);
+      tick += tickMs;
+    }
     if (c.slot < 0) {
       const slot = b.balancer.pick({ clientAddress: '127.0.0.1', avoid: [], now, random: o.random });
       if (slot < 0) throw new Error(`no pick at ${now} ms`);
@@ -50,6 +59,7 @@ export function simulate(b: Bench, o: SimOptions): SimPick[] {
       // recorded as the relay records them: connect is a small part of the time, and
       // first byte counts from the connect's start
       const connect = Math.min(ms, 0.1);
+      b.table.countConnection(0, c.slot);
       b.table.updateEwmaConnect(c.slot, connect);
       b.table.observe(0, c.slot, Histogram.Connect, connect / 1000);
       b.table.updateEwmaFirstByte(c.slot, ms);

@@ -27,6 +27,8 @@ export interface SnapshotSources {
   alerts(): AlertSnapshot[];
   /** per backend slot: the last probe's detail and the passive ejections its pool's cap refused */
   health(slot: number): { detail: string; passiveEjectionsRefused: number };
+  /** why an adaptive pool uses its strategy now; null when it is not adaptive */
+  adaptiveReason(pool: string): string | null;
 }
 
 export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
@@ -57,6 +59,7 @@ export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
       algorithm,
       activeAlgorithm: algorithm === 'adaptive' && current >= 0 ? algorithmName(current) : algorithm,
       adaptiveSwitches: table.adaptiveSwitches(poolSlot),
+      adaptiveReason: algorithm === 'adaptive' ? src.adaptiveReason(pool.name) : null,
       retries: pool.retries,
       queued: table.poolQueued(poolSlot),
       backends: keys,

@@ -7,9 +7,11 @@
 //               as fast as the fastest known member), so a backend that stopped
 //               getting traffic because it was slow, or because its first sample
 //               was a cold one, is tried again;
-//   exploring   a small share of picks goes to the member whose estimate is the
-//               oldest, once it is older than PROBE_AFTER_MS, so estimates stay
-//               fresh (at most one such probe per member per PROBE_AFTER_MS);
+//   exploring   a small share of picks (EXPLORE_SHARE, as a credit earned per
+//               pick, not a coin toss, so probes come regularly) goes to the member
+//               whose estimate is the oldest, once it is older than PROBE_AFTER_MS,
+//               so estimates stay fresh (at most one probe per member per
+//               PROBE_AFTER_MS);
 //   tolerance   a response time within TOLERANCE of the fastest counts as the
 //               fastest: alike backends then differ only by open connections per
 //               weight (least_connections among them, ties drawn at random), so
@@ -35,6 +37,8 @@ class LeastResponseTime implements Balancer {
   private readonly at: Int32Array;
   /** when each member was last explored (ms), so one probe is not repeated while its sample is in flight */
   private readonly probedAt: Float64Array;
+  /** exploring picks earned: EXPLORE_SHARE per pick, at most one in hand */
+  private credit = 0;
   /** scratch: each member's aged response time in the current pick, NaN when avoided */
   private readonly times: Float64Array;
 
@@ -60,9 +64,15 @@ class LeastResponseTime implements Balancer {
     const latency = this.latency;
     latency.refresh(now);
     const checkAvoid = ctx.avoid.length > 0;
-    if (n > 1 && ctx.random() < EXPLORE_SHARE) {
-      const probe = this.stalest(ctx, checkAvoid);
-      if (probe >= 0) return probe;
+    if (n > 1) {
+      this.credit = Math.min(1, this.credit + EXPLORE_SHARE);
+      if (this.credit >= 1) {
+        const probe = this.stalest(ctx, checkAvoid);
+        if (probe >= 0) {
+          this.credit -= 1;
+          return probe;
+        }
+      }
     }
     // "unknown" is as fast as the fastest known member (1 ms when none is known):
     // an unmeasured or long-unmeasured member wins a share and gets measured
