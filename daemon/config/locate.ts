@@ -19,6 +19,14 @@ export function joinPath(parent: string, key: string): string {
   return parent === '' ? segment(key) : `${parent}.${segment(key)}`;
 }
 
+/**
+ * Key paths deeper than this are located by their first MAX_KEY_PARTS segments:
+ * no config key is nearly this deep, and a dotted key of thousands of segments
+ * must not cost quadratic time.
+ */
+const MAX_KEY_PARTS = 32;
+
+/** The segments of a (dotted) TOML key, quotes removed and escapes decoded; at most MAX_KEY_PARTS. */
 function splitKey(text: string): string[] {
   const out: string[] = [];
   const m = DOTTED.exec(text);
@@ -26,16 +34,41 @@ function splitKey(text: string): string[] {
   const re = new RegExp(KEY_PART, 'y');
   let at = 0;
   const s = m[1]!;
-  while (at < s.length) {
+  while (at < s.length && out.length < MAX_KEY_PARTS) {
     while (s[at] === ' ' || s[at] === '\t' || s[at] === '.') at++;
     re.lastIndex = at;
     const part = re.exec(s);
     if (!part) break;
     const raw = part[0];
-    out.push(raw.startsWith('"') ? (JSON.parse(raw) as string) : raw.startsWith("'") ? raw.slice(1, -1) : raw);
+    out.push(raw.startsWith('"') ? unescapeBasic(raw.slice(1, -1)) : raw.startsWith("'") ? raw.slice(1, -1) : raw);
     at = re.lastIndex;
   }
   return out;
+}
+
+const ESCAPES: Record<string, string> = {
+  b: '\b',
+  t: '\t',
+  n: '\n',
+  f: '\f',
+  r: '\r',
+  e: '\x1b',
+  '"': '"',
+  '\\': '\\',
+};
+const ESCAPE = /\\(?:([btnfre"\\])|x([0-9A-Fa-f]{2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8}))/g;
+
+/**
+ * The text of a TOML basic string body (TOML 1.1 escapes: \b \t \n \f \r \e \" \\
+ * \xHH \uHHHH \UHHHHHHHH). Never throws: the TOML parser has already accepted the
+ * file, and what it would refuse is left as written (the key is then not located).
+ */
+function unescapeBasic(body: string): string {
+  return body.replace(ESCAPE, (all, simple?: string, x?: string, u?: string, U?: string) => {
+    if (simple !== undefined) return ESCAPES[simple]!;
+    const code = parseInt((x ?? u ?? U)!, 16);
+    return code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCodePoint(code) : all;
+  });
 }
 
 export class LineLocator {

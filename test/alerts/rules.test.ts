@@ -7,7 +7,7 @@ import { RuleSet } from '../../daemon/control/alerts/rules.js';
 import { latencyP95Ms } from '../../daemon/control/alerts/latency.js';
 import { cv } from '../../daemon/control/alerts/distribution.js';
 import { parseConfig } from '../../daemon/config/load.js';
-import { LATENCY_BUCKETS } from '../../daemon/state/table.js';
+import { LATENCY_BUCKETS } from '../../daemon/state/names.js';
 import type { AlertInputs, BackendInput } from '../../daemon/control/alerts/inputs.js';
 import type { Condition } from '../../daemon/control/alerts/condition.js';
 import type { AlertsConfig } from '../../daemon/config/schema.js';

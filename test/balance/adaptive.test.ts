@@ -79,7 +79,7 @@ test('controller: switches only after `confirm` agreeing windows and `minDwell`,
   const backends = (list: AdaptiveSample[]): AdaptiveBackend[] => list.map((s) => ({ ...s, connections: 0 }));
   const pool = (list: AdaptiveSample[]) => [{ name: 'web', slot: 0, samples: backends(list) }];
   assert.deepEqual(c.evaluate(pool(slowOne), 0), []);
-  assert.equal(ALGORITHMS[b.table.adaptiveCurrent(0)], 'least_connections', 'starts on the default');
+  assert.equal(ALGORITHMS[b.table.pools.adaptiveCurrent(0)], 'least_connections', 'starts on the default');
   assert.match(c.reason('web')!, /starts on least_connections/);
   assert.deepEqual(c.evaluate(pool(slowOne), 1000), [], 'first agreeing window');
   assert.deepEqual(c.evaluate(pool(slowOne), 2000), [], 'confirmed, but dwell not over');
@@ -88,8 +88,8 @@ test('controller: switches only after `confirm` agreeing windows and `minDwell`,
   assert.equal(s.length, 1);
   assert.equal(s[0]!.from, 'least_connections');
   assert.equal(s[0]!.to, 'least_response_time');
-  assert.equal(ALGORITHMS[b.table.adaptiveCurrent(0)], 'least_response_time');
-  assert.equal(b.table.adaptiveSwitches(0), 1);
+  assert.equal(ALGORITHMS[b.table.pools.adaptiveCurrent(0)], 'least_response_time');
+  assert.equal(b.table.pools.adaptiveSwitches(0), 1);
   assert.match(c.reason('web')!, /latency spread x20\.0/);
   // one window of a different answer, then back: no switch (the streak restarts)
   assert.deepEqual(c.evaluate(pool(alike), 11_000), []);
@@ -97,16 +97,16 @@ test('controller: switches only after `confirm` agreeing windows and `minDwell`,
   assert.deepEqual(c.evaluate(pool(slowOne), 12_000), []);
   assert.deepEqual(c.evaluate(pool(alike), 13_000), []);
   assert.equal(c.evaluate(pool(alike), 14_000).length, 1);
-  assert.equal(ALGORITHMS[b.table.adaptiveCurrent(0)], 'weighted_round_robin');
+  assert.equal(ALGORITHMS[b.table.pools.adaptiveCurrent(0)], 'weighted_round_robin');
   assert.match(c.reason('web')!, /backends alike/);
   assert.equal(c.reason('other'), null);
 });
 
 test('the worker-side adaptive balancer follows the strategy in the pool slot', () => {
   const b = bench('adaptive', [3, 1]);
-  b.table.setAdaptiveCurrent(0, ALGORITHMS.indexOf('weighted_round_robin'));
+  b.table.pools.setAdaptiveCurrent(0, ALGORITHMS.indexOf('weighted_round_robin'));
   assert.deepEqual([...b.run(400).values()], [300, 100]);
-  b.table.setAdaptiveCurrent(0, ALGORITHMS.indexOf('round_robin'));
+  b.table.pools.setAdaptiveCurrent(0, ALGORITHMS.indexOf('round_robin'));
   assert.deepEqual([...b.run(400).values()], [200, 200]);
   assert.notEqual(b.balancer.pick(ctx({ avoid: [0] })), 0);
 });
@@ -124,12 +124,12 @@ test('the whole loop: a backend slows down, adaptive moves to least_response_tim
     const samples: AdaptiveBackend[] = b.members.map((m, i) => ({
       name: m.key.slice(4),
       weight: 1,
-      active: b.table.active(m.slot),
+      active: b.table.backends.active(m.slot),
       latencyMs: estimates.age(i, now) <= 3000 ? estimates.value(i) : 0,
-      connections: b.table.backendCounters(m.slot).connections,
+      connections: b.table.backendStats.counters(m.slot).connections,
     }));
     c.evaluate([{ name: 'web', slot: 0, samples }], now);
-    strategyAt.push({ time: now, strategy: ALGORITHMS[b.table.adaptiveCurrent(0)]! });
+    strategyAt.push({ time: now, strategy: ALGORITHMS[b.table.pools.adaptiveCurrent(0)]! });
   };
   // b1 answers in 80 ms from 20 s to 50 s; everyone in about 1 ms otherwise
   const slow = (slot: number, now: number): boolean => slot === 0 && now >= 20_000 && now < 50_000;

@@ -3,7 +3,7 @@
 // closed-loop clients against backends whose response time changes over time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Histogram } from '../../daemon/state/table.js';
+import { Histogram } from '../../daemon/state/names.js';
 import { EXPLORE_SHARE, PROBE_AFTER_MS } from '../../daemon/data/balance/least-response-time.js';
 import { bench, ctx, seeded, type Bench } from './harness.js';
 import { simulate, sharesBetween } from './pool-sim.js';
@@ -11,10 +11,10 @@ import { simulate, sharesBetween } from './pool-sim.js';
 /** n samples of `ms` to first byte (and a tenth of it to connect) for a slot, recorded as the relay does. */
 function feed(b: Bench, slot: number, ms: number, n = 1): void {
   for (let i = 0; i < n; i++) {
-    b.table.updateEwmaConnect(slot, ms / 10);
-    b.table.observe(0, slot, Histogram.Connect, ms / 10 / 1000);
-    b.table.updateEwmaFirstByte(slot, ms);
-    b.table.observe(0, slot, Histogram.FirstByte, ms / 1000);
+    b.table.backends.updateEwmaConnect(slot, ms / 10);
+    b.table.backendStats.observe(0, slot, Histogram.Connect, ms / 10 / 1000);
+    b.table.backends.updateEwmaFirstByte(slot, ms);
+    b.table.backendStats.observe(0, slot, Histogram.FirstByte, ms / 1000);
   }
 }
 
@@ -32,8 +32,8 @@ test('sends most connections to the fastest backend while the others stay measur
   feed(b, 1, 10);
   feed(b, 2, 100);
   // connections stay open: each pick raises that backend's score
-  for (let i = 0; i < 300; i++) b.table.acquire(0, b.balancer.pick({ ...c, now: 200 + i * 0.01 }));
-  const [fast, mid, slow] = [0, 1, 2].map((s) => b.table.active(s)) as [number, number, number];
+  for (let i = 0; i < 300; i++) b.table.backends.acquire(0, b.balancer.pick({ ...c, now: 200 + i * 0.01 }));
+  const [fast, mid, slow] = [0, 1, 2].map((s) => b.table.backends.active(s)) as [number, number, number];
   // score = time x (active+1) levels out: 2.2 ms x ~250 ~ 11 ms x ~50 ~ 110 ms x ~5
   assert.ok(fast > mid && mid > slow, `active ${fast}/${mid}/${slow}`);
   assert.ok(fast > 220 && slow <= 12, `active ${fast}/${mid}/${slow}`);
@@ -44,9 +44,12 @@ test('an unmeasured backend counts as fast as the fastest measured one, not as f
   const c = ctx({ random: seeded(2) });
   b.balancer.pick({ ...c, now: 0 });
   feed(b, 0, 5);
-  for (let i = 0; i < 100; i++) b.table.acquire(0, b.balancer.pick({ ...c, now: 150 }));
+  for (let i = 0; i < 100; i++) b.table.backends.acquire(0, b.balancer.pick({ ...c, now: 150 }));
   // ties within the tolerance are shared: 50/50 give or take the tolerance band
-  assert.ok(Math.abs(b.table.active(0) - 50) <= 3, `active ${b.table.active(0)}/${b.table.active(1)}`);
+  assert.ok(
+    Math.abs(b.table.backends.active(0) - 50) <= 3,
+    `active ${b.table.backends.active(0)}/${b.table.backends.active(1)}`,
+  );
 });
 
 test('a cold first sample is forgotten: the backend is measured again and gets its share', () => {

@@ -3,7 +3,7 @@
 // samples in the table's histograms as the relay does, release, and pick again.
 // No threads, sockets or sleeps: the algorithm sees exactly what it would see
 // in a worker, on an injected clock.
-import { Histogram } from '../../daemon/state/table.js';
+import { Histogram } from '../../daemon/state/names.js';
 import type { Bench } from './harness.js';
 
 export interface SimOptions {
@@ -49,7 +49,7 @@ export function simulate(b: Bench, o: SimOptions): SimPick[] {
     if (c.slot < 0) {
       const slot = b.balancer.pick({ clientAddress: '127.0.0.1', avoid: [], now, random: o.random });
       if (slot < 0) throw new Error(`no pick at ${now} ms`);
-      b.table.acquire(0, slot);
+      b.table.backends.acquire(0, slot);
       picks.push({ time: now, slot });
       c.slot = slot;
       c.began = now;
@@ -59,12 +59,12 @@ export function simulate(b: Bench, o: SimOptions): SimPick[] {
       // recorded as the relay records them: connect is a small part of the time, and
       // first byte counts from the connect's start
       const connect = Math.min(ms, 0.1);
-      b.table.countConnection(0, c.slot);
-      b.table.updateEwmaConnect(c.slot, connect);
-      b.table.observe(0, c.slot, Histogram.Connect, connect / 1000);
-      b.table.updateEwmaFirstByte(c.slot, ms);
-      b.table.observe(0, c.slot, Histogram.FirstByte, ms / 1000);
-      b.table.release(0, c.slot);
+      b.table.backendStats.countConnection(0, c.slot);
+      b.table.backends.updateEwmaConnect(c.slot, connect);
+      b.table.backendStats.observe(0, c.slot, Histogram.Connect, connect / 1000);
+      b.table.backends.updateEwmaFirstByte(c.slot, ms);
+      b.table.backendStats.observe(0, c.slot, Histogram.FirstByte, ms / 1000);
+      b.table.backends.release(0, c.slot);
       c.slot = -1;
       c.time = now + think;
     }

@@ -13,8 +13,9 @@ import { ADAPTIVE_DEFAULT, adaptiveStrategy } from '../../data/balance/adaptive.
 import { DEFAULT_POLICY, recommend, slowerBackends, type AdaptivePolicy, type AdaptiveSample } from './policy.js';
 import type { StrategyName } from '../../data/balance/strategies.js';
 import type { AdaptiveTiming } from '../../config/schema.js';
+import { DEFAULT_ADAPTIVE } from '../../config/defaults.js';
 
-const DEFAULT_TIMING: AdaptiveTiming = { window: 5000, confirm: 2, minDwell: 20_000 };
+const DEFAULT_TIMING: AdaptiveTiming = DEFAULT_ADAPTIVE;
 /** ms: new connections are counted over this span, as the poor_distribution alert counts them. */
 const RECENT_MS = 60_000;
 
@@ -93,7 +94,7 @@ export class AdaptiveController {
       let st = this.state.get(p.name);
       if (!st) {
         // a pool new to adaptive starts on the default, decided now
-        this.table.setAdaptiveCurrent(p.slot, ALGORITHMS.indexOf(ADAPTIVE_DEFAULT));
+        this.table.pools.setAdaptiveCurrent(p.slot, ALGORITHMS.indexOf(ADAPTIVE_DEFAULT));
         st = {
           lastEval: now,
           since: now,
@@ -109,7 +110,7 @@ export class AdaptiveController {
       const timing = p.timing ?? this.timing;
       if (now - st.lastEval < timing.window) continue;
       st.lastEval = now;
-      const current = adaptiveStrategy(this.table.adaptiveCurrent(p.slot));
+      const current = adaptiveStrategy(this.table.pools.adaptiveCurrent(p.slot));
       for (const name of slowerBackends(p.samples, this.policy)) st.slowerAt.set(name, now);
       const samples = withRecent(p.samples, st.looks[0]!, st.slowerAt);
       st.looks.push(look(p.samples, now));
@@ -125,7 +126,7 @@ export class AdaptiveController {
       st.streak = rec.strategy === st.candidate ? st.streak + 1 : 1;
       st.candidate = rec.strategy;
       if (!rec.urgent && (st.streak < timing.confirm || now - st.since < timing.minDwell)) continue;
-      this.table.setAdaptiveCurrent(p.slot, ALGORITHMS.indexOf(rec.strategy));
+      this.table.pools.setAdaptiveCurrent(p.slot, ALGORITHMS.indexOf(rec.strategy));
       st.since = now;
       st.candidate = null;
       st.streak = 0;

@@ -3,12 +3,18 @@
 // reason as an `adaptive` event. The latency it decides on is fresh: each pool's
 // backends have estimates that age (latency-estimates.ts, read on this thread's
 // clock), and one with no sample for FRESH_WINDOWS windows counts as unknown.
+// Its share of a reload: the pools and their timing come from the diff's new
+// config (new timing applies from the next window), as do the poor_distribution
+// alert's limits the policy keeps to, and a pool that is new, gone or given
+// another algorithm starts its evaluation over.
 import { AdaptiveController } from './controller.js';
 import type { AdaptiveBackend, AdaptivePool } from './controller.js';
 import { algorithmId } from '../../data/balance/index.js';
 import { LatencyEstimates } from '../../data/balance/latency-estimates.js';
 import type { Topology } from '../topology/topology.js';
 import type { EventLog } from '../events.js';
+import { touches, type ConfigDiff } from '../topology/diff.js';
+import type { AdaptiveTiming } from '../../config/schema.js';
 import { log } from '../../log.js';
 import type { Table } from '../../state/table.js';
 
@@ -25,6 +31,10 @@ interface PoolLatency {
 
 export class AdaptiveService {
   private readonly controller: AdaptiveController;
+  /** the config's pools: name -> their adaptive timing */
+  private pools = new Map<string, AdaptiveTiming>();
+  /** the poor_distribution alert's limits (alerts.imbalance_cv, imbalance_min_connections) */
+  private distribution: AdaptivePool['distribution'];
   private readonly latency = new Map<string, PoolLatency>();
 
   constructor(
@@ -34,6 +44,14 @@ export class AdaptiveService {
     controller?: AdaptiveController,
   ) {
     this.controller = controller ?? new AdaptiveController(table);
+  }
+
+  apply(d: ConfigDiff): void {
+    this.pools = new Map(d.next.pools.map((p) => [p.name, p.adaptive]));
+    this.distribution = { cv: d.next.alerts.imbalanceCv, minConnections: d.next.alerts.imbalanceMinConnections };
+    for (const p of d.pools.removed) this.controller.forget(p.name);
+    for (const p of d.pools.added) this.controller.forget(p.name);
+    for (const c of d.pools.changed) if (touches(c, 'algorithm')) this.controller.forget(c.name);
   }
 
   /** Why an adaptive pool uses its strategy now; null for a pool that is not adaptive. */
@@ -51,16 +69,12 @@ export class AdaptiveService {
 
   private adaptivePools(now: number): AdaptivePool[] {
     const t = this.table;
-    const config = this.topology.config;
     const pools = new Map<string, AdaptivePool>();
     const members = new Map<string, { key: string; name: string; slot: number }[]>();
-    for (const [name, slot] of this.topology.pools.entries()) {
-      if (t.poolAlgorithm(slot) !== ADAPTIVE) continue;
-      const timing = config?.pools.find((p) => p.name === name)?.adaptive;
-      const distribution = config
-        ? { cv: config.alerts.imbalanceCv, minConnections: config.alerts.imbalanceMinConnections }
-        : undefined;
-      pools.set(name, { name, slot, samples: [], timing, distribution });
+    for (const [name, timing] of this.pools) {
+      const slot = this.topology.pools.get(name)!;
+      if (t.pools.algorithm(slot) !== ADAPTIVE) continue;
+      pools.set(name, { name, slot, samples: [], timing, distribution: this.distribution });
       members.set(name, []);
     }
     for (const name of [...this.latency.keys()]) if (!pools.has(name)) this.latency.delete(name);
@@ -73,17 +87,16 @@ export class AdaptiveService {
       const list = members.get(p.name)!;
       const lat = this.estimates(p.name, list);
       lat.refresh(now);
-      const window = p.timing?.window ?? 0;
-      const freshMs = Math.max(FRESH_MIN_MS, FRESH_WINDOWS * window);
+      const freshMs = Math.max(FRESH_MIN_MS, FRESH_WINDOWS * (p.timing?.window ?? 0));
       for (const m of list) {
-        if (!t.eligible(m.slot) || t.isBackup(m.slot)) continue;
+        if (!t.backends.eligible(m.slot) || t.backends.isBackup(m.slot)) continue;
         const i = lat.indexOf(m.slot);
         const sample: AdaptiveBackend = {
           name: m.name,
-          weight: Math.max(1, t.effectiveWeight(m.slot)),
-          active: t.active(m.slot),
+          weight: Math.max(1, t.backends.effectiveWeight(m.slot)),
+          active: t.backends.active(m.slot),
           latencyMs: lat.age(i, now) <= freshMs ? lat.value(i) : 0,
-          connections: t.backendCounters(m.slot).connections,
+          connections: t.backendStats.counters(m.slot).connections,
         };
         p.samples.push(sample);
       }

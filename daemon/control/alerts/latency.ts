@@ -1,6 +1,6 @@
 // A backend's windowed latency as the alert rules read it (high_latency, and
 // poor_distribution's question whether a backend is measurably slower).
-import { LATENCY_BUCKETS } from '../../state/table.js';
+import { LATENCY_BUCKETS } from '../../state/names.js';
 import { quantile } from '../../state/quantile.js';
 
 /** A p95 over fewer connections than this says more about one client than about the backend. */

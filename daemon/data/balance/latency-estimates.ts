@@ -19,7 +19,8 @@
 //
 // Time comes in as a parameter: a worker passes its monotonic clock, the main
 // thread its own. Each instance compares only times it was given itself.
-import { Histogram, type Table } from '../../state/table.js';
+import { Histogram } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 
 export interface LatencyOptions {
   /** ms: time constant for samples slower than the estimate, and for aging */
@@ -124,8 +125,8 @@ export class LatencyEstimates {
 
   private take(i: number, at: number): void {
     const slot = this.slots[i]!;
-    const c = this.table.histogram(slot, Histogram.Connect);
-    const f = this.table.histogram(slot, Histogram.FirstByte);
+    const c = this.table.backendStats.histogram(slot, Histogram.Connect);
+    const f = this.table.backendStats.histogram(slot, Histogram.FirstByte);
     const s = this.seen;
     const o = 4 * i;
     const dc = c.count - s[o]!;
@@ -165,8 +166,8 @@ export class LatencyEstimates {
 
   private rebase(i: number): void {
     const slot = this.slots[i]!;
-    const c = this.table.histogram(slot, Histogram.Connect);
-    const f = this.table.histogram(slot, Histogram.FirstByte);
+    const c = this.table.backendStats.histogram(slot, Histogram.Connect);
+    const f = this.table.backendStats.histogram(slot, Histogram.FirstByte);
     const o = 4 * i;
     this.seen[o] = c.count;
     this.seen[o + 1] = c.sum;

@@ -110,7 +110,7 @@ class LeastResponseTime implements Balancer {
       const t = times[i]!;
       if (t !== t) continue;
       const slot = this.slots[i]!;
-      const score = ((t <= alike ? fastest : t) * (table.active(slot) + 1)) / this.weights[i]!;
+      const score = ((t <= alike ? fastest : t) * (table.backends.active(slot) + 1)) / this.weights[i]!;
       if (score < bestScore) {
         best = slot;
         bestScore = score;
