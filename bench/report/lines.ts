@@ -2,7 +2,7 @@
 // axis, a y axis from 0 to `yMax`, and shaded spans (a phase of the run) behind
 // the lines. For values over time, such as each algorithm's share per second.
 
-export interface LineSeries {
+interface LineSeries {
   name: string;
   /** [x, y] points in x order; a NaN y breaks the line */
   points: readonly (readonly [number, number])[];

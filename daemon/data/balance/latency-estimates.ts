@@ -34,7 +34,7 @@ export interface LatencyOptions {
 /** ms: a sample below this is taken as this (a logarithm needs a floor) */
 const MIN_MS = 0.001;
 
-export const LATENCY_DEFAULTS: Readonly<LatencyOptions> = Object.freeze({
+const LATENCY_DEFAULTS: Readonly<LatencyOptions> = Object.freeze({
   decayMs: 2000,
   recoverMs: 500,
   refreshMs: 100,

@@ -26,7 +26,7 @@ export const EXPLORE_SHARE = 0.05;
 /** ms: an estimate older than this may be refreshed by an exploring pick. */
 export const PROBE_AFTER_MS = 1000;
 /** Response times within this fraction above the fastest count as equal (noise, not a difference). */
-export const TOLERANCE = 0.5;
+const TOLERANCE = 0.5;
 
 class LeastResponseTime implements Balancer {
   private readonly slots: Int32Array;
