@@ -45,6 +45,15 @@ test('policy: a backend with no fresh latency is unknown, not slow', () => {
   assert.deepEqual([...slowerBackends(slowOne)], ['b2']);
 });
 
+test('policy: with no fresh latency at all (an idle pool) the strategy in use stays', () => {
+  const idle = [sample('b1', 0, 0), sample('b2', 0, 0), sample('b3', 0, 0)];
+  for (const current of ['least_response_time', 'weighted_round_robin', 'least_connections'] as const) {
+    const r = recommend(idle, current);
+    assert.equal(r.strategy, current);
+    assert.match(r.reason, /no fresh latency/);
+  }
+});
+
 test('policy: hysteresis bands keep the strategy in use near its threshold', () => {
   const near = [sample('b1', 1, 10), sample('b2', 1, 17)];
   assert.equal(recommend(near, 'least_response_time').strategy, 'least_response_time');

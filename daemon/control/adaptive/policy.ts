@@ -11,7 +11,9 @@
 // Latency is fresh evidence only: each backend's estimate ages (latency-estimates.ts)
 // and one with no sample lately is unknown, not remembered as it last was, so a
 // strategy cannot be kept by the old numbers of a backend it stopped using.
-// least_response_time keeps every estimate fresh with its exploring picks.
+// least_response_time keeps every estimate fresh with its exploring picks. When
+// no backend has a fresh latency (no new connections lately) there is nothing
+// to decide on, and the strategy in use stays.
 //
 // Hysteresis: a strategy in use keeps the pool while its trigger is within a band
 // below the threshold, and least_connections (which hides the imbalance it cures)
@@ -162,7 +164,10 @@ export function recommend(
       urgent: false,
     };
   }
-  const latency = spread.slow === '' ? 'latency alike or unknown' : `latency spread x${spread.ratio.toFixed(1)}`;
+  // no backend with a fresh latency: no new connections lately, so no evidence to change on
+  if (!samples.some((s) => s.latencyMs > 0))
+    return keep(`no fresh latency (no new connections lately), load cv ${cv.toFixed(2)}`);
+  const latency = spread.slow === '' ? 'latency alike' : `latency spread x${spread.ratio.toFixed(1)}`;
   return {
     strategy: 'weighted_round_robin',
     reason: `backends alike: ${latency}, load cv ${cv.toFixed(2)}, ${active} open`,
