@@ -153,7 +153,8 @@ test('the whole loop: a backend slows down, adaptive moves to least_response_tim
   const strategy = (t: number): string => strategyAt.find((s) => s.time >= t)!.strategy;
   assert.equal(strategy(19_000), 'weighted_round_robin', 'alike backends: weighted_round_robin');
   const toLrt = strategyAt.find((s) => s.time >= 20_000 && s.strategy === 'least_response_time')!;
-  assert.ok(toLrt.time <= 24_000, `switched to least_response_time at ${toLrt.time} ms`);
+  // a few ticks for the estimate to see 80x (a batch counts at most 4x), then `confirm` windows
+  assert.ok(toLrt.time <= 25_000, `switched to least_response_time at ${toLrt.time} ms`);
   const back = strategyAt.find((s) => s.time >= 50_000 && s.strategy !== 'least_response_time')!;
   assert.equal(back.strategy, 'weighted_round_robin');
   // a few windows: the estimates see the recovery (a probe or two), then `confirm` windows

@@ -1,8 +1,9 @@
 // least_response_time over real sockets: three identical simulated HTTP backends
-// behind a daemon with two workers, four clients at 40 connections a second (one
-// TCP connection per request, so every request is a pick). The first connection
-// to each backend is a cold one; b1 then slows to 50 ms and recovers. Every
-// backend keeps or gets back its share, and alike backends split evenly.
+// (20 ms to answer, so the scheduling noise of a busy test machine stays small
+// next to it) behind a daemon with two workers, four clients at 40 connections a
+// second (one TCP connection per request, so every request is a pick). The first
+// connection to each backend is a cold one; b1 then slows to 100 ms and recovers.
+// Every backend keeps or gets back its share, and alike backends split evenly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBackends, type SimBackend } from '../../backends/index.js';
@@ -30,6 +31,7 @@ const shareOf = (d: Record<string, number>, name: string, among = ['b1', 'b2', '
 
 test('least_response_time: a backend that slowed down and recovered gets traffic again; alike backends split evenly', async () => {
   const backends: SimBackend[] = await startBackends(3, { mode: 'http' });
+  for (const b of backends) await b.setBehaviour({ latency: '20ms' });
   const port = await freePort();
   const d = await startTestDaemon(
     simpleConfig({
@@ -48,7 +50,7 @@ test('least_response_time: a backend that slowed down and recovered gets traffic
       assert.ok(s > 0.22 && s < 0.45, `${b}: ${s.toFixed(3)} of the 300 after the first (${JSON.stringify(first)})`);
     }
 
-    await backends[0]!.setBehaviour({ latency: '50ms' });
+    await backends[0]!.setBehaviour({ latency: '100ms' });
     await load(port, 80); // 2 s for the estimates to see it
     const slow = await load(port, 320);
     // b1 gets the exploring probes only: at most one a second per worker
@@ -56,7 +58,7 @@ test('least_response_time: a backend that slowed down and recovered gets traffic
     const b2 = shareOf(slow, 'b2', ['b2', 'b3']);
     assert.ok(b2 > 0.38 && b2 < 0.62, `b2/b3 while b1 is slow: ${JSON.stringify(slow)}`);
 
-    await backends[0]!.setBehaviour({ latency: 0 });
+    await backends[0]!.setBehaviour({ latency: '20ms' });
     await load(port, 200); // 5 s for probes to find it recovered
     const after = await load(port, 400);
     for (const b of ['b1', 'b2', 'b3']) {

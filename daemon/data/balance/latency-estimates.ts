@@ -31,6 +31,8 @@ export interface LatencyOptions {
   refreshMs: number;
 }
 
+/** A batch of samples counts as at most this many times the estimate (see blend()). */
+const RISE_LIMIT = 4;
 /** ms: a sample below this is taken as this (a logarithm needs a floor) */
 const MIN_MS = 0.001;
 
@@ -158,8 +160,12 @@ export class LatencyEstimates {
   // within a fraction of a second (a 10x slowdown is 10x in every sample), and
   // a backend that recovered is believed after a probe or two.
   private blend(old: number, mean: number, dt: number): number {
-    const m = Math.max(mean, MIN_MS);
+    let m = Math.max(mean, MIN_MS);
     if (old !== old) return m;
+    // a batch counts as at most RISE_LIMIT x the estimate: a stall of the host that
+    // held up one connection (its 200 ms in a batch of 2 ms answers) moves it a
+    // little, where a backend that stays slower keeps pushing batch after batch
+    if (m > old * RISE_LIMIT) m = old * RISE_LIMIT;
     const w = Math.exp(-dt / (m > old ? this.decayMs : this.recoverMs));
     return Math.exp(w * Math.log(old) + (1 - w) * Math.log(m));
   }
