@@ -109,8 +109,28 @@ export class FakeContext implements ControlContext {
       },
       process: { cpu: 0.05, rssBytes: 80 * 1024 * 1024, heapUsedBytes: 20 * 1024 * 1024, loopLagMs: 0.4 },
       workers: [
-        { id: 0, threadId: 1, alive: true, starts: 1, active: 3, accepted: 60, loopLagMs: 0.2, cpuSeconds: 1.5 },
-        { id: 1, threadId: 2, alive: true, starts: 1, active: 3, accepted: 60, loopLagMs: 0.3, cpuSeconds: 1.4 },
+        {
+          id: 0,
+          threadId: 1,
+          alive: true,
+          starts: 1,
+          active: 3,
+          accepted: 60,
+          loopLagMs: 0.2,
+          cpuSeconds: 1.5,
+          accessSuppressed: 0,
+        },
+        {
+          id: 1,
+          threadId: 2,
+          alive: true,
+          starts: 1,
+          active: 3,
+          accepted: 60,
+          loopLagMs: 0.3,
+          cpuSeconds: 1.4,
+          accessSuppressed: 0,
+        },
       ],
       listeners: [
         {

@@ -112,6 +112,8 @@ export interface WorkerSnapshot {
   accepted: number;
   loopLagMs: number;
   cpuSeconds: number;
+  /** access lines of refused connections counted instead of written (the worker's refusal line bound) */
+  accessSuppressed: number;
 }
 
 /**
