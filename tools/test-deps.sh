@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs against (real peers and tools:
 # haproxy, nginx's stream module, socat, tmux, openssl, promtool, MariaDB, dnsmasq,
-# etcd, keepalived and BIRD with iproute2 and curl for the fleet tests...). Run by
+# etcd, keepalived, BIRD and nftables with iproute2 and curl for the fleet tests...). Run by
 # `make test` before the suite, so a clean CI machine skips nothing. Needs root
 # and apt-get; elsewhere it says what is missing.
 set -u

@@ -16,6 +16,8 @@ const VIP = '10.9.0.1';
 const RATE = 300;
 const PHASE_FLOWS = 400;
 const SLACK_MS = 50;
+/** a short flow's pause between greeting and echo: about RATE x DWELL_MS / 1000 are open at any time */
+const DWELL_MS = 200;
 const HELD = 20;
 
 test(
@@ -39,7 +41,7 @@ test(
         sources: 250,
         pinning: false,
       });
-      const clients = await Clients.start(lab, { host: VIP, port: 80, sources, rate: RATE });
+      const clients = await Clients.start(lab, { host: VIP, port: 80, sources, rate: RATE, dwellMs: DWELL_MS });
       assert.equal(await clients.hold(HELD), HELD, 'every held flow is established');
       clients.send({ cmd: 'start' });
       await clients.succeeded(PHASE_FLOWS);
@@ -101,6 +103,7 @@ test(
         refused: refused.length,
         failed: failed.length,
         failed_errors: JSON.stringify(countBy(failed, (f) => f.err ?? '')),
+        short_reset_in_flight_at_route_change: failed.filter((f) => f.err !== REFUSED).length,
         held_cut_at_route_change: `${heldStopped.length} of ${heldStopped.length} on the stopped instance`,
         held_cut_errors: JSON.stringify(countBy(heldStopped, (f) => f.err ?? '')),
         held_survived: `${heldOther.length} of ${heldOther.length} on the other instance`,

@@ -41,6 +41,8 @@ const HELD = 30;
 const PHASE_FLOWS = 300;
 /** clock and scheduling slack between the route monitor and the clients, ms */
 const SLACK_MS = 50;
+/** a short flow's pause between greeting and echo: about RATE x DWELL_MS / 1000 are open at any time */
+const DWELL_MS = 200;
 
 test(
   'ECMP fleet with flow pinning: flows spread over 3 instances; a graceful stop loses no connection (withdrawn while accepting, its open flows pinned to it through the drain); a killed instance loses only its flows; ip_hash clients keep their backend',
@@ -61,7 +63,7 @@ test(
         pinning: true,
       });
 
-      const clients = await Clients.start(lab, { host: VIP, port: 80, sources, rate: RATE });
+      const clients = await Clients.start(lab, { host: VIP, port: 80, sources, rate: RATE, dwellMs: DWELL_MS });
       const held = await clients.hold(HELD);
       assert.equal(held, HELD, 'every held flow is established');
       const t0 = Date.now();
@@ -143,6 +145,7 @@ test(
       assert.equal(gracefulFailed.length, 0, `failed during the graceful stop:\n${describe(gracefulFailed, flip1)}`);
       const lameDuckServed = graceful.filter((f) => f.via === via(stopped) && f.start > tStop).length;
       const inFlightAtFlip = graceful.filter((f) => f.via === via(stopped) && f.start < flip1 && f.end > flip1).length;
+      assert.ok(inFlightAtFlip > 0, 'short flows of the stopped instance were in flight at the route change');
       const afterFlip1 = startedIn(short, flip1 + SLACK_MS, tKill);
       assert.ok(afterFlip1.length > 0);
       assert.ok(
@@ -175,6 +178,9 @@ test(
       const killFailed = afterKill.filter((f) => !f.ok);
       const strayKill = killFailed.filter((f) => f.start > flip2 + SLACK_MS);
       assert.equal(strayKill.length, 0, `failed after the withdrawal:\n${describe(strayKill, flip2)}`);
+      // only the killed instance's flows fail (or SYNs it got before the withdrawal: no greeting)
+      const othersFailed = killFailed.filter((f) => f.via !== null && f.via !== via(killed));
+      assert.equal(othersFailed.length, 0, `failed on another instance:\n${describe(othersFailed, tKill)}`);
       const afterFlip2 = startedIn(short, flip2 + SLACK_MS);
       assert.ok(afterFlip2.length > 0 && afterFlip2.every((f) => f.ok && f.via === via(survivor)));
 

@@ -1,7 +1,8 @@
 // The clients of the namespace tests, run inside the client namespace:
 //   node flow-client.js '{"host":"10.9.0.1","port":80,"sources":["10.1.1.1",...],"rate":150}'
 // Short flows: connect from the next source address, send "x\n", read the
-// backend's greeting ("NAME PEER\n") and the echo, close. Held flows: stay open,
+// backend's greeting ("NAME PEER\n") and the echo, close (with dwellMs: send
+// "x\n" that long after the greeting, so that some are always open). Held flows: stay open,
 // echoing "p\n" every 200 ms, until released: then a last "q\n" and its echo,
 // and a clean close both ways (only then does it succeed). Prints {"type":"ready"} first.
 // A flow fails on an error or an early close at once; "timeout" is only for one
@@ -53,10 +54,13 @@ export interface AgentSpec {
   rate: number;
   /** a short flow not done after this long, or a held flow's echo owed this long, fails with "timeout", ms */
   timeoutMs?: number;
+  /** a short flow sends its word this long after the greeting instead of at once, ms (default 0) */
+  dwellMs?: number;
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as AgentSpec;
 const TIMEOUT_MS = spec.timeoutMs ?? 10_000;
+const DWELL_MS = spec.dwellMs ?? 0;
 const PING_MS = 200;
 const now = (): number => performance.timeOrigin + performance.now();
 const emit = (line: AgentLine): void => void process.stdout.write(JSON.stringify(line) + '\n');
@@ -70,6 +74,7 @@ class Flow {
   private via: string | null = null;
   private done = false;
   private timer: NodeJS.Timeout | null = null;
+  private dwell: NodeJS.Timeout | null = null;
   private pinger: NodeJS.Timeout | null = null;
   private releasing = false;
   /** replies still owed by the backend, and since when the oldest is */
@@ -85,7 +90,7 @@ class Flow {
     this.socket.setNoDelay(true);
     this.socket.setEncoding('utf8');
     this.socket.on('connect', () => {
-      if (kind === 'short') this.send('x');
+      if (kind === 'short' && DWELL_MS === 0) this.send('x');
     });
     this.socket.on('data', (d: string) => this.onData(d));
     this.socket.on('error', (e: NodeJS.ErrnoException) => this.finish(false, e.code ?? e.message));
@@ -133,6 +138,7 @@ class Flow {
         if (!name || !peer) return this.finish(false, 'garbled');
         this.backend = name;
         this.via = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
+        if (this.kind === 'short' && DWELL_MS > 0) this.dwell = setTimeout(() => this.send('x'), DWELL_MS);
         if (this.kind === 'held') {
           this.pinger = setInterval(() => {
             if (this.owed === 0) this.send('p');
@@ -152,6 +158,7 @@ class Flow {
     if (this.done) return;
     this.done = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.dwell) clearTimeout(this.dwell);
     if (this.pinger) clearInterval(this.pinger);
     this.socket.destroy();
     emit({
