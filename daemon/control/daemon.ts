@@ -360,6 +360,7 @@ export class Daemon implements ControlContext {
         workers: () => workerSnapshots(this.table, this.supervisor.info()),
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),
+        adaptiveReason: (pool) => this.adaptive.reason(pool),
         listenerStatus: (name) => this.listenState.get(name) ?? { serving: null, error: null },
       },
       this.now(),

@@ -88,6 +88,11 @@ const EFFECTS: Record<string, Effect> = {
     'alerts/engine.test.ts',
     'a condition is pending, fires once it has held for alerts.for, and resolves when it clears',
   ),
+  'alerts.keep_firing_for': e(
+    'alerts/engine.test.ts',
+    'keep_firing_for: a flickering condition fires once and resolves once, after it has been gone for the hold',
+    'keepFiringFor',
+  ),
   'alerts.latency_p95': e(RULES, 'high_latency: p95 of connect + first byte over latency_p95, with enough samples'),
   'alerts.cpu_percent': here('the [alerts] thresholds decide what fires'),
   'alerts.memory_bytes': here('the [alerts] thresholds decide what fires'),
@@ -259,11 +264,11 @@ const EFFECTS: Record<string, Effect> = {
   ),
   'pool.*.adaptive.confirm': e(
     'balance/adaptive.test.ts',
-    'controller: switches only after `confirm` agreeing windows and `minDwell`, and counts switches',
+    'controller: switches only after `confirm` agreeing windows and `minDwell`, and keeps the reason',
   ),
   'pool.*.adaptive.min_dwell': e(
     'balance/adaptive.test.ts',
-    'controller: switches only after `confirm` agreeing windows and `minDwell`, and counts switches',
+    'controller: switches only after `confirm` agreeing windows and `minDwell`, and keeps the reason',
     'minDwell',
   ),
   'pool.*.passive.consecutive_failures': e(

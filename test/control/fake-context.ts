@@ -72,6 +72,7 @@ export class FakeContext implements ControlContext {
       algorithm: 'round_robin',
       activeAlgorithm: 'round_robin',
       adaptiveSwitches: 0,
+      adaptiveReason: null,
       retries: 0,
       queued: 0,
       backends: this.backends.filter((b) => b.pool === name).map((b) => b.key),

@@ -73,6 +73,8 @@ export interface PoolSnapshot {
   /** the strategy in use: differs from `algorithm` only for adaptive */
   activeAlgorithm: string;
   adaptiveSwitches: number;
+  /** adaptive only: why the pool uses activeAlgorithm now (the policy's latest reason); null otherwise */
+  adaptiveReason: string | null;
   retries: number;
   queued: number;
   backends: string[];

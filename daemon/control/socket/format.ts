@@ -104,7 +104,7 @@ export function formatPools(list: PoolSnapshot[]): string {
     String(p.retries),
     String(p.adaptiveSwitches),
   ]);
-  return table(['POOL', 'ALGORITHM', 'UP', 'QUEUED', 'CONN/S', 'ERR/S', 'RETRIES', 'SWITCHES'], rows, [
+  const text = table(['POOL', 'ALGORITHM', 'UP', 'QUEUED', 'CONN/S', 'ERR/S', 'RETRIES', 'SWITCHES'], rows, [
     'left',
     'left',
     'right',
@@ -114,6 +114,11 @@ export function formatPools(list: PoolSnapshot[]): string {
     'right',
     'right',
   ]);
+  // adaptive pools: why each uses its strategy now, one line each under the table
+  const reasons = list
+    .filter((p) => p.adaptiveReason !== null)
+    .map((p) => `${p.name}: ${p.activeAlgorithm}: ${p.adaptiveReason}`);
+  return reasons.length === 0 ? text : `${text}\n\n${reasons.join('\n')}`;
 }
 
 export function formatListeners(list: ListenerSnapshot[]): string {
