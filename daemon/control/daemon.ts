@@ -388,6 +388,7 @@ export class Daemon implements ControlContext {
       lastReload: this.lastReload,
       controlSocket: this.config.control.socket,
       metricsListen: this.config.metrics.listen?.text ?? null,
+      health: this.instanceHealth.report(),
     };
   }
 

@@ -9,6 +9,7 @@
 //   {"id":7,"ok":true,"data":{"type":"snapshot","snapshot":Snapshot}}   every interval
 //   {"id":7,"ok":true,"data":{"type":"event","event":DaemonEvent}}      as they happen
 import type { AdminStateName, CauseName, CheckResultName, OpStateName } from '../../state/names.js';
+import type { HealthReport } from '../service-health.js';
 
 export interface Percentiles {
   /** milliseconds; NaN-free: 0 when there are no samples */
@@ -147,6 +148,8 @@ export interface InfoSnapshot {
   lastReload: { ok: boolean; outcome: ReloadOutcome; time: number; errors: string[] } | null;
   controlSocket: string;
   metricsListen: string | null;
+  /** the instance's health for routing tools, as /healthz and `show health` report it now */
+  health: HealthReport;
 }
 
 export interface ProcessSnapshot {
