@@ -3,141 +3,24 @@
 // connects, backends that close before their first byte (retried, replayed) or
 // send nothing within timeouts.first_byte, the queue, every admission refusal,
 // a bad PROXY header, the peek deadline, a listener that reads protocols while
-// relaying, a disabled listener, reloads under an open connection, a graceful
-// and an immediate stop. After each, every
+// relaying, a disabled listener, reloads under an open connection (the stops
+// are in terminations-stop.test.ts). After each, every
 // reservation the connection took is back: the active counts of listeners,
 // backends, workers, per-source entries and pool queues are zero again.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import type { Daemon } from '../../daemon/control/daemon.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { deadPort, freePort, startHungListener, waitFor } from '../helpers/servers.js';
-
-interface Counts {
-  listeners: number;
-  backends: number;
-  workers: number;
-  sources: number;
-  queued: number;
-}
-const ZERO: Counts = { listeners: 0, backends: 0, workers: 0, sources: 0, queued: 0 };
-
-/** Every active count in the table, summed over all slots (removed ones still draining included). */
-function held(d: Daemon): Counts {
-  const t = d.table;
-  const c = { ...ZERO };
-  for (const slot of d.topology.listeners.bySlot.keys()) c.listeners += t.listeners.active(slot);
-  for (const [, slot] of d.topology.backends.entries()) c.backends += t.backends.active(slot);
-  for (let w = 0; w < t.cap.workers; w++) c.workers += t.workers.stats(w).active;
-  for (let i = 0; i < t.sources.capacity; i++) c.sources += t.sources.active(i);
-  for (const [, slot] of d.topology.pools.entries()) c.queued += t.pools.queued(slot);
-  return c;
-}
-
-async function allReleased(d: Daemon, after: string): Promise<void> {
-  const zero = (): boolean => Object.values(held(d)).every((n) => n === 0);
-  await waitFor(zero, 5000, `every count back at zero after ${after}`).catch(() => undefined);
-  assert.deepEqual(held(d), ZERO, `after ${after}`);
-}
-
-/** A backend that greets with its name, echoes, and on "FIN" ends, on "RST" resets its side. */
-async function startScripted(name: string): Promise<{ port: number; close(): Promise<void> }> {
-  const open = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (c) => {
-    open.add(c);
-    c.on('close', () => open.delete(c));
-    c.on('error', () => {});
-    c.write(`${name}\n`);
-    c.on('data', (d: Buffer) => {
-      const s = d.toString();
-      if (s.includes('FIN')) c.end();
-      else if (s.includes('RST')) c.resetAndDestroy();
-      else c.write(d);
-    });
-    c.on('end', () => c.end());
-  });
-  await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, () => r()));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise((r) => {
-        for (const c of open) c.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
-/** A client that records what it receives and how its connection ended. */
-class Client {
-  text = '';
-  error: NodeJS.ErrnoException | null = null;
-  readonly closed: Promise<void>;
-  readonly socket: net.Socket;
-
-  constructor(port: number) {
-    this.socket = net.connect({ host: '127.0.0.1', port });
-    this.socket.setEncoding('utf8');
-    this.socket.on('data', (d: string) => (this.text += d));
-    this.socket.on('error', (e) => (this.error = e));
-    this.closed = new Promise((r) => this.socket.once('close', () => r()));
-  }
-
-  /** Resolves when `text` has arrived; rejects if the connection closes first. */
-  until(text: string, timeoutMs = 5000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (this.text.includes(text)) done(null);
-        else if (this.socket.closed) done(new Error(`closed before "${text}" (got ${JSON.stringify(this.text)})`));
-      };
-      const done = (err: Error | null): void => {
-        clearTimeout(timer);
-        this.socket.off('data', check);
-        this.socket.off('close', check);
-        if (err) reject(err);
-        else resolve();
-      };
-      const timer = setTimeout(() => done(new Error(`no "${text}" within ${timeoutMs} ms`)), timeoutMs);
-      this.socket.on('data', check);
-      this.socket.on('close', check);
-      queueMicrotask(check);
-    });
-  }
-
-  /** Resolves when the connection has closed, with nothing received. */
-  async refused(): Promise<void> {
-    await this.closed;
-    assert.equal(this.text, '', 'a refused client gets no byte from a backend');
-  }
-}
-
-function listener(d: Daemon, name: string): ReturnType<Daemon['snapshot']>['listeners'][number] {
-  return d.snapshot().listeners.find((l) => l.name === name)!;
-}
-
-function rejected(d: Daemon, listener: string, reason: string): number {
-  return d.snapshot().listeners.find((l) => l.name === listener)!.rejected[reason] ?? 0;
-}
-
-/** A backend that resets every connection at once (`onData`: when the client's first bytes arrive), or never answers (`mute`). */
-async function startFailing(mode: 'accept' | 'onData' | 'mute'): Promise<{ port: number; close(): void }> {
-  const open = new Set<net.Socket>();
-  const server = net.createServer((c) => {
-    open.add(c);
-    c.on('close', () => open.delete(c));
-    c.on('error', () => {});
-    if (mode === 'accept') c.resetAndDestroy();
-    else if (mode === 'onData') c.on('data', () => c.resetAndDestroy());
-  });
-  await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, () => r()));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => {
-      for (const c of open) c.destroy();
-      server.close();
-    },
-  };
-}
+import {
+  ZERO,
+  allReleased,
+  held,
+  listener,
+  rejected,
+  startFailing,
+  startScripted,
+  Client,
+} from './termination-helpers.js';
 
 interface Ports {
   scripted: number;
@@ -555,109 +438,5 @@ test('every termination gives back every reservation: the active counts return t
     await idle.close();
     await queue.close();
     hung.close();
-  }
-});
-
-/** One listener in front of one backend that allows one connection and queues one more; a peeking listener. */
-function small(port: number, peekPort: number, backend: number): string {
-  return [
-    'workers = 2',
-    'drain_timeout = "10s"',
-    '[metrics]',
-    'listen = "off"',
-    '[control]',
-    `socket = "/tmp/netmon-terminations-${process.pid}-${port}.sock"`,
-    '[log]',
-    'level = "warn"',
-    '[[listener]]',
-    'name = "main"',
-    `bind = "127.0.0.1:${port}"`,
-    'pool = "main"',
-    '[[listener]]',
-    'name = "peek"',
-    `bind = "127.0.0.1:${peekPort}"`,
-    'pool = "main"',
-    'inspect_delay = "30s"',
-    'source_limits = { max_connections = 10, table_size = 64 }',
-    '[[listener.route]]',
-    'protocol = "tls"',
-    'pool = "main"',
-    '[pool.main]',
-    'health = { type = "none" }',
-    'queue_size = 4',
-    'timeouts = { queue = "30s" }',
-    '[[pool.main.backend]]',
-    'name = "b"',
-    `address = "127.0.0.1:${backend}"`,
-    'max_connections = 1',
-  ].join('\n');
-}
-
-/** The supervisor's warning when a worker exited still holding reservations (it gives them back itself). */
-function reclaimed(td: TestDaemon): unknown[] {
-  return td.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('worker exited holding'));
-}
-
-test('graceful stop: listeners close, open connections finish and give back what they hold', async () => {
-  const backend = await startScripted('b');
-  const port = await freePort();
-  const peekPort = await freePort();
-  const td = await startTestDaemon(small(port, peekPort, backend.port));
-  const d = td.daemon;
-  try {
-    const open = new Client(port);
-    await open.until('b\n');
-    const stopped = d.stop(true);
-    await waitFor(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const probe = net.connect({ host: '127.0.0.1', port });
-          probe.on('error', () => resolve(true));
-          probe.on('connect', () => {
-            probe.destroy();
-            resolve(false);
-          });
-        }),
-      5000,
-      'the listener closed',
-    );
-    open.socket.write('still served\n');
-    await open.until('still served\n');
-    open.socket.end();
-    await open.closed;
-    await stopped;
-    assert.deepEqual(held(d), ZERO);
-    assert.deepEqual(reclaimed(td), [], 'every worker had released everything before it exited');
-  } finally {
-    await backend.close();
-  }
-});
-
-test('immediate stop: relaying, queued and peeking connections are cut through their close path', async () => {
-  const backend = await startScripted('b');
-  const port = await freePort();
-  const peekPort = await freePort();
-  const td = await startTestDaemon(small(port, peekPort, backend.port));
-  const d = td.daemon;
-  let stopped = false;
-  try {
-    const relaying = new Client(port);
-    await relaying.until('b\n');
-    const queued = new Client(port);
-    const peeking = new Client(peekPort);
-    // a worker takes a peeking connection's source entry a moment before its listener slot: wait for both
-    const open = { listeners: 3, backends: 1, workers: 3, sources: 1, queued: 1 };
-    const all = (): boolean => JSON.stringify(held(d)) === JSON.stringify(open);
-    await waitFor(all, 5000, 'one relaying, one queued, one peeking').catch(() => undefined);
-    assert.deepEqual(held(d), open);
-    stopped = true;
-    await d.stop(false);
-    await Promise.all([relaying.closed, queued.closed, peeking.closed]);
-    assert.deepEqual(held(d), ZERO);
-    assert.deepEqual(reclaimed(td), [], 'the workers cut their connections themselves before exiting');
-  } finally {
-    // a failed assertion before the stop must not leave the daemon running (the file would never end)
-    if (!stopped) await d.stop(false);
-    await backend.close();
   }
 });
