@@ -217,6 +217,10 @@ const EFFECTS: Record<string, Effect> = {
     'integration/empty-response.test.ts',
     'retry_on empty_response replays the client bytes elsewhere, within retry_buffer',
   ),
+  'pool.*.retry_buffer': e(
+    'integration/empty-response.test.ts',
+    'retry_on empty_response replays the client bytes elsewhere, within retry_buffer',
+  ),
   'pool.*.slow_start': e(
     'integration/failover.test.ts',
     'killed backend: no client fails, marked down after fall, back after rise with slow start',

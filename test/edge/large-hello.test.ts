@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { startChildDaemon } from '../systemd/child-daemon.js';
 import { freePort, startNamedEcho, waitFor } from '../helpers/servers.js';
 import { parseClientHello } from '../../daemon/data/edge/client-hello.js';
+import { parsePromText, sampleValue } from '../metrics/prom-text.js';
 import type { ListenerSnapshot } from '../../daemon/control/snapshot/snapshot.js';
 
 const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 255]);
@@ -85,6 +86,7 @@ test('5, 9 and 15 KB ClientHellos in 1448-byte segments route by server name; a 
   const sni = await startNamedEcho('sni');
   const fallback = await startNamedEcho('default');
   const ports = { big: await freePort(), small: await freePort(), slow: await freePort() };
+  const metricsPort = await freePort();
   const listener = (name: string, ...keys: string[]): string[] => [
     '[[listener]]',
     `name = "${name}"`,
@@ -98,7 +100,7 @@ test('5, 9 and 15 KB ClientHellos in 1448-byte segments route by server name; a 
   const d = await startChildDaemon((sock) =>
     [
       'workers = 1',
-      '[metrics]\nlisten = "off"',
+      `[metrics]\nlisten = "127.0.0.1:${metricsPort}"`,
       `[control]\nsocket = ${JSON.stringify(sock)}`,
       '[log]\nlevel = "debug"',
       ...listener('big', 'inspect_delay = "5s"'),
@@ -158,19 +160,38 @@ test('5, 9 and 15 KB ClientHellos in 1448-byte segments route by server name; a 
   assert.equal(half.name, 'default');
   assert.equal((await misses('slow')).timeout, 1);
 
+  // not TLS at all, and a handshake record that holds no ClientHello: the default pool, counted
+  const plain = await sendSegmented(ports.big, Buffer.from('GET / HTTP/1.1\r\nHost: big.example.test\r\n\r\n'));
+  assert.equal(plain.name, 'default');
+  const notHello = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x08, 0x02, 0x00, 0x00, 0x04, 0x03, 0x03, 0x00, 0x00]);
+  assert.equal((await sendSegmented(ports.big, notHello)).name, 'default');
+  assert.deepEqual(await misses('big'), { too_large: 0, timeout: 0, client_end: 0, not_tls: 1, bad_hello: 1 });
+
+  // the metric says the same, by listener and reason
+  const fams = parsePromText(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+  const metric = (listener: string, reason: string): number | undefined =>
+    sampleValue(fams, 'netmon_listener_peek_misses_total', { listener, reason });
+  assert.deepEqual(
+    [metric('small', 'too_large'), metric('slow', 'timeout'), metric('big', 'not_tls'), metric('big', 'bad_hello')],
+    [2, 1, 1, 1],
+  );
+  assert.equal(metric('big', 'too_large'), 0);
+
   const logged = (): Record<string, unknown>[] =>
     d.stdout
       .join('')
       .split('\n')
       .filter((l) => l.includes('"msg":"peek ended without a verdict"'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-  await waitFor(() => logged().length === 3, 5000, 'three debug lines');
+  await waitFor(() => logged().length === 5, 5000, 'five debug lines');
   assert.deepEqual(
     logged().map((l) => [l['level'], l['listener'], l['reason']]),
     [
       ['debug', 'small', 'too_large'],
       ['debug', 'small', 'too_large'],
       ['debug', 'slow', 'timeout'],
+      ['debug', 'big', 'not_tls'],
+      ['debug', 'big', 'bad_hello'],
     ],
   );
 });

@@ -12,6 +12,7 @@ import net from 'node:net';
 import { startChildDaemon } from '../systemd/child-daemon.js';
 import { startChildBackend } from '../helpers/child-backend.js';
 import { freePort, startNamedEcho, waitFor } from '../helpers/servers.js';
+import { parsePromText, sampleValue } from '../metrics/prom-text.js';
 import type { BackendSnapshot } from '../../daemon/control/snapshot/snapshot.js';
 
 /** Connect, wait `waitMs`, send `line`, resolve with the first line back (null: none) and how it ended. */
@@ -116,10 +117,11 @@ test('a black-holed backend: timeouts.first_byte counts it failed and replays el
   const stopped = await startChildBackend('stopped', 'echo');
   const good = await startChildBackend('good', 'echo');
   const ports = { replay: await freePort(), plain: await freePort() };
+  const metricsPort = await freePort();
   const d = await startChildDaemon((sock) =>
     [
       'workers = 1',
-      '[metrics]\nlisten = "off"',
+      `[metrics]\nlisten = "127.0.0.1:${metricsPort}"`,
       `[control]\nsocket = ${JSON.stringify(sock)}`,
       '[log]\nlevel = "info"\naccess = true',
       `[[listener]]\nname = "replay"\nbind = "127.0.0.1:${ports.replay}"\npool = "replay"`,
@@ -175,4 +177,9 @@ test('a black-holed backend: timeouts.first_byte counts it failed and replays el
   assert.equal(l['first_byte_ms'], null);
   const p = (await backends()).find((b) => b.pool === 'plain')!;
   assert.equal(p.responseErrors.timeout, 1);
+  const fams = parsePromText(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+  const metric = (pool: string, reason: string): number | undefined =>
+    sampleValue(fams, 'netmon_backend_response_errors_total', { pool, backend: 'stopped', reason });
+  assert.deepEqual([metric('plain', 'timeout'), metric('plain', 'empty')], [1, 0]);
+  assert.equal(metric('replay', 'timeout'), s.responseErrors.timeout);
 });

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { startChildDaemon, type ChildDaemon } from '../systemd/child-daemon.js';
 import { hangingPort } from '../health/net-helpers.js';
 import { freePort, waitFor } from '../helpers/servers.js';
+import { parsePromText, sampleValue } from '../metrics/prom-text.js';
 import type { ListenerSnapshot, BackendSnapshot } from '../../daemon/control/snapshot/snapshot.js';
 
 /** How a socket's reading side ended: a clean FIN, or the error code. */
@@ -91,6 +92,7 @@ test('resets pass through as resets, both ways, in every phase, counted by side'
     proxy: await freePort(),
     connecting: await freePort(),
   };
+  const metricsPort = await freePort();
   const listener = (name: string, pool: string, ...keys: string[]): string[] => [
     '[[listener]]',
     `name = "${name}"`,
@@ -110,7 +112,7 @@ test('resets pass through as resets, both ways, in every phase, counted by side'
   const d: ChildDaemon = await startChildDaemon((sock) =>
     [
       'workers = 1',
-      '[metrics]\nlisten = "off"',
+      `[metrics]\nlisten = "127.0.0.1:${metricsPort}"`,
       `[control]\nsocket = ${JSON.stringify(sock)}`,
       '[log]\nlevel = "info"\naccess = true',
       ...listener('abort', 'abort'),
@@ -211,4 +213,29 @@ test('resets pass through as resets, both ways, in every phase, counted by side'
   }
   await waitFor(() => access('connecting').length === 1, 5000, 'the access line of the connecting reset');
   assert.equal(access('connecting')[0]!['termination'], 'client_reset');
+
+  // the metrics say which side reset, per listener and per backend
+  const fams = parsePromText(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+  const byListener = (listener: string, side: string): number | undefined =>
+    sampleValue(fams, 'netmon_listener_resets_total', { listener, side });
+  assert.deepEqual(
+    ['abort', 'idle', 'talk', 'peek', 'proxy', 'connecting'].map((l) => [
+      byListener(l, 'client'),
+      byListener(l, 'backend'),
+    ]),
+    [
+      [0, 1],
+      [1, 0],
+      [1, 0],
+      [1, 0],
+      [1, 0],
+      [1, 0],
+    ],
+  );
+  const byBackend = (pool: string, side: string): number | undefined =>
+    sampleValue(fams, 'netmon_backend_resets_total', { pool, backend: 'b', side });
+  assert.deepEqual(
+    [byBackend('abort', 'backend'), byBackend('abort', 'client'), byBackend('idle', 'client')],
+    [1, 0, 1],
+  );
 });
