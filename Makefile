@@ -12,7 +12,7 @@ export npm_config_audit := false
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build node deps test test-deps lint format demo bench clean distclean install relay asan
+.PHONY: all build node deps test test-deps lint format demo bench clean distclean install install-config relay asan soak
 
 all: build
 
@@ -40,9 +40,9 @@ build: dist/.built relay
 # machine's C compiler against the headers of the Node in .node/, no download.
 # When it cannot be built, netmon relays with Node sockets ([data] relay =
 # "auto") and says so in its log.
-RELAY_SRC := daemon/data/native/relay.c daemon/data/native/binding.c
-RELAY_DEPS := $(RELAY_SRC) daemon/data/native/relay.h
-RELAY_CFLAGS := -std=gnu11 -Wall -Wextra -fPIC -shared -fvisibility=hidden -DNAPI_VERSION=8 -I$(NODE_DIR)/include/node
+RELAY_SRC := $(addprefix daemon/data/native/,relay.c conn.c listen.c api.c binding.c)
+RELAY_DEPS := $(RELAY_SRC) daemon/data/native/relay.h daemon/data/native/relay-int.h
+RELAY_CFLAGS := -std=gnu11 -Wall -Wextra -Werror=implicit-function-declaration -fPIC -shared -fvisibility=hidden -DNAPI_VERSION=8 -I$(NODE_DIR)/include/node
 RELAY_ADDON := build/netmon-relay.node
 RELAY_ASAN := build/netmon-relay-asan.node
 CC ?= cc
@@ -68,7 +68,10 @@ dist/.built: node_modules/.installed tsconfig.json $(shell find cli daemon tui b
 # the Debian packages the tests run against, then the suite (a skipped test fails
 # the run: in CI it is a hole), then lint and format checks (they gate CI too)
 SHELL := /bin/bash
-test: build test-deps
+# (test-deps first: it installs the C compiler the native relay is built with)
+test: test-deps
+	$(MAKE) --no-print-directory build
+	@test -f $(RELAY_ADDON) || { echo "make test: the native relay ($(RELAY_ADDON)) was not built: its tests cannot run"; exit 1; }
 	set -o pipefail; npm test 2>&1 | tee .test-output.log
 	tools/check-skips.sh .test-output.log
 	$(MAKE) --no-print-directory lint
@@ -76,14 +79,19 @@ test: build test-deps
 test-deps:
 	tools/test-deps.sh
 
-# The relay tests and the relay fuzz run on the native relay built with
-# AddressSanitizer (Node itself is not: the runtime is preloaded; Node's own
-# allocations at exit are not leaks of ours, so leak checking is off)
+# The relay tests and the relay fuzz (test/relay/fuzz.test.ts, a longer run:
+# NETMON_RELAY_FUZZ) run on the native relay built with AddressSanitizer and
+# UBSan (Node itself is not: the runtime is preloaded; Node's own allocations at
+# exit are not leaks of ours, so leak checking is off)
 ASAN_RUNTIME = $(shell $(CC) -print-file-name=libasan.so)
 asan: build $(RELAY_ASAN)
 	LD_PRELOAD=$(ASAN_RUNTIME) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  NETMON_RELAY_ADDON=$(CURDIR)/$(RELAY_ASAN) NETMON_TEST_RELAY=native \
-	  node --test dist/test/relay/*.test.js
+	  NETMON_RELAY_ADDON=$(CURDIR)/$(RELAY_ASAN) NETMON_TEST_RELAY=native NETMON_RELAY_FUZZ=600 \
+	  node --test --test-timeout=600000 dist/test/relay/*.test.js
+
+# Long runs kept out of `make test`: 1 GiB each way through each relay, checksummed
+soak: build
+	NETMON_RELAY_TRANSFER_MIB=1024 node --test --test-timeout=1800000 --test-name-pattern=checksummed dist/test/relay/transfer.test.js
 
 # eslint (with the rule that keeps daemon/data/ off the control plane), formatting,
 # dead code (knip: unused files, exports, types, dependencies) and import circles
@@ -112,11 +120,15 @@ distclean: clean
 
 # A working layout for systemd/netmon.service: the app and its Node under
 # $(PREFIX)/lib/netmon, `netmon` on PATH, units with paths rewritten to PREFIX,
-# and /etc/netmon/netmon.toml unless one is already there (never overwritten).
+# the docs and the commented example config (conf/netmon.toml, which listens on
+# every address) under $(PREFIX)/share/doc/netmon, and /etc/netmon/netmon.toml
+# unless one is already there (never overwritten, never touched): a minimal
+# config that listens on loopback only and says where the example is.
 LIBDIR := $(DESTDIR)$(PREFIX)/lib/netmon
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
-install: build
+DOCDIR := $(PREFIX)/share/doc/netmon
+install: build install-config
 	rm -rf $(LIBDIR) && mkdir -p $(LIBDIR)/bin $(LIBDIR)/.node/bin $(DESTDIR)$(PREFIX)/bin
 	cp -a package.json package-lock.json dist $(LIBDIR)/ && rm -rf $(LIBDIR)/dist/test $(LIBDIR)/dist/.built
 	if [ -f $(RELAY_ADDON) ]; then mkdir -p $(LIBDIR)/build && cp $(RELAY_ADDON) $(LIBDIR)/build/; fi
@@ -124,17 +136,26 @@ install: build
 	install -m 0755 bin/netmon $(LIBDIR)/bin/netmon
 	install -m 0755 $(NODE) $(LIBDIR)/.node/bin/node
 	ln -sf ../lib/netmon/bin/netmon $(DESTDIR)$(PREFIX)/bin/netmon
-	mkdir -p $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/doc/netmon
+	mkdir -p $(DESTDIR)$(UNITDIR)
 	for u in netmon.service netmon.socket; do \
 	  sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/netmon|$(SYSCONFDIR)/netmon|g' systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u; \
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
 	done
-	cp docs/*.md $(DESTDIR)$(PREFIX)/share/doc/netmon/ 2>/dev/null || true
-	mkdir -p $(DESTDIR)$(SYSCONFDIR)/netmon
-	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml ]; then \
-	  if [ -f conf/netmon.toml ]; then install -m 0644 conf/netmon.toml $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml; \
-	  else $(NODE) -e "import('./dist/daemon/config/default.js').then((m) => process.stdout.write(m.DEFAULT_CONFIG_TOML.replace('/tmp/netmon.sock', '/run/netmon/netmon.sock')))" \
-	    > $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml; fi; \
-	  echo "installed $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml"; \
-	else echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml"; fi
 	@echo "installed netmon under $(DESTDIR)$(PREFIX); then: systemctl daemon-reload && systemctl enable --now netmon"
+
+# The config part of install, on its own: docs, the example, and the minimal
+# config when none is there.
+install-config:
+	mkdir -p $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/netmon
+	cp docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 conf/netmon.toml $(DESTDIR)$(DOCDIR)/netmon.example.toml
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml ]; then \
+	  echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml (the example is $(DESTDIR)$(DOCDIR)/netmon.example.toml)"; \
+	else \
+	  sed -e 's|@EXAMPLE@|$(DOCDIR)/netmon.example.toml|' -e 's|@CONFIG@|$(SYSCONFDIR)/netmon/netmon.toml|' \
+	    conf/netmon.minimal.toml > $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml.tmp \
+	  && chmod 0644 $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml.tmp \
+	  && mv -n $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml.tmp $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml \
+	  && rm -f $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml.tmp \
+	  && echo "installed $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml: loopback only; the example is $(DOCDIR)/netmon.example.toml"; \
+	fi

@@ -1,11 +1,12 @@
 // `netmon bench`: the proxy comparison, the algorithm comparison and, where a
 // target is missed, a CPU profile of netmon; results written to bench/results/.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAlgorithms, PROFILES, type AlgorithmRow } from './algorithms.js';
+import { runRecovery } from './algorithms-recovery.js';
 import { runCompare, type CompareResult } from './compare.js';
 import { ensureTools } from './install.js';
 import { formatNumber, formatSpread } from './measure/stats.js';
@@ -17,8 +18,10 @@ import { nginxKind } from './proxies/nginx.js';
 import { directKind, nodeTcpProxyKind, pipeProxyKind } from './proxies/node-peers.js';
 import type { ProxyKind } from './proxies/types.js';
 import { markdownTable } from './report/markdown.js';
+import { recoveryChart, recoveryMarkdown } from './report/recovery.js';
 import { compareChart, summarise, targets, targetsTable, workloadTables, type Target } from './report/summary.js';
 import { renderSvg } from './report/svg.js';
+import { costChartGroups, costTable, costTargets } from './report/cost-targets.js';
 import { startEnvironment } from './environment.js';
 import { bulk1, bulk4 } from './workloads/bulk.js';
 import { keepAliveAutocannon, keepAliveWrk, newConnection, paced } from './workloads/http.js';
@@ -43,6 +46,8 @@ export interface BenchOptions {
   proxies?: readonly string[];
   /** names of the workloads to run (default: all) */
   workloads?: readonly string[];
+  /** write the proxy comparison's results again from its JSON (every sample is in it), running nothing */
+  render?: string;
 }
 
 function log(line: string): void {
@@ -62,6 +67,12 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const out = o.outDir ?? RESULTS_DIR;
   mkdirSync(out, { recursive: true });
   const suffix = o.quick ? '-quick' : '';
+  if (o.render !== undefined) {
+    const saved = JSON.parse(readFileSync(o.render, 'utf8')) as CompareResult & Parameters<typeof writeCompare>[3];
+    writeCompare(out, suffix, saved, saved);
+    log(`results of ${o.render} written again in ${out}`);
+    return 0;
+  }
   const runs = o.runs ?? (o.quick ? 2 : 3);
   const durationS = o.durationS ?? (o.quick ? 3 : 6);
   const machine = `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}`;
@@ -102,10 +113,24 @@ export async function runBench(o: BenchOptions): Promise<number> {
     const requests = o.quick ? 1500 : 6000;
     const rate = 500;
     const { samples, rows } = await runAlgorithms({ runs: o.quick ? 1 : 3, requests, rate, log });
-    writeAlgorithms(out, suffix, rows, { requests, rate, machine });
+    const phases = o.quick ? { beforeS: 6, slowS: 12, afterS: 16 } : { beforeS: 20, slowS: 30, afterS: 40 };
+    const recoveryRate = o.quick ? 50 : 100;
+    const recovery = await runRecovery({ phases, rate: recoveryRate, log });
+    writeAlgorithms(
+      out,
+      suffix,
+      rows,
+      { requests, rate, machine },
+      recoveryMarkdown(recovery.rows, phases, recoveryRate),
+    );
+    writeFileSync(join(out, `algorithms-recovery${suffix}.svg`), recoveryChart(recovery.seconds, phases, recoveryRate));
     writeFileSync(
       join(out, `algorithms${suffix}.json`),
-      JSON.stringify({ machine, requests, rate, samples, rows }, null, 2) + '\n',
+      JSON.stringify(
+        { machine, requests, rate, samples, rows, recovery: { rate: recoveryRate, ...recovery } },
+        null,
+        2,
+      ) + '\n',
     );
   }
   if (o.only === 'profile' || o.profile === 'always' || (o.profile === 'auto' && missed)) {
@@ -119,7 +144,8 @@ export async function runBench(o: BenchOptions): Promise<number> {
 function pick<T extends { name: string }>(all: readonly T[], names: readonly string[] | undefined, what: string): T[] {
   if (names === undefined) return [...all];
   for (const n of names) {
-    if (!all.some((x) => x.name === n)) throw new Error(`unknown ${what} ${n} (one of ${all.map((x) => x.name).join(', ')})`);
+    if (!all.some((x) => x.name === n))
+      throw new Error(`unknown ${what} ${n} (one of ${all.map((x) => x.name).join(', ')})`);
   }
   return all.filter((x) => names.includes(x.name));
 }
@@ -133,6 +159,7 @@ function writeCompare(
   const summary = summarise(result.samples);
   const ka = result.workloads.some((w) => w.name === 'keepalive-wrk') ? 'keepalive-wrk' : 'keepalive-autocannon';
   const list = targets(summary, ka);
+  const cost = costTargets(result.samples, ka);
   const note = `${meta.machine}; ${meta.runs} runs x ${meta.durationS}s, medians, bars = min..max`;
   const md = [
     `## Proxies side by side${suffix ? ' (quick run)' : ''}`,
@@ -146,6 +173,12 @@ function writeCompare(
     '',
     "CPU-cost ratio: the reference proxy's CPU seconds per unit of work over netmon's (above 1: netmon spends less).",
     '',
+    '### Cost per unit of work, for each relay',
+    '',
+    costTable(cost),
+    '',
+    "netmon: the native relay; netmon-js: Node sockets. CPU: netmon's CPU seconds per unit over HAProxy's in the same run, median and min..max over runs. RSS per idle connection: the growth of the proxy's RSS over the idle connections it holds.",
+    '',
     workloadTables(result, summary),
     '',
     result.skipped.length > 0 ? `Skipped:\n\n${result.skipped.map((s) => `- ${s}`).join('\n')}\n` : '',
@@ -154,10 +187,14 @@ function writeCompare(
       : '',
   ].join('\n');
   writeFileSync(join(out, `proxies${suffix}.md`), md);
-  writeFileSync(join(out, `proxies${suffix}.svg`), renderSvg(compareChart(result, summary, note)));
+  const chart = compareChart(result, summary, note);
+  writeFileSync(
+    join(out, `proxies${suffix}.svg`),
+    renderSvg({ ...chart, groups: [...costChartGroups(cost), ...chart.groups] }),
+  );
   writeFileSync(
     join(out, `proxies${suffix}.json`),
-    JSON.stringify({ ...meta, ...result, summary, targets: list }, null, 2) + '\n',
+    JSON.stringify({ ...meta, ...result, summary, targets: list, cost }, null, 2) + '\n',
   );
   return list;
 }
@@ -167,6 +204,7 @@ function writeAlgorithms(
   suffix: string,
   rows: readonly AlgorithmRow[],
   meta: { requests: number; rate: number; machine: string },
+  recovery: string,
 ): void {
   const pct = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '-');
   const backends = PROFILES.map((p) => `${p.name} (latency ${p.latency}, errors ${Number(p.errorRate) * 100}%)`).join(
@@ -191,6 +229,7 @@ function writeAlgorithms(
       ]),
     ),
     '',
+    recovery,
   ].join('\n');
   writeFileSync(join(out, `algorithms${suffix}.md`), md);
   const series = rows.map((r) => r.algorithm);

@@ -11,6 +11,7 @@ interface Args {
   out?: string;
   proxies?: string;
   workloads?: string;
+  render?: string;
 }
 
 export const benchCommand: CommandModule<object, Args> = {
@@ -41,9 +42,14 @@ export const benchCommand: CommandModule<object, Args> = {
         describe: 'CPU-profile netmon when a target is missed',
       })
       .option('out', { type: 'string', describe: 'results directory (default bench/results/)' })
+      .option('render', {
+        type: 'string',
+        describe: "write the proxy comparison's tables and chart again from its JSON (runs nothing)",
+      })
       .option('proxies', {
         type: 'string',
-        describe: 'comma-separated proxies to compare (default all: direct,netmon,netmon-js,haproxy,nginx,node-tcp-proxy,node-pipe)',
+        describe:
+          'comma-separated proxies to compare (default all: direct,netmon,netmon-js,haproxy,nginx,node-tcp-proxy,node-pipe)',
       })
       .option('workloads', {
         type: 'string',
@@ -74,6 +80,7 @@ export const benchCommand: CommandModule<object, Args> = {
         ...(a.out !== undefined ? { outDir: a.out } : {}),
         ...(a.proxies !== undefined ? { proxies: a.proxies.split(',').filter(Boolean) } : {}),
         ...(a.workloads !== undefined ? { workloads: a.workloads.split(',').filter(Boolean) } : {}),
+        ...(a.render !== undefined ? { render: a.render } : {}),
       });
     } catch (err) {
       console.error(`netmon bench: ${(err as Error).message}`);

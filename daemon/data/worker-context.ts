@@ -6,8 +6,9 @@
 import type { Table } from '../state/table.js';
 import type { ListenerEdge } from './edge/listener-edge.js';
 import type { ListenerPlan } from './plan.js';
-import type { PoolRuntime, QueuePoll } from './pool-queue.js';
+import type { PoolRuntime } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
+import type { RefusalLines } from './access-log.js';
 
 /** A listening socket: a Node server, or one the native relay accepts on. */
 export interface ListeningSocket {
@@ -21,6 +22,8 @@ export interface ListenerRuntime {
   server: ListeningSocket;
   /** who accepts on `server`: the native relay, or Node (whose connections the relay may still take over) */
   accept: 'native' | 'node';
+  /** the native relay moves its connections' bytes (else Node sockets do: needsNode in worker.ts) */
+  native: boolean;
   /** the listener's default pool */
   pool: PoolRuntime;
   /** null: no edge feature configured, the accept path skips all of it */
@@ -39,12 +42,12 @@ export interface WorkerContext {
   /** a graceful stop has begun: connections still reading their preamble are not served */
   readonly stopping: boolean;
   readonly accessLog: boolean;
+  /** the access lines of refused connections, bounded per worker */
+  readonly refusals: RefusalLines;
   readonly limit: GlobalLimit;
-  /** wakes queues for slots other workers free */
-  readonly queues: QueuePoll;
   /** The current generation's pool in `slot` (a route's target), or undefined. */
   pool(slot: number): PoolRuntime | undefined;
-  /** A backend reached passive.consecutive_failures connect failures in a row: tell the main thread. */
+  /** A backend reached passive.consecutive_failures failed connections in a row: tell the main thread. */
   reportPassive(slot: number): void;
   /** The connection has closed and given back everything it held. Called once per connection. */
   closed(c: OpenConnection): void;

@@ -15,9 +15,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Table } from '../state/table.js';
 import { log, setLogLevel } from '../log.js';
 import { Connection } from './connection.js';
+import { RefusalLines } from './access-log.js';
 import { ListenerEdge } from './edge/listener-edge.js';
-import type { FromWorker, ListenerPlan, ListenFailure, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
-import { PoolRuntime, QueuePoll } from './pool-queue.js';
+import type { FromWorker, ListenerPlan, ListenFailure, PoolPlan, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
+import { PoolQueue, PoolRuntime } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
 import type { ListenerRuntime, ListeningSocket, OpenConnection, WorkerContext } from './worker-context.js';
 import { loadRelayAddon } from './native/addon.js';
@@ -32,12 +33,14 @@ const ACCEPT_ERROR_LOG_MS = 10_000;
 class Worker implements WorkerContext, RelayListeners {
   readonly table: Table;
   readonly worker: number;
-  readonly queues = new QueuePoll();
   accessLog: boolean;
+  readonly refusals: RefusalLines;
   stopping = false;
   limit: GlobalLimit = { maxConnections: 0, listeners: [] };
   private readonly listeners = new Map<string, ListenerRuntime>();
   private pools = new Map<number, PoolRuntime>();
+  /** this worker's part of each pool slot's queue, kept across generations (waiters keep waiting in it) */
+  private readonly queues = new Map<number, PoolQueue>();
   /** every connection accepted and not yet closed, whatever its phase */
   private readonly open = new Set<OpenConnection>();
   /** the native relay, once started on this thread; null: Node sockets relay */
@@ -55,6 +58,7 @@ class Worker implements WorkerContext, RelayListeners {
     this.worker = init.id;
     this.table = new Table(init.cap, init.buffer);
     this.accessLog = init.plan.accessLog;
+    this.refusals = new RefusalLines(this.worker, (n) => this.table.workers.countAccessSuppressed(this.worker, n));
   }
 
   /**
@@ -69,7 +73,7 @@ class Worker implements WorkerContext, RelayListeners {
     this.table.workers.setNativeRelay(this.worker, this.relaying !== null);
     this.limit = { maxConnections: plan.edge?.maxConnections ?? 0, listeners: plan.listeners.map((l) => l.slot) };
     const pools = new Map<number, PoolRuntime>();
-    for (const p of plan.pools) pools.set(p.slot, new PoolRuntime(p, this.table, this.worker));
+    for (const p of plan.pools) pools.set(p.slot, new PoolRuntime(p, this.table, this.queue(p.slot)));
     this.pools = pools;
     const poolSlot = (name: string): number => plan.pools.find((p) => p.name === name)?.slot ?? -1;
 
@@ -112,9 +116,18 @@ class Worker implements WorkerContext, RelayListeners {
           failures.push({ listener: lp.name, code: 'E_PLAN', message, serving: null });
           return;
         }
-        const accept = this.relaying !== null && !(edge?.preamble ?? false) ? 'native' : 'node';
+        const nodeOnly = this.relaying === null ? null : needsNode(lp, edge, pool, plan.pools);
+        if (nodeOnly !== null) {
+          log.info('listener relays with Node sockets: the native relay does not implement it', {
+            listener: lp.name,
+            feature: nodeOnly,
+          });
+        }
+        const native = this.relaying !== null && nodeOnly === null;
+        const accept = native && !(edge?.preamble ?? false) ? 'native' : 'node';
         const same =
           cur?.accept === accept &&
+          cur.native === native &&
           (lp.fd !== undefined
             ? cur.plan.fd === lp.fd
             : cur.plan.bind.host === lp.bind.host &&
@@ -127,7 +140,7 @@ class Worker implements WorkerContext, RelayListeners {
           return;
         }
         try {
-          const rt: ListenerRuntime = { plan: lp, server: { close() {} }, accept, pool, edge };
+          const rt: ListenerRuntime = { plan: lp, server: { close() {} }, accept, native, pool, edge };
           rt.server = accept === 'native' ? this.listenNative(rt) : await this.listen(lp);
           // a moved bind: the old socket stops accepting once the new one is up
           cur?.server.close();
@@ -199,7 +212,8 @@ class Worker implements WorkerContext, RelayListeners {
       return;
     }
     const relay = this.relaying;
-    const c = relay !== null ? new NativeConnection(this, rt, relay, socket) : new Connection(this, rt, socket);
+    const c =
+      relay !== null && rt.native ? new NativeConnection(this, rt, relay, socket) : new Connection(this, rt, socket);
     this.open.add(c);
     c.open();
   }
@@ -257,6 +271,15 @@ class Worker implements WorkerContext, RelayListeners {
       listener: rt.plan.name,
       err: `${getSystemErrorName(-errno)}: ${getSystemErrorMessage(-errno)}`,
     });
+  }
+
+  private queue(slot: number): PoolQueue {
+    let q = this.queues.get(slot);
+    if (q === undefined) {
+      q = new PoolQueue(this.table, this.worker, slot);
+      this.queues.set(slot, q);
+    }
+    return q;
   }
 
   // ---- WorkerContext ----
@@ -330,3 +353,25 @@ parentPort!.on('message', (m: ToWorker) => {
 });
 apply(init.plan);
 log.debug('worker started', { worker: init.id, threadId });
+
+/**
+ * The feature of a listener (or of a pool it may send clients to) that only the
+ * Node relay implements, or null when the native relay serves it all. The
+ * native relay moves bytes without looking at them and without timers of its
+ * own beyond the connect and idle timeouts.
+ */
+function needsNode(
+  lp: ListenerPlan,
+  edge: ListenerEdge | null,
+  pool: PoolRuntime,
+  pools: readonly PoolPlan[],
+): string | null {
+  if (lp.clientIdle > 0) return 'timeouts.client_idle';
+  if (edge?.watchesProtocol) return 'protocol counting (peek without routes)';
+  // a route may send a client to any pool
+  for (const p of edge?.router ? pools : [pool.plan]) {
+    if (p.firstByteTimeout > 0) return `timeouts.first_byte of pool ${p.name}`;
+    if (p.replayBytes > 0) return `retry_on empty_response of pool ${p.name}`;
+  }
+  return null;
+}

@@ -19,8 +19,11 @@ import {
   Histogram,
   HISTOGRAM_NAMES,
   LATENCY_BUCKETS,
+  PEEK_MISS_REASONS,
   PROTOCOLS,
   REJECT_REASONS,
+  RESET_SIDES,
+  RESPONSE_ERROR_REASONS,
 } from './names.js';
 
 /** "nm01": the first i32 of a table; a worker attaching to anything else fails. */
@@ -79,8 +82,13 @@ export const enum PoolI32 {
   Cursor = 3,
   AdaptiveCurrent = 4,
   AdaptiveSwitches = 5,
+  /** connections waiting in the pool's queue, all workers (compareExchange against queue_size) */
   Queued = 6,
-  Size = 8,
+  /** the next queue ticket (uint32, wraps): a waiter's place in the pool's one waiting order */
+  QueueTicket = 7,
+  /** bumped (and Atomics.notify'd) when a waiter in another worker may now be served */
+  QueueSignal = 8,
+  Size = 12,
 }
 
 /** i32 backend slot fields. */
@@ -150,8 +158,12 @@ export const enum BackendStripe {
   HistFirstByte = 27,
   /** duration buckets (DURATION_BUCKETS + Inf) */
   HistDuration = 42,
-  /** elements in the slot: 12 fields, then 15 connect, 15 first-byte and 13 duration buckets */
-  Size = 55,
+  /** + ResetSide index: relayed connections reset by the client / by the backend */
+  Resets = 55,
+  /** + ResponseErrorReason index */
+  ResponseErrors = 57,
+  /** elements in the slot: 12 fields, 15 connect, 15 first-byte and 13 duration buckets, 2 resets, 2 response errors */
+  Size = 59,
 }
 
 /** f64 fields of one worker's stripe for one listener. */
@@ -167,8 +179,12 @@ export const enum ListenerStripe {
   Rejected = 4,
   /** + protocol index */
   Protocol = 11,
-  /** elements in the slot: 4 fields, 7 reject reasons, 6 protocols */
-  Size = 17,
+  /** + PeekMissReason index */
+  PeekMisses = 20,
+  /** + ResetSide index */
+  Resets = 25,
+  /** elements in the slot: 4 fields, 7 reject reasons, 9 protocols, 5 peek misses, 2 reset sides */
+  Size = 27,
 }
 
 /** f64 fields of one worker's own stripe. */
@@ -184,16 +200,20 @@ export const enum WorkerStripe {
   Active = 4,
   Accepted = 5,
   Starts = 6,
+  /** access lines of refused connections not written: over the worker's refusal line rate */
+  AccessSuppressed = 7,
   /** 1 while the worker relays with the native relay, 0 with Node sockets */
-  NativeRelay = 7,
-  Size = 8,
+  NativeRelay = 8,
+  Size = 9,
 }
 
 /** f64 fields of one worker's stripe for one pool. */
 export const enum PoolStripe {
   /** this worker's share of PoolI32.Queued, given back if the worker dies */
   QueuedHeld = 0,
-  Size = 1,
+  /** the ticket of this worker's oldest waiter in the pool, plus one; 0 when none waits here */
+  QueueHead = 1,
+  Size = 2,
 }
 
 /** i32 per-source fields of one listener slot. */
@@ -257,9 +277,13 @@ if (
   BackendStripe.ConnectErrors + CONNECT_ERROR_REASONS.length !== BackendStripe.Retries ||
   BackendStripe.HistFirstByte !== BackendStripe.HistConnect + LAT_N ||
   BackendStripe.HistDuration !== BackendStripe.HistFirstByte + LAT_N ||
-  BackendStripe.Size !== BackendStripe.HistDuration + DUR_N ||
+  BackendStripe.Resets !== BackendStripe.HistDuration + DUR_N ||
+  BackendStripe.ResponseErrors !== BackendStripe.Resets + RESET_SIDES.length ||
+  BackendStripe.Size !== BackendStripe.ResponseErrors + RESPONSE_ERROR_REASONS.length ||
   ListenerStripe.Protocol !== ListenerStripe.Rejected + REJECT_REASONS.length ||
-  ListenerStripe.Size !== ListenerStripe.Protocol + PROTOCOLS.length ||
+  ListenerStripe.PeekMisses !== ListenerStripe.Protocol + PROTOCOLS.length ||
+  ListenerStripe.Resets !== ListenerStripe.PeekMisses + PEEK_MISS_REASONS.length ||
+  ListenerStripe.Size !== ListenerStripe.Resets + RESET_SIDES.length ||
   SourceEntry.Key + KEY_WORDS > SourceEntry.Active ||
   SourceEntry.Rejected + SOURCE_REJECTS > SourceEntry.Size
 ) {

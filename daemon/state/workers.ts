@@ -21,6 +21,8 @@ export interface WorkerStats {
   starts: number;
   /** the worker relays with the native relay (else with Node sockets) */
   nativeRelay: boolean;
+  /** access lines of refused connections counted instead of written (over the refusal line rate) */
+  accessSuppressed: number;
 }
 
 export class WorkersView {
@@ -49,6 +51,10 @@ export class WorkersView {
   setNativeRelay(worker: number, on: boolean): void {
     this.f64[this.at.workerStripe(worker) + WorkerStripe.NativeRelay] = on ? 1 : 0;
   }
+  /** The worker counted `n` refusal access lines instead of writing them. */
+  countAccessSuppressed(worker: number, n: number): void {
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.AccessSuppressed]! += n;
+  }
   countStart(worker: number): void {
     this.f64[this.at.workerStripe(worker) + WorkerStripe.Starts]! += 1;
   }
@@ -63,6 +69,7 @@ export class WorkersView {
       accepted: this.f64[s + WorkerStripe.Accepted]!,
       starts: this.f64[s + WorkerStripe.Starts]!,
       nativeRelay: this.f64[s + WorkerStripe.NativeRelay] === 1,
+      accessSuppressed: this.f64[s + WorkerStripe.AccessSuppressed]!,
     };
   }
   /** A worker died: its connections are gone. Returns how many it counted open. Main thread only, after the worker's exit. */

@@ -73,7 +73,12 @@ export function sha256(...parts: Buffer[]): string {
 }
 
 /** Listener and backend byte counters, summed over the daemon's snapshot. */
-export function counters(d: TestDaemon): { listenerIn: number; listenerOut: number; backendIn: number; backendOut: number } {
+export function counters(d: TestDaemon): {
+  listenerIn: number;
+  listenerOut: number;
+  backendIn: number;
+  backendOut: number;
+} {
   const s = d.daemon.snapshot();
   const sum = (xs: { bytesIn: number; bytesOut: number }[], k: 'bytesIn' | 'bytesOut'): number =>
     xs.reduce((a, x) => a + x[k], 0);

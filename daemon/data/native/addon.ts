@@ -46,7 +46,7 @@ export interface RelayAddon {
 }
 
 /** Where `make build` puts the addon; NETMON_RELAY_ADDON names another build (the AddressSanitizer one). */
-export function addonPath(): string {
+function addonPath(): string {
   return (
     process.env['NETMON_RELAY_ADDON'] ?? fileURLToPath(new URL('../../../../build/netmon-relay.node', import.meta.url))
   );

@@ -200,7 +200,8 @@ export class NativeRelay {
       const id = ev[o + 1]!;
       if (type === RelayEvent.Accept) {
         const v4 = ev[o + 4]!;
-        const address = v4 >= 0 ? this.ipv4(v4) : this.text.toString('latin1', i * TEXT_WIDTH, i * TEXT_WIDTH + ev[o + 6]!);
+        const address =
+          v4 >= 0 ? this.ipv4(v4) : this.text.toString('latin1', i * TEXT_WIDTH, i * TEXT_WIDTH + ev[o + 6]!);
         try {
           this.listeners.accepted(ev[o + 2]!, id, address, ev[o + 3]!, ev[o + 7]!);
         } catch (err) {
