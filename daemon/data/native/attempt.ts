@@ -86,7 +86,7 @@ export abstract class NativeAttempt implements Waiter {
   /** the client during its preamble, until the relay takes it */
   protected socket: net.Socket | null = null;
   /** the preamble socket's 'error' and 'close' handlers (none for a client the relay accepted) */
-  protected onSocketError: (() => void) | null = null;
+  protected onSocketError: ((err: NodeJS.ErrnoException) => void) | null = null;
   protected onSocketClose: (() => void) | null = null;
   /** false once something outside this object may still call it after its close (a socket, a lookup) */
   protected reusable = true;

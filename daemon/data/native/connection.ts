@@ -21,6 +21,7 @@ import { log } from '../../log.js';
 import { clientAddress } from '../../net/ip.js';
 import { admitPeer, admitSource } from '../admission.js';
 import { writeAccessLog, type AccessRecord, type Termination } from '../access-log.js';
+import { isReset } from '../backend-attempt.js';
 import { readPreamble, type Preamble } from '../edge/preamble.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from '../worker-context.js';
 import { NativeAttempt, Phase } from './attempt.js';
@@ -84,8 +85,11 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
       this.peer = clientAddress(client.remoteAddress);
       this.ctx.clientAddress = this.peer.text;
       this.peerPort = client.remotePort ?? 0;
-      this.onSocketError = (): void => {
-        if (this.phase !== Phase.Closed) this.termination = 'client_error';
+      // a reset (or a failure) while the preamble is read: counted by side, as the Node relay does (abortBy)
+      this.onSocketError = (err: NodeJS.ErrnoException): void => {
+        if (this.phase === Phase.Closed || this.termination === 'client_reset') return;
+        this.termination = isReset(err) ? 'client_reset' : 'client_error';
+        this.table.listeners.countReset(this.worker, this.listenerSlot, 'client');
       };
       this.onSocketClose = (): void => this.close();
       client.on('error', this.onSocketError);
