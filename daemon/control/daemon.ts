@@ -4,12 +4,16 @@
 // reload from nothing) computes one ConfigDiff; every part applies its share:
 // the table's slots (topology), the workers' plan, health checks, adaptive,
 // the per-source tables, and whoever subscribed with onConfigApplied (alerts).
+// A discovery source's change (DNS, etcd) is applied the same way: the running
+// config is the file's with each source's backends in place, and a change is
+// the diff between two running configs. Reloads and discovery changes are
+// applied one at a time.
 import os from 'node:os';
 import { Table } from '../state/table.js';
 import type { TableCapacity } from '../state/layout.js';
-import type { AdminStateName, CauseName, OpStateName } from '../state/names.js';
+import { ADMIN_NAMES, Cause, type AdminStateName, type CauseName, type OpStateName } from '../state/names.js';
 import type { AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot } from './snapshot/snapshot.js';
-import { Topology } from './topology/topology.js';
+import { Topology, type ApplyCause } from './topology/topology.js';
 import { Supervisor } from './supervisor.js';
 import { EventLog } from './events.js';
 import { RateTracker, CounterRates } from './rates.js';
@@ -19,7 +23,7 @@ import { HealthService } from './health/service.js';
 import { AdaptiveService } from './adaptive/service.js';
 import { log, setLogLevel } from '../log.js';
 import { NetmonError, ConfigErrors, type ErrorCode } from '../errors.js';
-import type { Config } from '../config/schema.js';
+import type { BackendConfig, Config } from '../config/schema.js';
 import type { ClientStats, ControlContext, ReloadResult } from './socket/context.js';
 import { VERSION } from '../version.js';
 import type { WorkerPlan } from '../data/plan.js';
@@ -29,6 +33,7 @@ import { sourceTableEntries } from '../data/edge/source-limits.js';
 import { changedKeys, diffConfigs, type ConfigDiff } from './topology/diff.js';
 import { failureCode, keyChanges, listenErrorLines, listenerStatus, type ListenerStatus } from './reload-report.js';
 import type { ListenErrors } from './supervisor.js';
+import { DiscoveryService, type DiscoveryNotice } from './discovery/service.js';
 
 export interface DaemonOptions {
   /** re-read on reload; null = the embedded default (reload re-applies it) */
@@ -66,12 +71,30 @@ export class Daemon implements ControlContext {
   /** the first config as a diff from nothing, until start() has applied health's share */
   private initial: ConfigDiff | null;
   private listenState = new Map<string, ListenerStatus>();
+  readonly discovery: DiscoveryService;
+  /** the config as loaded from the file; `config` is the running one (discovered backends in place) */
+  private fileConfig: Config;
+  private config: Config;
+  /** the tail of the chain that runs the start, reloads and discovery changes one at a time */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** applies in progress (a removed backend's slot is not freed under one) */
+  private applying = 0;
+  private started = false;
+  private discoveryQueued = false;
 
   constructor(
-    private config: Config,
+    config: Config,
     private readonly opts: DaemonOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    this.fileConfig = config;
+    this.discovery = new DiscoveryService({
+      now: this.now,
+      changed: () => this.onDiscoveryChanged(),
+      notice: (n) => this.onDiscoveryNotice(n),
+    });
+    // the sources answer in start(): until then the running config has the backends written with addresses
+    this.config = this.discovery.expand(config);
     setLogLevel(config.log.level);
     const cap: TableCapacity = {
       workers: config.workers,
@@ -82,7 +105,10 @@ export class Daemon implements ControlContext {
       sources: sourceTableEntries(config),
     };
     this.table = new Table(cap);
-    this.topology = new Topology(this.table);
+    this.topology = new Topology(this.table, (e) => {
+      log.info('backend admin state', { backend: e.key, from: e.from, to: e.to, cause: 'fleet' });
+      this.onStateEvent({ ...e, cause: 'fleet', detail: 'etcd entry' });
+    });
     this.backendRates = new RateTracker(this.table);
     for (const [name, fd] of opts.activated ?? []) this.topology.activated.set(name, fd);
     this.health = new HealthService(this.table, (e) => this.onStateEvent(e));
@@ -97,8 +123,8 @@ export class Daemon implements ControlContext {
     this.tickHooks.push((now) => this.adaptive.tick(now));
     this.sourceWatch = new SourceWatch(this.table);
     this.tickHooks.push((now) => this.sourceWatch.tick(now));
-    this.initial = diffConfigs(null, config);
-    this.topology.apply(this.initial, this.now());
+    this.initial = diffConfigs(null, this.config);
+    this.topology.apply(this.initial, this.now(), Cause.Config);
     this.adaptive.apply(this.initial);
     this.sourceWatch.apply(this.initial, (name) => this.topology.listeners.get(name)!);
     this.supervisor = new Supervisor(this.table, config.workers, this.workerPlan(), {
@@ -117,7 +143,13 @@ export class Daemon implements ControlContext {
    * the plan.
    */
   async start(): Promise<void> {
-    const failures = await this.supervisor.start();
+    return this.serial(() => this.doStart());
+  }
+
+  private async doStart(): Promise<void> {
+    this.started = true;
+    if (DiscoveryService.wanted(this.fileConfig)) await this.startDiscovery();
+    const failures = await this.supervisor.start(this.workerPlan());
     this.recordListening(failures);
     if (failures.length > 0) {
       await this.supervisor.terminate();
@@ -133,6 +165,75 @@ export class Daemon implements ControlContext {
       listeners: this.config.listeners.map((l) => `${l.name}=${l.bind.text}`),
       config: this.config.source,
     });
+  }
+
+  /**
+   * The first answers of every discovery source (bounded by their timeouts),
+   * applied before the workers start, so that they open with the backends found.
+   * A source that has not answered keeps trying; its backends come as a change.
+   */
+  private async startDiscovery(): Promise<void> {
+    await this.discovery.sync(this.fileConfig);
+    const full = this.discovery.expand(this.fileConfig);
+    const misfit = this.topology.fits(full);
+    if (misfit) {
+      this.discovery.refused(`${misfit}; raise [limits] max_backends and restart`);
+      return;
+    }
+    const d = diffConfigs(this.config, full);
+    this.topology.apply(d, this.now(), Cause.Config);
+    this.adaptive.apply(d);
+    this.sourceWatch.apply(d, (name) => this.topology.listeners.get(name)!);
+    this.discovery.recordChanges(d);
+    this.config = full;
+    this.initial = diffConfigs(null, full);
+  }
+
+  /** Run `fn` after every start, reload and discovery change queued before it. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** A source's set changed: one discovery change is queued (changes that come meanwhile join it). */
+  private onDiscoveryChanged(): void {
+    if (!this.started || this.discoveryQueued) return;
+    this.discoveryQueued = true;
+    void this.serial(async () => {
+      this.discoveryQueued = false;
+      await this.applyDiscovered();
+    }).catch((err: unknown) => log.error('applying discovered backends failed', { err }));
+  }
+
+  /** The running config with the sources' current sets, applied like a reload when it differs. */
+  private async applyDiscovered(): Promise<void> {
+    if (this.tick === null) return; // stopped, or the start failed
+    const now = this.now();
+    const next = this.discovery.expand(this.fileConfig);
+    const misfit = this.topology.fits(next);
+    if (misfit) {
+      this.discovery.refused(`${misfit}; the backends found are not applied (raise [limits] max_backends)`);
+      return;
+    }
+    const r = await this.applyConfig(this.fileConfig, next, Cause.Discovery, now);
+    if (r === null) return;
+    if (r.errors.length === 0)
+      log.info('discovered backends applied', { generation: this.topology.generation, changes: r.changes });
+    else
+      log.warn('discovered backends applied in part', {
+        generation: this.topology.generation,
+        changes: r.changes,
+        errors: r.errors,
+      });
+  }
+
+  private onDiscoveryNotice(n: DiscoveryNotice): void {
+    this.eventLog.push({ type: 'discovery', time: this.now(), ...n });
+    const fields = { pool: n.pool, source: n.source, what: n.what, backend: n.backend ?? undefined, detail: n.detail };
+    const degraded = ['failed', 'expired', 'invalid', 'disconnected', 'refused'].includes(n.what);
+    if (degraded) log.warn(`discovery: ${n.source} ${n.what}`, fields);
+    else log.info(`discovery: ${n.source} ${n.what}`, fields);
   }
 
   /** Alerts come from the alert engine, wired by main. */
@@ -169,7 +270,10 @@ export class Daemon implements ControlContext {
       );
     }
     this.counterRates.forget(keep);
-    for (const what of this.topology.reapRemoved()) log.info('removed by a reload and drained; slot freed', { what });
+    // a slot freed while an apply is under way could be given to a backend of a plan not yet everywhere
+    if (this.applying === 0) {
+      for (const what of this.topology.reapRemoved()) log.info('removed and drained; slot freed', { what });
+    }
     for (const h of this.tickHooks) {
       try {
         h(now);
@@ -201,7 +305,7 @@ export class Daemon implements ControlContext {
   reload(): Promise<ReloadResult> {
     if (this.reloading) return this.reloading;
     for (const w of this.reloadWatchers) w.start();
-    this.reloading = this.doReload().finally(() => {
+    this.reloading = this.serial(() => this.doReload()).finally(() => {
       this.reloading = null;
     });
     void this.reloading.then(
@@ -225,11 +329,19 @@ export class Daemon implements ControlContext {
 
   private async doReload(): Promise<ReloadResult> {
     const now = this.now();
+    let file: Config;
     let next: Config;
     try {
-      next = this.opts.load();
+      file = this.opts.load();
+      // the sources the new config asks for answer first (bounded), so it opens with their backends
+      await this.discovery.sync(file);
+      next = this.discovery.expand(file);
       const misfit = this.topology.fits(next);
-      if (misfit) throw new NetmonError('E_RELOAD_FAILED', `${misfit}; raise [limits] and restart`);
+      if (misfit) {
+        // the running config's sources again (those the new one dropped start over)
+        await this.discovery.sync(this.fileConfig);
+        throw new NetmonError('E_RELOAD_FAILED', `${misfit}; raise [limits] and restart`);
+      }
     } catch (err) {
       const errors =
         err instanceof ConfigErrors
@@ -237,31 +349,8 @@ export class Daemon implements ControlContext {
           : [err instanceof Error ? err.message : String(err)];
       return this.reloadFailed(errors, now);
     }
-    const d = diffConfigs(this.config, next);
-    const changes = [...this.topology.apply(d, now), ...keyChanges(d)];
-    this.config = next;
-    setLogLevel(next.log.level);
-    const errors: string[] = [];
-    let code: ErrorCode | null = null;
-    try {
-      const failures = await this.supervisor.apply(this.workerPlan());
-      this.recordListening(failures);
-      errors.push(...listenErrorLines(this.listenState));
-      code = failureCode(failures);
-    } catch (err) {
-      errors.push(err instanceof NetmonError ? `${err.message} [${err.code}]` : String(err));
-      code = 'E_INTERNAL';
-    }
-    this.health.apply(d, this.topology);
-    this.adaptive.apply(d);
-    this.sourceWatch.apply(d, (name) => this.topology.listeners.get(name)!);
-    for (const fn of this.appliedHooks) {
-      try {
-        fn(d);
-      } catch (err) {
-        log.error('applying a reload failed in a subscriber', { err });
-      }
-    }
+    const r = (await this.applyConfig(file, next, Cause.Reload, now))!;
+    const { d, changes, errors, code } = r;
     const generation = this.topology.generation;
     const ok = errors.length === 0;
     const outcome = ok ? 'applied' : 'partial';
@@ -271,6 +360,53 @@ export class Daemon implements ControlContext {
     if (ok) log.info('config reloaded', { generation, changes });
     else log.warn('config reloaded in part: the new config runs except what failed', { generation, changes, errors });
     return { ok, outcome, code, generation, errors, changes, keys: changedKeys(d) };
+  }
+
+  /**
+   * Apply a running config (a reload's, or the file's with new discovered sets):
+   * one ConfigDiff from the running one, applied by every part. Returns null,
+   * applying nothing, when a discovery change turns out to change nothing.
+   */
+  private async applyConfig(
+    file: Config,
+    next: Config,
+    cause: ApplyCause,
+    now: number,
+  ): Promise<{ d: ConfigDiff; changes: string[]; errors: string[]; code: ErrorCode | null } | null> {
+    const d = diffConfigs(this.config, next);
+    if (cause === Cause.Discovery && changedKeys(d).length === 0) return null;
+    this.applying++;
+    try {
+      const changes = [...this.topology.apply(d, now, cause), ...keyChanges(d)];
+      this.config = next;
+      this.fileConfig = file;
+      setLogLevel(next.log.level);
+      const errors: string[] = [];
+      let code: ErrorCode | null = null;
+      try {
+        const failures = await this.supervisor.apply(this.workerPlan());
+        this.recordListening(failures);
+        errors.push(...listenErrorLines(this.listenState));
+        code = failureCode(failures);
+      } catch (err) {
+        errors.push(err instanceof NetmonError ? `${err.message} [${err.code}]` : String(err));
+        code = 'E_INTERNAL';
+      }
+      this.health.apply(d, this.topology, cause);
+      this.adaptive.apply(d);
+      this.sourceWatch.apply(d, (name) => this.topology.listeners.get(name)!);
+      this.discovery.recordChanges(d);
+      for (const fn of this.appliedHooks) {
+        try {
+          fn(d);
+        } catch (err) {
+          log.error('applying a config failed in a subscriber', { err });
+        }
+      }
+      return { d, changes, errors, code };
+    } finally {
+      this.applying--;
+    }
   }
 
   /** What the workers could open of the current config, per listener. */
@@ -291,6 +427,7 @@ export class Daemon implements ControlContext {
   async stop(graceful: boolean): Promise<void> {
     if (this.tick) clearInterval(this.tick);
     this.tick = null;
+    this.discovery.stop();
     this.health.stop();
     this.processStats.stop();
     if (graceful) await this.supervisor.stop(this.config.drainTimeout);
@@ -320,6 +457,7 @@ export class Daemon implements ControlContext {
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),
         listenerStatus: (name) => this.listenState.get(name) ?? { serving: null, error: null },
+        discovery: () => this.discovery.status(),
       },
       this.now(),
     );
@@ -346,6 +484,7 @@ export class Daemon implements ControlContext {
       lastReload: this.lastReload,
       controlSocket: this.config.control.socket,
       metricsListen: this.config.metrics.listen?.text ?? null,
+      discoveryRefusals: this.discovery.refusals,
     };
   }
 
@@ -363,6 +502,48 @@ export class Daemon implements ControlContext {
   setWeight(backend: string, weight: number): void {
     this.operator.setWeight(backend, weight);
   }
+  /**
+   * `set state POOL/BACKEND STATE --fleet`: written into the backend's etcd
+   * entry, so every instance watching its prefix applies it; answers once this
+   * one has (through its own watch, or at once when the entry already said so).
+   */
+  async setFleetState(backend: string, state: AdminStateName): Promise<void> {
+    if (!(ADMIN_NAMES as readonly string[]).includes(state)) {
+      throw new NetmonError('E_BAD_ARGUMENT', `state must be ready, drain or maint, got ${JSON.stringify(state)}`);
+    }
+    const { slot, b } = this.liveBackend(backend);
+    await this.discovery.writeFleet(backend, b.discovered, b.name, { state });
+    const want = ADMIN_NAMES.indexOf(state);
+    await this.appliedHere(() => this.table.backends.adminState(slot) === want);
+    if (this.table.backends.adminState(slot) !== want) this.operator.setState(backend, state);
+  }
+
+  /** `set weight POOL/BACKEND N --fleet`, as setFleetState. */
+  async setFleetWeight(backend: string, weight: number): Promise<void> {
+    if (!Number.isInteger(weight) || weight < 1 || weight > 256) {
+      throw new NetmonError('E_BAD_ARGUMENT', `weight must be an integer 1..256, got ${JSON.stringify(weight)}`);
+    }
+    const { slot, b } = this.liveBackend(backend);
+    await this.discovery.writeFleet(backend, b.discovered, b.name, { weight });
+    await this.appliedHere(() => this.table.backends.weight(slot) === weight);
+    if (this.table.backends.weight(slot) !== weight) this.operator.setWeight(backend, weight);
+  }
+
+  private liveBackend(key: string): { slot: number; b: BackendConfig } {
+    const slot = this.topology.backends.get(key);
+    const entry = this.topology.backendConfig.get(key);
+    if (slot === undefined || entry === undefined || this.topology.removed.has(key)) {
+      throw new NetmonError('E_NOT_FOUND', `no backend ${key}`);
+    }
+    return { slot, b: entry.backend };
+  }
+
+  /** Resolves once `done()` holds, or after [etcd] timeout. */
+  private async appliedHere(done: () => boolean): Promise<void> {
+    const until = Date.now() + this.config.etcd.timeout;
+    while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  }
+
   setAlgorithm(pool: string, algorithm: string): void {
     this.operator.setAlgorithm(pool, algorithm);
   }
