@@ -18,6 +18,7 @@ export const POOL_KEYS = [
   'queue_size',
   'send_proxy',
   'adaptive',
+  'critical',
   'address',
   'srv',
   'etcd_prefix',
@@ -55,6 +56,7 @@ export function readPool(name: string, s: Section): PoolConfig {
     queueSize: s.int('queue_size', 0, { min: 0, max: 100_000 }),
     sendProxy: s.oneOf('send_proxy', SEND_PROXY_MODES, 'off'),
     adaptive: readAdaptive(s.section('adaptive', ['window', 'confirm', 'min_dwell'])),
+    critical: s.bool('critical', false),
     ...readPoolSource(s),
     backends,
   };

@@ -24,7 +24,8 @@ import { AdaptiveService } from './adaptive/service.js';
 import { log, setLogLevel } from '../log.js';
 import { NetmonError, ConfigErrors, type ErrorCode } from '../errors.js';
 import type { BackendConfig, Config } from '../config/schema.js';
-import type { ClientStats, ControlContext, ReloadResult } from './socket/context.js';
+import type { ClientStats, ControlContext, ReloadResult, StopAck } from './socket/context.js';
+import { InstanceHealth, observeHealth, type HealthReport } from './service-health.js';
 import { VERSION } from '../version.js';
 import type { WorkerPlan } from '../data/plan.js';
 import { readClients, SourceWatch } from './sources/source-clients.js';
@@ -81,6 +82,8 @@ export class Daemon implements ControlContext {
   private applying = 0;
   private started = false;
   private discoveryQueued = false;
+  private readonly instanceHealth: InstanceHealth;
+  private readonly stopRequestHooks: ((cause: string) => StopAck)[] = [];
 
   constructor(
     config: Config,
@@ -135,6 +138,10 @@ export class Daemon implements ControlContext {
         for (const fn of this.fatalHooks) fn('the worker serving socket-activated listeners exited');
       },
     });
+    this.instanceHealth = new InstanceHealth(
+      () => observeHealth(this.config, this.topology, this.supervisor.openListeners()),
+      this.now,
+    );
   }
 
   /**
@@ -274,6 +281,7 @@ export class Daemon implements ControlContext {
     if (this.applying === 0) {
       for (const what of this.topology.reapRemoved()) log.info('removed and drained; slot freed', { what });
     }
+    this.instanceHealth.logChange();
     for (const h of this.tickHooks) {
       try {
         h(now);
@@ -423,8 +431,33 @@ export class Daemon implements ControlContext {
     return { ok: false, outcome: 'refused', code: 'E_RELOAD_FAILED', generation, errors, changes: [], keys: [] };
   }
 
-  // ---- stop ----
+  // ---- health and stop ----
+  /** Whether this instance should get new traffic: /healthz, `show health`, keepalived, BGP. */
+  serviceHealth(): HealthReport {
+    return this.instanceHealth.report();
+  }
+
+  /**
+   * First step of a graceful stop: report unhealthy for `ms` while still
+   * accepting, so the route to this instance is withdrawn before its listeners close.
+   */
+  enterLameDuck(ms: number): void {
+    this.instanceHealth.enterLameDuck(ms);
+  }
+
+  /** main.ts runs the stop sequence; the control socket's `stop` asks it through here. */
+  onStopRequest(fn: (cause: string) => StopAck): void {
+    this.stopRequestHooks.push(fn);
+  }
+
+  requestStop(cause: string): StopAck {
+    const hook = this.stopRequestHooks[0];
+    if (!hook) throw new NetmonError('E_INTERNAL', 'this daemon runs inside another program; stop it there');
+    return hook(cause);
+  }
+
   async stop(graceful: boolean): Promise<void> {
+    this.instanceHealth.enterDraining();
     if (this.tick) clearInterval(this.tick);
     this.tick = null;
     this.discovery.stop();

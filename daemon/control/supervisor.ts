@@ -28,6 +28,8 @@ interface Slot {
   restarts: number;
   applied: number;
   drained: boolean;
+  /** listeners this worker reported open in its last `applied` */
+  listening: readonly string[];
   waiters: { generation: number; resolve: (failures: ListenFailure[]) => void }[];
 }
 
@@ -74,6 +76,7 @@ export class Supervisor {
         restarts: 0,
         applied: -1,
         drained: false,
+        listening: [],
         waiters: [],
       };
       this.slots.push(s);
@@ -98,6 +101,7 @@ export class Supervisor {
     switch (m.type) {
       case 'applied': {
         s.applied = m.generation;
+        s.listening = m.listening;
         const ready = s.waiters.filter((w) => w.generation <= m.generation);
         s.waiters = s.waiters.filter((w) => w.generation > m.generation);
         for (const w of ready) w.resolve(m.failures);
@@ -117,6 +121,7 @@ export class Supervisor {
     if (s.thread !== t) return;
     s.alive = false;
     s.thread = null;
+    s.listening = [];
     // a worker that closed its connections holds nothing; one that died gives back what they held
     const reclaimed = this.table.releaseWorker(s.id);
     if (held(reclaimed))
@@ -193,7 +198,11 @@ export class Supervisor {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    for (const s of this.slots) this.send(s, { type: 'stop', immediate: false });
+    for (const s of this.slots) {
+      this.send(s, { type: 'stop', immediate: false });
+      // a stopping worker closes every listener at once
+      s.listening = [];
+    }
     await this.drained(graceMs);
     await this.terminate();
   }
@@ -238,6 +247,13 @@ export class Supervisor {
     if (!s?.thread) return false;
     await s.thread.terminate();
     return true;
+  }
+
+  /** Listener names with an open socket in at least one live worker. */
+  openListeners(): Set<string> {
+    const open = new Set<string>();
+    for (const s of this.slots) if (s.alive) for (const name of s.listening) open.add(name);
+    return open;
   }
 
   info(): { id: number; threadId: number; alive: boolean; restarts: number }[] {

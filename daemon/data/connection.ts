@@ -8,7 +8,7 @@ import { Histogram, type ConnectErrorReason, type RejectReason } from '../state/
 import { log } from '../log.js';
 import type { PickContext } from './balance/interface.js';
 import { admitPeer, admitSource } from './admission.js';
-import { clientAddress, type ClientAddress } from './edge/ip.js';
+import { clientAddress, type ClientAddress } from '../net/ip.js';
 import { writeAccessLog } from './access-log.js';
 import type { ErrorCode } from '../errors.js';
 import { readPreamble, type Origin, type Preamble } from './edge/preamble.js';

@@ -82,7 +82,13 @@ export type ToWorker = { type: 'plan'; plan: WorkerPlan } | { type: 'stop'; imme
 
 /** worker -> main */
 export type FromWorker =
-  | { type: 'applied'; generation: number; failures: ListenFailure[] }
+  | {
+      type: 'applied';
+      generation: number;
+      failures: ListenFailure[];
+      /** names of the listeners this worker has a socket open for, after applying */
+      listening: string[];
+    }
   | { type: 'passive'; slot: number }
   | { type: 'drained' };
 

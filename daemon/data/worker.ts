@@ -114,7 +114,7 @@ class Worker implements WorkerContext {
         }
       }),
     );
-    this.post({ type: 'applied', generation: plan.generation, failures });
+    this.post({ type: 'applied', generation: plan.generation, failures, listening: this.listening });
   }
 
   private listen(lp: ListenerPlan): Promise<net.Server> {
@@ -159,6 +159,11 @@ class Worker implements WorkerContext {
     if (this.stopping && this.open.size === 0) this.post({ type: 'drained' });
   }
 
+  /** names of the listeners this worker has a socket open for */
+  get listening(): string[] {
+    return [...this.listeners.keys()];
+  }
+
   // ---- lifecycle ----
   /**
    * Stop accepting. Graceful: open connections finish on their own (the main
@@ -201,7 +206,7 @@ const apply = (plan: WorkerPlan): void => {
     const message = `cannot apply the plan: ${err instanceof Error ? err.message : String(err)}`;
     log.error('plan not applied', { generation: plan.generation, err: message });
     const failures: ListenFailure[] = [{ listener: '*', code: 'E_PLAN', message, serving: null }];
-    w.post({ type: 'applied', generation: plan.generation, failures });
+    w.post({ type: 'applied', generation: plan.generation, failures, listening: w.listening });
   });
 };
 parentPort!.on('message', (m: ToWorker) => {

@@ -28,6 +28,8 @@ export interface Command {
   mutates: boolean;
   run(ctx: ControlContext, args: Args): unknown;
   text(data: unknown, args: Args): string;
+  /** `netmon ctl`'s exit code for a successful reply (0 unless the command says otherwise) */
+  exitCode(data: unknown): number;
 }
 
 interface Def<D> {
@@ -38,6 +40,7 @@ interface Def<D> {
   mutates?: boolean;
   run(ctx: ControlContext, args: Args): D | Promise<D>;
   text(data: D, args: Args): string;
+  exitCode?(data: D): number;
 }
 
 function def<D>(d: Def<D>): Command {
@@ -50,6 +53,7 @@ function def<D>(d: Def<D>): Command {
     mutates: d.mutates ?? false,
     run: (ctx, args) => d.run(ctx, args),
     text: (data, args) => d.text(data as D, args),
+    exitCode: (data) => d.exitCode?.(data as D) ?? 0,
   };
 }
 
@@ -60,6 +64,8 @@ const BACKEND: ArgSpec = { name: 'backend', metavar: 'POOL/BACKEND', kind: 'back
 const LISTENER: ArgSpec = { name: 'listener', metavar: 'LISTENER', kind: 'name' };
 
 const MIN_SUBSCRIBE_INTERVAL_MS = 100;
+/** `netmon ctl show health` exit code when the daemon answers "unhealthy" (2 = unreachable, 1 = error reply) */
+export const EXIT_UNHEALTHY = 3;
 
 interface ActionResult {
   message: string;
@@ -158,6 +164,13 @@ const COMMANDS: readonly Command[] = [
     args: [{ name: 'limit', metavar: 'N', kind: 'int', min: 1, max: 10000, default: 20, optional: true }],
     run: (ctx, a) => ctx.clients(withLimit(a.limit as number | undefined, 20)),
     text: f.formatClients,
+  }),
+  def({
+    name: 'show health',
+    help: `whether this instance should get new traffic (as /healthz); \`netmon ctl\` exits 0 healthy, ${EXIT_UNHEALTHY} unhealthy`,
+    run: (ctx) => ctx.serviceHealth(),
+    text: f.formatHealth,
+    exitCode: (h) => (h.healthy ? 0 : EXIT_UNHEALTHY),
   }),
   def({
     name: 'set state',
@@ -268,6 +281,16 @@ const COMMANDS: readonly Command[] = [
         `reload ok, generation ${r.generation}`,
         ...(r.changes.length ? r.changes : ['no changes']).map((c) => '  ' + c),
       ].join('\n'),
+  }),
+  def({
+    name: 'stop',
+    help: 'graceful stop, as SIGTERM: unhealthy for announce_drain while still accepting, then drain_timeout for open connections',
+    mutates: true,
+    run: (ctx) => ctx.requestStop('ctl'),
+    text: (a) =>
+      a.started
+        ? `stopping: unhealthy for ${a.lameDuckMs} ms while still accepting, then up to ${a.drainTimeoutMs} ms for open connections`
+        : 'already stopping',
   }),
   def({
     name: 'subscribe',
