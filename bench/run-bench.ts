@@ -1,5 +1,6 @@
-// `netmon bench`: the proxy comparison, the algorithm comparison and, where a
-// target is missed, a CPU profile of netmon; results written to bench/results/.
+// `netmon bench`: the proxy comparison, the algorithm comparison, discovery off
+// the connection path and, where a target is missed, a CPU profile of netmon;
+// results written to bench/results/.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAlgorithms, PROFILES, type AlgorithmRow } from './algorithms.js';
 import { runCompare, type CompareResult } from './compare.js';
+import { runDiscovery, writeDiscovery } from './discovery.js';
 import { ensureTools } from './install.js';
 import { formatNumber, formatSpread } from './measure/stats.js';
 import { profileReport } from './profile.js';
@@ -31,7 +33,7 @@ const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.ur
 export interface BenchOptions {
   quick: boolean;
   /** which parts run; profile = only the CPU profile of netmon */
-  only: 'proxies' | 'algorithms' | 'profile' | 'all';
+  only: 'proxies' | 'algorithms' | 'discovery' | 'profile' | 'all';
   runs?: number;
   durationS?: number;
   idleConnections?: number;
@@ -93,6 +95,11 @@ export async function runBench(o: BenchOptions): Promise<number> {
       join(out, `algorithms${suffix}.json`),
       JSON.stringify({ machine, requests, rate, samples, rows }, null, 2) + '\n',
     );
+  }
+  if (o.only === 'all' || o.only === 'discovery') {
+    const r = await runDiscovery({ runs, durationS, log });
+    writeDiscovery(out, suffix, r, { runs, durationS, machine });
+    log(`discovery: new connections/s to DNS-named backends (resolver +50 ms) vs literal: ${r.ratio.toFixed(2)}x`);
   }
   if (o.only === 'profile' || o.profile === 'always' || (o.profile === 'auto' && missed)) {
     await profileNetmon(out, suffix, Math.min(durationS, 5));

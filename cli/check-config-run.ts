@@ -1,5 +1,5 @@
 import { loadConfigFile } from '../daemon/config/load.js';
-import { ConfigErrors } from '../daemon/errors.js';
+import { ConfigErrors, type ErrorCode } from '../daemon/errors.js';
 import type { Config } from '../daemon/config/schema.js';
 import { DiscoveryService } from '../daemon/control/discovery/service.js';
 
@@ -11,6 +11,8 @@ interface Resolved {
   backends: number;
   /** why it failed ("nx: app.internal: no A or AAAA record"), or null */
   error: string | null;
+  /** E_RESOLVE when it gave no backend */
+  code: ErrorCode | null;
 }
 
 /**
@@ -45,7 +47,7 @@ export async function checkConfig(file: string, json: boolean, resolve = false):
   process.stdout.write(`${file}: ok: ${summary}\n`);
   for (const s of sources ?? []) {
     if (s.ok) process.stdout.write(`${file}: ${s.path}: ${s.source}: ${s.backends} backend(s)\n`);
-    else process.stderr.write(`${file}: ${s.path}: ${s.source}: ${s.error} [E_RESOLVE]\n`);
+    else process.stderr.write(`${file}: ${s.path}: ${s.source}: ${s.error} [${s.code}]\n`);
   }
   return ok ? 0 : 1;
 }
@@ -55,13 +57,17 @@ async function tryResolve(config: Config): Promise<Resolved[]> {
   const d = new DiscoveryService({ now: Date.now, changed: () => undefined, notice: () => undefined });
   try {
     await d.sync(config);
-    return d.status().map((s) => ({
-      path: s.path,
-      source: s.source,
-      ok: s.state === 'ok' && s.backends > 0,
-      backends: s.backends,
-      error: s.state === 'ok' ? (s.backends === 0 ? 'no backend found' : null) : (s.error ?? 'no answer in time'),
-    }));
+    return d.status().map((s) => {
+      const ok = s.state === 'ok' && s.backends > 0;
+      return {
+        path: s.path,
+        source: s.source,
+        ok,
+        backends: s.backends,
+        error: ok ? null : s.state === 'ok' ? 'no backend found' : (s.error ?? 'no answer in time'),
+        code: ok ? null : 'E_RESOLVE',
+      };
+    });
   } finally {
     d.stop();
   }

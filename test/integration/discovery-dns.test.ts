@@ -82,7 +82,9 @@ test('a name with N addresses is N backends that follow its records without a re
   const app = `app.${DOMAIN}`;
   const dns = await startDnsmasq([`127.0.0.1 ${app}`, `127.0.0.2 ${app}`]);
   const listen = await freePort();
-  const d = await startTestDaemon(config({ port: listen, dns: dns.port, pool: `address = "${app}:${port}"` }));
+  const d = await startTestDaemon(
+    config({ port: listen, dns: dns.port, pool: `address = "${app}:${port}"\nslow_start = "3s"` }),
+  );
   const key = (ip: string): string => `web/${app}#${ip}:${port}`;
   const load = shortConnections(listen, 4, 30_000);
   try {
@@ -99,6 +101,10 @@ test('a name with N addresses is N backends that follow its records without a re
     await dns.setHosts([`127.0.0.1 ${app}`, `127.0.0.2 ${app}`, `127.0.0.3 ${app}`]);
     assert.equal((await added).backend, key('127.0.0.3'));
     assert.deepEqual(liveKeys(d), [key('127.0.0.1'), key('127.0.0.2'), key('127.0.0.3')]);
+    // added at run time: it ramps up under slow_start (those found at start did not)
+    const ramp = d.daemon.events(50).find((e) => e.type === 'state' && e.backend === key('127.0.0.3'));
+    assert.equal(ramp?.type === 'state' ? `${ramp.from} -> ${ramp.to} ${ramp.cause}` : '', 'up -> starting discovery');
+    assert.ok(!d.daemon.events(50).some((e) => e.type === 'state' && e.backend === key('127.0.0.1')));
     assert.ok(d.daemon.snapshot().info.generation > generation, 'applied as a new generation');
     assert.equal(d.daemon.snapshot().info.reloads, 0, 'not a reload');
     // the backends that stayed kept their slot, state and counters

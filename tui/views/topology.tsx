@@ -24,7 +24,10 @@ function isLastChild(rows: readonly Row[], i: number): boolean {
 /** "  <- dns app.internal:8080 ok 3 (1.2s ago)" per discovery source; red while it fails. */
 function sources(p: PoolSnapshot, now: number): Segment[] {
   return p.discovery.map((d) => {
-    const ago = d.lastRefresh === null ? 'never' : `${ms(Math.max(1, now - d.lastRefresh))} ago`;
+    const ago =
+      d.lastRefresh === null
+        ? 'never'
+        : `${d.kind === 'etcd' && d.state === 'ok' ? 'watching, last event ' : ''}${ms(Math.max(1, now - d.lastRefresh))} ago`;
     const bad = d.state === 'failing' || d.state === 'expired';
     return {
       text: `  <- ${d.source} ${d.state} ${d.backends} (${ago})`,

@@ -61,6 +61,11 @@ abstract class DnsBase extends Source {
     } catch (err) {
       if (this.stopped) return;
       const e = err instanceof ResolveError ? err : new ResolveError('refused', 'EUNKNOWN', String(err));
+      if (e.code === 'ECANCELLED') {
+        // a reload replaced [resolvers] under this question: not a failure, ask the new servers
+        this.schedule(0);
+        return;
+      }
       this.failed(e.kind, e.message);
       const held = this.hooks.now() - (this.lastSuccess ?? this.hooks.now());
       if (this.lastSuccess !== null && held >= cfg.hold[e.kind]) this.expire(e.kind, held);

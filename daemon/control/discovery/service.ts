@@ -75,8 +75,10 @@ export class DiscoveryService {
    */
   async sync(file: Config): Promise<void> {
     if (this.stopped) return;
-    this.takeSettings(file);
     const specs = sourceSpecs(file);
+    // a config without discovery needs no resolver nor etcd client
+    if (specs.length === 0 && this.entries.size === 0) return;
+    this.takeSettings(file);
     const wanted = new Set(specs.map((s) => s.id));
     for (const [id, e] of this.entries) {
       if (wanted.has(id)) continue;

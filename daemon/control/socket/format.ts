@@ -122,7 +122,11 @@ function backendsFrom(p: PoolSnapshot, now: number): string {
   const discovered = p.discovery.reduce((n, d) => n + d.backends, 0);
   const parts = p.total > discovered ? ['config'] : [];
   for (const d of p.discovery) {
-    const ago = d.lastRefresh === null ? 'never' : `${ageText(now - d.lastRefresh)} ago`;
+    const ago =
+      d.lastRefresh === null
+        ? 'never'
+        : // a watch is current while it is up: its time is that of the last change seen
+          `${d.kind === 'etcd' && d.state === 'ok' ? 'watching, last event ' : ''}${ageText(now - d.lastRefresh)} ago`;
     const why = d.state === 'failing' || d.state === 'expired' ? `: ${d.error ?? 'no answer'}` : '';
     parts.push(`${d.source} ${d.state.toUpperCase()} ${d.backends} (${ago})${why}`);
   }
