@@ -29,6 +29,8 @@ export interface DiscoveryResult {
   rows: DiscoveryRow[];
   /** median connections/s of the DNS-named pool over the literal one's */
   ratio: number;
+  /** the literal pool's CPU seconds per 10k connections over the DNS-named one's (above 1: the DNS pool costs less) */
+  cpuRatio: number;
   /** DNS answers the delaying proxy sent back during the runs (each 50 ms late) */
   answers: number;
   skipped: string[];
@@ -40,7 +42,13 @@ export async function runDiscovery(o: {
   log(line: string): void;
 }): Promise<DiscoveryResult> {
   if (!(await which('dnsmasq'))) {
-    return { rows: [], ratio: NaN, answers: 0, skipped: ['dnsmasq is not installed (Debian: dnsmasq-base)'] };
+    return {
+      rows: [],
+      ratio: NaN,
+      cpuRatio: NaN,
+      answers: 0,
+      skipped: ['dnsmasq is not installed (Debian: dnsmasq-base)'],
+    };
   }
   const names = [1, 2, 3].map((i) => `b${i}.${DOMAIN}`);
   const dns = await startDnsmasq(names.map((n) => `127.0.0.1 ${n}`));
@@ -74,7 +82,14 @@ export async function runDiscovery(o: {
       cpu_s_per_10k: summary[proxy]!.cpu_s_per_10k!,
     }));
     const cps = (name: string): number => rows.find((r) => r.proxy === name)?.cps.median ?? NaN;
-    return { rows, ratio: cps('netmon-dns') / cps('netmon-literal'), answers: slow.released, skipped: result.skipped };
+    const cpu = (name: string): number => rows.find((r) => r.proxy === name)?.cpu_s_per_10k.median ?? NaN;
+    return {
+      rows,
+      ratio: cps('netmon-dns') / cps('netmon-literal'),
+      cpuRatio: cpu('netmon-literal') / cpu('netmon-dns'),
+      answers: slow.released,
+      skipped: result.skipped,
+    };
   } finally {
     await slow.close();
     await dns.close();
@@ -96,13 +111,14 @@ export function writeDiscovery(
     '',
     r.rows.length > 0
       ? markdownTable(
-          ['pool', 'connections/s', 'p99 ms', 'CPU s per 10k', 'vs literal'],
+          ['pool', 'connections/s', 'p99 ms', 'CPU s per 10k', 'connections/s vs literal', 'CPU cost vs literal'],
           r.rows.map((row) => [
             row.proxy === 'netmon-dns' ? `DNS names (resolver +${RESOLVER_DELAY_MS} ms)` : 'literal addresses',
             formatSpread(row.cps),
             formatSpread(row.p99_ms),
             formatSpread(row.cpu_s_per_10k),
             row.proxy === 'netmon-dns' ? `${r.ratio.toFixed(2)}x` : '1.00x',
+            row.proxy === 'netmon-dns' ? `${r.cpuRatio.toFixed(2)}x` : '1.00x',
           ]),
         )
       : 'Not measured.',

@@ -99,7 +99,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
   if (o.only === 'all' || o.only === 'discovery') {
     const r = await runDiscovery({ runs, durationS, log });
     writeDiscovery(out, suffix, r, { runs, durationS, machine });
-    log(`discovery: new connections/s to DNS-named backends (resolver +50 ms) vs literal: ${r.ratio.toFixed(2)}x`);
+    log(
+      `discovery: DNS-named backends (resolver +50 ms) vs literal: connections/s ${r.ratio.toFixed(2)}x, CPU cost ${r.cpuRatio.toFixed(2)}x`,
+    );
   }
   if (o.only === 'profile' || o.profile === 'always' || (o.profile === 'auto' && missed)) {
     await profileNetmon(out, suffix, Math.min(durationS, 5));

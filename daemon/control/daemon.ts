@@ -400,10 +400,11 @@ export class Daemon implements ControlContext {
         errors.push(err instanceof NetmonError ? `${err.message} [${err.code}]` : String(err));
         code = 'E_INTERNAL';
       }
+      // the workers have the new members: say so before health's share (a new backend's slow start) follows
+      this.discovery.recordChanges(d);
       this.health.apply(d, this.topology, cause);
       this.adaptive.apply(d);
       this.sourceWatch.apply(d, (name) => this.topology.listeners.get(name)!);
-      this.discovery.recordChanges(d);
       for (const fn of this.appliedHooks) {
         try {
           fn(d);
