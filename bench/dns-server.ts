@@ -157,8 +157,8 @@ export interface SlowDns {
   port: number;
   held: number;
   released: number;
-  /** resolves when an answer is being held */
-  nextHeld(): Promise<void>;
+  /** resolves when an answer is being held; rejects after `timeoutMs` */
+  nextHeld(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -171,7 +171,14 @@ export async function startSlowDns(upstream: number, delayMs: number): Promise<S
     port: 0,
     held: 0,
     released: 0,
-    nextHeld: () => new Promise((r) => waiters.push(r)),
+    nextHeld: (timeoutMs) =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no DNS answer held within ${timeoutMs} ms`)), timeoutMs);
+        waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      }),
     close: async () => {
       for (const t of timers) clearTimeout(t);
       for (const p of proxies) p.close();

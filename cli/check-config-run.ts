@@ -2,6 +2,7 @@ import { loadConfigFile } from '../daemon/config/load.js';
 import { ConfigErrors, type ErrorCode } from '../daemon/errors.js';
 import type { Config } from '../daemon/config/schema.js';
 import { DiscoveryService } from '../daemon/control/discovery/service.js';
+import { setLogSink } from '../daemon/log.js';
 
 /** One discovery source as `--resolve` found it. */
 interface Resolved {
@@ -54,6 +55,8 @@ export async function checkConfig(file: string, json: boolean, resolve = false):
 
 /** Ask every source once, with the daemon's own discovery code, and stop. */
 async function tryResolve(config: Config): Promise<Resolved[]> {
+  // what the daemon would log of each source is printed below, once, as the verdict
+  setLogSink(() => undefined);
   const d = new DiscoveryService({ now: Date.now, changed: () => undefined, notice: () => undefined });
   try {
     await d.sync(config);

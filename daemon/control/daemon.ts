@@ -1,19 +1,17 @@
 // The control plane: owns the table and the topology, supervises the workers,
 // runs health checks, applies reloads and run-time changes, and answers the
 // control socket. It never proxies a byte. A reload (and the start, as a
-// reload from nothing) computes one ConfigDiff; every part applies its share:
-// the table's slots (topology), the workers' plan, health checks, adaptive,
-// the per-source tables, and whoever subscribed with onConfigApplied (alerts).
-// A discovery source's change (DNS, etcd) is applied the same way: the running
-// config is the file's with each source's backends in place, and a change is
-// the diff between two running configs. Reloads and discovery changes are
-// applied one at a time.
+// reload from nothing) computes one ConfigDiff; every part applies its share
+// (applier.ts): the table's slots (topology), the workers' plan, health checks,
+// adaptive, the per-source tables, and whoever subscribed with
+// onConfigApplied (alerts). A discovery source's change (DNS, etcd) is applied
+// the same way, one at a time with reloads.
 import os from 'node:os';
 import { Table } from '../state/table.js';
 import type { TableCapacity } from '../state/layout.js';
-import { ADMIN_NAMES, Cause, type AdminStateName, type CauseName, type OpStateName } from '../state/names.js';
+import { Cause, type AdminStateName, type CauseName, type OpStateName } from '../state/names.js';
 import type { AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot } from './snapshot/snapshot.js';
-import { Topology, type ApplyCause } from './topology/topology.js';
+import { Topology } from './topology/topology.js';
 import { Supervisor } from './supervisor.js';
 import { EventLog } from './events.js';
 import { RateTracker, CounterRates } from './rates.js';
@@ -22,8 +20,8 @@ import { buildSnapshot, workerSnapshots } from './snapshot/builder.js';
 import { HealthService } from './health/service.js';
 import { AdaptiveService } from './adaptive/service.js';
 import { log, setLogLevel } from '../log.js';
-import { NetmonError, ConfigErrors, type ErrorCode } from '../errors.js';
-import type { BackendConfig, Config } from '../config/schema.js';
+import { NetmonError, ConfigErrors } from '../errors.js';
+import type { Config } from '../config/schema.js';
 import type { ClientStats, ControlContext, ReloadResult, StopAck } from './socket/context.js';
 import { InstanceHealth, observeHealth, type HealthReport } from './service-health.js';
 import { VERSION } from '../version.js';
@@ -31,10 +29,10 @@ import type { WorkerPlan } from '../data/plan.js';
 import { readClients, SourceWatch } from './sources/source-clients.js';
 import { Operator } from './operator.js';
 import { sourceTableEntries } from '../data/edge/source-limits.js';
-import { changedKeys, diffConfigs, type ConfigDiff } from './topology/diff.js';
-import { failureCode, keyChanges, listenErrorLines, listenerStatus, type ListenerStatus } from './reload-report.js';
-import type { ListenErrors } from './supervisor.js';
-import { DiscoveryService, type DiscoveryNotice } from './discovery/service.js';
+import { changedKeys, type ConfigDiff } from './topology/diff.js';
+import { failureCode, listenErrorLines } from './reload-report.js';
+import { DiscoveryService } from './discovery/service.js';
+import { Applier } from './applier.js';
 
 export interface DaemonOptions {
   /** re-read on reload; null = the embedded default (reload re-applies it) */
@@ -69,19 +67,8 @@ export class Daemon implements ControlContext {
   private readonly adaptive: AdaptiveService;
   private readonly appliedHooks: ((d: ConfigDiff) => void)[] = [];
   private readonly operator: Operator;
-  /** the first config as a diff from nothing, until start() has applied health's share */
-  private initial: ConfigDiff | null;
-  private listenState = new Map<string, ListenerStatus>();
   readonly discovery: DiscoveryService;
-  /** the config as loaded from the file; `config` is the running one (discovered backends in place) */
-  private fileConfig: Config;
-  private config: Config;
-  /** the tail of the chain that runs the start, reloads and discovery changes one at a time */
-  private queue: Promise<unknown> = Promise.resolve();
-  /** applies in progress (a removed backend's slot is not freed under one) */
-  private applying = 0;
-  private started = false;
-  private discoveryQueued = false;
+  private readonly applier: Applier;
   private readonly instanceHealth: InstanceHealth;
   private readonly stopRequestHooks: ((cause: string) => StopAck)[] = [];
 
@@ -90,14 +77,11 @@ export class Daemon implements ControlContext {
     private readonly opts: DaemonOptions,
   ) {
     this.now = opts.now ?? Date.now;
-    this.fileConfig = config;
     this.discovery = new DiscoveryService({
       now: this.now,
-      changed: () => this.onDiscoveryChanged(),
-      notice: (n) => this.onDiscoveryNotice(n),
+      changed: () => this.applier.discoveryChanged(),
+      notice: (n) => this.eventLog.push({ type: 'discovery', time: this.now(), ...n }),
     });
-    // the sources answer in start(): until then the running config has the backends written with addresses
-    this.config = this.discovery.expand(config);
     setLogLevel(config.log.level);
     const cap: TableCapacity = {
       workers: config.workers,
@@ -119,17 +103,26 @@ export class Daemon implements ControlContext {
       table: this.table,
       topology: this.topology,
       health: this.health,
+      discovery: this.discovery,
       now: this.now,
+      fleetTimeout: () => this.config.etcd.timeout,
       onState: (e) => this.onStateEvent(e),
     });
     this.adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
     this.tickHooks.push((now) => this.adaptive.tick(now));
     this.sourceWatch = new SourceWatch(this.table);
     this.tickHooks.push((now) => this.sourceWatch.tick(now));
-    this.initial = diffConfigs(null, this.config);
-    this.topology.apply(this.initial, this.now(), Cause.Config);
-    this.adaptive.apply(this.initial);
-    this.sourceWatch.apply(this.initial, (name) => this.topology.listeners.get(name)!);
+    this.applier = new Applier(config, {
+      topology: this.topology,
+      sendPlan: (plan) => this.supervisor.apply(plan),
+      health: this.health,
+      adaptive: this.adaptive,
+      sourceWatch: this.sourceWatch,
+      discovery: this.discovery,
+      appliedHooks: this.appliedHooks,
+      workerPlan: () => this.workerPlan(),
+      now: this.now,
+    });
     this.supervisor = new Supervisor(this.table, config.workers, this.workerPlan(), {
       onPassive: (slot) => this.health.reportConnectFailures(slot),
       onWorker: (worker, what, detail) =>
@@ -139,7 +132,7 @@ export class Daemon implements ControlContext {
       },
     });
     this.instanceHealth = new InstanceHealth(
-      () => observeHealth(this.config, this.topology, this.supervisor.openListeners()),
+      () => observeHealth(this.applier.running, this.topology, this.supervisor.openListeners()),
       this.now,
     );
   }
@@ -150,20 +143,20 @@ export class Daemon implements ControlContext {
    * the plan.
    */
   async start(): Promise<void> {
-    return this.serial(() => this.doStart());
+    return this.applier.serial(() => this.doStart());
   }
 
   private async doStart(): Promise<void> {
-    this.started = true;
-    if (DiscoveryService.wanted(this.fileConfig)) await this.startDiscovery();
+    await this.applier.startDiscovery();
     const failures = await this.supervisor.start(this.workerPlan());
-    this.recordListening(failures);
+    this.applier.recordListening(failures);
     if (failures.length > 0) {
       await this.supervisor.terminate();
-      throw new NetmonError(failureCode(failures)!, listenErrorLines(this.listenState).join('; '));
+      throw new NetmonError(failureCode(failures)!, listenErrorLines(this.applier.listening).join('; '));
     }
-    this.health.apply(this.initial!, this.topology);
-    this.initial = null;
+    this.health.apply(this.applier.initial!, this.topology);
+    this.applier.initial = null;
+    this.applier.serving = true;
     this.tick = setInterval(() => this.onTick(), TICK_MS);
     this.onTick();
     log.info('netmon started', {
@@ -174,75 +167,6 @@ export class Daemon implements ControlContext {
     });
   }
 
-  /**
-   * The first answers of every discovery source (bounded by their timeouts),
-   * applied before the workers start, so that they open with the backends found.
-   * A source that has not answered keeps trying; its backends come as a change.
-   */
-  private async startDiscovery(): Promise<void> {
-    await this.discovery.sync(this.fileConfig);
-    const full = this.discovery.expand(this.fileConfig);
-    const misfit = this.topology.fits(full);
-    if (misfit) {
-      this.discovery.refused(`${misfit}; raise [limits] max_backends and restart`);
-      return;
-    }
-    const d = diffConfigs(this.config, full);
-    this.topology.apply(d, this.now(), Cause.Config);
-    this.adaptive.apply(d);
-    this.sourceWatch.apply(d, (name) => this.topology.listeners.get(name)!);
-    this.discovery.recordChanges(d);
-    this.config = full;
-    this.initial = diffConfigs(null, full);
-  }
-
-  /** Run `fn` after every start, reload and discovery change queued before it. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  /** A source's set changed: one discovery change is queued (changes that come meanwhile join it). */
-  private onDiscoveryChanged(): void {
-    if (!this.started || this.discoveryQueued) return;
-    this.discoveryQueued = true;
-    void this.serial(async () => {
-      this.discoveryQueued = false;
-      await this.applyDiscovered();
-    }).catch((err: unknown) => log.error('applying discovered backends failed', { err }));
-  }
-
-  /** The running config with the sources' current sets, applied like a reload when it differs. */
-  private async applyDiscovered(): Promise<void> {
-    if (this.tick === null) return; // stopped, or the start failed
-    const now = this.now();
-    const next = this.discovery.expand(this.fileConfig);
-    const misfit = this.topology.fits(next);
-    if (misfit) {
-      this.discovery.refused(`${misfit}; the backends found are not applied (raise [limits] max_backends)`);
-      return;
-    }
-    const r = await this.applyConfig(this.fileConfig, next, Cause.Discovery, now);
-    if (r === null) return;
-    if (r.errors.length === 0)
-      log.info('discovered backends applied', { generation: this.topology.generation, changes: r.changes });
-    else
-      log.warn('discovered backends applied in part', {
-        generation: this.topology.generation,
-        changes: r.changes,
-        errors: r.errors,
-      });
-  }
-
-  private onDiscoveryNotice(n: DiscoveryNotice): void {
-    this.eventLog.push({ type: 'discovery', time: this.now(), ...n });
-    const fields = { pool: n.pool, source: n.source, what: n.what, backend: n.backend ?? undefined, detail: n.detail };
-    const degraded = ['failed', 'expired', 'invalid', 'disconnected', 'refused'].includes(n.what);
-    if (degraded) log.warn(`discovery: ${n.source} ${n.what}`, fields);
-    else log.info(`discovery: ${n.source} ${n.what}`, fields);
-  }
-
   /** Alerts come from the alert engine, wired by main. */
   setAlertSource(fn: () => AlertSnapshot[]): void {
     this.alertSource = fn;
@@ -250,8 +174,12 @@ export class Daemon implements ControlContext {
   onTickHook(fn: (now: number) => void): void {
     this.tickHooks.push(fn);
   }
+  /** the running config: the file's, with discovered backends in place */
   get currentConfig(): Config {
-    return this.config;
+    return this.applier.running;
+  }
+  private get config(): Config {
+    return this.applier.running;
   }
   /** Told of every config applied after the first (a reload's diff), once every part here has applied its share. */
   onConfigApplied(fn: (d: ConfigDiff) => void): void {
@@ -278,7 +206,7 @@ export class Daemon implements ControlContext {
     }
     this.counterRates.forget(keep);
     // a slot freed while an apply is under way could be given to a backend of a plan not yet everywhere
-    if (this.applying === 0) {
+    if (this.applier.idle) {
       for (const what of this.topology.reapRemoved()) log.info('removed and drained; slot freed', { what });
     }
     this.instanceHealth.logChange();
@@ -313,9 +241,11 @@ export class Daemon implements ControlContext {
   reload(): Promise<ReloadResult> {
     if (this.reloading) return this.reloading;
     for (const w of this.reloadWatchers) w.start();
-    this.reloading = this.serial(() => this.doReload()).finally(() => {
-      this.reloading = null;
-    });
+    this.reloading = this.applier
+      .serial(() => this.doReload())
+      .finally(() => {
+        this.reloading = null;
+      });
     void this.reloading.then(
       (r) => {
         for (const w of this.reloadWatchers) w.end(r);
@@ -341,15 +271,7 @@ export class Daemon implements ControlContext {
     let next: Config;
     try {
       file = this.opts.load();
-      // the sources the new config asks for answer first (bounded), so it opens with their backends
-      await this.discovery.sync(file);
-      next = this.discovery.expand(file);
-      const misfit = this.topology.fits(next);
-      if (misfit) {
-        // the running config's sources again (those the new one dropped start over)
-        await this.discovery.sync(this.fileConfig);
-        throw new NetmonError('E_RELOAD_FAILED', `${misfit}; raise [limits] and restart`);
-      }
+      next = await this.applier.prepare(file);
     } catch (err) {
       const errors =
         err instanceof ConfigErrors
@@ -357,7 +279,7 @@ export class Daemon implements ControlContext {
           : [err instanceof Error ? err.message : String(err)];
       return this.reloadFailed(errors, now);
     }
-    const r = (await this.applyConfig(file, next, Cause.Reload, now))!;
+    const r = (await this.applier.apply(file, next, Cause.Reload, now))!;
     const { d, changes, errors, code } = r;
     const generation = this.topology.generation;
     const ok = errors.length === 0;
@@ -368,59 +290,6 @@ export class Daemon implements ControlContext {
     if (ok) log.info('config reloaded', { generation, changes });
     else log.warn('config reloaded in part: the new config runs except what failed', { generation, changes, errors });
     return { ok, outcome, code, generation, errors, changes, keys: changedKeys(d) };
-  }
-
-  /**
-   * Apply a running config (a reload's, or the file's with new discovered sets):
-   * one ConfigDiff from the running one, applied by every part. Returns null,
-   * applying nothing, when a discovery change turns out to change nothing.
-   */
-  private async applyConfig(
-    file: Config,
-    next: Config,
-    cause: ApplyCause,
-    now: number,
-  ): Promise<{ d: ConfigDiff; changes: string[]; errors: string[]; code: ErrorCode | null } | null> {
-    const d = diffConfigs(this.config, next);
-    if (cause === Cause.Discovery && changedKeys(d).length === 0) return null;
-    this.applying++;
-    try {
-      const changes = [...this.topology.apply(d, now, cause), ...keyChanges(d)];
-      this.config = next;
-      this.fileConfig = file;
-      setLogLevel(next.log.level);
-      const errors: string[] = [];
-      let code: ErrorCode | null = null;
-      try {
-        const failures = await this.supervisor.apply(this.workerPlan());
-        this.recordListening(failures);
-        errors.push(...listenErrorLines(this.listenState));
-        code = failureCode(failures);
-      } catch (err) {
-        errors.push(err instanceof NetmonError ? `${err.message} [${err.code}]` : String(err));
-        code = 'E_INTERNAL';
-      }
-      // the workers have the new members: say so before health's share (a new backend's slow start) follows
-      this.discovery.recordChanges(d);
-      this.health.apply(d, this.topology, cause);
-      this.adaptive.apply(d);
-      this.sourceWatch.apply(d, (name) => this.topology.listeners.get(name)!);
-      for (const fn of this.appliedHooks) {
-        try {
-          fn(d);
-        } catch (err) {
-          log.error('applying a config failed in a subscriber', { err });
-        }
-      }
-      return { d, changes, errors, code };
-    } finally {
-      this.applying--;
-    }
-  }
-
-  /** What the workers could open of the current config, per listener. */
-  private recordListening(failures: ListenErrors): void {
-    this.listenState = listenerStatus(this.config, failures, new Set(this.topology.activated.keys()));
   }
 
   private reloadFailed(errors: string[], now: number): ReloadResult {
@@ -461,6 +330,7 @@ export class Daemon implements ControlContext {
     this.instanceHealth.enterDraining();
     if (this.tick) clearInterval(this.tick);
     this.tick = null;
+    this.applier.serving = false;
     this.discovery.stop();
     this.health.stop();
     this.processStats.stop();
@@ -490,7 +360,7 @@ export class Daemon implements ControlContext {
         workers: () => workerSnapshots(this.table, this.supervisor.info()),
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),
-        listenerStatus: (name) => this.listenState.get(name) ?? { serving: null, error: null },
+        listenerStatus: (name) => this.applier.listening.get(name) ?? { serving: null, error: null },
         discovery: () => this.discovery.status(),
       },
       this.now(),
@@ -536,48 +406,12 @@ export class Daemon implements ControlContext {
   setWeight(backend: string, weight: number): void {
     this.operator.setWeight(backend, weight);
   }
-  /**
-   * `set state POOL/BACKEND STATE --fleet`: written into the backend's etcd
-   * entry, so every instance watching its prefix applies it; answers once this
-   * one has (through its own watch, or at once when the entry already said so).
-   */
-  async setFleetState(backend: string, state: AdminStateName): Promise<void> {
-    if (!(ADMIN_NAMES as readonly string[]).includes(state)) {
-      throw new NetmonError('E_BAD_ARGUMENT', `state must be ready, drain or maint, got ${JSON.stringify(state)}`);
-    }
-    const { slot, b } = this.liveBackend(backend);
-    await this.discovery.writeFleet(backend, b.discovered, b.name, { state });
-    const want = ADMIN_NAMES.indexOf(state);
-    await this.appliedHere(() => this.table.backends.adminState(slot) === want);
-    if (this.table.backends.adminState(slot) !== want) this.operator.setState(backend, state);
+  setFleetState(backend: string, state: AdminStateName): Promise<void> {
+    return this.operator.setFleetState(backend, state);
   }
-
-  /** `set weight POOL/BACKEND N --fleet`, as setFleetState. */
-  async setFleetWeight(backend: string, weight: number): Promise<void> {
-    if (!Number.isInteger(weight) || weight < 1 || weight > 256) {
-      throw new NetmonError('E_BAD_ARGUMENT', `weight must be an integer 1..256, got ${JSON.stringify(weight)}`);
-    }
-    const { slot, b } = this.liveBackend(backend);
-    await this.discovery.writeFleet(backend, b.discovered, b.name, { weight });
-    await this.appliedHere(() => this.table.backends.weight(slot) === weight);
-    if (this.table.backends.weight(slot) !== weight) this.operator.setWeight(backend, weight);
+  setFleetWeight(backend: string, weight: number): Promise<void> {
+    return this.operator.setFleetWeight(backend, weight);
   }
-
-  private liveBackend(key: string): { slot: number; b: BackendConfig } {
-    const slot = this.topology.backends.get(key);
-    const entry = this.topology.backendConfig.get(key);
-    if (slot === undefined || entry === undefined || this.topology.removed.has(key)) {
-      throw new NetmonError('E_NOT_FOUND', `no backend ${key}`);
-    }
-    return { slot, b: entry.backend };
-  }
-
-  /** Resolves once `done()` holds, or after [etcd] timeout. */
-  private async appliedHere(done: () => boolean): Promise<void> {
-    const until = Date.now() + this.config.etcd.timeout;
-    while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-  }
-
   setAlgorithm(pool: string, algorithm: string): void {
     this.operator.setAlgorithm(pool, algorithm);
   }

@@ -214,13 +214,10 @@ test('a stopped name server: the last good set is kept for the hold time (event,
   try {
     assert.equal(await whoAnswers(listen), 'a1');
     let keptAtFailure: string[] = [];
-    const failed = new Promise<DiscoveryEvent>((resolve) => {
-      const off = d.daemon.onEvent((e) => {
-        if (e.type !== 'discovery' || e.what !== 'failed') return;
-        keptAtFailure = liveKeys(d);
-        off();
-        resolve(e);
-      });
+    const failed = nextDiscovery(d, (e) => {
+      if (e.what !== 'failed') return false;
+      keptAtFailure = liveKeys(d);
+      return true;
     });
     await dns.stop();
     const f = await failed;
@@ -286,7 +283,7 @@ test('a name server that answers after 2 s does not delay client connections at 
   try {
     assert.equal(liveKeys(d).length, 2, 'the start waited for the first (slow) answer');
     // a refresh is in flight: its answer is being held for 2 s
-    await slow.nextHeld();
+    await slow.nextHeld(5000);
     const released = slow.released;
     const t0 = performance.now();
     const seen = new Set<string>();

@@ -9,6 +9,7 @@ import type { Etcd3 } from 'etcd3';
 import type { Config, EtcdConfig, ResolversConfig } from '../../config/schema.js';
 import { DEFAULT_RESOLVERS } from '../../config/defaults.js';
 import { NetmonError } from '../../errors.js';
+import { log } from '../../log.js';
 import type { AdminStateName } from '../../state/names.js';
 import type { ConfigDiff } from '../topology/diff.js';
 import { DnsClient, type Dns } from './dns-client.js';
@@ -46,6 +47,8 @@ interface Entry {
   source: Source;
 }
 
+const DEGRADED = new Set<DiscoveryEventWhat>(['failed', 'expired', 'invalid', 'disconnected', 'refused']);
+
 /** At most this long, ms, a start or reload waits for the first answers of its new sources. */
 const FIRST_ANSWER_CAP_MS = 10_000;
 
@@ -59,7 +62,26 @@ export class DiscoveryService {
   /** running configs whose discovered backends did not fit the table (limits.max_backends) */
   refusals = 0;
 
-  constructor(private readonly hooks: DiscoveryHooks) {}
+  private readonly hooks: DiscoveryHooks;
+
+  constructor(hooks: DiscoveryHooks) {
+    // every notice is a log line too: a degraded source at warn, a change at info
+    this.hooks = {
+      ...hooks,
+      notice: (n) => {
+        const fields = {
+          pool: n.pool,
+          source: n.source,
+          what: n.what,
+          backend: n.backend ?? undefined,
+          detail: n.detail,
+        };
+        if (DEGRADED.has(n.what)) log.warn(`discovery: ${n.source} ${n.what}`, fields);
+        else log.info(`discovery: ${n.source} ${n.what}`, fields);
+        hooks.notice(n);
+      },
+    };
+  }
 
   /** Whether `config` asks for any source (the daemon skips waiting when not). */
   static wanted(config: Config): boolean {
