@@ -24,7 +24,7 @@ import type { DiscoveryEventWhat, DiscoverySnapshot } from '../snapshot/snapshot
 export type SourceStatus = DiscoverySnapshot & { pool: string };
 
 /** A change a discovery source made, or how a source is doing; the daemon makes it a `discovery` event. */
-export interface DiscoveryNotice {
+interface DiscoveryNotice {
   pool: string;
   source: string;
   what: DiscoveryEventWhat;
