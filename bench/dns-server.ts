@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import { promises as dns } from 'node:dns';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 
 export const DOMAIN = 'netmon.test';
@@ -27,13 +28,33 @@ export interface DnsServer {
   close(): Promise<void>;
 }
 
-/** A UDP port free on 127.0.0.1 now (bound, then closed). */
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+/**
+ * A port free on 127.0.0.1 for both UDP and TCP now (both bound, then closed),
+ * below the ephemeral range: a DNS server listens on both, and ports in the
+ * ephemeral range come and go with every client connection on the machine.
+ */
+async function freeDnsPort(): Promise<number> {
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    const udp = dgram.createSocket('udp4');
+    const tcp = net.createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => {
+        tcp.once('error', () => resolve(false));
+        tcp.listen(port, '127.0.0.1', () => resolve(true));
+      });
+    });
+    await new Promise<void>((r) => tcp.close(() => r()));
+    await new Promise<void>((r) => {
+      try {
+        udp.close(() => r());
+      } catch {
+        r();
+      }
+    });
+    if (ok) return port;
+  }
 }
 
 export async function startDnsmasq(hosts: string[], srv: string[] = []): Promise<DnsServer> {
@@ -56,20 +77,26 @@ export async function startDnsmasq(hosts: string[], srv: string[] = []): Promise
   let port = 0;
   let child: ChildProcess | null = null;
 
-  const probe = new dns.Resolver({ timeout: 200, tries: 1 });
-  /** Resolves once dnsmasq answers the current serial. */
-  const answering = async (): Promise<void> => {
+  /** Resolves once dnsmasq answers the current serial; stops asking when `gone()` says the process ended. */
+  const answering = async (gone: () => boolean): Promise<void> => {
     const want = `127.255.${(serial >> 8) & 255}.${serial & 255}`;
+    // a resolver of its own: one whose question is still pending cannot be given other servers
+    const probe = new dns.Resolver({ timeout: 200, tries: 1 });
     probe.setServers([`127.0.0.1:${port}`]);
     const until = Date.now() + 5000;
-    for (;;) {
-      try {
-        if ((await probe.resolve4(SERIAL_NAME)).includes(want)) return;
-      } catch {
-        // not up yet, or still the old file
+    try {
+      while (!gone()) {
+        try {
+          if ((await probe.resolve4(SERIAL_NAME)).includes(want)) return;
+        } catch {
+          // not up yet, or still the old file
+        }
+        if (Date.now() > until) throw new Error(`dnsmasq on port ${port} does not answer serial ${serial}`);
+        await new Promise((r) => setTimeout(r, 20));
       }
-      if (Date.now() > until) throw new Error(`dnsmasq on port ${port} does not answer serial ${serial}`);
-      await new Promise((r) => setTimeout(r, 20));
+      throw new Error(`dnsmasq on port ${port} exited`);
+    } finally {
+      probe.cancel();
     }
   };
 
@@ -92,12 +119,16 @@ export async function startDnsmasq(hosts: string[], srv: string[] = []): Promise
     const c = spawn('dnsmasq', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    let ended = false;
     const exited = new Promise<never>((_, reject) =>
-      c.once('exit', (code) => reject(new Error(`dnsmasq exited (${code}): ${err.trim()}`))),
+      c.once('exit', (code) => {
+        ended = true;
+        reject(new Error(`dnsmasq exited (${code}): ${err.trim()}`));
+      }),
     );
     exited.catch(() => undefined);
     child = c;
-    await Promise.race([answering(), exited]);
+    await Promise.race([answering(() => ended), exited]);
   };
 
   const kill = async (): Promise<void> => {
@@ -110,14 +141,17 @@ export async function startDnsmasq(hosts: string[], srv: string[] = []): Promise
   };
 
   for (let attempt = 0; ; attempt++) {
-    port = await freeUdpPort();
+    port = await freeDnsPort();
     try {
       await launch();
       break;
     } catch (err) {
       await kill();
       // the port was taken between the probe and dnsmasq's bind (TCP side): another one
-      if (attempt >= 4) throw err;
+      if (attempt >= 4) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
     }
   }
 
@@ -126,8 +160,9 @@ export async function startDnsmasq(hosts: string[], srv: string[] = []): Promise
     async setHosts(lines) {
       hostLines = lines;
       writeHosts();
-      child?.kill('SIGHUP');
-      await answering();
+      const c = child;
+      c?.kill('SIGHUP');
+      await answering(() => c === null || c.exitCode !== null);
     },
     async setSrv(lines) {
       srvLines = lines;

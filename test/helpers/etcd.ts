@@ -7,7 +7,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { freePort } from './servers.js';
+import net from 'node:net';
+
+/** A TCP port free on 127.0.0.1 now, below the ephemeral range (client connections come and go there). */
+async function freeLowPort(): Promise<number> {
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    const s = net.createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+}
 
 export interface EtcdServer {
   /** "http://127.0.0.1:PORT" */
@@ -86,8 +99,8 @@ export async function startEtcd(): Promise<EtcdServer> {
   };
 
   for (let attempt = 0; ; attempt++) {
-    clientPort = await freePort();
-    peerPort = await freePort();
+    clientPort = await freeLowPort();
+    peerPort = await freeLowPort();
     try {
       await launch();
       break;

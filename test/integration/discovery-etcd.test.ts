@@ -13,6 +13,7 @@ import { startControlServer } from '../../daemon/control/socket/server.js';
 import { startAlerts } from '../../daemon/control/alerts/service.js';
 import type { DaemonEvent } from '../../daemon/control/snapshot/snapshot.js';
 import { AdminState } from '../../daemon/state/names.js';
+import { own } from '../helpers/own.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startEtcd } from '../helpers/etcd.js';
 import { freePort, startNamedEcho, waitFor, whoAnswers } from '../helpers/servers.js';
@@ -65,111 +66,92 @@ function nextDiscovery(
 const entry = (port: number, extra: Record<string, unknown> = {}): string =>
   JSON.stringify({ address: `127.0.0.1:${port}`, weight: 2, ...extra });
 
-test('two daemons watching one prefix both apply a --fleet drain within 1 s', async () => {
-  const etcd = await startEtcd();
+test('two daemons watching one prefix both apply a --fleet drain within 1 s', async (t) => {
+  const etcd = own(t, await startEtcd());
   const prefix = `/netmon-test/${process.pid}/web/`;
-  const b1 = await startNamedEcho('b1');
-  const b2 = await startNamedEcho('b2');
+  const b1 = own(t, await startNamedEcho('b1'));
+  const b2 = own(t, await startNamedEcho('b2'));
   await etcd.client.put(prefix + 'b1').value(entry(b1.port));
   await etcd.client.put(prefix + 'b2').value(entry(b2.port));
   // refused whole, reported, and the others are served
   await etcd.client.put(prefix + 'bad').value('{"address": "app.internal:80"}');
   const [pa, pb] = [await freePort(), await freePort()];
-  const a = await startTestDaemon(config({ port: pa, etcd: etcd.url, prefix }));
-  const b = await startTestDaemon(config({ port: pb, etcd: etcd.url, prefix }));
+  const a = own(t, await startTestDaemon(config({ port: pa, etcd: etcd.url, prefix })));
+  const b = own(t, await startTestDaemon(config({ port: pb, etcd: etcd.url, prefix })));
   const dir = mkdtempSync(join(tmpdir(), 'netmon-fleet-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const sock = join(dir, 'a.sock');
-  const control = await startControlServer({ path: sock, context: a.daemon });
+  own(t, await startControlServer({ path: sock, context: a.daemon }));
   const slot = (d: TestDaemon, key: string): number => d.daemon.topology.backends.get(key)!;
-  try {
-    for (const d of [a, b]) {
-      const keys = d.daemon.snapshot().backends.map((x) => `${x.key} ${x.weight} ${x.source}`);
-      assert.deepEqual(keys, [`web/b1 2 etcd ${prefix}`, `web/b2 2 etcd ${prefix}`]);
-      assert.ok(
-        d.daemon
-          .events(50)
-          .some((e) => e.type === 'discovery' && e.what === 'invalid' && /bad: "address"/.test(e.detail)),
-      );
-    }
-    const r = await run(NETMON, ['ctl', '--socket', sock, 'set', 'state', 'web/b1', 'drain', '--fleet']);
-    const replied = performance.now();
-    assert.match(r.stdout, /web\/b1: admin state drain \(fleet/);
-    // the instance asked answers once it has applied it itself
-    assert.equal(a.daemon.table.backends.adminState(slot(a, 'web/b1')), AdminState.Drain);
-    await waitFor(
-      () => b.daemon.table.backends.adminState(slot(b, 'web/b1')) === AdminState.Drain,
-      1000,
-      'the other instance',
+  for (const d of [a, b]) {
+    const keys = d.daemon.snapshot().backends.map((x) => `${x.key} ${x.weight} ${x.source}`);
+    assert.deepEqual(keys, [`web/b1 2 etcd ${prefix}`, `web/b2 2 etcd ${prefix}`]);
+    assert.ok(
+      d.daemon
+        .events(50)
+        .some((e) => e.type === 'discovery' && e.what === 'invalid' && /bad: "address"/.test(e.detail)),
     );
-    const lag = performance.now() - replied;
-    assert.ok(lag < 1000, `applied by the other instance ${Math.round(lag)} ms after the reply`);
-    const ev = b.daemon.events(50).find((e) => e.type === 'state' && e.backend === 'web/b1');
-    assert.equal(ev?.type === 'state' ? `${ev.to} ${ev.cause}` : '', 'drain fleet');
-    const stored = JSON.parse((await etcd.client.get(prefix + 'b1').string())!) as Record<string, unknown>;
-    assert.deepEqual(stored, { address: `127.0.0.1:${b1.port}`, weight: 2, state: 'drain' }, 'other fields kept');
-    for (let i = 0; i < 6; i++) assert.equal(await whoAnswers(pb), 'b2', 'a drained backend gets nothing new');
-
-    await run(NETMON, ['ctl', '--socket', sock, 'set', 'weight', 'web/b2', '7', '--fleet']);
-    await waitFor(() => b.daemon.table.backends.weight(slot(b, 'web/b2')) === 7, 1000, 'the fleet weight elsewhere');
-    assert.equal(a.daemon.table.backends.weight(slot(a, 'web/b2')), 7);
-
-    // --fleet on a backend that is not from etcd, or a command it does not apply to
-    const notFleet = await run(NETMON, ['ctl', '--socket', sock, 'show', 'pools', '--fleet']).catch(
-      (e: { code: number; stderr: string }) => e,
-    );
-    assert.equal((notFleet as { code: number }).code, 1);
-    assert.match((notFleet as { stderr: string }).stderr, /--fleet applies to set state and set weight/);
-  } finally {
-    await control.close();
-    await a.stop();
-    await b.stop();
-    await etcd.close();
-    await b1.close();
-    await b2.close();
-    rmSync(dir, { recursive: true, force: true });
   }
+  const r = await run(NETMON, ['ctl', '--socket', sock, 'set', 'state', 'web/b1', 'drain', '--fleet'], {
+    timeout: 30_000,
+  });
+  const replied = performance.now();
+  assert.match(r.stdout, /web\/b1: admin state drain \(fleet/);
+  // the instance asked answers once it has applied it itself
+  assert.equal(a.daemon.table.backends.adminState(slot(a, 'web/b1')), AdminState.Drain);
+  await waitFor(
+    () => b.daemon.table.backends.adminState(slot(b, 'web/b1')) === AdminState.Drain,
+    1000,
+    'the other instance',
+  );
+  const lag = performance.now() - replied;
+  assert.ok(lag < 1000, `applied by the other instance ${Math.round(lag)} ms after the reply`);
+  const ev = b.daemon.events(50).find((e) => e.type === 'state' && e.backend === 'web/b1');
+  assert.equal(ev?.type === 'state' ? `${ev.to} ${ev.cause}` : '', 'drain fleet');
+  const stored = JSON.parse((await etcd.client.get(prefix + 'b1').string())!) as Record<string, unknown>;
+  assert.deepEqual(stored, { address: `127.0.0.1:${b1.port}`, weight: 2, state: 'drain' }, 'other fields kept');
+  for (let i = 0; i < 6; i++) assert.equal(await whoAnswers(pb), 'b2', 'a drained backend gets nothing new');
+
+  await run(NETMON, ['ctl', '--socket', sock, 'set', 'weight', 'web/b2', '7', '--fleet'], { timeout: 30_000 });
+  await waitFor(() => b.daemon.table.backends.weight(slot(b, 'web/b2')) === 7, 1000, 'the fleet weight elsewhere');
+  assert.equal(a.daemon.table.backends.weight(slot(a, 'web/b2')), 7);
+
+  // --fleet on a backend that is not from etcd, or a command it does not apply to
+  const notFleet = await run(NETMON, ['ctl', '--socket', sock, 'show', 'pools', '--fleet'], { timeout: 30_000 }).catch(
+    (e: { code: number; stderr: string }) => e,
+  );
+  assert.equal((notFleet as { code: number }).code, 1);
+  assert.match((notFleet as { stderr: string }).stderr, /--fleet applies to set state and set weight/);
 });
 
-test('killing etcd keeps traffic on the last good set (an alert); a restarted etcd resumes the watch without a reload', async () => {
-  const etcd = await startEtcd();
+test('killing etcd keeps traffic on the last good set (an alert); a restarted etcd resumes the watch without a reload', async (t) => {
+  const etcd = own(t, await startEtcd());
   const prefix = `/netmon-test/${process.pid}/lost/`;
-  const b1 = await startNamedEcho('b1');
-  const b2 = await startNamedEcho('b2');
+  const b1 = own(t, await startNamedEcho('b1'));
+  const b2 = own(t, await startNamedEcho('b2'));
   await etcd.client.put(prefix + 'b1').value(entry(b1.port));
   const port = await freePort();
-  const d = await startTestDaemon(config({ port, etcd: etcd.url, prefix, pre: '[alerts]\nfor = "0s"' }));
-  const alerts = startAlerts(d.daemon);
-  try {
-    assert.equal(await whoAnswers(port), 'b1');
-    const lost = nextDiscovery(d, (e) => e.what === 'disconnected');
-    await etcd.kill();
-    await lost;
-    const src = d.daemon.snapshot().pools[0]!.discovery[0]!;
-    assert.equal(src.state, 'failing');
-    assert.equal(src.backends, 1);
-    for (let i = 0; i < 5; i++) assert.equal(await whoAnswers(port), 'b1', 'traffic goes on without etcd');
-    alerts.evaluate();
-    assert.ok(alerts.list().some((a) => a.name === 'discovery_failed' && a.state === 'firing'));
+  const d = own(t, await startTestDaemon(config({ port, etcd: etcd.url, prefix, pre: '[alerts]\nfor = "0s"' })));
+  const alerts = own(t, startAlerts(d.daemon));
+  assert.equal(await whoAnswers(port), 'b1');
+  const lost = nextDiscovery(d, (e) => e.what === 'disconnected');
+  await etcd.kill();
+  await lost;
+  const src = d.daemon.snapshot().pools[0]!.discovery[0]!;
+  assert.equal(src.state, 'failing');
+  assert.equal(src.backends, 1);
+  for (let i = 0; i < 5; i++) assert.equal(await whoAnswers(port), 'b1', 'traffic goes on without etcd');
+  alerts.evaluate();
+  assert.ok(alerts.list().some((a) => a.name === 'discovery_failed' && a.state === 'firing'));
 
-    const back = nextDiscovery(d, (e) => e.what === 'recovered', 15_000);
-    await etcd.start();
-    await back;
-    const added = nextDiscovery(d, (e) => e.what === 'added');
-    await etcd.client.put(prefix + 'b2').value(entry(b2.port));
-    assert.equal((await added).backend, 'web/b2');
-    await waitFor(
-      async () => (await whoAnswers(port)) === 'b2',
-      3000,
-      'traffic on the backend added after the restart',
-    );
-    assert.equal(d.daemon.snapshot().info.reloads, 0);
-    alerts.evaluate();
-    assert.ok(!alerts.list().some((a) => a.name === 'discovery_failed' && a.state === 'firing'), 'the alert resolved');
-  } finally {
-    await alerts.close();
-    await d.stop();
-    await etcd.close();
-    await b1.close();
-    await b2.close();
-  }
+  const back = nextDiscovery(d, (e) => e.what === 'recovered', 15_000);
+  await etcd.start();
+  await back;
+  const added = nextDiscovery(d, (e) => e.what === 'added');
+  await etcd.client.put(prefix + 'b2').value(entry(b2.port));
+  assert.equal((await added).backend, 'web/b2');
+  await waitFor(async () => (await whoAnswers(port)) === 'b2', 3000, 'traffic on the backend added after the restart');
+  assert.equal(d.daemon.snapshot().info.reloads, 0);
+  alerts.evaluate();
+  assert.ok(!alerts.list().some((a) => a.name === 'discovery_failed' && a.state === 'firing'), 'the alert resolved');
 });
