@@ -4,7 +4,7 @@
 // set state|weight ... --fleet`: a read-modify-write of one backend's entry,
 // guarded by the key's mod revision so that two writers never lose each other's
 // change.
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { NetmonError } from '../../errors.js';
 import type { EtcdConfig } from '../../config/schema.js';
 import type { AdminStateName } from '../../state/names.js';
@@ -24,7 +24,9 @@ class CappedBackoff {
   }
 }
 
-export function createEtcdClient(cfg: EtcdConfig): Etcd3 {
+/** A client for [etcd]; the etcd3 package (gRPC) is loaded only by a config that has endpoints. */
+export async function createEtcdClient(cfg: EtcdConfig): Promise<Etcd3> {
+  const { Etcd3 } = await import('etcd3');
   return new Etcd3({
     hosts: cfg.endpoints,
     dialTimeout: cfg.timeout,

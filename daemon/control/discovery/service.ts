@@ -100,7 +100,8 @@ export class DiscoveryService {
     const specs = sourceSpecs(file);
     // a config without discovery needs no resolver nor etcd client
     if (specs.length === 0 && this.entries.size === 0) return;
-    this.takeSettings(file);
+    await this.takeSettings(file);
+    if (this.stopped) return;
     const wanted = new Set(specs.map((s) => s.id));
     for (const [id, e] of this.entries) {
       if (wanted.has(id)) continue;
@@ -239,7 +240,7 @@ export class DiscoveryService {
   }
 
   /** [resolvers] and [etcd] of a new config: a changed section gets a new client; etcd sources start over on it. */
-  private takeSettings(file: Config): void {
+  private async takeSettings(file: Config): Promise<void> {
     if (this.dnsClient === null || JSON.stringify(file.resolvers) !== JSON.stringify(this.resolvers)) {
       this.dnsClient?.cancel?.();
       this.resolvers = file.resolvers;
@@ -252,8 +253,14 @@ export class DiscoveryService {
       this.entries.delete(id);
     }
     this.etcd?.close();
+    this.etcd = null;
     this.etcdCfg = file.etcd;
-    this.etcd = file.etcd.endpoints.length > 0 ? createEtcdClient(file.etcd) : null;
+    if (file.etcd.endpoints.length > 0) {
+      const client = await createEtcdClient(file.etcd);
+      // stopped while the package loaded: nothing may be left open
+      if (this.stopped) client.close();
+      else this.etcd = client;
+    }
   }
 
   private create(spec: SourceSpec): Source {
