@@ -221,6 +221,11 @@ export interface AlertsConfig {
   interval: number;
   /** ms a condition must hold (pending) before the alert fires */
   for: number;
+  /**
+   * ms a condition must have been absent before its alert resolves (hysteresis;
+   * Prometheus's keep_firing_for). backend_down is exempt: health's `rise` holds it.
+   */
+  keepFiringFor: number;
   /** ms; a backend's connect+first-byte p95 above this fires high_latency */
   latencyP95: number;
   /** daemon process CPU, percent of one core (may exceed 100 with several workers) */

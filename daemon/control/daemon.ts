@@ -286,10 +286,18 @@ export class Daemon implements ControlContext {
     const outcome = ok ? 'applied' : 'partial';
     this.table.header.recordReload(ok, now);
     this.lastReload = { ok, outcome, time: now, errors };
+    const keys = changedKeys(d);
     this.eventLog.push({ type: 'reload', time: now, ok, outcome, generation, errors, changes });
-    if (ok) log.info('config reloaded', { generation, changes });
-    else log.warn('config reloaded in part: the new config runs except what failed', { generation, changes, errors });
-    return { ok, outcome, code, generation, errors, changes, keys: changedKeys(d) };
+    if (ok) log.info('config reloaded', { generation, changes, keys });
+    else {
+      log.warn('config reloaded in part: the new config runs except what failed', {
+        generation,
+        changes,
+        keys,
+        errors,
+      });
+    }
+    return { ok, outcome, code, generation, errors, changes, keys };
   }
 
   private reloadFailed(errors: string[], now: number): ReloadResult {
@@ -360,6 +368,7 @@ export class Daemon implements ControlContext {
         workers: () => workerSnapshots(this.table, this.supervisor.info()),
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),
+        adaptiveReason: (pool) => this.adaptive.reason(pool),
         listenerStatus: (name) => this.applier.listening.get(name) ?? { serving: null, error: null },
         discovery: () => this.discovery.status(),
       },

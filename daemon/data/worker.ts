@@ -9,9 +9,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Table } from '../state/table.js';
 import { log, setLogLevel } from '../log.js';
 import { Connection } from './connection.js';
+import { RefusalLines } from './access-log.js';
 import { ListenerEdge } from './edge/listener-edge.js';
 import type { FromWorker, ListenerPlan, ListenFailure, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
-import { PoolRuntime, QueuePoll } from './pool-queue.js';
+import { PoolQueue, PoolRuntime } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
 
@@ -20,12 +21,14 @@ const HEARTBEAT_MS = 1000;
 class Worker implements WorkerContext {
   readonly table: Table;
   readonly worker: number;
-  readonly queues = new QueuePoll();
   accessLog: boolean;
+  readonly refusals: RefusalLines;
   stopping = false;
   limit: GlobalLimit = { maxConnections: 0, listeners: [] };
   private readonly listeners = new Map<string, ListenerRuntime>();
   private pools = new Map<number, PoolRuntime>();
+  /** this worker's part of each pool slot's queue, kept across generations (waiters keep waiting in it) */
+  private readonly queues = new Map<number, PoolQueue>();
   /** every connection accepted and not yet closed, whatever its phase */
   private readonly open = new Set<OpenConnection>();
 
@@ -33,6 +36,7 @@ class Worker implements WorkerContext {
     this.worker = init.id;
     this.table = new Table(init.cap, init.buffer);
     this.accessLog = init.plan.accessLog;
+    this.refusals = new RefusalLines(this.worker, (n) => this.table.workers.countAccessSuppressed(this.worker, n));
   }
 
   /**
@@ -45,7 +49,7 @@ class Worker implements WorkerContext {
     this.accessLog = plan.accessLog;
     this.limit = { maxConnections: plan.edge?.maxConnections ?? 0, listeners: plan.listeners.map((l) => l.slot) };
     const pools = new Map<number, PoolRuntime>();
-    for (const p of plan.pools) pools.set(p.slot, new PoolRuntime(p, this.table, this.worker));
+    for (const p of plan.pools) pools.set(p.slot, new PoolRuntime(p, this.table, this.queue(p.slot)));
     this.pools = pools;
     const poolSlot = (name: string): number => plan.pools.find((p) => p.name === name)?.slot ?? -1;
 
@@ -143,6 +147,15 @@ class Worker implements WorkerContext {
     const c = new Connection(this, rt, socket);
     this.open.add(c);
     c.open();
+  }
+
+  private queue(slot: number): PoolQueue {
+    let q = this.queues.get(slot);
+    if (q === undefined) {
+      q = new PoolQueue(this.table, this.worker, slot);
+      this.queues.set(slot, q);
+    }
+    return q;
   }
 
   // ---- WorkerContext ----

@@ -73,6 +73,7 @@ export class FakeContext implements ControlContext {
       algorithm: 'round_robin',
       activeAlgorithm: 'round_robin',
       adaptiveSwitches: 0,
+      adaptiveReason: null,
       retries: 0,
       queued: 0,
       backends: this.backends.filter((b) => b.pool === name).map((b) => b.key),
@@ -111,8 +112,28 @@ export class FakeContext implements ControlContext {
       },
       process: { cpu: 0.05, rssBytes: 80 * 1024 * 1024, heapUsedBytes: 20 * 1024 * 1024, loopLagMs: 0.4 },
       workers: [
-        { id: 0, threadId: 1, alive: true, starts: 1, active: 3, accepted: 60, loopLagMs: 0.2, cpuSeconds: 1.5 },
-        { id: 1, threadId: 2, alive: true, starts: 1, active: 3, accepted: 60, loopLagMs: 0.3, cpuSeconds: 1.4 },
+        {
+          id: 0,
+          threadId: 1,
+          alive: true,
+          starts: 1,
+          active: 3,
+          accepted: 60,
+          loopLagMs: 0.2,
+          cpuSeconds: 1.5,
+          accessSuppressed: 0,
+        },
+        {
+          id: 1,
+          threadId: 2,
+          alive: true,
+          starts: 1,
+          active: 3,
+          accepted: 60,
+          loopLagMs: 0.3,
+          cpuSeconds: 1.4,
+          accessSuppressed: 0,
+        },
       ],
       listeners: [
         {

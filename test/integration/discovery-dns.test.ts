@@ -19,6 +19,9 @@ import { shortConnections } from './reload-helpers.js';
 import type { DaemonEvent, PoolSnapshot } from '../../daemon/control/snapshot/snapshot.js';
 import { startAlerts } from '../../daemon/control/alerts/service.js';
 import { createRegistry } from '../../daemon/control/metrics/registry.js';
+import { DnsClient, ResolveError, type AddressRecord } from '../../daemon/control/discovery/dns-client.js';
+import { DEFAULT_RESOLVERS } from '../../daemon/config/defaults.js';
+import type { ResolversConfig } from '../../daemon/config/schema.js';
 
 type DiscoveryEvent = Extract<DaemonEvent, { type: 'discovery' }>;
 const run = promisify(execFile);
@@ -352,4 +355,51 @@ test('check-config validates discovery sections without asking; --resolve asks e
   write(app);
   const good = await run(NETMON, ['check-config', '--resolve', file], { timeout: 30_000 });
   assert.match(good.stdout, /pool\.web\.backend\[0\]\.address: dns app\.netmon\.test:8080: 2 backend\(s\)/);
+});
+
+test('nameservers and family: names are asked of the servers listed, with their TTLs; family picks A, AAAA or both', async (t) => {
+  const app = `dual.${DOMAIN}`;
+  const dns = own(t, await startDnsmasq([`127.0.0.1 ${app}`, `::1 ${app}`]));
+  const nameservers = [{ host: '127.0.0.1', port: dns.port, text: `127.0.0.1:${dns.port}` }];
+  const ask = (over: Partial<ResolversConfig>): Promise<AddressRecord[]> =>
+    new DnsClient({
+      ...DEFAULT_RESOLVERS,
+      resolveRetries: 1,
+      timeouts: { resolve: 1000, retry: 300 },
+      ...over,
+    }).addresses(app);
+  const family = async (f: ResolversConfig['family']): Promise<string[]> =>
+    (await ask({ nameservers, family: f })).map((r) => r.address).sort();
+  assert.deepEqual(await family('any'), ['127.0.0.1', '::1']);
+  assert.deepEqual(await family('ipv4'), ['127.0.0.1']);
+  assert.deepEqual(await family('ipv6'), ['::1']);
+  assert.deepEqual(
+    (await ask({ nameservers })).map((r) => r.ttl),
+    [1, 1],
+    'the TTL of each answer (dnsmasq --local-ttl=1)',
+  );
+  // no nameservers: the system's resolver, which does not know this zone (and gives no TTL)
+  await assert.rejects(ask({ nameservers: [] }), (e) => e instanceof ResolveError);
+});
+
+test('timeout.retry and resolve_retries: a query unanswered within retry is sent again, up to resolve_retries times', async (t) => {
+  const app = `late.${DOMAIN}`;
+  const dns = own(t, await startDnsmasq([`127.0.0.1 ${app}`]));
+  // every answer comes 1 s late
+  const slow = own(t, await startSlowDns(dns.port, 1000));
+  const nameservers = [{ host: '127.0.0.1', port: slow.port, text: `127.0.0.1:${slow.port}` }];
+  const ask = (resolveRetries: number): Promise<AddressRecord[]> =>
+    new DnsClient({
+      ...DEFAULT_RESOLVERS,
+      nameservers,
+      resolveRetries,
+      timeouts: { resolve: 1000, retry: 300 },
+    }).addresses(app);
+  // one query, given 300 ms: a timeout (the kind whose hold time applies)
+  await assert.rejects(ask(1), (e) => e instanceof ResolveError && e.kind === 'timeout');
+  // four tries, the wait growing from 300 ms each time: the late answer is still taken
+  assert.deepEqual(
+    (await ask(4)).map((r) => r.address),
+    ['127.0.0.1'],
+  );
 });

@@ -252,6 +252,24 @@ test("the topology says where a pool's backends come from and when each source l
   assert.match(lineWith(t.frame(), 'etcd /netmon/db/'), /\u001b\[31m[^\u001b]*etcd \/netmon\/db\/ failing/, 'red');
 });
 
+test('the traffic view shows why an adaptive pool uses its strategy', async () => {
+  const ctx = new DashboardContext(2);
+  const web = ctx.pools.find((p) => p.name === 'web')!;
+  Object.assign(web, {
+    algorithm: 'adaptive',
+    activeAlgorithm: 'least_response_time',
+    adaptiveSwitches: 3,
+    adaptiveReason: 'latency spread x20.0: b1 is slowest, b2 fastest',
+  });
+  const t = mount({ ctx, size: { columns: 160, rows: 30 } });
+  await t.until((x) => x.includes('pool db'), 'the overview');
+  await t.type('5');
+  const f = await t.until((x) => x.includes('switches 3'), 'the traffic view');
+  assert.match(lineWith(f, 'pool web'), /pool web\s+adaptive using least_response_time\s+switches 3/);
+  assert.match(f, /pool web .*\n.* {4}because latency spread x20\.0: b1 is slowest, b2 fastest/);
+  assert.equal(f.split('because').length, 2, 'no reason for a pool that is not adaptive');
+});
+
 test('losing the daemon shows a banner with the retry; getting it back clears it', async () => {
   const t = mount();
   await t.until((x) => x.includes('pool db'), 'the overview');

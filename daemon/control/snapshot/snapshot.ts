@@ -74,6 +74,8 @@ export interface PoolSnapshot {
   /** the strategy in use: differs from `algorithm` only for adaptive */
   activeAlgorithm: string;
   adaptiveSwitches: number;
+  /** adaptive only: why the pool uses activeAlgorithm now (the policy's latest reason); null otherwise */
+  adaptiveReason: string | null;
   retries: number;
   queued: number;
   backends: string[];
@@ -145,6 +147,8 @@ export interface WorkerSnapshot {
   accepted: number;
   loopLagMs: number;
   cpuSeconds: number;
+  /** access lines of refused connections counted instead of written (the worker's refusal line bound) */
+  accessSuppressed: number;
 }
 
 /**

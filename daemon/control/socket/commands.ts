@@ -90,6 +90,17 @@ const SCOPE: ArgSpec = {
 };
 const fleet = (a: Args): boolean => a.scope === 'fleet';
 
+/**
+ * A reload's text report: the summary lines (or "no changes"), then every
+ * changed key path in the file's spelling ("pool.web.timeouts.idle"), so a
+ * change that applied without a summary of its own is still named.
+ */
+function reloadReport(r: { changes: readonly string[]; keys: readonly string[] }): string[] {
+  const out = (r.changes.length ? r.changes : ['no changes']).map((c) => '  ' + c);
+  if (r.keys.length > 0) out.push(`changed keys (${r.keys.length}):`, ...r.keys.map((k) => '  ' + k));
+  return out;
+}
+
 function withLimit(n: number | undefined, dflt: number): number {
   return n ?? dflt;
 }
@@ -270,17 +281,13 @@ const COMMANDS: readonly Command[] = [
             `config applied in part, generation ${r.generation}: it runs except`,
             ...r.errors.map((e) => '  ' + e),
             'changes:',
-            ...(r.changes.length ? r.changes : ['no changes']).map((c) => '  ' + c),
+            ...reloadReport(r),
           ].join('\n'),
         );
       }
       return r;
     },
-    text: (r) =>
-      [
-        `reload ok, generation ${r.generation}`,
-        ...(r.changes.length ? r.changes : ['no changes']).map((c) => '  ' + c),
-      ].join('\n'),
+    text: (r) => [`reload ok, generation ${r.generation}`, ...reloadReport(r)].join('\n'),
   }),
   def({
     name: 'stop',

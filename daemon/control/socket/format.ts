@@ -104,17 +104,16 @@ export function formatPools(list: PoolSnapshot[]): string {
     String(p.adaptiveSwitches),
     backendsFrom(p, Date.now()),
   ]);
-  return table(['POOL', 'ALGORITHM', 'UP', 'QUEUED', 'CONN/S', 'ERR/S', 'RETRIES', 'SWITCHES', 'BACKENDS FROM'], rows, [
-    'left',
-    'left',
-    'right',
-    'right',
-    'right',
-    'right',
-    'right',
-    'right',
-    'left',
-  ]);
+  const text = table(
+    ['POOL', 'ALGORITHM', 'UP', 'QUEUED', 'CONN/S', 'ERR/S', 'RETRIES', 'SWITCHES', 'BACKENDS FROM'],
+    rows,
+    ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  );
+  // adaptive pools: why each uses its strategy now, one line each under the table
+  const reasons = list
+    .filter((p) => p.adaptiveReason !== null)
+    .map((p) => `${p.name}: ${p.activeAlgorithm}: ${p.adaptiveReason}`);
+  return reasons.length === 0 ? text : `${text}\n\n${reasons.join('\n')}`;
 }
 
 /** "config" or "config + dns app.internal:8080 ok 3 (1s ago)", a source per part; "failing" sources say why. */
