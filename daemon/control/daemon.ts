@@ -398,6 +398,7 @@ export class Daemon implements ControlContext {
       controlSocket: this.config.control.socket,
       metricsListen: this.config.metrics.listen?.text ?? null,
       discoveryRefusals: this.discovery.refusals,
+      health: this.instanceHealth.report(),
     };
   }
 

@@ -109,6 +109,7 @@ export class FakeContext implements ControlContext {
         controlSocket: '/run/netmon/netmon.sock',
         metricsListen: '127.0.0.1:9469',
         discoveryRefusals: 0,
+        health: this.serviceHealth(),
       },
       process: { cpu: 0.05, rssBytes: 80 * 1024 * 1024, heapUsedBytes: 20 * 1024 * 1024, loopLagMs: 0.4 },
       workers: [

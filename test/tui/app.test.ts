@@ -283,3 +283,44 @@ test('losing the daemon shows a banner with the retry; getting it back clears it
   t.store.dispatch({ type: 'connected', time: Date.now() });
   await t.until((x) => x.includes('reconnected at') && !x.includes('DAEMON LOST'), 'the reconnected banner');
 });
+
+test('the header shows the instance health: healthy, the lame duck counting down, the drain, unhealthy with its reasons', async () => {
+  const ctx = new DashboardContext(2);
+  const t = mount({ ctx });
+  const push = (): void => t.store.dispatch({ type: 'snapshot', snapshot: structuredClone(ctx.snapshot()) });
+  const green = '\u001b[32m';
+  const yellow = '\u001b[33m';
+  const red = '\u001b[31m';
+  await t.until((x) => lineWith(x, 'netmon top').includes(' healthy '), 'the healthy badge');
+  assert.ok(lineWith(t.frame(), 'netmon top').includes(green), 'healthy is green');
+  assert.ok(!t.frame().includes('stopping'), 'no reasons line while healthy');
+
+  ctx.phase = 'lame_duck';
+  push();
+  let f = await t.until((x) => lineWith(x, 'netmon top').includes('LAME DUCK'), 'the lame duck badge');
+  assert.match(lineWith(f, 'netmon top'), /LAME DUCK [45]\.\ds/);
+  assert.match(f, /stopping: unhealthy for routing, still accepting; listeners close in [45]\.\ds/);
+  assert.ok(lineWith(t.frame(), 'LAME DUCK').includes(yellow), 'the lame duck is yellow');
+
+  ctx.phase = 'draining';
+  push();
+  // the fake daemon's two workers hold 3 connections each
+  f = await t.until((x) => lineWith(x, 'netmon top').includes('DRAINING 6 connections'), 'the draining badge');
+  assert.ok(f.includes('stopping: listeners closed, 6 connections finishing'));
+
+  ctx.phase = 'serving';
+  for (const b of ['db/b1', 'db/b2']) ctx.backend(b).op = 'down';
+  push();
+  f = await t.until((x) => lineWith(x, 'netmon top').includes('UNHEALTHY'), 'the unhealthy badge');
+  assert.ok(f.includes('critical pool db has no backend up (0 of 2)'), f);
+  assert.ok(!f.includes('stopping'));
+  assert.ok(lineWith(t.frame(), 'UNHEALTHY').includes(red), 'unhealthy is red');
+  assert.ok(strip(t.frame()).split('\n').length <= 30, 'the reasons line fits in the screen');
+
+  for (const b of ['db/b1', 'db/b2']) ctx.backend(b).op = 'up';
+  push();
+  await t.until(
+    (x) => lineWith(x, 'netmon top').includes(' healthy ') && !x.includes('critical pool'),
+    'healthy again',
+  );
+});

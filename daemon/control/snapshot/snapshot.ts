@@ -9,6 +9,7 @@
 //   {"id":7,"ok":true,"data":{"type":"snapshot","snapshot":Snapshot}}   every interval
 //   {"id":7,"ok":true,"data":{"type":"event","event":DaemonEvent}}      as they happen
 import type { AdminStateName, CauseName, CheckResultName, OpStateName } from '../../state/names.js';
+import type { HealthReport } from '../service-health.js';
 
 export interface Percentiles {
   /** milliseconds; NaN-free: 0 when there are no samples */
@@ -176,6 +177,8 @@ export interface InfoSnapshot {
   metricsListen: string | null;
   /** discovered sets not applied because they did not fit limits.max_backends */
   discoveryRefusals: number;
+  /** the instance's health for routing tools, as /healthz and `show health` report it now */
+  health: HealthReport;
 }
 
 export interface ProcessSnapshot {

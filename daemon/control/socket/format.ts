@@ -31,6 +31,7 @@ export function formatInfo(d: InfoData): string {
     ['Reloads', `${d.reloads} (${d.reloadFailures} failed)`],
     ['Control socket', d.controlSocket],
     ['Metrics', d.metricsListen ?? 'off'],
+    ['Health', healthSummary(d.health)],
     ['CPU', `${(d.process.cpu * 100).toFixed(1)}%`],
     ['RSS', bytes(d.process.rssBytes)],
     ['Heap used', bytes(d.process.heapUsedBytes)],
@@ -273,6 +274,13 @@ export function snapshotLine(s: Snapshot): string {
     `${time(s.time)} snapshot backends ${up}/${s.backends.length} up, active ${active}, ` +
     `${rate(cps)} conn/s, alerts ${firing} firing, gen ${s.info.generation}`
   );
+}
+
+/** One line: "healthy", or "UNHEALTHY (lame duck): stopping" with the phase while stopping and the reason codes. */
+function healthSummary(h: HealthReport): string {
+  if (h.healthy) return 'healthy';
+  const phase = h.phase === 'serving' ? '' : ` (${h.phase.replace('_', ' ')})`;
+  return `UNHEALTHY${phase}: ${h.reasons.map((r) => r.code).join(', ')}`;
 }
 
 export function formatHealth(h: HealthReport): string {
