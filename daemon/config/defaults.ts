@@ -23,3 +23,7 @@ export const DEFAULT_RESOLVERS: Readonly<ResolversConfig> = {
   timeouts: { resolve: 1000, retry: 1000 },
   hold: { valid: 10_000, nx: 30_000, timeout: 30_000, refused: 30_000 },
 };
+/** [pool.NAME] retry_buffer: bytes of client data kept for an empty_response replay */
+export const DEFAULT_RETRY_BUFFER = 16 * 1024;
+/** [[listener]] inspect_bytes: one full TLS record (2^14 bytes, RFC 8446 5.1) and its 5-byte header */
+export const DEFAULT_INSPECT_BYTES = 16384 + 5;
