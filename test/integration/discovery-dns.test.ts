@@ -195,6 +195,8 @@ test('SRV records: ports and weights from the records, a higher priority is a ba
   for (let i = 0; i < 16; i++) assert.notEqual(await whoAnswers(listen), 't3');
   const slot = d.daemon.topology.backends.get(`web/app#127.0.0.1:${t1.port}`);
   const load = own(t, shortConnections(listen, 2, 30_000));
+  const served = t1.accepted + t2.accepted;
+  await waitFor(() => t1.accepted + t2.accepted >= served + 10, 5000, 'client connections under way');
 
   // dnsmasq reads srv-host lines at start: the change is a restart on the same port
   const reweighted = nextDiscovery(d, (e) => e.what === 'reweighted');
@@ -207,7 +209,7 @@ test('SRV records: ports and weights from the records, a higher priority is a ba
   // the name server was down for the restart: the set was kept, no client connection failed
   const r = await load.stop();
   assert.deepEqual(r.failures, [], 'no client connection failed while the SRV records changed');
-  assert.ok(r.short > 10 && !r.answers.has('t3'), `connections made: ${r.short}, none to the backup`);
+  assert.ok(r.short >= 10 && !r.answers.has('t3'), `connections made: ${r.short}, none to the backup`);
 });
 
 test('a stopped name server: the last good set is kept for the hold time (event, metric, alert), then removed; back when it answers', async (t) => {
