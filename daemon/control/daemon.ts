@@ -104,7 +104,7 @@ export class Daemon implements ControlContext {
     this.topology.apply(this.initial, this.now());
     this.adaptive.apply(this.initial);
     this.sourceWatch.apply(this.initial, (name) => this.topology.listeners.get(name)!);
-    this.supervisor = new Supervisor(this.table, config.workers, this.workerPlan(), {
+    this.supervisor = new Supervisor(this.table, config.workers, {
       onPassive: (slot) => this.health.reportConnectFailures(slot),
       onWorker: (worker, what, detail) =>
         this.eventLog.push({ type: 'worker', time: this.now(), worker, what, detail }),
@@ -120,11 +120,12 @@ export class Daemon implements ControlContext {
 
   /**
    * Opens every listener in every worker. Throws, with every worker stopped,
-   * E_LISTEN when a listener cannot bind, E_PLAN when a worker cannot apply
-   * the plan.
+   * E_LISTEN when a listener cannot bind or another program listens on its
+   * address (then no worker starts), E_PLAN when a worker cannot apply the plan.
    */
   async start(): Promise<void> {
-    const failures = await this.supervisor.start();
+    const refused = await this.topology.prepareBinds(new Set());
+    const failures = refused.length > 0 ? refused : await this.supervisor.start(this.workerPlan());
     this.recordListening(failures);
     if (failures.length > 0) {
       await this.supervisor.terminate();
@@ -252,7 +253,8 @@ export class Daemon implements ControlContext {
     const errors: string[] = [];
     let code: ErrorCode | null = null;
     try {
-      const failures = await this.supervisor.apply(this.workerPlan());
+      const refused = await this.topology.prepareBinds(this.supervisor.openListeners());
+      const failures = [...refused, ...(await this.supervisor.apply(this.workerPlan()))];
       this.recordListening(failures);
       errors.push(...listenErrorLines(this.listenState));
       code = failureCode(failures);
@@ -291,7 +293,9 @@ export class Daemon implements ControlContext {
 
   /** What the workers could open of the current config, per listener. */
   private recordListening(failures: ListenErrors): void {
-    this.listenState = listenerStatus(this.config, failures, new Set(this.topology.activated.keys()));
+    const activated = new Set(this.topology.activated.keys());
+    this.listenState = listenerStatus(this.config, failures, activated, (name) => this.topology.boundText(name));
+    this.topology.addresses.commit(this.config.listeners, (name) => this.listenState.get(name)?.serving ?? null);
   }
 
   private reloadFailed(errors: string[], now: number): ReloadResult {
@@ -361,7 +365,8 @@ export class Daemon implements ControlContext {
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),
         adaptiveReason: (pool) => this.adaptive.reason(pool),
-        listenerStatus: (name) => this.listenState.get(name) ?? { serving: null, error: null },
+        listenerStatus: (name) =>
+          this.listenState.get(name) ?? { bind: this.topology.boundText(name), serving: null, error: null },
       },
       this.now(),
     );
