@@ -122,6 +122,10 @@ test('a reload adding a listener on an address another program holds with SO_REU
     assert.equal(serving(d, 'main'), `127.0.0.1:${port}`);
     assert.deepEqual(await answers(port, 10), new Set(['b1']));
     assert.deepEqual(await answers(holder.port, 20), new Set(['foreign']));
+    const again = await d.daemon.reload();
+    assert.equal(again.outcome, 'partial', 'the next reload checks the move again');
+    assert.match(again.errors[0]!, /^listener main: .*another program/);
+    assert.deepEqual(await answers(holder.port, 20), new Set(['foreign']));
 
     // netmon's own sockets are not another program: a rename on the same address is applied
     d.setConfigText(config([{ name: 'renamed', port }], b1.port));

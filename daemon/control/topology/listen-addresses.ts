@@ -19,6 +19,12 @@ interface Held {
   address: Address;
 }
 
+/** A generation's decision for one listener: `address` null = not bound; a kept (held) address keeps its `configured`. */
+interface Planned {
+  configured: string;
+  address: Address | null;
+}
+
 /** What prepare() needs to know about the listeners. */
 export interface ListenContext {
   listeners: readonly ListenerConfig[];
@@ -37,7 +43,7 @@ export class ListenAddresses {
   /** listener name -> the address its workers were last seen serving */
   private readonly held = new Map<string, Held>();
   /** this generation's plan: listener name -> the address to bind, or null: not bound */
-  private readonly planned = new Map<string, Address | null>();
+  private planned = new Map<string, Planned>();
 
   /**
    * Decide the address of every bound listener of a generation. Returns the
@@ -45,7 +51,8 @@ export class ListenAddresses {
    * listener keeps, or null); their plan keeps the held address or omits them.
    */
   async prepare(c: ListenContext): Promise<ListenErrors> {
-    this.planned.clear();
+    // the previous generation's plan stands until this one is decided whole
+    const planned = new Map<string, Planned>();
     const failures: ListenErrors = [];
     const checked: net.Server[] = [];
     try {
@@ -54,7 +61,7 @@ export class ListenAddresses {
         const held = this.held.get(l.name);
         const same = held !== undefined && held.configured === l.bind.text;
         if (same && c.open.has(l.name)) {
-          this.planned.set(l.name, held.address);
+          planned.set(l.name, held);
           continue;
         }
         // a port 0 asks for its port back (no one else took it), else for any port
@@ -63,16 +70,17 @@ export class ListenAddresses {
         if (r.ok) {
           // kept open until every check is done, so two port-0 listeners never get one port
           if (r.server) checked.push(r.server);
-          this.planned.set(l.name, r.address);
+          planned.set(l.name, { configured: l.bind.text, address: r.address });
           continue;
         }
-        const keep = held !== undefined && c.open.has(l.name) ? held.address : null;
-        this.planned.set(l.name, keep);
+        // a moved listener goes on serving where it is (its held address and text)
+        const keep = held !== undefined && c.open.has(l.name) ? held : null;
+        planned.set(l.name, keep ?? { configured: l.bind.text, address: null });
         failures.push({
           listener: l.name,
           code: 'E_LISTEN',
           message: `bind ${l.bind.text}: ${r.message}`,
-          serving: keep?.text ?? null,
+          serving: keep?.address.text ?? null,
           workers: c.workers,
         });
       }
@@ -80,6 +88,7 @@ export class ListenAddresses {
       // the workers bind once these are closed (a listening socket leaves no TIME_WAIT behind)
       await Promise.all(checked.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     }
+    this.planned = planned;
     return failures;
   }
 
@@ -88,7 +97,8 @@ export class ListenAddresses {
    * is not bound, undefined when prepare() did not see it (the config's bind).
    */
   address(name: string): Address | null | undefined {
-    return this.planned.get(name);
+    const p = this.planned.get(name);
+    return p === undefined ? undefined : p.address;
   }
 
   /** After the workers applied the plan: remember where each listener is served. */
@@ -97,7 +107,9 @@ export class ListenAddresses {
     for (const name of this.held.keys()) if (!names.has(name)) this.held.delete(name);
     for (const l of listeners) {
       const p = this.planned.get(l.name);
-      if (p && serving(l.name) === p.text) this.held.set(l.name, { configured: l.bind.text, address: p });
+      if (p?.address && serving(l.name) === p.address.text) {
+        this.held.set(l.name, { configured: p.configured, address: p.address });
+      }
     }
   }
 }
