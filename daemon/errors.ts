@@ -107,7 +107,7 @@ export const CODES = {
   E_LISTEN: {
     fault: 'client',
     retryable: false,
-    doc: 'a listener cannot be opened (address in use, no permission); at start netmon exits, on a reload the rest of the config runs',
+    doc: 'a listener cannot be opened (address in use, another program listening there, no permission); at start netmon exits, on a reload the rest of the config runs',
   },
   E_METRICS_LISTEN: {
     fault: 'client',
