@@ -132,14 +132,35 @@ export class ConfigError extends NetmonError {
   }
 }
 
-/** Thrown by loaders with every problem found, not just the first. */
+/**
+ * Thrown by loaders with every problem found, not just the first: up to a bound
+ * (`errors`), then only counted (`omitted`), so a file of garbage costs time
+ * linear in its size and an operator gets a readable list.
+ */
 export class ConfigErrors extends Error {
   readonly errors: ConfigError[];
-  constructor(errors: ConfigError[]) {
-    super(errors.map((e) => e.format()).join('\n'));
+  /** problems found past the reported ones */
+  readonly omitted: number;
+  constructor(errors: ConfigError[], omitted = 0) {
+    super(configReport(errors, omitted).join('\n'));
     this.name = 'ConfigErrors';
     this.errors = errors;
+    this.omitted = omitted;
   }
+  /** every problem found */
+  get total(): number {
+    return this.errors.length + this.omitted;
+  }
+  /** one formatted line per reported problem, then "... and N more problems" when some were not kept */
+  lines(): string[] {
+    return configReport(this.errors, this.omitted);
+  }
+}
+
+function configReport(errors: readonly ConfigError[], omitted: number): string[] {
+  const out = errors.map((e) => e.format());
+  if (omitted > 0) out.push(`... and ${omitted} more problem(s) not listed`);
+  return out;
 }
 
 export function isErrorCode(s: string): s is ErrorCode {

@@ -11,16 +11,27 @@ import type { Address, Cidr } from './schema.js';
 
 export type TomlTable = Record<string, unknown>;
 
+/** Problems reported in full; past this they are counted (a file of garbage would list thousands). */
+export const MAX_REPORTED_ISSUES = 100;
+
 /** Collects errors; knows the file and how to find a key's line. */
 export class Issues {
   readonly list: ConfigError[] = [];
+  /** problems found after MAX_REPORTED_ISSUES: counted, not kept */
+  omitted = 0;
   constructor(
     readonly file: string,
     private readonly locate: (path: string) => number | undefined = () => undefined,
   ) {}
 
-  add(code: ErrorCode, path: string, message: string): void {
-    const e = new ConfigError(code, path, message, this.locate(path));
+  /** `message` may be a function, called only for a problem that is kept (suggestions cost time) */
+  add(code: ErrorCode, path: string, message: string | (() => string)): void {
+    if (this.list.length >= MAX_REPORTED_ISSUES) {
+      this.omitted++;
+      return;
+    }
+    const text = typeof message === 'string' ? message : message();
+    const e = new ConfigError(code, path, text, this.locate(path));
     e.file = this.file;
     this.list.push(e);
   }
@@ -64,7 +75,7 @@ export class Section {
     for (const key of Object.keys(raw)) {
       if (!known.includes(key)) {
         const where = path === '' ? 'at the top level' : `in ${path}`;
-        issues.add('E_UNKNOWN_KEY', this.at(key), `unknown key "${key}" ${where}${didYouMean(key, known)}`);
+        issues.add('E_UNKNOWN_KEY', this.at(key), () => `unknown key "${key}" ${where}${didYouMean(key, known)}`);
       }
     }
   }
@@ -246,12 +257,14 @@ export class Section {
   cidrList(key: string): Cidr[] {
     const out: Cidr[] = [];
     const raw = this.raw[key];
-    this.stringList(key).forEach((text, i) => {
+    // reports what is not a list of strings; the strings are read from `raw` to keep their written index
+    this.stringList(key);
+    if (!Array.isArray(raw)) return out;
+    raw.forEach((text: unknown, i) => {
+      if (typeof text !== 'string') return;
       const c = parseCidr(text);
-      // index into the written array, which may differ if a non-string item was skipped
-      const idx = Array.isArray(raw) ? raw.indexOf(text) : i;
       if (c.ok) out.push(c.cidr);
-      else this.issues.add('E_CIDR', `${this.at(key)}[${idx}]`, c.reason);
+      else this.issues.add('E_CIDR', `${this.at(key)}[${i}]`, c.reason);
     });
     return out;
   }

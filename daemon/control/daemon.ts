@@ -198,10 +198,7 @@ export class Daemon implements ControlContext {
       const misfit = this.topology.fits(next);
       if (misfit) throw new NetmonError('E_RELOAD_FAILED', `${misfit}; raise [limits] and restart`);
     } catch (err) {
-      const errors =
-        err instanceof ConfigErrors
-          ? err.errors.map((e) => e.format())
-          : [err instanceof Error ? err.message : String(err)];
+      const errors = err instanceof ConfigErrors ? err.lines() : [err instanceof Error ? err.message : String(err)];
       return this.reloadFailed(errors, now);
     }
     const changes = this.topology.apply(next, now);
