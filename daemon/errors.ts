@@ -51,6 +51,11 @@ export const CODES = {
   // control socket
   E_BAD_REQUEST: { fault: 'client', retryable: false, doc: 'a control line that is neither a command nor valid JSON' },
   E_LINE_TOO_LONG: { fault: 'client', retryable: false, doc: 'a control line over the size limit' },
+  E_LINE_TIMEOUT: {
+    fault: 'client',
+    retryable: true,
+    doc: 'a control client did not finish a request line within 10 s of connecting or of starting it',
+  },
   E_UNKNOWN_COMMAND: { fault: 'client', retryable: false, doc: 'a command the control socket does not know' },
   E_BAD_ARGUMENT: { fault: 'client', retryable: false, doc: 'a command argument that is missing or malformed' },
   E_NOT_FOUND: { fault: 'client', retryable: false, doc: 'the named listener, pool or backend does not exist' },
@@ -59,7 +64,11 @@ export const CODES = {
     retryable: false,
     doc: 'the reloaded config is invalid; the old one keeps running',
   },
-  E_TOO_MANY_CLIENTS: { fault: 'daemon', retryable: true, doc: 'the control socket has its maximum number of clients' },
+  E_TOO_MANY_CLIENTS: {
+    fault: 'daemon',
+    retryable: true,
+    doc: 'the control socket has its maximum number of clients, none of them idle; or this idle client was closed to make room',
+  },
   E_SOCKET_IN_USE: {
     fault: 'client',
     retryable: false,
