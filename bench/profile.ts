@@ -28,7 +28,7 @@ export interface ProfileEntry {
 function areaOf(url: string, fn: string): string {
   if (fn === '(garbage collector)') return 'garbage collection';
   if (fn === '(program)' || fn === '(idle)' || fn === '(root)') return fn;
-  if (url.includes('/dist/daemon/data/relay')) return 'netmon relay';
+  if (/\/dist\/daemon\/data\/(relay-pump|connection)\.js/.test(url)) return 'netmon relay';
   if (url.includes('/dist/daemon/data/balance/')) return 'netmon balancing';
   if (url.includes('/dist/daemon/state/')) return 'netmon state table';
   if (url.includes('/dist/daemon/')) return 'netmon other';

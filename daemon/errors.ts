@@ -26,12 +26,20 @@ export const CODES = {
   E_ENUM: { fault: 'client', retryable: false, doc: 'a value that is not one of the allowed words' },
   E_DUPLICATE_NAME: { fault: 'client', retryable: false, doc: 'two listeners, pools or backends share a name' },
   E_DUPLICATE_BIND: { fault: 'client', retryable: false, doc: 'two listeners bind the same address' },
-  E_MISSING_POOL: { fault: 'client', retryable: false, doc: 'a listener names a pool that does not exist' },
+  E_MISSING_POOL: {
+    fault: 'client',
+    retryable: false,
+    doc: 'a listener or route names a pool that does not exist (or `pool = ""`)',
+  },
   E_EMPTY_POOL: { fault: 'client', retryable: false, doc: 'a pool with no backends' },
   E_NO_LISTENERS: { fault: 'client', retryable: false, doc: 'the config has no listener' },
   E_LIMIT: { fault: 'client', retryable: false, doc: 'more listeners, pools or backends than `limits` allows' },
   E_REGEX: { fault: 'client', retryable: false, doc: 'an expect pattern that is not a valid regular expression' },
-  E_CIDR: { fault: 'client', retryable: false, doc: 'a network that is not an IPv4 or IPv6 CIDR like "10.0.0.0/8"' },
+  E_CIDR: {
+    fault: 'client',
+    retryable: false,
+    doc: 'a network that is not an IPv4 or IPv6 CIDR like "10.0.0.0/8" (leading zeros, host bits set, a bad prefix)',
+  },
   E_CONFLICT: { fault: 'client', retryable: false, doc: 'keys that contradict each other or do not go together' },
   E_NAME: {
     fault: 'client',
@@ -90,15 +98,20 @@ export const CODES = {
     retryable: false,
     doc: 'LISTEN_FDS / LISTEN_FDNAMES from systemd are malformed',
   },
+  E_LISTEN: {
+    fault: 'client',
+    retryable: false,
+    doc: 'a listener cannot be opened (address in use, no permission); at start netmon exits, on a reload the rest of the config runs',
+  },
   E_METRICS_LISTEN: {
     fault: 'client',
     retryable: false,
     doc: 'the metrics port cannot be bound (address in use, no permission)',
   },
-  E_LISTEN: {
-    fault: 'client',
+  E_PLAN: {
+    fault: 'daemon',
     retryable: false,
-    doc: 'a listener cannot bind its address (address in use, no permission)',
+    doc: 'a worker could not apply a validated plan to a listener: it is not served; the start fails, a reload is applied in part',
   },
   E_INTERNAL: { fault: 'daemon', retryable: true, doc: 'an unexpected failure inside netmon' },
 } as const satisfies Record<string, CodeInfo>;

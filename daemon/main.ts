@@ -75,8 +75,8 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   try {
     await daemon.start();
   } catch (err) {
-    const msg = err instanceof NetmonError ? err.message : String(err);
-    log.error('netmon failed to start', { err: msg });
+    const msg = err instanceof NetmonError ? `error ${err.code}: ${err.message}` : String(err);
+    log.error('netmon failed to start', { err: msg, code: err instanceof NetmonError ? err.code : 'E_INTERNAL' });
     process.stderr.write(`netmon: failed to start: ${msg}\n`);
     await daemon.stop(false).catch(() => undefined);
     await side.close();
@@ -87,9 +87,11 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     start: () => notify.reloading(),
     end: (r) =>
       notify.ready(
-        r.ok
+        r.outcome === 'applied'
           ? `serving; reloaded, generation ${r.generation}`
-          : `serving the previous config; reload failed: ${r.errors[0] ?? ''}`,
+          : r.outcome === 'partial'
+            ? `serving generation ${r.generation} in part: ${r.errors[0] ?? ''}`
+            : `serving the previous config; reload failed: ${r.errors[0] ?? ''}`,
       ),
   });
   notify.ready(`serving ${config.listeners.length} listener(s), generation ${daemon.topology.generation}`);

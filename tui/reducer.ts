@@ -3,7 +3,8 @@
 // replies to actions. Rates and percentiles arrive computed in the snapshot; the
 // reducer only remembers recent values (bounded rings) so views can draw history.
 import type { ClientStats } from '../daemon/control/socket/context.js';
-import type { AlertSnapshot, CheckResultName, DaemonEvent, Snapshot } from '../daemon/control/snapshot/snapshot.js';
+import type { AlertSnapshot, DaemonEvent, Snapshot } from '../daemon/control/snapshot/snapshot.js';
+import type { CheckResultName } from '../daemon/state/names.js';
 import { appendBounded, pushBounded } from './ring.js';
 
 /** samples kept per series: at the default 1 s snapshot interval, 5 minutes */
@@ -194,7 +195,10 @@ function describeEvent(e: DaemonEvent): string | null {
     case 'alert':
       return `alert ${e.alert.name} ${e.alert.subject} ${e.alert.state}: ${e.alert.message}`;
     case 'reload':
-      return e.ok ? `reload ok, generation ${e.generation}` : `reload refused: ${e.errors[0] ?? 'unknown error'}`;
+      if (e.ok) return `reload ok, generation ${e.generation}`;
+      return e.outcome === 'partial'
+        ? `reload applied in part, generation ${e.generation}: ${e.errors[0] ?? ''}`
+        : `reload refused: ${e.errors[0] ?? 'unknown error'}`;
     case 'adaptive':
       return `${e.pool}: adaptive ${e.from} -> ${e.to} (${e.reason})`;
     case 'worker':

@@ -1,8 +1,7 @@
 // The rows the overview and topology tables show, derived from one snapshot:
 // filtered, sorted, and named by a stable id so the selection survives updates.
 import type { BackendSnapshot, ListenerSnapshot, PoolSnapshot, Snapshot } from '../daemon/control/snapshot/snapshot.js';
-
-export type DisplayState = 'up' | 'down' | 'drain' | 'maint' | 'starting';
+import type { DisplayStateName } from '../daemon/state/names.js';
 
 export type Row =
   | { kind: 'listener'; id: string; depth: number; listener: ListenerSnapshot }
@@ -21,7 +20,7 @@ export interface Sort {
  * One word for a backend's state, the most important first: an operator's
  * maint wins over health; a backend that is down shows down even while drained.
  */
-export function displayState(b: BackendSnapshot): DisplayState {
+export function displayState(b: BackendSnapshot): DisplayStateName {
   if (b.admin === 'maint') return 'maint';
   if (b.op === 'down') return 'down';
   if (b.admin === 'drain') return 'drain';
@@ -29,7 +28,7 @@ export function displayState(b: BackendSnapshot): DisplayState {
   return 'up';
 }
 
-const STATE_ORDER: Record<DisplayState, number> = { down: 0, starting: 1, drain: 2, maint: 3, up: 4 };
+const STATE_ORDER: Record<DisplayStateName, number> = { down: 0, starting: 1, drain: 2, maint: 3, up: 4 };
 
 function sortValue(b: BackendSnapshot, c: SortColumn): number | string {
   switch (c) {

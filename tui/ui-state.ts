@@ -2,6 +2,7 @@
 // each key changes it. Pure: a key press in, the next state and at most one
 // effect (a command to send, quit) out, so it is tested without a terminal.
 import { ALGORITHMS } from '../daemon/config/schema.js';
+import type { AdminStateName } from '../daemon/state/names.js';
 import { VIEWS, type ViewName } from './keys.js';
 import { rowBackend, rowPool, SORT_COLUMNS, type Row, type Sort } from './rows.js';
 
@@ -100,7 +101,7 @@ function withModal(ui: UiState, modal: Modal): KeyResult {
   return { ui: { ...ui, modal }, effect: null };
 }
 
-function stateAction(key: string, state: 'drain' | 'maint' | 'ready'): PendingAction {
+function stateAction(key: string, state: AdminStateName): PendingAction {
   const words = { drain: 'Drain', maint: 'Put in maintenance', ready: 'Make ready' }[state];
   return {
     cmd: 'set-state',

@@ -1,6 +1,7 @@
 // host:port parsing. IPv6 literals are bracketed ("[::1]:80") so the port is never
-// ambiguous; names are allowed only where the caller says so (backends).
-import net from 'node:net';
+// ambiguous; names are allowed only where the caller says so (backends). IP
+// literals are read by data/edge/ip.ts, the one address parser.
+import { formatIp, parseIp } from '../data/edge/ip.js';
 import type { Address } from './schema.js';
 
 export interface AddressRules {
@@ -14,6 +15,8 @@ export type AddressResult =
   { ok: true; address: Address } | { ok: false; code: 'E_ADDRESS' | 'E_PORT_RANGE'; reason: string };
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+/** an interface name after "%" in a link-local bind ("fe80::1%eth0") */
+const ZONE = /^[A-Za-z0-9_.-]{1,15}$/;
 
 function isHostname(s: string): boolean {
   if (s.length === 0 || s.length > 253) return false;
@@ -23,6 +26,18 @@ function isHostname(s: string): boolean {
   return labels.every((l) => LABEL.test(l));
 }
 
+/** An IPv6 literal with an optional zone ("fe80::1%eth0"), as the text between brackets. */
+function isIPv6Literal(host: string): boolean {
+  const pct = host.indexOf('%');
+  const bare = pct < 0 ? host : host.slice(0, pct);
+  if (pct >= 0 && !ZONE.test(host.slice(pct + 1))) return false;
+  return bare.includes(':') && parseIp(bare) !== null;
+}
+
+/**
+ * "host:port" -> Address. Errors: E_ADDRESS (not host:port, a name where an IP
+ * literal is needed, IPv6 without brackets), E_PORT_RANGE (port outside the rules).
+ */
 export function parseAddress(text: string, rules: AddressRules): AddressResult {
   const bad = (reason: string): AddressResult => ({ ok: false, code: 'E_ADDRESS', reason });
   const s = text.trim();
@@ -32,7 +47,7 @@ export function parseAddress(text: string, rules: AddressRules): AddressResult {
     const close = s.indexOf(']');
     if (close < 0) return bad(`"${text}" has "[" without "]"`);
     host = s.slice(1, close);
-    if (!net.isIPv6(host)) return bad(`"${host}" in brackets is not an IPv6 address`);
+    if (!isIPv6Literal(host)) return bad(`"${host}" in brackets is not an IPv6 address`);
     if (s[close + 1] !== ':') return bad(`"${text}" needs a port: "[${host}]:PORT"`);
     portText = s.slice(close + 2);
   } else {
@@ -44,7 +59,7 @@ export function parseAddress(text: string, rules: AddressRules): AddressResult {
     host = s.slice(0, colon);
     portText = s.slice(colon + 1);
     if (host === '') return bad(`"${text}" has no host (use "0.0.0.0:PORT" for every IPv4 address)`);
-    if (!net.isIPv4(host)) {
+    if (parseIp(host) === null) {
       if (!isHostname(host)) return bad(`"${host}" is neither an IP address nor a host name`);
       if (!rules.allowName) {
         return bad(`"${host}" is a name; a bind address must be an IP literal such as "0.0.0.0" or "[::]"`);
@@ -62,15 +77,10 @@ export function parseAddress(text: string, rules: AddressRules): AddressResult {
 
 /** Canonical "host:port" for comparing binds: "[0:0::1]:80" and "[::1]:80" are the same. */
 export function addressKey(a: Address): string {
-  if (net.isIPv6(a.host)) return `[${canonicalIPv6(a.host)}]:${a.port}`;
-  return `${a.host.toLowerCase()}:${a.port}`;
-}
-
-export function canonicalIPv6(host: string): string {
-  try {
-    // WHATWG URL serialises IPv6 hosts in RFC 5952 form
-    return new URL(`http://[${host}]/`).hostname.slice(1, -1);
-  } catch {
-    return host.toLowerCase(); // a zone id ("fe80::1%eth0") is not a URL host
-  }
+  const pct = a.host.indexOf('%');
+  const bare = pct < 0 ? a.host : a.host.slice(0, pct);
+  const ip = parseIp(bare);
+  if (ip === null) return `${a.host.toLowerCase()}:${a.port}`;
+  const zone = pct < 0 ? '' : a.host.slice(pct);
+  return bare.includes(':') ? `[${formatIp(ip)}${zone}]:${a.port}` : `${formatIp(ip)}:${a.port}`;
 }

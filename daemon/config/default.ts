@@ -1,11 +1,13 @@
 // The embedded default config: what `netmon daemon` runs without -c, and what the
 // demo puts in front of `netmon backends --count 3 --base-port 5001`. Loopback only.
+import { DEMO_CONTROL_SOCKET } from './defaults.js';
+
 export const DEFAULT_CONFIG_TOML = `# netmon embedded default (demo) config
 workers = 2
 drain_timeout = "5s"
 
 [control]
-socket = "/tmp/netmon.sock"
+socket = "${DEMO_CONTROL_SOCKET}"
 
 [metrics]
 listen = "127.0.0.1:9469"

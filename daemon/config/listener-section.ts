@@ -1,6 +1,8 @@
 // [[listener]]: bind address, pool, limits and the edge (ACL, PROXY protocol in,
 // peek-based routes, per-source limits). Returns a fully defaulted ListenerConfig.
-import { PROXY_PROTOCOL_MODES, ROUTE_PROTOCOLS } from './schema.js';
+import { parseIp } from '../data/edge/ip.js';
+import { PROXY_PROTOCOL_MODES } from './schema.js';
+import { ROUTE_PROTOCOLS } from '../state/names.js';
 import type { EdgeConfig, ListenerConfig, RouteConfig, SourceLimits } from './schema.js';
 import type { Section } from './reader.js';
 
@@ -31,7 +33,7 @@ export function readListener(s: Section): ListenerConfig {
   return {
     name: s.name('name') ?? '',
     bind: bind ?? { host: '', port: 0, text: '' },
-    pool: s.optString('pool', true) ?? '',
+    pool: poolRef(s),
     maxConnections: s.int('max_connections', 0, { min: 0, max: 10_000_000 }),
     backlog: s.int('backlog', 511, { min: 1, max: 65535 }),
     timeouts: { clientIdle: s.section('timeouts', TIMEOUT_KEYS).duration('client_idle', 0) },
@@ -42,7 +44,9 @@ export function readListener(s: Section): ListenerConfig {
 function readEdge(s: Section): EdgeConfig {
   const proxyProtocol = s.oneOf('proxy_protocol', PROXY_PROTOCOL_MODES, 'off');
   const trustedProxies = s.cidrList('trusted_proxies');
-  if (proxyProtocol !== 'off' && trustedProxies.length === 0) {
+  // entries that could not be read are reported as such (E_CIDR), not as a missing list
+  const written = s.raw['trusted_proxies'];
+  if (proxyProtocol !== 'off' && !(Array.isArray(written) && written.length > 0)) {
     s.error(
       'trusted_proxies',
       'E_CONFLICT',
@@ -66,15 +70,29 @@ function readEdge(s: Section): EdgeConfig {
   };
 }
 
+/**
+ * The pool a listener or route sends to: required; "" is E_MISSING_POOL here, and
+ * a name no [pool.NAME] defines is E_MISSING_POOL in load.ts's cross-check.
+ */
+function poolRef(s: Section): string {
+  const v = s.optString('pool', true);
+  if (v === '') s.error('pool', 'E_MISSING_POOL', 'pool "" names no pool: write the name of a [pool.NAME]');
+  return v ?? '';
+}
+
 function readRoute(s: Section): RouteConfig | null {
-  const pool = s.optString('pool', true) ?? '';
+  const pool = poolRef(s);
   if (s.has('sni') === s.has('protocol')) {
     s.error('', 'E_CONFLICT', 'a route matches exactly one of "sni" or "protocol"');
     return null;
   }
   if (s.has('protocol')) return { match: 'protocol', protocol: s.oneOf('protocol', ROUTE_PROTOCOLS, 'other'), pool };
   const sni = (s.optString('sni') ?? '').toLowerCase();
-  if (!SNI.test(sni)) {
+  if (parseIp(sni) !== null) {
+    s.error('sni', 'E_TYPE', `"${sni}" is an IP address: a ClientHello never names one (RFC 6066 section 3)`);
+    return null;
+  }
+  if (sni.length > 253 || !SNI.test(sni)) {
     s.error(
       'sni',
       'E_TYPE',

@@ -4,14 +4,15 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import toml from 'toml';
 import { ConfigError, ConfigErrors } from '../errors.js';
-import { addressKey } from './address.js';
+import { addressKey, parseAddress } from './address.js';
+import { DEFAULT_CONTROL_SOCKET, DEFAULT_METRICS_LISTEN } from './defaults.js';
 import { LineLocator } from './locate.js';
 import { Issues, Section, isTable } from './reader.js';
 import { LISTENER_KEYS, readListener } from './listener-section.js';
 import { POOL_KEYS, readPool } from './pool-section.js';
 import { didYouMean } from './suggest.js';
 import { LOG_LEVELS } from './schema.js';
-import type { AlertsConfig, Config, LimitsConfig, PoolConfig } from './schema.js';
+import type { Address, AlertsConfig, Config, LimitsConfig, PoolConfig } from './schema.js';
 
 const TOP_KEYS = [
   'workers',
@@ -39,10 +40,6 @@ const ALERT_KEYS = [
   'imbalance_cv',
   'imbalance_min_connections',
 ] as const;
-
-const DEFAULT_METRICS_LISTEN = '127.0.0.1:9469';
-const DEFAULT_CONTROL_SOCKET = '/run/netmon/netmon.sock';
-const DEFAULT_METRICS_ADDRESS = { host: '127.0.0.1', port: 9469, text: DEFAULT_METRICS_LISTEN };
 
 export function loadConfigFile(path: string): Config {
   let text: string;
@@ -90,20 +87,11 @@ function readConfig(top: Section, source: string): Config {
   const metrics = top.section('metrics', ['listen']);
   const log = top.section('log', ['level', 'access']);
   const limits = readLimits(top.section('limits', ['max_listeners', 'max_pools', 'max_backends']));
-  const listenText = metrics.string('listen', DEFAULT_METRICS_LISTEN);
   const config: Config = {
     source,
     workers: top.int('workers', Math.min(availableParallelism(), 64), { min: 1, max: 64 }),
     control: { socket: control.string('socket', DEFAULT_CONTROL_SOCKET) },
-    // "" or "off" turns the metrics port off
-    metrics: {
-      listen:
-        listenText === '' || listenText === 'off'
-          ? null
-          : metrics.has('listen')
-            ? metrics.address('listen', { allowName: false, allowPortZero: true }, false)
-            : DEFAULT_METRICS_ADDRESS,
-    },
+    metrics: { listen: readMetricsListen(metrics) },
     log: { level: log.oneOf('level', LOG_LEVELS, 'info'), access: log.bool('access', false) },
     limits,
     drainTimeout: top.duration('drain_timeout', 30_000),
@@ -119,6 +107,16 @@ function readConfig(top: Section, source: string): Config {
   }
   crossCheck(top, config);
   return config;
+}
+
+/** [metrics] listen: "" or "off" turns the port off; the default goes through the same parser. */
+function readMetricsListen(s: Section): Address | null {
+  const text = s.string('listen', DEFAULT_METRICS_LISTEN);
+  if (text === '' || text === 'off') return null;
+  const a = parseAddress(text, { allowName: false, allowPortZero: true });
+  if (a.ok) return a.address;
+  s.error('listen', a.code, a.reason);
+  return null;
 }
 
 function readPools(top: Section): PoolConfig[] {

@@ -4,6 +4,7 @@ import { ALGORITHMS, HEALTH_TYPES, SEND_PROXY_MODES } from './schema.js';
 import type { AdaptiveTiming, BackendConfig, HealthCheck, PassiveHealth, PoolConfig, PoolTimeouts } from './schema.js';
 import type { Section } from './reader.js';
 import { MAX_DURATION_MS } from './duration.js';
+import { DEFAULT_ADAPTIVE, DEFAULT_HEALTH, DEFAULT_PASSIVE } from './defaults.js';
 
 export const POOL_KEYS = [
   'algorithm',
@@ -34,8 +35,6 @@ const HEALTH_KEYS = [
 const PASSIVE_KEYS = ['consecutive_failures', 'max_ejected_share'] as const;
 const BACKEND_KEYS = ['name', 'address', 'weight', 'max_connections', 'backup'] as const;
 
-const DEFAULT_HEALTH = { interval: 2000, timeout: 1000, rise: 2, fall: 3 } as const;
-
 /** `s` is the section built with POOL_KEYS. */
 export function readPool(name: string, s: Section): PoolConfig {
   const health = readHealth(s.section('health', HEALTH_KEYS));
@@ -65,16 +64,16 @@ function readTimeouts(s: Section): PoolTimeouts {
 
 function readAdaptive(s: Section): AdaptiveTiming {
   return {
-    window: s.duration('window', 5000, { min: 100 }),
-    confirm: s.int('confirm', 2, { min: 1, max: 100 }),
-    minDwell: s.duration('min_dwell', 20_000),
+    window: s.duration('window', DEFAULT_ADAPTIVE.window, { min: 100 }),
+    confirm: s.int('confirm', DEFAULT_ADAPTIVE.confirm, { min: 1, max: 100 }),
+    minDwell: s.duration('min_dwell', DEFAULT_ADAPTIVE.minDwell),
   };
 }
 
 function readPassive(s: Section): PassiveHealth {
   return {
-    consecutiveFailures: s.int('consecutive_failures', 3, { min: 0, max: 1000 }),
-    maxEjectedShare: s.number('max_ejected_share', 0.5, { min: 0, max: 1 }),
+    consecutiveFailures: s.int('consecutive_failures', DEFAULT_PASSIVE.consecutiveFailures, { min: 0, max: 1000 }),
+    maxEjectedShare: s.number('max_ejected_share', DEFAULT_PASSIVE.maxEjectedShare, { min: 0, max: 1 }),
   };
 }
 

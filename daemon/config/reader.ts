@@ -3,7 +3,7 @@
 // single pass reports every problem in the file.
 import { ConfigError, type ErrorCode } from '../errors.js';
 import { parseAddress, type AddressRules } from './address.js';
-import { parseCidr } from './cidr.js';
+import { parseIpRange } from '../data/edge/ip.js';
 import { parseDuration } from './duration.js';
 import { joinPath } from './locate.js';
 import { didYouMean } from './suggest.js';
@@ -75,7 +75,11 @@ export class Section {
     for (const key of Object.keys(raw)) {
       if (!known.includes(key)) {
         const where = path === '' ? 'at the top level' : `in ${path}`;
-        issues.add('E_UNKNOWN_KEY', this.at(key), () => `unknown key "${key}" ${where}${didYouMean(key, known)}`);
+        issues.add(
+          'E_UNKNOWN_KEY',
+          this.at(key),
+          () => `unknown key ${JSON.stringify(key)} ${where}${didYouMean(key, known)}`,
+        );
       }
     }
   }
@@ -239,32 +243,27 @@ export class Section {
     return v;
   }
 
-  stringList(key: string): string[] {
+  /**
+   * An array of networks ("10.0.0.0/8", "2001:db8::/32", single addresses), each
+   * read by ip.ts; an entry it cannot read is E_CIDR at `key[i]`. Absent = [].
+   */
+  cidrList(key: string): Cidr[] {
     const v = this.take(key, false);
     if (v === undefined) return [];
     if (!Array.isArray(v)) {
-      this.typeError(key, 'an array of strings', v);
+      this.typeError(key, 'an array of networks such as ["10.0.0.0/8"]', v);
       return [];
     }
-    const out: string[] = [];
-    v.forEach((item, i) => {
-      if (typeof item === 'string') out.push(item);
-      else this.issues.add('E_TYPE', `${this.at(key)}[${i}]`, `expected a string, got ${describe(item)}`);
-    });
-    return out;
-  }
-
-  cidrList(key: string): Cidr[] {
     const out: Cidr[] = [];
-    const raw = this.raw[key];
-    // reports what is not a list of strings; the strings are read from `raw` to keep their written index
-    this.stringList(key);
-    if (!Array.isArray(raw)) return out;
-    raw.forEach((text: unknown, i) => {
-      if (typeof text !== 'string') return;
-      const c = parseCidr(text);
-      if (c.ok) out.push(c.cidr);
-      else this.issues.add('E_CIDR', `${this.at(key)}[${i}]`, c.reason);
+    v.forEach((item, i) => {
+      const at = `${this.at(key)}[${i}]`;
+      if (typeof item !== 'string') {
+        this.issues.add('E_TYPE', at, `expected a network such as "10.0.0.0/8", got ${describe(item)}`);
+        return;
+      }
+      const r = parseIpRange(item);
+      if (r.ok) out.push(r.range);
+      else this.issues.add('E_CIDR', at, r.reason);
     });
     return out;
   }

@@ -1,5 +1,10 @@
 // The validated, fully defaulted config. load.ts produces it; nothing downstream
-// re-checks a field or handles `undefined` for a defaulted key.
+// re-checks a field or handles `undefined` for a defaulted key, and nothing
+// parses text again: addresses and ranges are typed (ip.ts), durations are ms,
+// sizes are bytes, server names are lower case, enums are their words. Every
+// value is plain data, so the parts a worker needs cross postMessage unchanged.
+import type { IpRange } from '../data/edge/ip.js';
+import type { RouteProtocol } from '../state/names.js';
 
 export const ALGORITHMS = [
   'round_robin',
@@ -24,10 +29,6 @@ type ProxyProtocolMode = (typeof PROXY_PROTOCOL_MODES)[number];
 /** PROXY protocol header a pool writes to its backends before the first client byte */
 export const SEND_PROXY_MODES = ['off', 'v1', 'v2'] as const;
 type SendProxyMode = (typeof SEND_PROXY_MODES)[number];
-
-/** what the bounded peek at a connection's first bytes can recognise */
-export const ROUTE_PROTOCOLS = ['tls', 'http1', 'http2', 'ssh', 'other'] as const;
-export type RouteProtocol = (typeof ROUTE_PROTOCOLS)[number];
 
 /** host:port, resolved at load time. `host` is an IP literal or a name (backends only). */
 export interface Address {
@@ -126,15 +127,12 @@ interface ListenerTimeouts {
   clientIdle: number;
 }
 
-/** An IPv4 or IPv6 network, host bits zero. `address`/`prefix` fit net.BlockList#addSubnet. */
-export interface Cidr {
-  /** as written in the config */
-  text: string;
-  family: 4 | 6;
-  /** the network address in canonical text form ("10.0.0.0", "2001:db8::") */
-  address: string;
-  prefix: number;
-}
+/**
+ * An IPv4 or IPv6 network as plain data: {family, bytes, prefix}, host bits zero;
+ * a range written inside ::ffff:0:0/96 is held as the IPv4 range it denotes.
+ * Parsed by data/edge/ip.ts (ipaddr.js), the one parser of addresses.
+ */
+export type Cidr = IpRange;
 
 /** Route by the TLS ClientHello server name: exact ("api.example.com") or one-label wildcard ("*.example.com"); lower case. */
 interface SniRoute {

@@ -1,33 +1,34 @@
 // The control plane: owns the table and the topology, supervises the workers,
 // runs health checks, applies reloads and run-time changes, and answers the
-// control socket. It never proxies a byte.
+// control socket. It never proxies a byte. A reload (and the start, as a
+// reload from nothing) computes one ConfigDiff; every part applies its share:
+// the table's slots (topology), the workers' plan, health checks, adaptive,
+// the per-source tables, and whoever subscribed with onConfigApplied (alerts).
 import os from 'node:os';
-import { Table, AdminState, Cause, type TableCapacity } from '../state/table.js';
+import { Table } from '../state/table.js';
+import type { TableCapacity } from '../state/layout.js';
+import type { AdminStateName, CauseName, OpStateName } from '../state/names.js';
+import type { AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot } from './snapshot/snapshot.js';
 import { Topology } from './topology/topology.js';
 import { Supervisor } from './supervisor.js';
 import { EventLog } from './events.js';
 import { RateTracker, CounterRates } from './rates.js';
 import { ProcessStats } from './process-stats.js';
-import { buildSnapshot } from './snapshot/builder.js';
+import { buildSnapshot, workerSnapshots } from './snapshot/builder.js';
 import { HealthService } from './health/service.js';
 import { AdaptiveService } from './adaptive/service.js';
 import { log, setLogLevel } from '../log.js';
-import { NetmonError, ConfigErrors } from '../errors.js';
-import { ALGORITHMS, type AlgorithmName, type Config } from '../config/schema.js';
-import { algorithmId } from '../data/balance/index.js';
-import type {
-  AdminStateName,
-  AlertSnapshot,
-  DaemonEvent,
-  InfoSnapshot,
-  Snapshot,
-  WorkerSnapshot,
-} from './snapshot/snapshot.js';
+import { NetmonError, ConfigErrors, type ErrorCode } from '../errors.js';
+import type { Config } from '../config/schema.js';
 import type { ClientStats, ControlContext, ReloadResult } from './socket/context.js';
 import { VERSION } from '../version.js';
 import type { WorkerPlan } from '../data/plan.js';
-import { readClients, SourceWatch, type SourceListener } from './sources/source-clients.js';
-import { sourceQuota, sourceTableEntries } from '../data/edge/source-limits.js';
+import { readClients, SourceWatch } from './sources/source-clients.js';
+import { Operator } from './operator.js';
+import { sourceTableEntries } from '../data/edge/source-limits.js';
+import { changedKeys, diffConfigs, type ConfigDiff } from './topology/diff.js';
+import { failureCode, keyChanges, listenErrorLines, listenerStatus, type ListenerStatus } from './reload-report.js';
+import type { ListenErrors } from './supervisor.js';
 
 export interface DaemonOptions {
   /** re-read on reload; null = the embedded default (reload re-applies it) */
@@ -59,6 +60,12 @@ export class Daemon implements ControlContext {
   private alertSource: () => AlertSnapshot[] = () => [];
   private readonly tickHooks: ((now: number) => void)[] = [];
   private readonly sourceWatch: SourceWatch;
+  private readonly adaptive: AdaptiveService;
+  private readonly appliedHooks: ((d: ConfigDiff) => void)[] = [];
+  private readonly operator: Operator;
+  /** the first config as a diff from nothing, until start() has applied health's share */
+  private initial: ConfigDiff | null;
+  private listenState = new Map<string, ListenerStatus>();
 
   constructor(
     private config: Config,
@@ -78,12 +85,22 @@ export class Daemon implements ControlContext {
     this.topology = new Topology(this.table);
     this.backendRates = new RateTracker(this.table);
     for (const [name, fd] of opts.activated ?? []) this.topology.activated.set(name, fd);
-    this.topology.apply(config, this.now());
     this.health = new HealthService(this.table, (e) => this.onStateEvent(e));
-    const adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
-    this.tickHooks.push((now) => adaptive.tick(now));
+    this.operator = new Operator({
+      table: this.table,
+      topology: this.topology,
+      health: this.health,
+      now: this.now,
+      onState: (e) => this.onStateEvent(e),
+    });
+    this.adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
+    this.tickHooks.push((now) => this.adaptive.tick(now));
     this.sourceWatch = new SourceWatch(this.table);
-    this.tickHooks.push((now) => this.sourceWatch.tick(this.sourceListeners(), now));
+    this.tickHooks.push((now) => this.sourceWatch.tick(now));
+    this.initial = diffConfigs(null, config);
+    this.topology.apply(this.initial, this.now());
+    this.adaptive.apply(this.initial);
+    this.sourceWatch.apply(this.initial, (name) => this.topology.listeners.get(name)!);
     this.supervisor = new Supervisor(this.table, config.workers, this.workerPlan(), {
       onPassive: (slot) => this.health.reportConnectFailures(slot),
       onWorker: (worker, what, detail) =>
@@ -94,14 +111,20 @@ export class Daemon implements ControlContext {
     });
   }
 
-  /** Opens every listener in every worker; throws if any cannot be opened. */
+  /**
+   * Opens every listener in every worker. Throws, with every worker stopped,
+   * E_LISTEN when a listener cannot bind, E_PLAN when a worker cannot apply
+   * the plan.
+   */
   async start(): Promise<void> {
-    const errors = await this.supervisor.start();
-    if (errors.length > 0) {
+    const failures = await this.supervisor.start();
+    this.recordListening(failures);
+    if (failures.length > 0) {
       await this.supervisor.terminate();
-      throw new NetmonError('E_INTERNAL', errors.map((e) => `listener ${e.listener}: ${e.message}`).join('; '));
+      throw new NetmonError(failureCode(failures)!, listenErrorLines(this.listenState).join('; '));
     }
-    this.health.setBackends(this.topology, this.config);
+    this.health.apply(this.initial!, this.topology);
+    this.initial = null;
     this.tick = setInterval(() => this.onTick(), TICK_MS);
     this.onTick();
     log.info('netmon started', {
@@ -122,6 +145,10 @@ export class Daemon implements ControlContext {
   get currentConfig(): Config {
     return this.config;
   }
+  /** Told of every config applied after the first (a reload's diff), once every part here has applied its share. */
+  onConfigApplied(fn: (d: ConfigDiff) => void): void {
+    this.appliedHooks.push(fn);
+  }
 
   private onTick(): void {
     const now = this.now();
@@ -131,7 +158,7 @@ export class Daemon implements ControlContext {
     const keep = new Set<string>();
     for (const l of this.config.listeners) {
       const slot = this.topology.listeners.get(l.name)!;
-      const c = this.table.listenerCounters(slot);
+      const c = this.table.listeners.counters(slot);
       const key = `listener/${l.name}`;
       keep.add(key);
       const rejected = Object.values(c.rejected).reduce((a, b) => a + b, 0);
@@ -142,7 +169,7 @@ export class Daemon implements ControlContext {
       );
     }
     this.counterRates.forget(keep);
-    for (const key of this.topology.reapRemoved()) log.info('removed backend drained; slot freed', { backend: key });
+    for (const what of this.topology.reapRemoved()) log.info('removed by a reload and drained; slot freed', { what });
     for (const h of this.tickHooks) {
       try {
         h(now);
@@ -152,7 +179,13 @@ export class Daemon implements ControlContext {
     }
   }
 
-  private onStateEvent(e: { key: string; from: string; to: string; cause: string; detail: string }): void {
+  private onStateEvent(e: {
+    key: string;
+    from: AdminStateName | OpStateName;
+    to: AdminStateName | OpStateName;
+    cause: CauseName;
+    detail: string;
+  }): void {
     this.eventLog.push({
       type: 'state',
       time: this.now(),
@@ -201,30 +234,54 @@ export class Daemon implements ControlContext {
       const errors = err instanceof ConfigErrors ? err.lines() : [err instanceof Error ? err.message : String(err)];
       return this.reloadFailed(errors, now);
     }
-    const changes = this.topology.apply(next, now);
+    const d = diffConfigs(this.config, next);
+    const changes = [...this.topology.apply(d, now), ...keyChanges(d)];
     this.config = next;
     setLogLevel(next.log.level);
-    const listenErrors = await this.supervisor.apply(this.workerPlan());
-    this.health.setBackends(this.topology, next);
-    this.sourceWatch.checkConfig(next);
+    const errors: string[] = [];
+    let code: ErrorCode | null = null;
+    try {
+      const failures = await this.supervisor.apply(this.workerPlan());
+      this.recordListening(failures);
+      errors.push(...listenErrorLines(this.listenState));
+      code = failureCode(failures);
+    } catch (err) {
+      errors.push(err instanceof NetmonError ? `${err.message} [${err.code}]` : String(err));
+      code = 'E_INTERNAL';
+    }
+    this.health.apply(d, this.topology);
+    this.adaptive.apply(d);
+    this.sourceWatch.apply(d, (name) => this.topology.listeners.get(name)!);
+    for (const fn of this.appliedHooks) {
+      try {
+        fn(d);
+      } catch (err) {
+        log.error('applying a reload failed in a subscriber', { err });
+      }
+    }
     const generation = this.topology.generation;
-    const errors = listenErrors.map((e) => `listener ${e.listener}: ${e.message}`);
     const ok = errors.length === 0;
-    this.table.recordReload(ok, now);
-    this.lastReload = { ok, time: now, errors };
-    this.eventLog.push({ type: 'reload', time: now, ok, generation, errors, changes });
+    const outcome = ok ? 'applied' : 'partial';
+    this.table.header.recordReload(ok, now);
+    this.lastReload = { ok, outcome, time: now, errors };
+    this.eventLog.push({ type: 'reload', time: now, ok, outcome, generation, errors, changes });
     if (ok) log.info('config reloaded', { generation, changes });
-    else log.warn('config reloaded with errors', { generation, changes, errors });
-    return { ok, generation, errors, changes };
+    else log.warn('config reloaded in part: the new config runs except what failed', { generation, changes, errors });
+    return { ok, outcome, code, generation, errors, changes, keys: changedKeys(d) };
+  }
+
+  /** What the workers could open of the current config, per listener. */
+  private recordListening(failures: ListenErrors): void {
+    this.listenState = listenerStatus(this.config, failures, new Set(this.topology.activated.keys()));
   }
 
   private reloadFailed(errors: string[], now: number): ReloadResult {
-    this.table.recordReload(false, now);
-    this.lastReload = { ok: false, time: now, errors };
+    this.table.header.recordReload(false, now);
+    this.lastReload = { ok: false, outcome: 'refused', time: now, errors };
     const generation = this.topology.generation;
-    this.eventLog.push({ type: 'reload', time: now, ok: false, generation, errors, changes: [] });
+    this.eventLog.push({ type: 'reload', time: now, ok: false, outcome: 'refused', generation, errors, changes: [] });
     log.warn('reload rejected; the running config is unchanged', { errors });
-    return { ok: false, generation, errors, changes: [] };
+    return { ok: false, outcome: 'refused', code: 'E_RELOAD_FAILED', generation, errors, changes: [], keys: [] };
   }
 
   // ---- stop ----
@@ -256,9 +313,10 @@ export class Daemon implements ControlContext {
         counterRates: this.counterRates,
         info: () => this.info(),
         process: () => this.processStats.snapshot,
-        workers: () => this.workers(),
+        workers: () => workerSnapshots(this.table, this.supervisor.info()),
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),
+        listenerStatus: (name) => this.listenState.get(name) ?? { serving: null, error: null },
       },
       this.now(),
     );
@@ -269,14 +327,14 @@ export class Daemon implements ControlContext {
   }
 
   private info(): InfoSnapshot {
-    const rs = this.table.reloadStats();
+    const rs = this.table.header.reloadStats();
     return {
       name: 'netmon',
       version: VERSION,
       pid: process.pid,
       node: process.version,
-      startTime: this.table.startTime,
-      uptimeSeconds: Math.round((this.now() - this.table.startTime) / 1000),
+      startTime: this.table.header.startTime(),
+      uptimeSeconds: Math.round((this.now() - this.table.header.startTime()) / 1000),
       workers: this.config.workers,
       configFile: this.config.source,
       generation: this.topology.generation,
@@ -288,22 +346,6 @@ export class Daemon implements ControlContext {
     };
   }
 
-  private workers(): WorkerSnapshot[] {
-    return this.supervisor.info().map((w) => {
-      const s = this.table.workerStats(w.id);
-      return {
-        id: w.id,
-        threadId: w.threadId,
-        alive: w.alive,
-        starts: s.starts,
-        active: s.active,
-        accepted: s.accepted,
-        loopLagMs: Math.round(s.loopLagMs * 1000) / 1000,
-        cpuSeconds: Math.round((s.cpuUser + s.cpuSystem) * 1000) / 1000,
-      };
-    });
-  }
-
   events(limit: number): DaemonEvent[] {
     return this.eventLog.recent(limit);
   }
@@ -312,63 +354,17 @@ export class Daemon implements ControlContext {
     return this.eventLog.subscribe(listener);
   }
 
-  private backendSlot(key: string): number {
-    if (typeof key !== 'string' || !key.includes('/')) {
-      throw new NetmonError('E_BAD_ARGUMENT', `backend must be POOL/BACKEND, got ${JSON.stringify(key)}`);
-    }
-    const slot = this.topology.backends.get(key);
-    if (slot === undefined || this.topology.removed.has(key)) throw new NetmonError('E_NOT_FOUND', `no backend ${key}`);
-    return slot;
-  }
-
   setState(backend: string, state: AdminStateName): void {
-    const slot = this.backendSlot(backend);
-    const s =
-      state === 'ready'
-        ? AdminState.Ready
-        : state === 'drain'
-          ? AdminState.Drain
-          : state === 'maint'
-            ? AdminState.Maint
-            : -1;
-    if (s < 0)
-      throw new NetmonError('E_BAD_ARGUMENT', `state must be ready, drain or maint, got ${JSON.stringify(state)}`);
-    const before = this.table.adminState(slot);
-    if (this.table.setAdminState(slot, s as AdminState, Cause.Admin, this.now())) {
-      const from = ['ready', 'drain', 'maint'][before]!;
-      log.info('backend admin state', { backend, from, to: state, cause: 'admin' });
-      this.onStateEvent({ key: backend, from, to: state, cause: 'admin', detail: 'set state' });
-    }
+    this.operator.setState(backend, state);
   }
-
   setWeight(backend: string, weight: number): void {
-    const slot = this.backendSlot(backend);
-    if (!Number.isInteger(weight) || weight < 1 || weight > 256) {
-      throw new NetmonError('E_BAD_ARGUMENT', `weight must be an integer 1..256, got ${JSON.stringify(weight)}`);
-    }
-    const before = this.table.weight(slot);
-    this.health.setConfiguredWeight(slot, weight);
-    log.info('backend weight', { backend, from: before, to: weight, cause: 'admin' });
+    this.operator.setWeight(backend, weight);
   }
-
   setAlgorithm(pool: string, algorithm: string): void {
-    const slot = this.topology.pools.get(pool);
-    if (slot === undefined) throw new NetmonError('E_NOT_FOUND', `no pool ${pool}`);
-    if (!(ALGORITHMS as readonly string[]).includes(algorithm)) {
-      throw new NetmonError(
-        'E_BAD_ARGUMENT',
-        `algorithm must be one of ${ALGORITHMS.join(', ')}; got ${JSON.stringify(algorithm)}`,
-      );
-    }
-    this.table.setPoolAlgorithm(slot, algorithmId(algorithm as AlgorithmName));
-    log.info('pool algorithm', { pool, to: algorithm, cause: 'admin' });
+    this.operator.setAlgorithm(pool, algorithm);
   }
-
   setListenerEnabled(listener: string, enabled: boolean): void {
-    const slot = this.topology.listeners.get(listener);
-    if (slot === undefined) throw new NetmonError('E_NOT_FOUND', `no listener ${listener}`);
-    this.table.setListenerEnabled(slot, enabled);
-    log.info('listener', { listener, enabled, cause: 'admin' });
+    this.operator.setListenerEnabled(listener, enabled);
   }
 
   recordAction(a: { command: string; ok: boolean; message: string }): void {
@@ -380,14 +376,6 @@ export class Daemon implements ControlContext {
   }
 
   /** The topology's plan plus the process-wide edge settings. */
-  private sourceListeners(): SourceListener[] {
-    return this.config.listeners.map((l) => ({
-      name: l.name,
-      slot: this.topology.listeners.get(l.name)!,
-      quota: sourceQuota(l.edge),
-    }));
-  }
-
   private workerPlan(): WorkerPlan {
     return {
       ...this.topology.plan(),

@@ -1,6 +1,7 @@
 // Per-second rates and windowed latency percentiles, sampled from the table on
 // the main thread once a second, so that every consumer shows the same numbers.
-import { Histogram, LATENCY_BUCKETS, type Table } from '../state/table.js';
+import { Histogram, LATENCY_BUCKETS } from '../state/names.js';
+import type { Table } from '../state/table.js';
 import { quantile, subtractCounts } from '../state/quantile.js';
 import type { Percentiles, Rates } from './snapshot/snapshot.js';
 
@@ -39,7 +40,7 @@ export class RateTracker {
     const seen = new Set<number>();
     for (const slot of slots) {
       seen.add(slot);
-      const c = this.table.backendCounters(slot);
+      const c = this.table.backendStats.counters(slot);
       const s: Sample = {
         time: now,
         connections: c.connections,
@@ -47,8 +48,8 @@ export class RateTracker {
         bytesOut: c.bytesOut,
         errors: c.connectErrors.refused + c.connectErrors.timeout + c.connectErrors.other,
         retries: c.retries,
-        connectHist: this.table.histogram(slot, Histogram.Connect).counts,
-        firstByteHist: this.table.histogram(slot, Histogram.FirstByte).counts,
+        connectHist: this.table.backendStats.histogram(slot, Histogram.Connect).counts,
+        firstByteHist: this.table.backendStats.histogram(slot, Histogram.FirstByte).counts,
       };
       let list = this.samples.get(slot);
       if (!list) this.samples.set(slot, (list = []));

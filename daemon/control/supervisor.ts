@@ -2,15 +2,22 @@
 // restarts one that dies while the others keep serving.
 import { Worker } from 'node:worker_threads';
 import { log } from '../log.js';
-import type { Table } from '../state/table.js';
-import type { FromWorker, ToWorker, WorkerInit, WorkerPlan } from '../data/plan.js';
+import { NetmonError } from '../errors.js';
+import type { Reclaimed, Table } from '../state/table.js';
+import type { FromWorker, ListenFailure, ToWorker, WorkerInit, WorkerPlan } from '../data/plan.js';
 
 const WORKER_URL = new URL('../data/worker.js', import.meta.url);
 const RESTART_BACKOFF_MS = [100, 250, 500, 1000, 2000, 5000];
 /** a worker that stayed up this long is healthy again: its backoff starts over */
 const STABLE_MS = 30_000;
+/** how long an immediate stop waits for workers to cut their connections before ending the threads */
+const CUT_MS = 1000;
 
-export type ListenErrors = { listener: string; code: string; message: string }[];
+/** A listener some worker could not open; `workers` says how many. */
+interface ListenError extends ListenFailure {
+  workers: number;
+}
+export type ListenErrors = ListenError[];
 
 interface Slot {
   id: number;
@@ -21,7 +28,7 @@ interface Slot {
   restarts: number;
   applied: number;
   drained: boolean;
-  waiters: { generation: number; resolve: (errors: ListenErrors) => void }[];
+  waiters: { generation: number; resolve: (failures: ListenFailure[]) => void }[];
 }
 
 export interface SupervisorEvents {
@@ -52,7 +59,7 @@ export class Supervisor {
 
   /** Start every worker; resolves with the listen errors of the first plan (all workers). */
   async start(): Promise<ListenErrors> {
-    const results: Promise<ListenErrors>[] = [];
+    const results: Promise<ListenFailure[]>[] = [];
     for (let id = 0; id < this.count; id++) {
       const s: Slot = {
         id,
@@ -69,7 +76,7 @@ export class Supervisor {
       results.push(this.waitApplied(s, this.plan.generation));
       this.spawn(s);
     }
-    return dedupe((await Promise.all(results)).flat());
+    return merge(await Promise.all(results));
   }
 
   private spawn(s: Slot): void {
@@ -89,7 +96,7 @@ export class Supervisor {
         s.applied = m.generation;
         const ready = s.waiters.filter((w) => w.generation <= m.generation);
         s.waiters = s.waiters.filter((w) => w.generation > m.generation);
-        for (const w of ready) w.resolve(m.errors);
+        for (const w of ready) w.resolve(m.failures);
         break;
       }
       case 'passive':
@@ -106,9 +113,15 @@ export class Supervisor {
     if (s.thread !== t) return;
     s.alive = false;
     s.thread = null;
-    // its connections died with it: give back the slots they held
-    this.table.releaseWorker(s.id);
-    for (const w of s.waiters) w.resolve([]);
+    // a worker that closed its connections holds nothing; one that died gives back what they held
+    const reclaimed = this.table.releaseWorker(s.id);
+    if (held(reclaimed))
+      log.warn('worker exited holding connection reservations; given back', { worker: s.id, ...reclaimed });
+    // a worker that died before confirming a plan did not apply it: say so, never report success
+    for (const w of s.waiters) {
+      const message = `worker ${s.id} exited (code ${code}) before applying generation ${w.generation}`;
+      w.resolve(this.stopping ? [] : [{ listener: '*', code: 'E_PLAN', message, serving: null }]);
+    }
     s.waiters = [];
     if (this.stopping) {
       this.checkDrained();
@@ -134,24 +147,35 @@ export class Supervisor {
   }
 
   /** Send a new generation to every worker; resolves when all have applied it. */
+  /**
+   * Send a new generation to every worker; resolves when all have applied it,
+   * with the listeners some worker could not open. Rejects with E_INTERNAL
+   * when the workers do not answer within `timeoutMs`.
+   */
   async apply(plan: WorkerPlan, timeoutMs = 10_000): Promise<ListenErrors> {
     this.plan = plan;
     const waits = this.slots.map((s) => {
-      if (!s.alive || !s.thread) return Promise.resolve<ListenErrors>([]); // a restart picks up the new plan
+      if (!s.alive || !s.thread) return Promise.resolve<ListenFailure[]>([]); // a restart picks up the new plan
       const p = this.waitApplied(s, plan.generation);
       this.send(s, { type: 'plan', plan });
       return p;
     });
-    const timeout = new Promise<ListenErrors>((resolve) =>
-      setTimeout(
-        () => resolve([{ listener: '*', code: 'E_INTERNAL', message: 'workers did not confirm the reload in time' }]),
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new NetmonError('E_INTERNAL', 'workers did not confirm the new config in time')),
         timeoutMs,
-      ).unref(),
-    );
-    return dedupe((await Promise.race([Promise.all(waits), timeout.then((e) => [e])])).flat());
+      );
+      timer.unref();
+    });
+    try {
+      return merge(await Promise.race([Promise.all(waits), timeout]));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  private waitApplied(s: Slot, generation: number): Promise<ListenErrors> {
+  private waitApplied(s: Slot, generation: number): Promise<ListenFailure[]> {
     return new Promise((resolve) => s.waiters.push({ generation, resolve }));
   }
 
@@ -159,18 +183,38 @@ export class Supervisor {
     s.thread?.postMessage(m);
   }
 
-  /** Graceful stop: workers close their listeners and let connections finish. */
-  stop(graceMs: number): Promise<void> {
+  /**
+   * Graceful stop: workers close their listeners and let connections finish;
+   * after `graceMs` the rest are cut (an immediate stop).
+   */
+  async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    for (const s of this.slots) this.send(s, { type: 'stop', graceMs });
+    for (const s of this.slots) this.send(s, { type: 'stop', immediate: false });
+    await this.drained(graceMs);
+    await this.terminate();
+  }
+
+  /**
+   * Immediate stop: every worker cuts its connections through their close
+   * path (each gives back what it holds and writes its access line), then the
+   * threads end. A worker that does not answer within CUT_MS is ended anyway
+   * (what it held is given back from its stripes).
+   */
+  async terminate(): Promise<void> {
+    this.stopping = true;
+    for (const s of this.slots) if (!s.drained) this.send(s, { type: 'stop', immediate: true });
+    await this.drained(CUT_MS);
+    await Promise.all(this.slots.map((s) => s.thread?.terminate()));
+  }
+
+  /** Resolves when every live worker has said it holds no connection, or after `ms`. */
+  private drained(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        void this.terminate().then(resolve);
-      }, graceMs);
+      const timer = setTimeout(resolve, ms);
       timer.unref();
       this.drainWaiters.push(() => {
         clearTimeout(timer);
-        void this.terminate().then(resolve);
+        resolve();
       });
       this.checkDrained();
     });
@@ -182,12 +226,6 @@ export class Supervisor {
       this.drainWaiters = [];
       for (const w of ws) w();
     }
-  }
-
-  /** Immediate stop: cut every connection. */
-  async terminate(): Promise<void> {
-    this.stopping = true;
-    await Promise.all(this.slots.map((s) => s.thread?.terminate()));
   }
 
   /** Ends one worker abruptly, as a crash would (control: `debug kill-worker`). */
@@ -208,12 +246,20 @@ export class Supervisor {
   }
 }
 
-function dedupe(errors: ListenErrors): ListenErrors {
-  const seen = new Set<string>();
-  return errors.filter((e) => {
-    const k = `${e.listener}|${e.code}|${e.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+/** One entry per listener and error, with how many workers reported it. */
+function merge(perWorker: ListenFailure[][]): ListenErrors {
+  const byKey = new Map<string, ListenError>();
+  for (const failures of perWorker) {
+    for (const f of failures) {
+      const k = `${f.listener}|${f.code}|${f.message}`;
+      const e = byKey.get(k);
+      if (e) e.workers++;
+      else byKey.set(k, { ...f, workers: 1 });
+    }
+  }
+  return [...byKey.values()];
+}
+
+function held(r: Reclaimed): boolean {
+  return r.backends !== 0 || r.listeners !== 0 || r.queued !== 0 || r.sources !== 0 || r.connections !== 0;
 }

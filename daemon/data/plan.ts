@@ -1,6 +1,7 @@
 // What a worker needs to serve one config generation: listeners and pools with
-// their table slots resolved. Built by the main thread, sent by postMessage, so
-// it holds only structured-clonable data.
+// their table slots resolved. Built by the main thread (control/topology) from
+// the validated config, sent by postMessage, so it holds only structured-clonable
+// plain data, and nothing in it is text a worker must parse.
 import type { Address, EdgeConfig } from '../config/schema.js';
 
 export interface MemberPlan {
@@ -37,7 +38,13 @@ export interface ListenerPlan {
    * shared between threads), instead of every worker binding `bind` with SO_REUSEPORT
    */
   fd?: number;
-  /** ACL, PROXY protocol in, peek and routes (by pool name: every pool is in WorkerPlan.pools), source limits */
+  /**
+   * ACL, PROXY protocol in, peek and routes (by pool name: every pool is in
+   * WorkerPlan.pools), source limits: the loader's typed values (ranges as
+   * {family, bytes, prefix}, ms, bytes, lower-case server names). The worker
+   * builds its matchers from them (ListenerEdge) without parsing text; what it
+   * cannot apply leaves the listener unserved and is reported as E_PLAN.
+   */
   edge: EdgeConfig;
 }
 
@@ -57,12 +64,25 @@ export interface WorkerPlan {
   edge?: WorkerEdgePlan;
 }
 
-/** main -> worker */
-export type ToWorker = { type: 'plan'; plan: WorkerPlan } | { type: 'stop'; graceMs: number };
+/**
+ * A listener a worker does not serve as a generation says: its bind failed
+ * (E_LISTEN), or its plan could not be applied (E_PLAN; `listener` is "*" when
+ * the whole plan failed).
+ */
+export interface ListenFailure {
+  listener: string;
+  code: 'E_LISTEN' | 'E_PLAN';
+  message: string;
+  /** where the worker still serves the listener (its previous bind, kept), or null: not served */
+  serving: string | null;
+}
+
+/** main -> worker; a stop is graceful (connections finish) or immediate (every connection is cut now) */
+export type ToWorker = { type: 'plan'; plan: WorkerPlan } | { type: 'stop'; immediate: boolean };
 
 /** worker -> main */
 export type FromWorker =
-  | { type: 'applied'; generation: number; errors: { listener: string; code: string; message: string }[] }
+  | { type: 'applied'; generation: number; failures: ListenFailure[] }
   | { type: 'passive'; slot: number }
   | { type: 'drained' };
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { RuleSet, latencyP95Ms } from '../../daemon/control/alerts/rules.js';
 import { cv } from '../../daemon/control/alerts/distribution.js';
 import { parseConfig } from '../../daemon/config/load.js';
-import { LATENCY_BUCKETS } from '../../daemon/state/table.js';
+import { LATENCY_BUCKETS } from '../../daemon/state/names.js';
 import type { AlertInputs, BackendInput } from '../../daemon/control/alerts/inputs.js';
 import type { AlertsConfig } from '../../daemon/config/schema.js';
 

@@ -51,7 +51,7 @@ test('controller: switches only after `confirm` agreeing windows and `minDwell`,
   const c = new AdaptiveController(b.table, { window: 1000, confirm: 2, minDwell: 5000 });
   const pool = (samples: AdaptiveSample[]) => [{ name: 'web', slot: 0, samples }];
   assert.deepEqual(c.evaluate(pool(slowOne), 0), []);
-  assert.equal(ALGORITHMS[b.table.adaptiveCurrent(0)], 'least_connections', 'starts on the default');
+  assert.equal(ALGORITHMS[b.table.pools.adaptiveCurrent(0)], 'least_connections', 'starts on the default');
   assert.deepEqual(c.evaluate(pool(slowOne), 1000), [], 'first agreeing window');
   assert.deepEqual(c.evaluate(pool(slowOne), 2000), [], 'confirmed, but dwell not over');
   assert.deepEqual(c.evaluate(pool(slowOne), 2500), [], 'not a new window');
@@ -59,21 +59,21 @@ test('controller: switches only after `confirm` agreeing windows and `minDwell`,
   assert.equal(s.length, 1);
   assert.equal(s[0]!.from, 'least_connections');
   assert.equal(s[0]!.to, 'least_response_time');
-  assert.equal(ALGORITHMS[b.table.adaptiveCurrent(0)], 'least_response_time');
-  assert.equal(b.table.adaptiveSwitches(0), 1);
+  assert.equal(ALGORITHMS[b.table.pools.adaptiveCurrent(0)], 'least_response_time');
+  assert.equal(b.table.pools.adaptiveSwitches(0), 1);
   // one window of a different answer, then back: no switch (the streak restarts)
   assert.deepEqual(c.evaluate(pool(alike), 11_000), []);
   assert.deepEqual(c.evaluate(pool(slowOne), 12_000), []);
   assert.deepEqual(c.evaluate(pool(alike), 13_000), []);
   assert.equal(c.evaluate(pool(alike), 14_000).length, 1);
-  assert.equal(ALGORITHMS[b.table.adaptiveCurrent(0)], 'weighted_round_robin');
+  assert.equal(ALGORITHMS[b.table.pools.adaptiveCurrent(0)], 'weighted_round_robin');
 });
 
 test('the worker-side adaptive balancer follows the strategy in the pool slot', () => {
   const b = bench('adaptive', [3, 1]);
-  b.table.setAdaptiveCurrent(0, ALGORITHMS.indexOf('weighted_round_robin'));
+  b.table.pools.setAdaptiveCurrent(0, ALGORITHMS.indexOf('weighted_round_robin'));
   assert.deepEqual([...b.run(400).values()], [300, 100]);
-  b.table.setAdaptiveCurrent(0, ALGORITHMS.indexOf('round_robin'));
+  b.table.pools.setAdaptiveCurrent(0, ALGORITHMS.indexOf('round_robin'));
   assert.deepEqual([...b.run(400).values()], [200, 200]);
   assert.notEqual(b.balancer.pick(ctx({ avoid: [0] })), 0);
 });

@@ -1,6 +1,7 @@
 // A real state table with one pool and N backends, for algorithm tests: picks go
 // through the same accessors the workers use, without threads or sockets.
-import { Table, OpState } from '../../daemon/state/table.js';
+import { Table } from '../../daemon/state/table.js';
+import { OpState } from '../../daemon/state/names.js';
 import { ALGORITHM_INFO, algorithmId } from '../../daemon/data/balance/index.js';
 import type { AlgorithmName } from '../../daemon/config/schema.js';
 import type { Balancer, Member, PickContext } from '../../daemon/data/balance/interface.js';
@@ -32,9 +33,9 @@ export function ctx(over: Partial<PickContext> = {}): PickContext {
 
 export function bench(algorithm: AlgorithmName, weights: number[], names?: string[]): Bench {
   const table = new Table({ workers: 1, listeners: 1, pools: 1, backends: Math.max(1, weights.length) });
-  table.initPool(0, algorithmId(algorithm));
+  table.pools.init(0, algorithmId(algorithm));
   const members: Member[] = weights.map((weight, slot) => {
-    table.initBackend(slot, { pool: 0, weight, maxConnections: 0, backup: false, generation: 1, op: OpState.Up }, 0);
+    table.backends.init(slot, { pool: 0, weight, maxConnections: 0, backup: false, generation: 1, op: OpState.Up }, 0);
     return { slot, weight, key: `web/${names?.[slot] ?? `b${slot + 1}`}` };
   });
   const balancer = ALGORITHM_INFO[algorithm].create({ members, table, pool: 0 });

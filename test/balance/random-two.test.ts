@@ -5,8 +5,8 @@ import { bench, ctx, seeded } from './harness.js';
 test('random_two keeps open connections even: max-min stays small over 3000 long connections', () => {
   const b = bench('random_two', [1, 1, 1, 1, 1]);
   const random = seeded(42);
-  for (let i = 0; i < 3000; i++) b.table.acquire(0, b.balancer.pick(ctx({ random })));
-  const active = b.members.map((m) => b.table.active(m.slot));
+  for (let i = 0; i < 3000; i++) b.table.backends.acquire(0, b.balancer.pick(ctx({ random })));
+  const active = b.members.map((m) => b.table.backends.active(m.slot));
   assert.equal(
     active.reduce((a, x) => a + x, 0),
     3000,
@@ -23,7 +23,7 @@ test('random_two draws in proportion to weight for short connections', () => {
 
 test('random_two prefers the less loaded of its two choices and honours avoid', () => {
   const b = bench('random_two', [1, 1]);
-  for (let i = 0; i < 10; i++) b.table.acquire(0, 0);
+  for (let i = 0; i < 10; i++) b.table.backends.acquire(0, 0);
   for (let i = 0; i < 50; i++) assert.equal(b.balancer.pick(ctx({ random: seeded(i) })), 1);
   assert.equal(b.balancer.pick(ctx({ avoid: [1] })), 0);
   assert.equal(b.balancer.pick(ctx({ avoid: [0, 1] })), -1);

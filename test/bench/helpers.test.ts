@@ -163,7 +163,7 @@ test('a CPU profile is reduced to self time per function, heaviest first', () =>
       {
         id: 2,
         hitCount: 30,
-        callFrame: { functionName: 'relay', url: 'file:///x/dist/daemon/data/relay.js', lineNumber: 9 },
+        callFrame: { functionName: 'relay', url: 'file:///x/dist/daemon/data/relay-pump.js', lineNumber: 9 },
       },
       { id: 3, hitCount: 70, callFrame: { functionName: 'writeBuffer', url: '', lineNumber: -1 } },
     ],
@@ -175,7 +175,7 @@ test('a CPU profile is reduced to self time per function, heaviest first', () =>
       ['relay', 'netmon relay', 30],
     ],
   );
-  assert.equal(entries[1]!.where, 'dist/daemon/data/relay.js:10');
+  assert.equal(entries[1]!.where, 'dist/daemon/data/relay-pump.js:10');
 });
 
 test('idle connections fit under the open-file limit', () => {

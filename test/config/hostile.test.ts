@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseConfig } from '../../daemon/config/load.js';
+import { LineLocator } from '../../daemon/config/locate.js';
 import { MAX_REPORTED_ISSUES } from '../../daemon/config/reader.js';
 import { ConfigErrors, isErrorCode } from '../../daemon/errors.js';
 
@@ -70,28 +71,32 @@ test('netmon check-config prints typed errors for escaped quoted keys, never a s
   }
 });
 
-/** Least wall time of `runs` loads of `text` (the least is the one a busy machine disturbed least). */
-function leastMs(text: string, runs = 5): number {
+/** Least wall time (ms) of `runs` rounds of `reps` calls of `f` (the least is the round a busy machine disturbed least). */
+function leastMs(f: () => void, runs = 7, reps = 5): number {
   let best = Infinity;
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    problems(text);
+    for (let j = 0; j < reps; j++) f();
     best = Math.min(best, performance.now() - t0);
   }
   return best;
 }
 
-test('dotted keys and headers of thousands of segments cost time linear in their length', () => {
-  // 8x the segments: linear work takes ~8x as long, quadratic ~64x (it took 2.3 s for 8,000 segments)
+test('dotted keys, headers and quoted segments of thousands of parts are located in time linear in their length', () => {
+  // 8x the segments: linear work takes ~8x as long, quadratic ~64x (8,000 segments took 2.3 s)
   const dotted = (n: number): string => `${Array.from({ length: n }, () => 'a').join('.')} = 1\n`;
-  const header = (n: number): string => `[${Array.from({ length: n }, (_, i) => `"k${i}"`).join('.')}]\nx = 1\n`;
-  for (const make of [dotted, header]) {
-    leastMs(make(1000), 2); // warm up
-    const small = leastMs(make(1000));
-    const large = leastMs(make(8000));
-    assert.ok(large / small < 24, `8x the segments took ${(large / small).toFixed(1)}x as long`);
+  const header = (n: number): string => `[${Array.from({ length: n }, (_, i) => `"k${i}.x"`).join('.')}]\nx = 1\n`;
+  // one quoted segment full of dots: cut at every dot, it was quadratic too
+  const quoted = (n: number): string => `["${'a.'.repeat(n)}"]\nx = 1\n`;
+  for (const make of [dotted, header, quoted]) {
+    const [small, large] = [make(2000), make(16_000)];
+    leastMs(() => new LineLocator(large), 2); // warm up
+    const ratio = leastMs(() => new LineLocator(large)) / leastMs(() => new LineLocator(small));
+    assert.ok(ratio < 24, `8x the segments took ${ratio.toFixed(1)}x as long`);
   }
-  assert.deepEqual(problems(dotted(8000)), ['E_UNKNOWN_KEY a @1', 'E_NO_LISTENERS listener @undefined']);
+  // and the loader answers with typed errors, the key located on its line
+  assert.deepEqual(problems(dotted(16_000)), ['E_UNKNOWN_KEY a @1', 'E_NO_LISTENERS listener @undefined']);
+  assert.deepEqual(problems(header(16_000)), ['E_UNKNOWN_KEY "k0.x" @1', 'E_NO_LISTENERS listener @undefined']);
 });
 
 test('thousands of problems: the first hundred are reported with lines, the rest counted', () => {
@@ -115,8 +120,8 @@ test('a long CIDR list names each bad entry by its written index', () => {
   assert.deepEqual(got, [
     'E_MISSING_POOL listener[0].pool @4',
     'E_TYPE listener[0].deny[0] @5',
-    'E_TYPE listener[0].deny[3002] @5',
     'E_CIDR listener[0].deny[1] @5',
+    'E_TYPE listener[0].deny[3002] @5',
     'E_CIDR listener[0].deny[3003] @5',
   ]);
 });

@@ -104,3 +104,21 @@ test('a pool of only backups and more backends than limits allow are refused', (
   assert.ok(errs.some((e) => e.includes('[E_CONFLICT]') && e.includes('every backend of pool "web" is a backup')));
   assert.ok(errs.some((e) => e.includes('limits.max_backends: must be 1..65536, got 0 [E_RANGE]')));
 });
+
+test('quoted keys with any TOML escape or a raw tab are located, never a raw exception; deep dotted keys too', () => {
+  const cases: [string, string][] = [
+    ['"a\tb" = 1\n', '"a\\tb"'],
+    ['"a\\eb" = 1\n', '"a\\u001bb"'],
+    ['"a\\x41" = 1\n', 'aA'],
+    ['"\\U0001F600" = 1\n', '"😀"'],
+    ['[x."a\tb"]\ny = 1\n', 'x'],
+    // a key of 20,000 segments: the line locator reads at most 32 of them (it was quadratic: seconds)
+    [`${Array.from({ length: 20_000 }, () => 'k').join('.')} = 1\n`, 'k'],
+  ];
+  for (const [text, path] of cases) {
+    const errors = errorsOf(text + MINIMAL);
+    assert.equal(errors.length, 1, text.slice(0, 40));
+    assert.ok(errors[0]!.startsWith(`t.toml:1: ${path}: unknown key `), errors[0]);
+    assert.ok(!/[\x00-\x1f]/.test(errors[0]!), 'no raw control character reaches a terminal');
+  }
+});

@@ -2,13 +2,8 @@
 // instead of a daemon. It records every call so tests can assert on effects.
 import { NetmonError } from '../../daemon/errors.js';
 import type { ClientStats, ControlContext, ReloadResult } from '../../daemon/control/socket/context.js';
-import type {
-  AdminStateName,
-  BackendSnapshot,
-  DaemonEvent,
-  PoolSnapshot,
-  Snapshot,
-} from '../../daemon/control/snapshot/snapshot.js';
+import type { AdminStateName } from '../../daemon/state/names.js';
+import type { BackendSnapshot, DaemonEvent, PoolSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
 
 const rates = { connections: 12.5, bytesIn: 1000, bytesOut: 2000, errors: 0, retries: 0 };
 
@@ -51,7 +46,15 @@ export class FakeContext implements ControlContext {
   listenerEnabled = new Map([['web', true]]);
   readonly calls: string[] = [];
   readonly actions: Array<{ command: string; ok: boolean; message: string }> = [];
-  nextReload: ReloadResult = { ok: true, generation: 2, errors: [], changes: ['backend web/b3 added'] };
+  nextReload: ReloadResult = {
+    ok: true,
+    outcome: 'applied',
+    code: null,
+    generation: 2,
+    errors: [],
+    changes: ['backend web/b3 added'],
+    keys: ['pool.web.backend.b3'],
+  };
   reloadDelayMs = 0;
   snapshots = 0;
   private readonly listeners = new Set<(e: DaemonEvent) => void>();
@@ -94,6 +97,7 @@ export class FakeContext implements ControlContext {
         reloadFailures: 1,
         lastReload: {
           ok: false,
+          outcome: 'refused',
           time: Date.now(),
           errors: ['netmon.toml:12: pool.web.backend[2].weight: must be 1..256, got -4 [E_WEIGHT_RANGE]'],
         },
@@ -119,6 +123,8 @@ export class FakeContext implements ControlContext {
           rejected: { acl: 1 },
           protocols: { http: 120 },
           rates,
+          serving: '0.0.0.0:8080',
+          error: null,
         },
       ],
       pools: this.pools,

@@ -89,7 +89,6 @@ test('routes: first match wins; exact and one-label wildcard names; protocol; de
       { match: 'sni', sni: '*.example.com', pool: 'b' },
       { match: 'protocol', protocol: 'ssh', pool: 'ssh' },
       { match: 'protocol', protocol: 'tls', pool: 'c' },
-      { match: 'sni', sni: 'never.example.org', pool: 'missing' },
     ],
     (n) => slots[n] ?? -1,
   );
@@ -101,6 +100,13 @@ test('routes: first match wins; exact and one-label wildcard names; protocol; de
   assert.equal(r.pool({ protocol: 'ssh', sni: null }, 0), 4);
   assert.equal(r.pool({ protocol: 'http1', sni: null }, 0), 0);
   assert.equal(r.pool({ protocol: null, sni: null }, 7), 7);
+});
+
+test('a route to a pool the plan lacks fails the build instead of being skipped', () => {
+  assert.throws(
+    () => new Router([{ match: 'sni', sni: 'never.example.org', pool: 'missing' }], () => -1),
+    /pool "missing"/,
+  );
 });
 
 test('PROXY v1 and v2 headers round-trip, IPv4 and IPv6, with payload after them', () => {

@@ -5,8 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { Table, type TableCapacity } from '../../daemon/state/table.js';
+import { Table } from '../../daemon/state/table.js';
+import type { TableCapacity } from '../../daemon/state/layout.js';
 import { SourceLimiter } from '../../daemon/data/edge/source-limits.js';
+import { parseIp } from '../../daemon/data/edge/ip.js';
 import { SourceIndex } from '../../daemon/data/edge/source-index.js';
 import { readClients, SourceWatch } from '../../daemon/control/sources/source-clients.js';
 import type { SourceLimits } from '../../daemon/config/schema.js';
@@ -34,7 +36,7 @@ function twoViews(
 }
 
 function admitted(s: SourceLimiter, address: string): number {
-  const r = s.admit(address);
+  const r = s.admit(parseIp(address));
   assert.equal(r, 'ok', `${address} admitted`);
   assert.ok(s.entry >= 0, `${address} has an entry`);
   return s.entry;
@@ -44,17 +46,20 @@ test('token bucket: burst then the refill rate, shared by both views', () => {
   clock.now = 0;
   const { a, b, ta } = twoViews({ rate: 10, burst: 3 });
   const ip = '192.0.2.1';
-  assert.deepEqual([a.admit(ip), b.admit(ip), a.admit(ip), b.admit(ip)], ['ok', 'ok', 'ok', 'rate_limit']);
+  assert.deepEqual(
+    [a.admit(parseIp(ip)), b.admit(parseIp(ip)), a.admit(parseIp(ip)), b.admit(parseIp(ip))],
+    ['ok', 'ok', 'ok', 'rate_limit'],
+  );
   clock.now += 100; // 10/s refills one token in 100 ms
-  assert.equal(b.admit(ip), 'ok');
-  assert.equal(a.admit(ip), 'rate_limit');
+  assert.equal(b.admit(parseIp(ip)), 'ok');
+  assert.equal(a.admit(parseIp(ip)), 'rate_limit');
   clock.now += 50;
-  assert.equal(a.admit(ip), 'rate_limit', 'half a token is not a token');
+  assert.equal(a.admit(parseIp(ip)), 'rate_limit', 'half a token is not a token');
   clock.now += 50;
-  assert.equal(a.admit(ip), 'ok', 'the two halves make one');
+  assert.equal(a.admit(parseIp(ip)), 'ok', 'the two halves make one');
   clock.now += 10_000;
   assert.deepEqual(
-    [a.admit(ip), b.admit(ip), a.admit(ip), b.admit(ip)],
+    [a.admit(parseIp(ip)), b.admit(parseIp(ip)), a.admit(parseIp(ip)), b.admit(parseIp(ip))],
     ['ok', 'ok', 'ok', 'rate_limit'],
     'never above burst',
   );
@@ -65,9 +70,15 @@ test('token bucket: burst then the refill rate, shared by both views', () => {
 test('a refill time far behind the clock (the int32 ms clock wrapped) gives a full bucket', () => {
   clock.now = 0;
   const { a } = twoViews({ rate: 1, burst: 2 });
-  assert.deepEqual([a.admit('192.0.2.1'), a.admit('192.0.2.1'), a.admit('192.0.2.1')], ['ok', 'ok', 'rate_limit']);
+  assert.deepEqual(
+    [a.admit(parseIp('192.0.2.1')), a.admit(parseIp('192.0.2.1')), a.admit(parseIp('192.0.2.1'))],
+    ['ok', 'ok', 'rate_limit'],
+  );
   clock.now = -2_000_000_000; // 2^32 - 2e9 ms later, as (now - last) | 0 sees it
-  assert.deepEqual([a.admit('192.0.2.1'), a.admit('192.0.2.1'), a.admit('192.0.2.1')], ['ok', 'ok', 'rate_limit']);
+  assert.deepEqual(
+    [a.admit(parseIp('192.0.2.1')), a.admit(parseIp('192.0.2.1')), a.admit(parseIp('192.0.2.1'))],
+    ['ok', 'ok', 'rate_limit'],
+  );
 });
 
 test('max_connections holds across views; a close in one frees a slot for the other', () => {
@@ -76,12 +87,12 @@ test('max_connections holds across views; a close in one frees a slot for the ot
   const e2 = admitted(b, '192.0.2.1');
   assert.equal(e1, e2, 'both views found the same entry');
   admitted(a, '192.0.2.1');
-  assert.equal(b.admit('192.0.2.1'), 'max_connections');
-  assert.equal(a.admit('192.0.2.1'), 'max_connections');
+  assert.equal(b.admit(parseIp('192.0.2.1')), 'max_connections');
+  assert.equal(a.admit(parseIp('192.0.2.1')), 'max_connections');
   a.release(e1);
-  assert.equal(b.admit('192.0.2.1'), 'ok');
-  assert.equal(ta.sourceActive(e1), 3);
-  assert.equal(b.admit('192.0.2.2'), 'ok', 'another source has its own count');
+  assert.equal(b.admit(parseIp('192.0.2.1')), 'ok');
+  assert.equal(ta.sources.active(e1), 3);
+  assert.equal(b.admit(parseIp('192.0.2.2')), 'ok', 'another source has its own count');
 });
 
 test('sources group by prefix; IPv4-mapped IPv6 is the IPv4 client', () => {
@@ -90,7 +101,7 @@ test('sources group by prefix; IPv4-mapped IPv6 is the IPv4 client', () => {
   assert.equal(admitted(b, '10.1.2.200'), e);
   assert.equal(admitted(b, '::ffff:10.1.2.9'), e);
   admitted(a, '2001:db8:1:2::7');
-  assert.equal(a.admit('not-an-ip'), 'ok');
+  assert.equal(a.admit(parseIp('not-an-ip')), 'ok');
   assert.equal(a.entry, -1, 'not an IP: admitted untracked');
   const shown = readClients(ta, [0], 10)
     .map((c) => c.address)
@@ -104,20 +115,20 @@ test('claim race: a source being written by one view is waited for, never insert
   const scratch = twoViews({ maxConnections: 5 });
   const slot = admitted(scratch.a, '192.0.2.7');
   // view A won the claim of that empty entry and has not written it yet
-  const tag = ta.sourceTag(slot);
-  assert.ok(ta.claimSource(0, slot, tag));
+  const tag = ta.sources.tag(slot);
+  assert.ok(ta.sources.claim(0, slot, tag));
   const b = new SourceLimiter(limits({ maxConnections: 5 }), { table: tb, worker: 1, listener: 0, now: () => 0 }, 1000);
-  assert.equal(b.admit('192.0.2.7'), 'ok');
+  assert.equal(b.admit(parseIp('192.0.2.7')), 'ok');
   assert.equal(b.entry, -1, 'B neither claimed another entry nor used the half-written one');
-  assert.equal(tb.sourceListenerStats(0).degraded, 1, 'and the untracked admission is counted');
+  assert.equal(tb.sources.listenerStats(0).degraded, 1, 'and the untracked admission is counted');
   // A finishes: now B finds A's entry
   const key = new Int32Array([(4 << 8) | 32, 0xc0000207 | 0, 0, 0, 0]);
-  ta.writeSource(slot, ta.sourceOwnerWord(0), key, 0x40000000, 0);
-  ta.publishSource(slot, tag);
-  ta.addSourceEntries(0, 1);
+  ta.sources.write(slot, ta.sources.ownerWord(0), key, 0x40000000, 0);
+  ta.sources.publish(slot, tag);
+  ta.sources.addEntries(0, 1);
   assert.equal(admitted(b, '192.0.2.7'), slot);
   assert.equal(admitted(a, '192.0.2.7'), slot);
-  assert.equal(ta.sourceListenerStats(0).entries, 1);
+  assert.equal(ta.sources.listenerStats(0).entries, 1);
 });
 
 test('claim race: the loser of the compareExchange looks again and finds the winner', () => {
@@ -125,7 +136,7 @@ test('claim race: the loser of the compareExchange looks again and finds the win
   const ia = new SourceIndex(ta, 0);
   const ib = new SourceIndex(tb, 1);
   const key = new Int32Array([(4 << 8) | 32, 0x0a000001, 0, 0, 0]);
-  const owner = ta.sourceOwnerWord(0);
+  const owner = ta.sources.ownerWord(0);
   const i = ia.find(owner, 0, key, 1000, 1, 0);
   assert.ok(i >= 0);
   assert.equal(ib.find(owner, 0, key, 1000, 1, 0), i);
@@ -179,9 +190,12 @@ test('two real threads admitting the same new sources at once: one entry each, m
     if (size === 16384) {
       assert.equal(tracked, sources, 'every source admitted exactly once over the four threads');
       assert.equal(untracked, 0);
-      assert.equal(table.sourceListenerStats(0).entries, sources);
+      assert.equal(table.sources.listenerStats(0).entries, sources);
     } else {
-      assert.ok(untracked > 0 && table.sourceListenerStats(0).degraded >= untracked, 'a full table degrades, counted');
+      assert.ok(
+        untracked > 0 && table.sources.listenerStats(0).degraded >= untracked,
+        'a full table degrades, counted',
+      );
     }
     // the threads exited holding their connections: the main thread gives their shares back
     for (let w = 0; w < threads.length; w++) table.releaseWorker(w);
@@ -203,31 +217,31 @@ test('a full table replaces the least recently seen idle source; a source with a
     const s = i % 2 === 0 ? a : b;
     s.release(admitted(s, `10.0.0.${i}`));
   }
-  assert.equal(ta.sourceListenerStats(0).entries, 16);
+  assert.equal(ta.sources.listenerStats(0).entries, 16);
   clock.now = 100;
   b.release(admitted(b, '10.0.0.0')); // seen again: no longer the oldest
   clock.now = 101;
   b.release(admitted(b, '10.0.1.1')); // replaces 10.0.0.1, now the least recently seen
   const shown = new Set(readClients(ta, [0], 100).map((c) => c.address));
   assert.ok(shown.has('10.0.0.0') && shown.has('10.0.1.1') && !shown.has('10.0.0.1'), [...shown].join(' '));
-  assert.equal(ta.sourceListenerStats(0).evictions, 1);
+  assert.equal(ta.sources.listenerStats(0).evictions, 1);
   for (let i = 0; i < 500; i++) {
     clock.now = 200 + i;
     b.release(admitted(b, `10.1.${i >> 8}.${i & 255}`));
   }
-  assert.equal(ta.sourceListenerStats(0).entries, 16, 'bounded by table_size');
-  assert.equal(b.admit('192.0.2.200'), 'max_connections', 'the held source kept its entry and its count');
+  assert.equal(ta.sources.listenerStats(0).entries, 16, 'bounded by table_size');
+  assert.equal(b.admit(parseIp('192.0.2.200')), 'max_connections', 'the held source kept its entry and its count');
   a.release(held);
-  assert.equal(b.admit('192.0.2.200'), 'ok');
+  assert.equal(b.admit(parseIp('192.0.2.200')), 'ok');
 });
 
 test('when every entry holds a connection, a new source is admitted untracked and counted as degraded', () => {
   const { a, ta } = twoViews({ maxConnections: 5, tableSize: 16 }, 16);
   for (let i = 0; i < 16; i++) admitted(a, `10.0.0.${i}`);
-  assert.equal(a.admit('10.0.1.0'), 'ok');
+  assert.equal(a.admit(parseIp('10.0.1.0')), 'ok');
   assert.equal(a.entry, -1);
-  assert.equal(ta.sourceListenerStats(0).degraded, 1);
-  assert.equal(ta.sourceListenerStats(0).evictions, 0);
+  assert.equal(ta.sources.listenerStats(0).degraded, 1);
+  assert.equal(ta.sources.listenerStats(0).evictions, 0);
 });
 
 test('at its table_size a listener replaces only its own sources, not those of another listener', () => {
@@ -238,8 +252,8 @@ test('at its table_size a listener replaces only its own sources, not those of a
   const big = new SourceLimiter(limits({ maxConnections: 9 }), { table: t, worker: 0, listener: 1, now }, 100);
   for (let i = 0; i < 8; i++) big.release(admitted(big, `10.9.0.${i}`));
   for (let i = 0; i < 50; i++) small.release(admitted(small, `10.0.0.${i}`));
-  assert.equal(t.sourceListenerStats(0).entries, 4);
-  assert.equal(t.sourceListenerStats(1).entries, 8, 'the other listener kept all its sources');
+  assert.equal(t.sources.listenerStats(0).entries, 4);
+  assert.equal(t.sources.listenerStats(1).entries, 8, 'the other listener kept all its sources');
 });
 
 test('at its table_size with none of its own sources nearby, a listener takes a free entry; the main thread trims it back', () => {
@@ -252,34 +266,34 @@ test('at its table_size with none of its own sources nearby, a listener takes a 
     const s = i % 2 === 0 ? a : b;
     s.release(admitted(s, `10.0.0.${i}`));
   }
-  assert.ok(ta.sourceListenerStats(0).entries > 4, 'over its size until trimmed');
-  assert.equal(ta.sourceListenerStats(0).degraded, 0, 'every source was tracked');
+  assert.ok(ta.sources.listenerStats(0).entries > 4, 'over its size until trimmed');
+  assert.equal(ta.sources.listenerStats(0).degraded, 0, 'every source was tracked');
   const watch = new SourceWatch(ta, () => clock.now);
   watch.trim([{ name: 'web', slot: 0, quota: 4 }]);
-  assert.equal(ta.sourceListenerStats(0).entries, 4);
+  assert.equal(ta.sources.listenerStats(0).entries, 4);
   const kept = readClients(ta, [0], 100).map((c) => c.address);
   assert.deepEqual(
     new Set(kept),
     new Set(['192.0.2.200', '10.0.0.47', '10.0.0.48', '10.0.0.49']),
     'the held source and the most recent',
   );
-  assert.equal(b.admit('192.0.2.200'), 'max_connections', 'the held source kept its count');
+  assert.equal(b.admit(parseIp('192.0.2.200')), 'max_connections', 'the held source kept its count');
   a.release(held);
-  assert.equal(b.admit('10.0.0.49'), 'ok');
+  assert.equal(b.admit(parseIp('10.0.0.49')), 'ok');
 });
 
 test('a dead worker: its connections are given back and a rewrite it left half done is undone', () => {
   const { a, b, ta, tb } = twoViews({ maxConnections: 2 });
   const e = admitted(a, '192.0.2.1');
   admitted(a, '192.0.2.1');
-  assert.equal(b.admit('192.0.2.1'), 'max_connections');
+  assert.equal(b.admit(parseIp('192.0.2.1')), 'max_connections');
   // worker 0 also dies in the middle of claiming the entry for a new source
   const scratch = twoViews({ maxConnections: 2 });
   const slot = admitted(scratch.a, '192.0.2.9');
-  assert.ok(ta.claimSource(0, slot, ta.sourceTag(slot)));
+  assert.ok(ta.sources.claim(0, slot, ta.sources.tag(slot)));
   ta.releaseWorker(0);
-  assert.equal(tb.sourceActive(e), 0);
-  assert.equal(b.admit('192.0.2.1'), 'ok');
+  assert.equal(tb.sources.active(e), 0);
+  assert.equal(b.admit(parseIp('192.0.2.1')), 'ok');
   admitted(b, '192.0.2.9'); // the half-written entry no longer blocks the source
 });
 
@@ -287,13 +301,13 @@ test('a listener slot given to a new listener starts with no sources', () => {
   const { a, ta } = twoViews({ maxConnections: 1 });
   admitted(a, '192.0.2.1');
   assert.equal(readClients(ta, [0], 10).length, 1);
-  ta.resetListener(0);
+  ta.listeners.reset(0);
   const fresh = new SourceLimiter(
     limits({ maxConnections: 1 }),
     { table: ta, worker: 0, listener: 0, now: () => 0 },
     1000,
   );
-  assert.equal(fresh.admit('192.0.2.1'), 'ok', 'the old count does not apply to the new listener');
+  assert.equal(fresh.admit(parseIp('192.0.2.1')), 'ok', 'the old count does not apply to the new listener');
   assert.deepEqual(readClients(ta, [0], 10), [{ address: '192.0.2.1', active: 1, connections: 1, rejected: 0 }]);
 });
 
@@ -304,12 +318,12 @@ test('show clients orders by rejections, then open connections, then connections
   const l0 = new SourceLimiter(limits({ maxConnections: 1 }), { table: t, worker: 0, listener: 0, now }, 64);
   const l1 = new SourceLimiter(limits({ maxConnections: 1 }), { table: t, worker: 0, listener: 1, now }, 64);
   admitted(l0, '192.0.2.1');
-  assert.equal(l0.admit('192.0.2.1'), 'max_connections');
+  assert.equal(l0.admit(parseIp('192.0.2.1')), 'max_connections');
   admitted(l1, '192.0.2.1');
-  assert.equal(l1.admit('192.0.2.1'), 'max_connections');
+  assert.equal(l1.admit(parseIp('192.0.2.1')), 'max_connections');
   admitted(l1, '2001:db8::5');
   l1.release(admitted(l1, '192.0.2.3'));
-  l0.reject('192.0.2.4');
+  l0.reject(parseIp('192.0.2.4'));
   assert.deepEqual(readClients(t, [0, 1], 10), [
     { address: '192.0.2.1', active: 2, connections: 2, rejected: 2 },
     { address: '192.0.2.4', active: 0, connections: 0, rejected: 1 },

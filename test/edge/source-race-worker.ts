@@ -2,8 +2,10 @@
 // table's buffer, waits for the start signal, and admits the same list of new
 // sources as every other thread, as fast as it can.
 import { parentPort, workerData } from 'node:worker_threads';
-import { Table, type TableCapacity } from '../../daemon/state/table.js';
+import { Table } from '../../daemon/state/table.js';
+import type { TableCapacity } from '../../daemon/state/layout.js';
 import { SourceLimiter } from '../../daemon/data/edge/source-limits.js';
+import { parseIp, type IpAddress } from '../../daemon/data/edge/ip.js';
 import type { SourceLimits } from '../../daemon/config/schema.js';
 
 export interface RaceInit {
@@ -24,8 +26,8 @@ const limiter = new SourceLimiter(
   { table, worker: init.worker, listener: 0, now: () => 1000 },
   init.quota,
 );
-const addresses: string[] = [];
-for (let i = 0; i < init.sources; i++) addresses.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+const addresses: (IpAddress | null)[] = [];
+for (let i = 0; i < init.sources; i++) addresses.push(parseIp(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`));
 const flag = new Int32Array(init.start);
 Atomics.add(flag, 1, 1); // ready
 Atomics.wait(flag, 0, 0);

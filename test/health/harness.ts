@@ -8,7 +8,8 @@ import {
 import type { HealthBackend } from '../../daemon/control/health/tracked.js';
 import type { ActiveCheck, ProbeResult, ProbeTarget } from '../../daemon/control/health/probe-types.js';
 import type { HealthCheck } from '../../daemon/config/schema.js';
-import { OpState, Table } from '../../daemon/state/table.js';
+import { OpState } from '../../daemon/state/names.js';
+import { Table } from '../../daemon/state/table.js';
 import { FakeClock } from './fake-clock.js';
 import { setLogSink } from '../../daemon/log.js';
 
@@ -43,8 +44,8 @@ export class Harness {
   readonly checker: HealthChecker;
 
   constructor(opts: Partial<HealthCheckerOptions> = {}) {
-    this.table.initPool(0, 0);
-    this.table.initPool(1, 0);
+    this.table.pools.init(0, 0);
+    this.table.pools.init(1, 0);
     this.checker = new HealthChecker({
       table: this.table,
       now: this.clock.now,
@@ -71,10 +72,10 @@ export class Harness {
     });
   }
 
-  /** Claim a table slot the way main.ts does, and describe it for setBackends. */
+  /** Claim a table slot the way the topology does, and describe it for watch(). */
   backend(slot: number, over: Partial<HealthBackend> = {}, op: OpState = OpState.Up, weight = 10): HealthBackend {
     const pool = over.pool === 'other' ? 1 : 0;
-    this.table.initBackend(
+    this.table.backends.init(
       slot,
       { pool, weight, maxConnections: 0, backup: false, generation: 1, op },
       this.clock.now(),
@@ -88,6 +89,11 @@ export class Harness {
       slowStartMs: 0,
       ...over,
     };
+  }
+
+  /** Watch backends, as a config applied at start does. */
+  watch(...entries: HealthBackend[]): void {
+    for (const e of entries) this.checker.watch(e);
   }
 
   answer(slot: number, ...results: ProbeResult[]): void {

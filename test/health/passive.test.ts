@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setLogSink } from '../../daemon/log.js';
 import { passiveEjectionAllowed } from '../../daemon/control/health/passive.js';
-import { Cause, OpState } from '../../daemon/state/table.js';
+import { Cause, OpState } from '../../daemon/state/names.js';
 import { Harness, fail, ok, silence, tcpCheck } from './harness.js';
 
 const passive = { consecutiveFailures: 5, maxEjectedShare: 0.5 };
@@ -25,13 +25,13 @@ test('connect failures reported by a worker eject a backend at once, up to the p
     h.fallback = 'hold'; // no probe result arrives during this test
     const list = [0, 1, 2, 3].map((i) => h.backend(i, { passive }));
     list.push(h.backend(4, { pool: 'other', passive }));
-    h.checker.setBackends(list);
-    for (let k = 0; k < 5; k++) h.table.addConsecutiveFailure(0);
+    h.watch(...list);
+    for (let k = 0; k < 5; k++) h.table.backends.addConsecutiveFailure(0);
 
     assert.equal(h.checker.reportConnectFailures(0), 'ejected');
-    assert.equal(h.table.opState(0), OpState.Down);
-    assert.equal(h.table.lastCause(0), Cause.Passive);
-    assert.equal(h.table.consecutiveFailures(0), 0, 'the worker-side count starts over');
+    assert.equal(h.table.backends.opState(0), OpState.Down);
+    assert.equal(h.table.backends.lastCause(0), Cause.Passive);
+    assert.equal(h.table.backends.consecutiveFailures(0), 0, 'the worker-side count starts over');
     assert.deepEqual(
       [h.events[0]!.to, h.events[0]!.cause, h.events[0]!.detail],
       ['down', 'passive', '5 consecutive connect failures'],
@@ -41,7 +41,7 @@ test('connect failures reported by a worker eject a backend at once, up to the p
     assert.equal(h.checker.reportConnectFailures(1), 'ejected');
     // 3 of 4 would exceed 0.5: refused, logged and counted
     assert.equal(h.checker.reportConnectFailures(2), 'capped');
-    assert.equal(h.table.opState(2), OpState.Up);
+    assert.equal(h.table.backends.opState(2), OpState.Up);
     assert.equal(h.checker.reportConnectFailures(2), 'capped');
     // the cap is per pool: the other pool has 1 backend, and 1/1 > 0.5
     assert.equal(h.checker.reportConnectFailures(4), 'capped');
@@ -73,11 +73,7 @@ test('connect failures reported by a worker eject a backend at once, up to the p
 test('a backend down by health does not use up the passive share', () => {
   const h = new Harness();
   h.fallback = 'hold';
-  h.checker.setBackends([
-    h.backend(0, { passive }, OpState.Down),
-    h.backend(1, { passive }),
-    h.backend(2, { passive }),
-  ]);
+  h.watch(h.backend(0, { passive }, OpState.Down), h.backend(1, { passive }), h.backend(2, { passive }));
   assert.equal(h.checker.reportConnectFailures(1), 'ejected', '1 of 3 passive, 0.33 <= 0.5');
   assert.equal(h.checker.reportConnectFailures(2), 'capped');
   h.checker.stop();
@@ -86,16 +82,14 @@ test('a backend down by health does not use up the passive share', () => {
 test('a passively ejected backend comes back through the active rise path', async () => {
   const h = new Harness();
   h.fallback = 'hold';
-  h.checker.setBackends([
-    h.backend(0, { passive: { consecutiveFailures: 3, maxEjectedShare: 1 }, check: tcpCheck({ rise: 3 }) }),
-  ]);
+  h.watch(h.backend(0, { passive: { consecutiveFailures: 3, maxEjectedShare: 1 }, check: tcpCheck({ rise: 3 }) }));
   assert.equal(h.checker.reportConnectFailures(0), 'ejected');
   h.fallback = ok;
   await h.clock.advance(500 + 1000); // two successes
-  assert.equal(h.table.opState(0), OpState.Down);
-  assert.equal(h.table.healthCount(0), 2);
+  assert.equal(h.table.backends.opState(0), OpState.Down);
+  assert.equal(h.table.backends.healthCount(0), 2);
   await h.clock.advance(1000);
-  assert.equal(h.table.opState(0), OpState.Up);
+  assert.equal(h.table.backends.opState(0), OpState.Up);
   assert.equal(h.events.at(-1)!.cause, 'health');
   assert.equal(h.checker.status(0)!.passiveEjected, false);
   // and the share is free again
@@ -105,15 +99,13 @@ test('a passively ejected backend comes back through the active rise path', asyn
 
 test('without an active check, a passively ejected backend returns after the cool-down', async () => {
   const h = new Harness({ passiveCooldownMs: 10_000 });
-  h.checker.setBackends([
-    h.backend(0, { check: { type: 'none' }, passive: { consecutiveFailures: 3, maxEjectedShare: 1 } }),
-  ]);
+  h.watch(h.backend(0, { check: { type: 'none' }, passive: { consecutiveFailures: 3, maxEjectedShare: 1 } }));
   assert.equal(h.checker.reportConnectFailures(0), 'ejected');
   await h.clock.advance(9_999);
-  assert.equal(h.table.opState(0), OpState.Down);
+  assert.equal(h.table.backends.opState(0), OpState.Down);
   await h.clock.advance(1);
-  assert.equal(h.table.opState(0), OpState.Up);
-  assert.equal(h.table.lastCause(0), Cause.Passive);
+  assert.equal(h.table.backends.opState(0), OpState.Up);
+  assert.equal(h.table.backends.lastCause(0), Cause.Passive);
   assert.match(h.events.at(-1)!.detail, /cool-down/);
   assert.equal(h.calls.length, 0);
   assert.equal(h.clock.pending(), 0);
@@ -123,10 +115,10 @@ test('without an active check, a passively ejected backend returns after the coo
 test('a failing probe after passive ejection keeps it down; the cool-down is not used with an active check', async () => {
   const h = new Harness({ passiveCooldownMs: 1000 });
   h.fallback = fail;
-  h.checker.setBackends([h.backend(0, { passive: { consecutiveFailures: 3, maxEjectedShare: 1 } })]);
+  h.watch(h.backend(0, { passive: { consecutiveFailures: 3, maxEjectedShare: 1 } }));
   h.checker.reportConnectFailures(0);
   await h.clock.advance(30_000);
-  assert.equal(h.table.opState(0), OpState.Down);
+  assert.equal(h.table.backends.opState(0), OpState.Down);
   assert.equal(h.events.length, 1);
   h.checker.stop();
 });

@@ -1,5 +1,6 @@
 // Small real servers for tests: each on 127.0.0.1 port 0, counting what they see.
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 
 export interface TestServer {
   port: number;
@@ -101,4 +102,57 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * A port where a connect never completes: a listener whose accept queue is
+ * full drops SYNs. python3 (installed by tools/test-deps.sh) holds such a
+ * socket (backlog 0, never accepts) and fills its queue. Null when this kernel
+ * completes handshakes on a full queue anyway (checked with one connect).
+ */
+export async function startHungListener(): Promise<{ port: number; close(): void } | null> {
+  const py = spawn(
+    'python3',
+    [
+      '-c',
+      [
+        'import socket,sys,time',
+        's=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)',
+        'port=s.getsockname()[1]',
+        // non-blocking connects: the first fills the queue, the rest stay half-open
+        'fill=[socket.socket() for _ in range(3)]',
+        'for c in fill:',
+        '  c.setblocking(False)',
+        '  c.connect_ex(("127.0.0.1",port))',
+        'print(port, flush=True)',
+        'time.sleep(120)',
+      ].join('\n'),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    py.on('error', reject);
+    py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+  });
+  const hangs = await new Promise<boolean>((resolve) => {
+    const c = net.connect({ host: '127.0.0.1', port });
+    const timer = setTimeout(() => {
+      c.destroy();
+      resolve(true);
+    }, 300);
+    c.on('connect', () => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(false);
+    });
+    c.on('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+  if (!hangs) {
+    py.kill();
+    return null;
+  }
+  return { port, close: () => py.kill() };
 }

@@ -4,8 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { startNamedEcho, freePort, deadPort, whoAnswers, waitFor } from '../helpers/servers.js';
+import { startNamedEcho, freePort, deadPort, whoAnswers, waitFor, startHungListener } from '../helpers/servers.js';
 import { startTestDaemon, simpleConfig } from '../helpers/daemon.js';
 
 test('relays 32 MiB each way intact through a slow reader (backpressure)', async () => {
@@ -137,57 +136,12 @@ test('idle timeout closes a connection with no traffic either way', async () => 
 });
 
 test('connect timeout: a backend that never completes the handshake is given up on and retried elsewhere', async (t) => {
-  // A listener whose accept queue is full drops SYNs, so a connect hangs. python3
-  // holds such a socket (backlog 0, never accepts) and fills its queue.
-  const py = spawn(
-    'python3',
-    [
-      '-c',
-      [
-        'import socket,sys,time',
-        's=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)',
-        'port=s.getsockname()[1]',
-        // non-blocking connects: the first fills the queue, the rest stay half-open
-        'fill=[socket.socket() for _ in range(3)]',
-        'for c in fill:',
-        '  c.setblocking(False)',
-        '  c.connect_ex(("127.0.0.1",port))',
-        'print(port, flush=True)',
-        'time.sleep(60)',
-      ].join('\n'),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const hungPort = await new Promise<number>((resolve, reject) => {
-    py.on('error', reject);
-    py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-  }).catch(() => 0);
-  if (!hungPort) {
-    t.skip('python3 is not available to hold a never-accepting listener');
-    return;
-  }
-  // check that connects really hang there
-  const hangs = await new Promise<boolean>((resolve) => {
-    const c = net.connect({ host: '127.0.0.1', port: hungPort });
-    const timer = setTimeout(() => {
-      c.destroy();
-      resolve(true);
-    }, 300);
-    c.on('connect', () => {
-      clearTimeout(timer);
-      c.destroy();
-      resolve(false);
-    });
-    c.on('error', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-  });
-  if (!hangs) {
-    py.kill();
+  const hung = await startHungListener();
+  if (hung === null) {
     t.skip('this kernel completes handshakes on a full accept queue');
     return;
   }
+  const hungPort = hung.port;
   const good = await startNamedEcho('good');
   const port = await freePort();
   const toml = simpleConfig({
@@ -205,6 +159,6 @@ test('connect timeout: a backend that never completes the handshake is given up 
   } finally {
     await d.stop();
     await good.close();
-    py.kill();
+    hung.close();
   }
 });

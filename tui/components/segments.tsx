@@ -1,7 +1,7 @@
 // One terminal line made of coloured pieces, cut to the width it is given so
 // that a table row never wraps and breaks the layout.
 import { Text } from 'ink';
-import type { DisplayState } from '../rows.js';
+import type { DisplayStateName } from '../../daemon/state/names.js';
 
 export interface Segment {
   text: string;
@@ -10,7 +10,7 @@ export interface Segment {
   dim?: boolean;
 }
 
-export const STATE_COLORS: Record<DisplayState, string> = {
+export const STATE_COLORS: Record<DisplayStateName, string> = {
   up: 'green',
   down: 'red',
   drain: 'yellow',

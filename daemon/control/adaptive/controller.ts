@@ -9,8 +9,9 @@ import { ADAPTIVE_DEFAULT, adaptiveStrategy } from '../../data/balance/adaptive.
 import { DEFAULT_POLICY, recommend, type AdaptivePolicy, type AdaptiveSample } from './policy.js';
 import type { StrategyName } from '../../data/balance/strategies.js';
 import type { AdaptiveTiming } from '../../config/schema.js';
+import { DEFAULT_ADAPTIVE } from '../../config/defaults.js';
 
-const DEFAULT_TIMING: AdaptiveTiming = { window: 5000, confirm: 2, minDwell: 20_000 };
+const DEFAULT_TIMING: AdaptiveTiming = DEFAULT_ADAPTIVE;
 
 export interface AdaptiveSwitch {
   pool: string;
@@ -44,6 +45,11 @@ export class AdaptiveController {
     private readonly policy: AdaptivePolicy = DEFAULT_POLICY,
   ) {}
 
+  /** Start a pool's evaluation over (its config changed): it begins again on the default strategy. */
+  forget(pool: string): void {
+    this.state.delete(pool);
+  }
+
   /** Evaluate the adaptive pools given; forget the others. Returns the switches made. */
   evaluate(pools: readonly AdaptivePool[], now: number): AdaptiveSwitch[] {
     const switches: AdaptiveSwitch[] = [];
@@ -53,7 +59,7 @@ export class AdaptiveController {
       let st = this.state.get(p.name);
       if (!st) {
         // a pool new to adaptive starts on the default, decided now
-        this.table.setAdaptiveCurrent(p.slot, ALGORITHMS.indexOf(ADAPTIVE_DEFAULT));
+        this.table.pools.setAdaptiveCurrent(p.slot, ALGORITHMS.indexOf(ADAPTIVE_DEFAULT));
         st = { lastEval: now, since: now, candidate: null, streak: 0 };
         this.state.set(p.name, st);
         continue;
@@ -61,7 +67,7 @@ export class AdaptiveController {
       const timing = p.timing ?? this.timing;
       if (now - st.lastEval < timing.window) continue;
       st.lastEval = now;
-      const current = adaptiveStrategy(this.table.adaptiveCurrent(p.slot));
+      const current = adaptiveStrategy(this.table.pools.adaptiveCurrent(p.slot));
       const rec = recommend(p.samples, current, this.policy);
       if (rec.strategy === current) {
         st.candidate = null;
@@ -71,7 +77,7 @@ export class AdaptiveController {
       st.streak = rec.strategy === st.candidate ? st.streak + 1 : 1;
       st.candidate = rec.strategy;
       if (st.streak < timing.confirm || now - st.since < timing.minDwell) continue;
-      this.table.setAdaptiveCurrent(p.slot, ALGORITHMS.indexOf(rec.strategy));
+      this.table.pools.setAdaptiveCurrent(p.slot, ALGORITHMS.indexOf(rec.strategy));
       st.since = now;
       st.candidate = null;
       st.streak = 0;

@@ -1,5 +1,6 @@
 // What the alert rules look at, as plain data: built from the daemon's snapshot
 // on the main thread, or written by hand in tests.
+import type { AdminStateName, CauseName, OpStateName } from '../../state/names.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 
 export interface BackendInput {
@@ -7,10 +8,10 @@ export interface BackendInput {
   key: string;
   pool: string;
   name: string;
-  op: 'up' | 'down' | 'starting';
+  op: OpStateName;
   /** why the state last changed (BackendSnapshot.cause); absent in hand-written inputs */
-  cause?: string;
-  admin: 'ready' | 'drain' | 'maint';
+  cause?: CauseName;
+  admin: AdminStateName;
   backup: boolean;
   removed: boolean;
   /** configured weight */

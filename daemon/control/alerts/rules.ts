@@ -2,7 +2,7 @@
 // spike and distribution rules, what their trackers remember) and names the
 // conditions that hold now. The engine turns conditions into pending / firing /
 // resolved alerts; rules know nothing of time beyond the `now` they are given.
-import { LATENCY_BUCKETS } from '../../state/table.js';
+import { LATENCY_BUCKETS } from '../../state/names.js';
 import { quantile } from '../../state/quantile.js';
 import { SpikeTracker } from './spike.js';
 import { DistributionTracker } from './distribution.js';

@@ -1,6 +1,7 @@
-// Runs the rules on the main thread every alerts.interval (re-read after each
-// run, so a reload's new thresholds and interval apply), and at once when a
+// Runs the rules on the main thread every alerts.interval, and at once when a
 // backend changes state, so backend_down is not held back by the interval.
+// Its share of a reload: the rules run at once against the new config (new
+// thresholds; alerts of removed backends resolve), on the new interval.
 // Each transition becomes one log line and one `alert` event for subscribers.
 import { log } from '../../log.js';
 import { AlertEngine } from './engine.js';
@@ -8,6 +9,7 @@ import { RuleSet } from './rules.js';
 import { inputsFromSnapshot, type BackendInput } from './inputs.js';
 import type { AlertSnapshot, DaemonEvent, Snapshot } from '../snapshot/snapshot.js';
 import type { AlertsConfig, Config } from '../../config/schema.js';
+import type { ConfigDiff } from '../topology/diff.js';
 
 /** What the alert service needs of the daemon: the Daemon satisfies it. */
 export interface AlertHost {
@@ -18,6 +20,8 @@ export interface AlertHost {
   windowLatency(slot: number): { connect: number[]; firstByte: number[] } | null;
   setAlertSource(fn: () => AlertSnapshot[]): void;
   onEvent(listener: (e: DaemonEvent) => void): () => void;
+  /** told of each reload's diff once it is applied */
+  onConfigApplied(fn: (d: ConfigDiff) => void): void;
 }
 
 export interface AlertService {
@@ -51,6 +55,7 @@ export function startAlerts(host: AlertHost, now: () => number = Date.now): Aler
   };
   const schedule = (): void => {
     if (closed) return;
+    if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       run();
       schedule();
@@ -62,6 +67,11 @@ export function startAlerts(host: AlertHost, now: () => number = Date.now): Aler
   const unsubscribe = host.onEvent((e) => {
     // the event is pushed from inside the state change: evaluate just after it
     if (e.type === 'state') setImmediate(() => !closed && run());
+  });
+  host.onConfigApplied(() => {
+    if (closed) return;
+    run();
+    schedule();
   });
   schedule();
 

@@ -3,7 +3,8 @@
 // each result is recorded in the table and fed to rise/fall, and a flip asks the
 // checker for the transition.
 import { log } from '../../log.js';
-import { Cause, CheckResult, OpState, type Table } from '../../state/table.js';
+import { Cause, CheckResult, OpState } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 import { describeError } from './probe-guard.js';
 import type { ActiveCheck, Probe, ProbeResult } from './probe-types.js';
 import { riseFall } from './rise-fall.js';
@@ -85,12 +86,12 @@ export class ActiveProber {
     this.probes++;
     if (!r.ok) this.probeFailures++;
     rec.detail = r.detail;
-    table.recordCheck(slot, r.ok ? CheckResult.Ok : CheckResult.Failed, r.durationMs, now);
+    table.backends.recordCheck(slot, r.ok ? CheckResult.Ok : CheckResult.Failed, r.durationMs, now);
     // a backend that stops reporting must not keep showing its last figures
-    table.recordAgent(slot, r.agent?.cpu ?? NaN, r.agent?.memory ?? NaN, r.agent?.connections ?? NaN);
+    table.backends.recordAgent(slot, r.agent?.cpu ?? NaN, r.agent?.memory ?? NaN, r.agent?.connections ?? NaN);
     if (!r.ok) log.debug('health probe failed', { backend: rec.e.key, check: check.type, detail: r.detail });
 
-    const up = table.opState(slot) !== OpState.Down;
+    const up = table.backends.opState(slot) !== OpState.Down;
     const step = riseFall(up, rec.count, r.ok, check.rise, check.fall);
     writer.setCount(rec, step.count);
     if (step.flip) {

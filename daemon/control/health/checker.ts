@@ -1,10 +1,11 @@
 // The health state machine of the main thread: keeps the watched backends in
-// step with the config (setBackends), runs their active probes (active-prober.ts)
+// step with the config (watch / unwatch, from each reload's diff), runs their active probes (active-prober.ts)
 // and passive ejections (passive.ts), hands recovered backends to slow start, and
 // is the one place that changes a backend's operational state (the table's op
 // state has this single writer).
 import { log } from '../../log.js';
-import { Cause, CAUSE_NAMES, OP_NAMES, OpState, type Table } from '../../state/table.js';
+import { Cause, CAUSE_NAMES, OP_NAMES, OpState } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 import { ActiveProber } from './active-prober.js';
 import { DEFAULT_PASSIVE_COOLDOWN_MS, PassiveEjector, type PassiveOutcome } from './passive.js';
 import { runProbe } from './probe.js';
@@ -79,7 +80,6 @@ export class HealthChecker implements StateWriter {
   private readonly prober: ActiveProber;
   private readonly passive: PassiveEjector;
   private readonly bySlot = new Map<number, Tracked>();
-  private started = false;
   private transitions = 0;
   private halted = false;
 
@@ -119,29 +119,28 @@ export class HealthChecker implements StateWriter {
   }
 
   /**
-   * The full set of backends to watch: at start and after every reload. A backend
-   * that stays (same slot and key) with the same check and address keeps its
-   * timer, counters and state; a changed check restarts probing (state kept,
-   * rise/fall count reset); new backends start; removed ones stop.
+   * Start watching a backend, or take its new settings (a reload's share for
+   * health: service.ts applies the diff through here). A backend that stays
+   * (same slot and key) with the same check and address keeps its timer,
+   * counters and state; a changed check restarts probing (state kept,
+   * rise/fall count reset). `cause`: why a check of type none brings a down
+   * backend up (config at start, reload after).
    */
-  setBackends(list: readonly HealthBackend[]): void {
+  watch(e: HealthBackend, cause: Cause = Cause.Config): void {
     if (this.stopped) return;
-    const cause = this.started ? Cause.Reload : Cause.Config;
-    this.started = true;
-    const incoming = new Map<number, HealthBackend>();
-    for (const e of list) incoming.set(e.slot, e);
+    const old = this.bySlot.get(e.slot);
+    if (old && old.e.key === e.key) return this.update(old, e, cause);
+    // the slot was given to another backend: the old one's checks stop
+    if (old) this.unwatch(e.slot);
+    this.adopt(e, cause);
+  }
 
-    for (const [slot, rec] of this.bySlot) {
-      if (incoming.get(slot)?.key !== rec.e.key) {
-        this.retire(rec);
-        this.bySlot.delete(slot);
-      }
-    }
-    for (const e of incoming.values()) {
-      const old = this.bySlot.get(e.slot);
-      if (old) this.update(old, e, cause);
-      else this.adopt(e, cause);
-    }
+  /** Stop watching a backend (removed by a reload): its timers stop and a probe in flight is aborted. */
+  unwatch(slot: number): void {
+    const rec = this.bySlot.get(slot);
+    if (!rec) return;
+    this.retire(rec);
+    this.bySlot.delete(slot);
   }
 
   /**
@@ -154,9 +153,12 @@ export class HealthChecker implements StateWriter {
     return this.passive.report(rec, this.bySlot.values());
   }
 
-  /** Change a backend's configured weight at run time (`set weight`); slow start stays consistent. */
-  setConfiguredWeight(slot: number, weight: number): void {
-    this.slow.setConfiguredWeight(slot, weight);
+  /**
+   * A backend's configured weight changed (a reload, `set weight`): its
+   * effective weight follows, at the ramp's position when it is slow-starting.
+   */
+  weightChanged(slot: number): void {
+    this.slow.followWeight(slot);
   }
 
   status(slot: number): BackendHealthStatus | undefined {
@@ -213,10 +215,9 @@ export class HealthChecker implements StateWriter {
   private adopt(e: HealthBackend, cause: Cause): void {
     const rec = tracked(e);
     this.bySlot.set(e.slot, rec);
-    this.table.setHealthCount(e.slot, 0);
+    this.table.backends.setHealthCount(e.slot, 0);
     // initBackend zeroes the agent fields; NaN says "not reported", 0 would be a reading
-    this.table.recordAgent(e.slot, NaN, NaN, NaN);
-    if (e.weight !== undefined && this.table.weight(e.slot) !== e.weight) this.setConfiguredWeight(e.slot, e.weight);
+    this.table.backends.recordAgent(e.slot, NaN, NaN, NaN);
     this.startCheck(rec, cause);
   }
 
@@ -224,7 +225,6 @@ export class HealthChecker implements StateWriter {
     const prev = rec.e;
     rec.e = e;
     if (e.slowStartMs !== prev.slowStartMs) this.slow.setDuration(e.slot, e.slowStartMs);
-    if (e.weight !== undefined && e.weight !== prev.weight) this.setConfiguredWeight(e.slot, e.weight);
     if (
       sameCheck(prev.check, e.check) &&
       prev.address.host === e.address.host &&
@@ -250,7 +250,7 @@ export class HealthChecker implements StateWriter {
     if (rec.e.check.type === 'none') {
       if (rec.passiveEjected) {
         if (rec.cooldown === null) this.passive.startCooldown(rec);
-      } else if (this.table.opState(rec.e.slot) === OpState.Down) {
+      } else if (this.table.backends.opState(rec.e.slot) === OpState.Down) {
         this.transition(rec, OpState.Up, cause, 'no health check');
       }
       return;
@@ -264,14 +264,14 @@ export class HealthChecker implements StateWriter {
 
   setCount(rec: Tracked, n: number): void {
     rec.count = n;
-    this.table.setHealthCount(rec.e.slot, n);
+    this.table.backends.setHealthCount(rec.e.slot, n);
   }
 
   transition(rec: Tracked, to: OpState, cause: Cause, detail: string): void {
     const slot = rec.e.slot;
-    const from = this.table.opState(slot);
+    const from = this.table.backends.opState(slot);
     const time = this.now();
-    if (!this.table.setOpState(slot, to, cause, time)) return;
+    if (!this.table.backends.setOpState(slot, to, cause, time)) return;
     if (to === OpState.Starting) this.slow.begin(slot, rec.e.slowStartMs);
     else if (from === OpState.Starting) this.slow.cancel(slot);
     if (to !== OpState.Down) {

@@ -6,13 +6,15 @@
 // counted per backend (netmon_backend_passive_ejections_refused_total). Without
 // an active check nothing would bring an ejected backend back, so it returns
 // after a cool-down.
+import { DEFAULT_PASSIVE } from '../../config/defaults.js';
 import { log } from '../../log.js';
-import { Cause, OpState, type Table } from '../../state/table.js';
+import { Cause, OpState } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 import type { ClearTimer, SetTimer } from './timers.js';
 import type { StateWriter, Tracked } from './tracked.js';
 
 /** Used when a backend entry carries no passive settings. */
-const DEFAULT_MAX_EJECTED_SHARE = 0.5;
+const DEFAULT_MAX_EJECTED_SHARE = DEFAULT_PASSIVE.maxEjectedShare;
 /** Without an active check nothing would bring an ejected backend back: it returns after this. */
 export const DEFAULT_PASSIVE_COOLDOWN_MS = 10_000;
 
@@ -51,8 +53,8 @@ export class PassiveEjector {
    */
   report(rec: Tracked, pool: Iterable<Tracked>): PassiveOutcome {
     const slot = rec.e.slot;
-    this.o.table.resetConsecutiveFailures(slot);
-    if (this.o.table.opState(slot) === OpState.Down) return 'already_down';
+    this.o.table.backends.resetConsecutiveFailures(slot);
+    if (this.o.table.backends.opState(slot) === OpState.Down) return 'already_down';
     const name = rec.e.pool;
     const share = rec.e.passive?.maxEjectedShare ?? DEFAULT_MAX_EJECTED_SHARE;
     let size = 0;

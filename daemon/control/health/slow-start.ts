@@ -1,8 +1,9 @@
 // Slow start: a recovered backend's effective weight ramps from about 10% of its
 // configured weight (at least 1) to 100% over `slowStartMs`, so a cold cache or
 // JIT is not hit by its full share at once (HAProxy `slowstart`, nginx `slow_start`).
-// The configured weight lives in the table; every weight write for a ramping
-// backend goes through here so the two never disagree.
+// Slow start is the one writer of a backend's effective weight (the table's
+// configured weight has one writer too: the topology). When the configured
+// weight changes, followWeight() brings the effective one along.
 import type { Table } from '../../state/table.js';
 import type { ClearTimer, SetTimer, TimerHandle } from './timers.js';
 
@@ -64,10 +65,7 @@ export class SlowStart {
   /** Stop a ramp; `restore` puts the effective weight back to the configured one. */
   cancel(slot: number, restore = true): void {
     if (!this.ramps.delete(slot)) return;
-    if (restore) {
-      const w = this.o.table.weight(slot);
-      this.o.table.setWeight(slot, w, w);
-    }
+    if (restore) this.o.table.backends.setEffectiveWeight(slot, this.o.table.backends.weight(slot));
     if (this.ramps.size === 0) this.disarm();
   }
 
@@ -77,10 +75,11 @@ export class SlowStart {
     if (r) r.durationMs = durationMs;
   }
 
-  /** The one way to change a backend's configured weight at run time. */
-  setConfiguredWeight(slot: number, weight: number): void {
+  /** The configured weight changed: the effective one follows (at the ramp's position while ramping). */
+  followWeight(slot: number): void {
     const r = this.ramps.get(slot);
-    this.o.table.setWeight(slot, weight, r ? rampWeight(weight, this.fraction(r)) : weight);
+    const w = this.o.table.backends.weight(slot);
+    this.o.table.backends.setEffectiveWeight(slot, r ? rampWeight(w, this.fraction(r)) : w);
   }
 
   stop(): void {
@@ -96,8 +95,7 @@ export class SlowStart {
   private apply(slot: number): void {
     const r = this.ramps.get(slot);
     if (!r) return;
-    const w = this.o.table.weight(slot);
-    this.o.table.setWeight(slot, w, rampWeight(w, this.fraction(r)));
+    this.o.table.backends.setEffectiveWeight(slot, rampWeight(this.o.table.backends.weight(slot), this.fraction(r)));
   }
 
   private arm(): void {
@@ -124,8 +122,7 @@ export class SlowStart {
     }
     for (const slot of done) {
       this.ramps.delete(slot);
-      const w = this.o.table.weight(slot);
-      this.o.table.setWeight(slot, w, w);
+      this.o.table.backends.setEffectiveWeight(slot, this.o.table.backends.weight(slot));
       this.o.onComplete(slot);
     }
     this.arm();

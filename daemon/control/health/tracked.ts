@@ -3,7 +3,7 @@
 // ejector. Only the checker changes a backend's op state; the other two ask it
 // through `StateWriter`.
 import type { HealthCheck, PassiveHealth } from '../../config/schema.js';
-import type { Cause, OpState } from '../../state/table.js';
+import type { Cause, OpState } from '../../state/names.js';
 import type { ProbeTarget } from './probe-types.js';
 import type { TimerHandle } from './timers.js';
 
@@ -21,8 +21,6 @@ export interface HealthBackend {
   slowStartMs: number;
   /** the pool's passive settings; omitted = `DEFAULT_MAX_EJECTED_SHARE` (passive.ts) */
   passive?: PassiveHealth;
-  /** configured weight; when it differs from the previous setBackends, it replaces a run-time weight */
-  weight?: number;
 }
 
 export interface Tracked {

@@ -1,6 +1,6 @@
 // Per-backend metric families (labels pool, backend). Counters and histograms are
 // summed from the workers' stripes in the state table at scrape time.
-import { ADMIN_NAMES, CONNECT_ERROR_REASONS, Histogram, OP_NAMES } from '../../state/table.js';
+import { ADMIN_NAMES, CONNECT_ERROR_REASONS, Histogram, OP_NAMES } from '../../state/names.js';
 import { histogramSamples, stateSet, type FamilyDef, type Sample } from './family.js';
 import type { BackendView, ScrapeView } from './scrape.js';
 

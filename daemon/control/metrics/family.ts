@@ -3,7 +3,7 @@
 // Counter/Gauge/Histogram keep their values in the process and cannot be fed
 // counts that already live in the state table (a Histogram cannot be given
 // pre-aggregated buckets), so netmon's families read the table on each scrape.
-import type { HistogramSnapshot } from '../../state/table.js';
+import type { HistogramSnapshot } from '../../state/backend-stats.js';
 
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
 export type Labels = Record<string, string>;

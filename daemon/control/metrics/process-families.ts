@@ -36,7 +36,7 @@ export const PROCESS_FAMILIES: Def[] = [
     'netmon_start_time_seconds',
     'Start time of the daemon, seconds since the epoch.',
     'gauge',
-    (v) => v.table.startTime / 1000,
+    (v) => v.table.header.startTime() / 1000,
   ),
   single(
     'netmon_config_generation',
@@ -49,7 +49,7 @@ export const PROCESS_FAMILIES: Def[] = [
     help: 'Config reloads, by result (success, failure).',
     type: 'counter',
     read: (v) => {
-      const r = v.table.reloadStats();
+      const r = v.table.header.reloadStats();
       return [
         { labels: { result: 'success' }, value: r.reloads },
         { labels: { result: 'failure' }, value: r.failures },
@@ -58,7 +58,7 @@ export const PROCESS_FAMILIES: Def[] = [
   },
   single(
     'netmon_last_reload_success',
-    '1 when the last reload succeeded (or none happened), 0 when it failed.',
+    '1 when the last reload was applied whole (or none happened), 0 when it was refused or applied in part.',
     'gauge',
     (v) => (v.snap.info.lastReload === null || v.snap.info.lastReload.ok ? 1 : 0),
   ),

@@ -1,13 +1,10 @@
 // What one scrape reads: a single snapshot (taken once, shared by every family
 // of the scrape) and the state table for what the snapshot does not carry
 // (raw histogram buckets, health-check counters). Nothing here messages a worker.
-import {
-  Histogram,
-  type BackendCounters,
-  type HistogramSnapshot,
-  type SourceListenerStats,
-  type Table,
-} from '../../state/table.js';
+import { Histogram } from '../../state/names.js';
+import type { BackendCounters, HistogramSnapshot } from '../../state/backend-stats.js';
+import type { SourceListenerStats } from '../../state/sources.js';
+import type { Table } from '../../state/table.js';
 import type { BackendSnapshot, ListenerSnapshot, Snapshot } from '../snapshot/snapshot.js';
 
 export interface BackendView {
@@ -103,9 +100,9 @@ function backendView(table: Table, b: BackendSnapshot, slot: number | undefined)
   return {
     labels,
     snap: b,
-    counters: table.backendCounters(slot),
-    histogram: (h) => table.histogram(slot, h),
-    checks: table.checkCounts(slot),
+    counters: table.backendStats.counters(slot),
+    histogram: (h) => table.backendStats.histogram(slot, h),
+    checks: table.backends.checkCounts(slot),
   };
 }
 
@@ -123,7 +120,7 @@ function listenerView(table: Table, l: ListenerSnapshot, slot: number | undefine
       sources: { entries: 0, evictions: 0, degraded: 0 },
     };
   }
-  const c = table.listenerCounters(slot);
+  const c = table.listeners.counters(slot);
   return {
     labels,
     snap: l,
@@ -132,6 +129,6 @@ function listenerView(table: Table, l: ListenerSnapshot, slot: number | undefine
     bytesOut: c.bytesOut,
     rejected: c.rejected,
     protocols: c.protocols,
-    sources: table.sourceListenerStats(slot),
+    sources: table.sources.listenerStats(slot),
   };
 }

@@ -1,6 +1,6 @@
 // Per-listener and per-pool metric families: accepted and rejected connections,
 // bytes, protocols seen on the first bytes, the algorithm in use and queues.
-import { PROTOCOLS, REJECT_REASONS } from '../../state/table.js';
+import { PROTOCOLS, REJECT_REASONS } from '../../state/names.js';
 import { ALGORITHMS } from '../../config/schema.js';
 import { stateSet, type FamilyDef, type Sample } from './family.js';
 import type { ListenerView, ScrapeView } from './scrape.js';

@@ -1,6 +1,7 @@
 // Builds the JSON snapshot (daemon/control/snapshot/snapshot.ts) from the table and the current
 // topology. Main thread; called per `show`, per subscriber tick and per scrape.
-import { ADMIN_NAMES, CAUSE_NAMES, CHECK_NAMES, OP_NAMES, type Table } from '../../state/table.js';
+import { ADMIN_NAMES, CAUSE_NAMES, CHECK_NAMES, OP_NAMES } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 import { algorithmName } from '../../data/balance/index.js';
 import { sumRates, type CounterRates, type RateTracker } from '../rates.js';
 import type { Topology } from '../topology/topology.js';
@@ -27,6 +28,8 @@ export interface SnapshotSources {
   alerts(): AlertSnapshot[];
   /** per backend slot: the last probe's detail and the passive ejections its pool's cap refused */
   health(slot: number): { detail: string; passiveEjectionsRefused: number };
+  /** where a listener is actually served, and why not as configured */
+  listenerStatus(name: string): { serving: string | null; error: string | null };
 }
 
 export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
@@ -50,15 +53,15 @@ export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
       backends.push(backendSnapshot(src, pool, r.backend, r.slot, true));
       keys.push(r.backend.key);
     }
-    const algorithm = algorithmName(table.poolAlgorithm(poolSlot));
-    const current = table.adaptiveCurrent(poolSlot);
+    const algorithm = algorithmName(table.pools.algorithm(poolSlot));
+    const current = table.pools.adaptiveCurrent(poolSlot);
     pools.push({
       name: pool.name,
       algorithm,
       activeAlgorithm: algorithm === 'adaptive' && current >= 0 ? algorithmName(current) : algorithm,
-      adaptiveSwitches: table.adaptiveSwitches(poolSlot),
+      adaptiveSwitches: table.pools.adaptiveSwitches(poolSlot),
       retries: pool.retries,
-      queued: table.poolQueued(poolSlot),
+      queued: table.pools.queued(poolSlot),
       backends: keys,
       up,
       total: pool.backends.length,
@@ -68,20 +71,21 @@ export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
 
   const listeners: ListenerSnapshot[] = config.listeners.map((l) => {
     const slot = topology.listeners.get(l.name)!;
-    const c = table.listenerCounters(slot);
+    const c = table.listeners.counters(slot);
     return {
       name: l.name,
       bind: l.bind.text,
       pool: l.pool,
-      enabled: table.listenerEnabled(slot),
-      active: table.listenerActive(slot),
-      maxConnections: table.listenerMaxConnections(slot),
+      enabled: table.listeners.enabled(slot),
+      active: table.listeners.active(slot),
+      maxConnections: table.listeners.maxConnections(slot),
       accepted: c.accepted,
       bytesIn: c.bytesIn,
       bytesOut: c.bytesOut,
       rejected: c.rejected,
       protocols: c.protocols,
       rates: src.counterRates.get(`listener/${l.name}`),
+      ...src.listenerStatus(l.name),
     };
   });
 
@@ -105,25 +109,25 @@ function backendSnapshot(
   removed: boolean,
 ): BackendSnapshot {
   const t = src.table;
-  const c = t.backendCounters(slot);
+  const c = t.backendStats.counters(slot);
   const w = src.backendRates.window(slot);
-  const check = t.lastCheck(slot);
-  const agent = t.agent(slot);
+  const check = t.backends.lastCheck(slot);
+  const agent = t.backends.agent(slot);
   const health = src.health(slot);
   return {
     key: b.key,
     pool: pool.name,
     name: b.name,
     address: b.address.text,
-    admin: ADMIN_NAMES[t.adminState(slot)],
-    op: OP_NAMES[t.opState(slot)],
-    cause: CAUSE_NAMES[t.lastCause(slot)],
-    lastChange: t.lastChange(slot),
-    weight: t.weight(slot),
-    effectiveWeight: t.effectiveWeight(slot),
-    backup: t.isBackup(slot),
-    active: t.active(slot),
-    maxConnections: t.maxConnections(slot),
+    admin: ADMIN_NAMES[t.backends.adminState(slot)],
+    op: OP_NAMES[t.backends.opState(slot)],
+    cause: CAUSE_NAMES[t.backends.lastCause(slot)],
+    lastChange: t.backends.lastChange(slot),
+    weight: t.backends.weight(slot),
+    effectiveWeight: t.backends.effectiveWeight(slot),
+    backup: t.backends.isBackup(slot),
+    active: t.backends.active(slot),
+    maxConnections: t.backends.maxConnections(slot),
     connections: c.connections,
     bytesIn: c.bytesIn,
     bytesOut: c.bytesOut,
@@ -132,8 +136,8 @@ function backendSnapshot(
     passiveFailures: c.passiveFailures,
     passiveEjectionsRefused: health.passiveEjectionsRefused,
     rates: w.rates,
-    ewmaConnectMs: round3(t.ewmaConnect(slot)),
-    ewmaFirstByteMs: round3(t.ewmaFirstByte(slot)),
+    ewmaConnectMs: round3(t.backends.ewmaConnect(slot)),
+    ewmaFirstByteMs: round3(t.backends.ewmaFirstByte(slot)),
     connectMs: w.connectMs,
     firstByteMs: w.firstByteMs,
     check: {
@@ -158,4 +162,24 @@ function finiteOrNull(n: number): number | null {
 
 function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
+}
+
+/** The workers as snapshots show them: the supervisor's view of each thread and its stripe in the table. */
+export function workerSnapshots(
+  table: Table,
+  threads: readonly { id: number; threadId: number; alive: boolean }[],
+): WorkerSnapshot[] {
+  return threads.map((w) => {
+    const s = table.workers.stats(w.id);
+    return {
+      id: w.id,
+      threadId: w.threadId,
+      alive: w.alive,
+      starts: s.starts,
+      active: s.active,
+      accepted: s.accepted,
+      loopLagMs: round3(s.loopLagMs),
+      cpuSeconds: round3(s.cpuUser + s.cpuSystem),
+    };
+  });
 }

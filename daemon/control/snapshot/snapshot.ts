@@ -8,10 +8,7 @@
 // then, until the client closes, one line per message:
 //   {"id":7,"ok":true,"data":{"type":"snapshot","snapshot":Snapshot}}   every interval
 //   {"id":7,"ok":true,"data":{"type":"event","event":DaemonEvent}}      as they happen
-
-export type AdminStateName = 'ready' | 'drain' | 'maint';
-type OpStateName = 'up' | 'down' | 'starting';
-export type CheckResultName = 'none' | 'ok' | 'failed';
+import type { AdminStateName, CauseName, CheckResultName, OpStateName } from '../../state/names.js';
 
 export interface Percentiles {
   /** milliseconds; NaN-free: 0 when there are no samples */
@@ -37,8 +34,8 @@ export interface BackendSnapshot {
   address: string;
   admin: AdminStateName;
   op: OpStateName;
-  /** why the state last changed: config | health | passive | admin | reload | slow_start */
-  cause: string;
+  /** why the state last changed */
+  cause: CauseName;
   /** ms since epoch */
   lastChange: number;
   weight: number;
@@ -96,6 +93,10 @@ export interface ListenerSnapshot {
   rejected: Record<string, number>;
   protocols: Record<string, number>;
   rates: Rates;
+  /** where workers actually accept for it: `bind`, a previous bind kept after a failed move, or null (not served) */
+  serving: string | null;
+  /** why it is not served as configured ("bind 127.0.0.1:80: listen EADDRINUSE: ... [E_LISTEN]"), or null */
+  error: string | null;
   /** state-table slot; lets the metrics registry read the table directly. Main thread only. */
   slot?: number;
 }
@@ -111,6 +112,14 @@ export interface WorkerSnapshot {
   cpuSeconds: number;
 }
 
+/**
+ * What a reload did. `applied`: the new config runs whole. `partial`: it runs,
+ * except what its errors name (a listener that could not be opened, E_LISTEN);
+ * `show listeners` says what each listener actually serves. `refused`: the
+ * config was invalid; nothing changed.
+ */
+export type ReloadOutcome = 'applied' | 'partial' | 'refused';
+
 export interface InfoSnapshot {
   name: 'netmon';
   version: string;
@@ -123,7 +132,7 @@ export interface InfoSnapshot {
   generation: number;
   reloads: number;
   reloadFailures: number;
-  lastReload: { ok: boolean; time: number; errors: string[] } | null;
+  lastReload: { ok: boolean; outcome: ReloadOutcome; time: number; errors: string[] } | null;
   controlSocket: string;
   metricsListen: string | null;
 }
@@ -167,9 +176,27 @@ export interface Snapshot {
 }
 
 export type DaemonEvent =
-  | { type: 'state'; time: number; backend: string; from: string; to: string; cause: string; detail: string }
+  | {
+      type: 'state';
+      time: number;
+      backend: string;
+      /** an admin state for `ctl set state`, an operational state for health and passive changes */
+      from: AdminStateName | OpStateName;
+      to: AdminStateName | OpStateName;
+      cause: CauseName;
+      detail: string;
+    }
   | { type: 'alert'; time: number; alert: AlertSnapshot }
-  | { type: 'reload'; time: number; ok: boolean; generation: number; errors: string[]; changes: string[] }
+  | {
+      type: 'reload';
+      time: number;
+      ok: boolean;
+      /** applied whole, partial (the config runs except what `errors` names), or refused (nothing changed) */
+      outcome: ReloadOutcome;
+      generation: number;
+      errors: string[];
+      changes: string[];
+    }
   | { type: 'adaptive'; time: number; pool: string; from: string; to: string; reason: string }
   | { type: 'action'; time: number; command: string; ok: boolean; message: string }
   | { type: 'worker'; time: number; worker: number; what: 'started' | 'exited' | 'restarted'; detail: string };

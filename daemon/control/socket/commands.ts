@@ -8,7 +8,7 @@
 // too) and `args` names the arguments (`"args":{"pool":"web"}`).
 import { ALGORITHMS } from '../../config/schema.js';
 import { NetmonError } from '../../errors.js';
-import type { AdminStateName } from '../snapshot/snapshot.js';
+import { ADMIN_NAMES, type AdminStateName } from '../../state/names.js';
 import { parseObject, parseWords, usageOf, type ArgSpec, type Args } from './args.js';
 import type { ControlContext } from './context.js';
 import * as f from './format.js';
@@ -58,7 +58,6 @@ const num = (a: Args, k: string): number => a[k] as number;
 
 const BACKEND: ArgSpec = { name: 'backend', metavar: 'POOL/BACKEND', kind: 'backend' };
 const LISTENER: ArgSpec = { name: 'listener', metavar: 'LISTENER', kind: 'name' };
-const STATES: readonly AdminStateName[] = ['ready', 'drain', 'maint'];
 
 const MIN_SUBSCRIBE_INTERVAL_MS = 100;
 
@@ -153,7 +152,7 @@ const COMMANDS: readonly Command[] = [
   def({
     name: 'set state',
     help: 'admin state of a backend: ready takes traffic, drain keeps its connections but gets no new ones, maint neither',
-    args: [BACKEND, { name: 'state', metavar: 'STATE', kind: 'enum', values: STATES }],
+    args: [BACKEND, { name: 'state', metavar: 'STATE', kind: 'enum', values: ADMIN_NAMES }],
     mutates: true,
     run: (ctx, a) => setState(ctx, str(a, 'backend'), str(a, 'state') as AdminStateName),
     text: (d) => d.message,
@@ -223,14 +222,25 @@ const COMMANDS: readonly Command[] = [
   }),
   def({
     name: 'reload',
-    help: 'reread and apply the config file; answers when done, with what changed or why it was refused',
+    help: 'reread and apply the config file; answers when done, with what changed, what could not be applied (E_LISTEN, E_PLAN) or why it was refused',
     mutates: true,
     run: async (ctx) => {
       const r = await ctx.reload();
-      if (!r.ok) {
+      if (r.outcome === 'refused') {
         throw new NetmonError(
           'E_RELOAD_FAILED',
           ['config refused, the old one keeps running:', ...r.errors.map((e) => '  ' + e)].join('\n'),
+        );
+      }
+      if (r.outcome === 'partial') {
+        throw new NetmonError(
+          r.code ?? 'E_INTERNAL',
+          [
+            `config applied in part, generation ${r.generation}: it runs except`,
+            ...r.errors.map((e) => '  ' + e),
+            'changes:',
+            ...(r.changes.length ? r.changes : ['no changes']).map((c) => '  ' + c),
+          ].join('\n'),
         );
       }
       return r;

@@ -1,15 +1,30 @@
 // What the control socket may ask of the daemon. The Daemon (../daemon.ts) implements it; the
 // socket server and its command table only ever talk to this interface, so they
 // are tested with a fake.
-import type { AdminStateName, DaemonEvent, Snapshot } from '../snapshot/snapshot.js';
+import type { AdminStateName } from '../../state/names.js';
+import type { DaemonEvent, ReloadOutcome, Snapshot } from '../snapshot/snapshot.js';
+import type { ErrorCode } from '../../errors.js';
 
 export interface ReloadResult {
+  /** true only when the outcome is `applied` */
   ok: boolean;
+  outcome: ReloadOutcome;
+  /**
+   * null when applied; refused: E_RELOAD_FAILED; partial: E_LISTEN (a bind
+   * failed), E_PLAN (a worker could not apply a listener's plan and closed it)
+   * or E_INTERNAL (the workers did not confirm in time)
+   */
+  code: ErrorCode | null;
   generation: number;
-  /** formatted config errors ("file:line: key: message [CODE]") when !ok */
+  /**
+   * refused: the formatted config errors ("file:line: key: message [CODE]");
+   * partial: what did not apply ("listener extra: bind ...: address already in use ... [E_LISTEN]; not serving")
+   */
   errors: string[];
-  /** human summary of what changed ("backend web/b4 added", ...) when ok */
+  /** human summary of what changed ("backend web/b4 added", ...) unless refused */
   changes: string[];
+  /** every changed key path ("listener.main.bind", "pool.web.backend.b1.weight", "log.level") unless refused */
+  keys: string[];
 }
 
 export interface ClientStats {

@@ -36,7 +36,8 @@ export function formatInfo(d: InfoData): string {
     ['Loop lag', `${d.process.loopLagMs.toFixed(1)}ms`],
   ];
   const r = d.lastReload;
-  pairs.push(['Last reload', r === null ? 'none' : `${r.ok ? 'ok' : 'FAILED'} at ${time(r.time)}`]);
+  const outcome = r === null ? '' : r.outcome === 'applied' ? 'ok' : r.outcome === 'partial' ? 'PARTIAL' : 'FAILED';
+  pairs.push(['Last reload', r === null ? 'none' : `${outcome} at ${time(r.time)}`]);
   const lines = [keyValues(pairs)];
   if (r !== null && !r.ok) for (const e of r.errors) lines.push(`  ${e}`);
   return lines.join('\n');
@@ -117,9 +118,9 @@ export function formatListeners(list: ListenerSnapshot[]): string {
   if (list.length === 0) return '(no listeners)';
   const rows = list.map((l) => [
     l.name,
-    l.bind,
+    l.serving !== null && l.serving !== l.bind ? `${l.bind} (serving ${l.serving})` : l.bind,
     l.pool,
-    l.enabled ? 'enabled' : 'DISABLED',
+    l.serving === null ? 'NOT SERVING' : l.enabled ? 'enabled' : 'DISABLED',
     String(l.active) + (l.maxConnections > 0 ? `/${l.maxConnections}` : ''),
     rate(l.rates.connections),
     String(l.accepted),
@@ -127,18 +128,13 @@ export function formatListeners(list: ListenerSnapshot[]): string {
     bytes(l.bytesOut),
     String(Object.values(l.rejected).reduce((a, b) => a + b, 0)),
   ]);
-  return table(['LISTENER', 'BIND', 'POOL', 'STATE', 'ACTIVE', 'CONN/S', 'ACCEPTED', 'IN', 'OUT', 'REJECTED'], rows, [
-    'left',
-    'left',
-    'left',
-    'left',
-    'right',
-    'right',
-    'right',
-    'right',
-    'right',
-    'right',
-  ]);
+  const out = table(
+    ['LISTENER', 'BIND', 'POOL', 'STATE', 'ACTIVE', 'CONN/S', 'ACCEPTED', 'IN', 'OUT', 'REJECTED'],
+    rows,
+    ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
+  );
+  const errors = list.filter((l) => l.error !== null).map((l) => `  ${l.name}: ${l.error}`);
+  return errors.length > 0 ? [out, ...errors].join('\n') : out;
 }
 
 function formatWorkers(list: WorkerSnapshot[]): string {
@@ -208,9 +204,12 @@ export function eventLine(e: DaemonEvent): string {
     case 'alert':
       return `${at} alert    ${e.alert.name} ${e.alert.subject} ${e.alert.state}: ${e.alert.message}`;
     case 'reload':
-      return e.ok
-        ? `${at} reload   ok, generation ${e.generation}${e.changes.length ? ': ' + e.changes.join('; ') : ''}`
-        : `${at} reload   FAILED: ${e.errors.join('; ')}`;
+      if (e.outcome === 'refused') return `${at} reload   FAILED: ${e.errors.join('; ')}`;
+      return (
+        `${at} reload   ${e.ok ? 'ok' : 'PARTIAL'}, generation ${e.generation}` +
+        (e.changes.length ? ': ' + e.changes.join('; ') : '') +
+        (e.ok ? '' : `; not applied: ${e.errors.join('; ')}`)
+      );
     case 'adaptive':
       return `${at} adaptive ${e.pool} ${e.from} -> ${e.to} (${e.reason})`;
     case 'action':

@@ -3,11 +3,12 @@
 // demo config's. The choice and the reason travel with the path, so an error can
 // say what was tried.
 import { existsSync } from 'node:fs';
+import { DEFAULT_CONTROL_SOCKET, DEMO_CONTROL_SOCKET } from '../../config/defaults.js';
 
 /** the packaged service's socket (systemd RuntimeDirectory=netmon) */
-export const DEFAULT_SOCKET = '/run/netmon/netmon.sock';
+export const DEFAULT_SOCKET = DEFAULT_CONTROL_SOCKET;
 /** the embedded demo config's socket */
-export const DEMO_SOCKET = '/tmp/netmon.sock';
+export const DEMO_SOCKET = DEMO_CONTROL_SOCKET;
 
 export interface SocketChoice {
   path: string;

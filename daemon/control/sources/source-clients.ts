@@ -3,11 +3,12 @@
 // memory: no message to any worker, so a busy or restarting worker cannot
 // stall a command, and the answer is current, not a periodic copy.
 import type { ClientStats } from '../socket/context.js';
-import type { Config } from '../../config/schema.js';
+import { touches, type ConfigDiff } from '../topology/diff.js';
 import { log } from '../../log.js';
-import { Table, type SourceRecord } from '../../state/table.js';
-import { formatV4, formatV6 } from '../../data/edge/ip.js';
-import { sourceClock, sourceDemand } from '../../data/edge/source-limits.js';
+import type { Table } from '../../state/table.js';
+import { type SourceRecord, sourceTagStable } from '../../state/sources.js';
+import { formatIp, ipFromWords } from '../../data/edge/ip.js';
+import { sourceClock, sourceDemand, sourceQuota } from '../../data/edge/source-limits.js';
 
 interface ClientLike {
   active: number;
@@ -26,9 +27,9 @@ function worse(a: ClientLike, b: ClientLike): number {
  * milliseconds for 2^20 entries, on demand only.
  */
 export function readClients(table: Table, listeners: Iterable<number>, limit: number): ClientStats[] {
-  if (limit <= 0 || table.sourceCapacity === 0) return [];
+  if (limit <= 0 || table.sources.capacity === 0) return [];
   const owners = new Set<number>();
-  for (const l of listeners) owners.add(table.sourceOwnerWord(l));
+  for (const l of listeners) owners.add(table.sources.ownerWord(l));
   const rec: SourceRecord = {
     owner: 0,
     family: 4,
@@ -39,8 +40,8 @@ export function readClients(table: Table, listeners: Iterable<number>, limit: nu
     rejected: 0,
   };
   const merged = new Map<string, ClientStats>();
-  for (let i = 0; i < table.sourceCapacity; i++) {
-    if (!table.readSource(i, rec) || !owners.has(rec.owner)) continue;
+  for (let i = 0; i < table.sources.capacity; i++) {
+    if (!table.sources.read(i, rec) || !owners.has(rec.owner)) continue;
     if (rec.active === 0 && rec.connections === 0 && rec.rejected === 0) continue;
     const address = recordText(rec);
     const prev = merged.get(address);
@@ -71,12 +72,8 @@ function selectTop<T extends ClientLike>(items: Iterable<T>, k: number): T[] {
 }
 
 function recordText(r: SourceRecord): string {
-  if (r.family === 4) {
-    const t = formatV4(r.words[0]);
-    return r.prefix < 32 ? `${t}/${r.prefix}` : t;
-  }
-  const t = formatV6(r.words);
-  return r.prefix < 128 ? `${t}/${r.prefix}` : t;
+  const t = formatIp(ipFromWords(r.family, r.words));
+  return r.prefix < (r.family === 4 ? 32 : 128) ? `${t}/${r.prefix}` : t;
 }
 
 /** How often, at most, the untracked-sources warning is logged per listener. */
@@ -98,6 +95,8 @@ export interface SourceListener {
 export class SourceWatch {
   private readonly seen = new Map<string, { degraded: number; warnedAt: number }>();
   private readonly clock: () => number;
+  /** the config's listeners, with their slots and quotas */
+  private listeners: SourceListener[] = [];
 
   /** `clock`: the source clock, sourceClock(table) unless a test drives time */
   constructor(
@@ -107,9 +106,27 @@ export class SourceWatch {
     this.clock = clock ?? sourceClock(table);
   }
 
-  tick(listeners: readonly SourceListener[], now: number): void {
-    this.trim(listeners);
-    this.warnDegraded(listeners, now);
+  /**
+   * The per-source tables' share of a reload: the listeners to watch and
+   * their quotas from the new config, and a warning when the listeners now ask
+   * for more entries than the table (sized at start) holds.
+   */
+  apply(d: ConfigDiff, slotOf: (listener: string) => number): void {
+    this.listeners = d.next.listeners.map((l) => ({ name: l.name, slot: slotOf(l.name), quota: sourceQuota(l.edge) }));
+    const grows =
+      d.listeners.added.length > 0 || d.listeners.changed.some((c) => touches(c, 'source_limits', 'allow', 'deny'));
+    const want = sourceDemand(d.next);
+    if (d.prev !== null && grows && want > this.table.sources.capacity) {
+      log.warn('per-source table smaller than the configured table_size total; restart to resize it', {
+        configured: want,
+        capacity: this.table.sources.capacity,
+      });
+    }
+  }
+
+  tick(now: number): void {
+    this.trim(this.listeners);
+    this.warnDegraded(this.listeners, now);
   }
 
   /**
@@ -125,15 +142,15 @@ export class SourceWatch {
       { slot: number; excess: number; idle: Array<{ i: number; tag: number; seen: number }> }
     >();
     for (const l of listeners) {
-      const excess = t.sourceEntries(l.slot) - l.quota;
-      if (excess > 0) over.set(t.sourceOwnerWord(l.slot), { slot: l.slot, excess, idle: [] });
+      const excess = t.sources.entries(l.slot) - l.quota;
+      if (excess > 0) over.set(t.sources.ownerWord(l.slot), { slot: l.slot, excess, idle: [] });
     }
     if (over.size === 0) return;
-    for (let i = 0; i < t.sourceCapacity; i++) {
-      const o = over.get(t.sourceOwner(i));
-      if (o === undefined || t.sourceBusy(i)) continue;
-      const tag = t.sourceTag(i);
-      if (Table.sourceTagStable(tag)) o.idle.push({ i, tag, seen: t.sourceSeen(i) });
+    for (let i = 0; i < t.sources.capacity; i++) {
+      const o = over.get(t.sources.owner(i));
+      if (o === undefined || t.sources.busy(i)) continue;
+      const tag = t.sources.tag(i);
+      if (sourceTagStable(tag)) o.idle.push({ i, tag, seen: t.sources.seen(i) });
     }
     const now = this.clock();
     for (const o of over.values()) {
@@ -141,9 +158,9 @@ export class SourceWatch {
       for (const e of o.idle) {
         if (o.excess === 0) break;
         // replaced since the scan: its tag moved on, and the claim fails
-        if (!t.trimSource(e.i, e.tag)) continue;
-        t.addSourceEntries(o.slot, -1);
-        t.countSourceEviction(o.slot);
+        if (!t.sources.trim(e.i, e.tag)) continue;
+        t.sources.addEntries(o.slot, -1);
+        t.sources.countEviction(o.slot);
         o.excess--;
       }
     }
@@ -153,7 +170,7 @@ export class SourceWatch {
     const keep = new Set<string>();
     for (const { name, slot } of listeners) {
       keep.add(name);
-      const s = this.table.sourceListenerStats(slot);
+      const s = this.table.sources.listenerStats(slot);
       const prev = this.seen.get(name);
       if (!prev) {
         this.seen.set(name, { degraded: s.degraded, warnedAt: -Infinity });
@@ -166,22 +183,11 @@ export class SourceWatch {
         untracked: s.degraded - prev.degraded,
         untracked_total: s.degraded,
         entries: s.entries,
-        capacity: this.table.sourceCapacity,
+        capacity: this.table.sources.capacity,
       });
       prev.degraded = s.degraded;
       prev.warnedAt = now;
     }
     for (const name of this.seen.keys()) if (!keep.has(name)) this.seen.delete(name);
-  }
-
-  /** After a reload: warn when the listeners now ask for more entries than the table (sized at start) holds. */
-  checkConfig(config: Config): void {
-    const want = sourceDemand(config);
-    if (want > this.table.sourceCapacity) {
-      log.warn('per-source table smaller than the configured table_size total; restart to resize it', {
-        configured: want,
-        capacity: this.table.sourceCapacity,
-      });
-    }
   }
 }

@@ -1,10 +1,17 @@
-// Applying a config generation to the table: slots for what is new, updates for
-// what changed, drain for what was removed. Used for the first config (applied
-// over nothing) and for every reload, so both follow one path.
+// The table's share of a reload: slots for what is new, updates for what
+// changed, drain for what was removed, all from one ConfigDiff (diff.ts). The
+// first config is applied the same way, as a diff from nothing. A removed
+// listener, pool or backend keeps its slot until the connections that hold it
+// are gone (a slot reused earlier would be zeroed under them); one that comes
+// back meanwhile gets its slot, state and counters back.
+// The topology is the one writer of a backend's configured weight (the config,
+// or `set weight`); its effective weight is slow start's (health/slow-start.ts).
 import type { AlgorithmName, BackendConfig, Config, PoolConfig } from '../../config/schema.js';
-import { AdminState, Cause, OpState, type Table } from '../../state/table.js';
+import { AdminState, Cause, OpState } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
 import { algorithmId } from '../../data/balance/index.js';
 import { NamedSlots } from './slots.js';
+import { touches, type ConfigDiff } from './diff.js';
 import type { ListenerPlan, PoolPlan, WorkerPlan } from '../../data/plan.js';
 
 /** A backend removed by a reload, finishing its connections before its slot is freed. */
@@ -21,6 +28,10 @@ export class Topology {
   config: Config | null = null;
   generation = 0;
   readonly removed = new Map<string, RemovedBackend>();
+  /** listeners removed by a reload whose connections are still open: name -> slot */
+  readonly removedListeners = new Map<string, number>();
+  /** pools removed by a reload with connections still in their queue: name -> slot */
+  readonly removedPools = new Map<string, number>();
   /** backend key -> its config, for the current generation */
   readonly backendConfig = new Map<string, { pool: PoolConfig; backend: BackendConfig }>();
   /** listener name -> listening fd passed by systemd (socket activation) */
@@ -39,162 +50,184 @@ export class Topology {
   fits(next: Config): string | null {
     const need = (cur: NamedSlots, names: string[]): number =>
       names.filter((n) => cur.get(n) === undefined).length - cur.freeCount();
-    const keys = next.pools.flatMap((p) => p.backends.map((b) => b.key));
     if (
       need(
         this.listeners,
         next.listeners.map((l) => l.name),
       ) > 0
-    )
-      return 'more listeners than the table holds';
+    ) {
+      return 'more listeners than the table holds (removed ones with open connections count)';
+    }
     if (
       need(
         this.pools,
         next.pools.map((p) => p.name),
       ) > 0
-    )
-      return 'more pools than the table holds';
+    ) {
+      return 'more pools than the table holds (removed ones with queued connections count)';
+    }
+    const keys = next.pools.flatMap((p) => p.backends.map((b) => b.key));
     if (need(this.backends, keys) > 0) return 'more backends than the table holds (removed ones still draining count)';
     return null;
   }
 
-  /** Apply `next` and return the human summary of what changed. Main thread only. */
-  apply(next: Config, now: number): string[] {
-    const prev = this.config;
-    const t = this.table;
+  /** Apply the table's share of `d` and return the human summary of it. Main thread only. */
+  apply(d: ConfigDiff, now: number): string[] {
     const changes: string[] = [];
     const generation = ++this.generation;
-
-    if (prev && prev.workers !== next.workers)
-      changes.push(`workers ${prev.workers} -> ${next.workers} takes effect at the next restart`);
-    if (prev && prev.control.socket !== next.control.socket) {
-      changes.push(`control socket ${prev.control.socket} -> ${next.control.socket} takes effect at the next restart`);
-    }
-
-    // pools
-    const prevPools = new Map((prev?.pools ?? []).map((p) => [p.name, p]));
-    for (const pool of next.pools) {
-      const [slot, isNew] = this.pools.ensure(pool.name);
-      const old = prevPools.get(pool.name);
-      if (isNew) {
-        t.initPool(slot, algorithmId(pool.algorithm));
-        changes.push(`pool ${pool.name} added`);
-      } else if (old && old.algorithm !== pool.algorithm) {
-        // the config changed this item: it wins over a run-time `set algorithm`
-        t.setPoolAlgorithm(slot, algorithmId(pool.algorithm));
-        changes.push(`pool ${pool.name} algorithm ${old.algorithm} -> ${pool.algorithm}`);
-      }
-    }
-    for (const name of [...this.pools.names()]) {
-      if (!next.pools.some((p) => p.name === name)) {
-        t.freePool(this.pools.get(name)!);
-        this.pools.release(name);
-        changes.push(`pool ${name} removed`);
-      }
-    }
-
-    // backends
-    const prevBackends = new Map(this.backendConfig);
-    this.backendConfig.clear();
-    for (const pool of next.pools) {
-      const poolSlot = this.pools.get(pool.name)!;
-      for (const b of pool.backends) {
-        this.backendConfig.set(b.key, { pool, backend: b });
-        const old = prevBackends.get(b.key)?.backend;
-        const returning = this.removed.get(b.key);
-        const [slot, isNew] = this.backends.ensure(b.key);
-        if (isNew) {
-          t.initBackend(
-            slot,
-            {
-              pool: poolSlot,
-              weight: b.weight,
-              maxConnections: b.maxConnections,
-              backup: b.backup,
-              generation,
-              op: OpState.Up,
-            },
-            now,
-          );
-          changes.push(`backend ${b.key} added (${b.address.text}, weight ${b.weight})`);
-          continue;
-        }
-        t.setBackendGeneration(slot, generation);
-        if (returning) {
-          this.removed.delete(b.key);
-          if (t.adminState(slot) === AdminState.Drain && t.lastCause(slot) === Cause.Reload) {
-            t.setAdminState(slot, AdminState.Ready, Cause.Reload, now);
-          }
-          changes.push(`backend ${b.key} restored`);
-        }
-        const before = old ?? returning?.backend;
-        if (before && before.weight !== b.weight) {
-          t.setWeight(slot, b.weight, scaleEffective(t.effectiveWeight(slot), t.weight(slot), b.weight));
-          changes.push(`backend ${b.key} weight ${before.weight} -> ${b.weight}`);
-        }
-        if (!before || before.maxConnections !== b.maxConnections) t.setMaxConnections(slot, b.maxConnections);
-        if (!before || before.backup !== b.backup) t.setBackup(slot, b.backup);
-        if (before && before.address.text !== b.address.text) {
-          changes.push(`backend ${b.key} address ${before.address.text} -> ${b.address.text}`);
-        }
-      }
-    }
-    for (const [key, { pool, backend }] of prevBackends) {
-      if (this.backendConfig.has(key)) continue;
-      const slot = this.backends.get(key)!;
-      // removed backends drain: no new connections, existing ones finish
-      t.setAdminState(slot, AdminState.Drain, Cause.Reload, now);
-      this.removed.set(key, { slot, pool: pool.name, backend });
-      changes.push(`backend ${key} removed (draining ${t.active(slot)} connections)`);
-    }
-
-    // listeners
-    const prevListeners = new Map((prev?.listeners ?? []).map((l) => [l.name, l]));
-    for (const l of next.listeners) {
-      const [slot, isNew] = this.listeners.ensure(l.name);
-      const old = prevListeners.get(l.name);
-      if (isNew) {
-        t.resetListener(slot);
-        t.initListener(slot, l.maxConnections);
-        changes.push(`listener ${l.name} added on ${l.bind.text}`);
-      } else {
-        t.setListenerMaxConnections(slot, l.maxConnections);
-        if (old && old.bind.text !== l.bind.text) {
-          changes.push(
-            this.activated.has(l.name)
-              ? `listener ${l.name} bind change ignored: it serves the socket passed by systemd`
-              : `listener ${l.name} moved ${old.bind.text} -> ${l.bind.text}`,
-          );
-        }
-        if (old && old.pool !== l.pool) changes.push(`listener ${l.name} pool ${old.pool} -> ${l.pool}`);
-      }
-    }
-    for (const name of [...this.listeners.names()]) {
-      if (!next.listeners.some((l) => l.name === name)) {
-        t.freeListener(this.listeners.get(name)!);
-        this.listeners.release(name);
-        // a passed socket is closed with its listener: its fd number must never be used again
-        this.activated.delete(name);
-        changes.push(`listener ${name} removed`);
-      }
-    }
-
-    this.config = next;
-    t.setGeneration(generation);
+    this.applyPools(d, changes);
+    this.applyBackends(d, generation, now, changes);
+    this.applyListeners(d, changes);
+    this.config = d.next;
+    this.table.header.setGeneration(generation);
     return changes;
   }
 
-  /** Free the slots of removed backends whose last connection has ended. */
+  private applyPools(d: ConfigDiff, changes: string[]): void {
+    const t = this.table;
+    for (const pool of d.pools.added) {
+      const [slot, isNew] = this.pools.ensure(pool.name);
+      if (isNew) {
+        t.pools.init(slot, algorithmId(pool.algorithm));
+        changes.push(`pool ${pool.name} added`);
+      } else {
+        // back before its queue emptied: its slot, counters and queue are kept
+        this.removedPools.delete(pool.name);
+        t.pools.setAlgorithm(slot, algorithmId(pool.algorithm));
+        changes.push(`pool ${pool.name} restored`);
+      }
+    }
+    for (const c of d.pools.changed) {
+      if (!touches(c, 'algorithm')) continue;
+      // the config changed this item: it wins over a run-time `set algorithm`
+      t.pools.setAlgorithm(this.pools.get(c.name)!, algorithmId(c.after.algorithm));
+      changes.push(`pool ${c.name} algorithm ${c.before.algorithm} -> ${c.after.algorithm}`);
+    }
+    for (const pool of d.pools.removed) {
+      this.removedPools.set(pool.name, this.pools.get(pool.name)!);
+      changes.push(`pool ${pool.name} removed`);
+    }
+  }
+
+  private applyBackends(d: ConfigDiff, generation: number, now: number, changes: string[]): void {
+    const t = this.table;
+    this.backendConfig.clear();
+    for (const pool of d.next.pools)
+      for (const backend of pool.backends) this.backendConfig.set(backend.key, { pool, backend });
+    for (const { pool, backend: b } of d.backends.added) {
+      const [slot, isNew] = this.backends.ensure(b.key);
+      if (isNew) {
+        const init = { weight: b.weight, maxConnections: b.maxConnections, backup: b.backup, generation };
+        t.backends.init(slot, { ...init, pool: this.pools.get(pool.name)!, op: OpState.Up }, now);
+        changes.push(`backend ${b.key} added (${b.address.text}, weight ${b.weight})`);
+        continue;
+      }
+      // back while still draining from its removal: the slot keeps its state and counters
+      const returning = this.removed.get(b.key)!;
+      this.removed.delete(b.key);
+      if (t.backends.adminState(slot) === AdminState.Drain && t.backends.lastCause(slot) === Cause.Reload) {
+        t.backends.setAdminState(slot, AdminState.Ready, Cause.Reload, now);
+      }
+      changes.push(`backend ${b.key} restored`);
+      this.applyBackend(slot, returning.backend, b, changes);
+    }
+    for (const c of d.backends.changed)
+      this.applyBackend(this.backends.get(c.name)!, c.before.backend, c.after.backend, changes);
+    for (const b of d.next.pools.flatMap((p) => p.backends))
+      t.backends.setGeneration(this.backends.get(b.key)!, generation);
+    for (const { pool, backend } of d.backends.removed) {
+      const slot = this.backends.get(backend.key)!;
+      // removed backends drain: no new connections, existing ones finish
+      t.backends.setAdminState(slot, AdminState.Drain, Cause.Reload, now);
+      this.removed.set(backend.key, { slot, pool: pool.name, backend });
+      changes.push(`backend ${backend.key} removed (draining ${t.backends.active(slot)} connections)`);
+    }
+  }
+
+  /** What the config changed on a backend that keeps its slot; a run-time weight is kept unless the weight key changed. */
+  private applyBackend(slot: number, before: BackendConfig, b: BackendConfig, changes: string[]): void {
+    const t = this.table;
+    if (before.weight !== b.weight) {
+      t.backends.setConfiguredWeight(slot, b.weight);
+      changes.push(`backend ${b.key} weight ${before.weight} -> ${b.weight}`);
+    }
+    if (before.maxConnections !== b.maxConnections) t.backends.setMaxConnections(slot, b.maxConnections);
+    if (before.backup !== b.backup) t.backends.setBackup(slot, b.backup);
+    if (before.address.text !== b.address.text) {
+      changes.push(`backend ${b.key} address ${before.address.text} -> ${b.address.text}`);
+    }
+  }
+
+  private applyListeners(d: ConfigDiff, changes: string[]): void {
+    const t = this.table;
+    for (const l of d.listeners.added) {
+      const [slot, isNew] = this.listeners.ensure(l.name);
+      if (isNew) {
+        t.listeners.reset(slot);
+        t.listeners.init(slot, l.maxConnections);
+        changes.push(`listener ${l.name} added on ${l.bind.text}`);
+      } else {
+        // back while its connections were still open: counters and enabled state are kept
+        this.removedListeners.delete(l.name);
+        t.listeners.setMaxConnections(slot, l.maxConnections);
+        changes.push(`listener ${l.name} restored on ${l.bind.text}`);
+      }
+    }
+    for (const c of d.listeners.changed) {
+      const slot = this.listeners.get(c.name)!;
+      if (touches(c, 'max_connections')) t.listeners.setMaxConnections(slot, c.after.maxConnections);
+      if (touches(c, 'bind')) {
+        changes.push(
+          this.activated.has(c.name)
+            ? `listener ${c.name} bind change ignored: it serves the socket passed by systemd`
+            : `listener ${c.name} moved ${c.before.bind.text} -> ${c.after.bind.text}`,
+        );
+      }
+      if (touches(c, 'pool')) changes.push(`listener ${c.name} pool ${c.before.pool} -> ${c.after.pool}`);
+    }
+    for (const l of d.listeners.removed) {
+      this.removedListeners.set(l.name, this.listeners.get(l.name)!);
+      // a passed socket is closed with its listener: its fd number must never be used again
+      this.activated.delete(l.name);
+      changes.push(`listener ${l.name} removed`);
+    }
+  }
+
+  /**
+   * Free the slots of removed items whose last connection is gone: backends
+   * with none open, listeners with none open, pools with none queued.
+   * Returns what was freed ("backend web/b1", "listener extra", "pool old").
+   */
   reapRemoved(): string[] {
+    const t = this.table;
     const freed: string[] = [];
     for (const [key, r] of this.removed) {
-      if (this.table.active(r.slot) > 0) continue;
-      this.table.freeBackend(r.slot);
+      if (t.backends.active(r.slot) > 0) continue;
+      t.backends.free(r.slot);
       this.backends.release(key);
       this.removed.delete(key);
-      freed.push(key);
+      freed.push(`backend ${key}`);
+    }
+    for (const [name, slot] of this.removedListeners) {
+      if (t.listeners.active(slot) > 0) continue;
+      t.listeners.free(slot);
+      this.listeners.release(name);
+      this.removedListeners.delete(name);
+      freed.push(`listener ${name}`);
+    }
+    for (const [name, slot] of this.removedPools) {
+      if (t.pools.queued(slot) > 0) continue;
+      t.pools.free(slot);
+      this.pools.release(name);
+      this.removedPools.delete(name);
+      freed.push(`pool ${name}`);
     }
     return freed;
+  }
+
+  /** The configured weight of a live backend, as `set weight` changes it at run time. */
+  setConfiguredWeight(slot: number, weight: number): void {
+    this.table.backends.setConfiguredWeight(slot, weight);
   }
 
   plan(): WorkerPlan {
@@ -208,7 +241,7 @@ export class Topology {
       queueSize: p.queueSize,
       queueTimeout: p.timeouts.queue,
       passiveFailures: p.passive.consecutiveFailures,
-      sendProxy: sendProxyOf(p),
+      sendProxy: p.sendProxy,
       members: p.backends.map((b) => ({
         slot: this.backends.get(b.key)!,
         key: b.key,
@@ -232,14 +265,4 @@ export class Topology {
   poolAlgorithmName(pool: string): AlgorithmName | undefined {
     return this.config?.pools.find((p) => p.name === pool)?.algorithm;
   }
-}
-
-function scaleEffective(effective: number, configured: number, next: number): number {
-  if (configured <= 0 || effective >= configured) return next;
-  return Math.max(1, Math.round((effective / configured) * next));
-}
-
-function sendProxyOf(p: PoolConfig): 'off' | 'v1' | 'v2' {
-  const v = (p as { sendProxy?: 'off' | 'v1' | 'v2' }).sendProxy;
-  return v ?? 'off';
 }

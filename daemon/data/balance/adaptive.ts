@@ -21,7 +21,7 @@ class Adaptive implements Balancer {
 
   constructor(input: BalancerInput) {
     this.input = input;
-    this.current = input.table.adaptiveCurrent(input.pool);
+    this.current = input.table.pools.adaptiveCurrent(input.pool);
     this.delegate = STRATEGIES[adaptiveStrategy(this.current)].create(input);
   }
 
@@ -31,7 +31,7 @@ class Adaptive implements Balancer {
   }
 
   pick(ctx: PickContext): number {
-    const now = this.input.table.adaptiveCurrent(this.input.pool);
+    const now = this.input.table.pools.adaptiveCurrent(this.input.pool);
     if (now !== this.current) {
       this.current = now;
       this.delegate = STRATEGIES[adaptiveStrategy(now)].create(this.input);

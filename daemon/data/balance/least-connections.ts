@@ -19,7 +19,7 @@ class LeastConnections implements Balancer {
     this.slots = Int32Array.from(input.members, (m) => m.slot);
     this.weights = Int32Array.from(input.members, (m) => Math.max(1, m.weight));
     this.table = input.table;
-    this.rotor = input.members.length > 1 ? input.table.nextCursor(input.pool) : 0;
+    this.rotor = input.members.length > 1 ? input.table.pools.nextCursor(input.pool) : 0;
   }
 
   pick(ctx: PickContext): number {
@@ -38,7 +38,7 @@ class LeastConnections implements Balancer {
       if (i >= n) i -= n;
       const slot = this.slots[i]!;
       if (checkAvoid && avoided(ctx, slot)) continue;
-      const load = table.active(slot) + 1;
+      const load = table.backends.active(slot) + 1;
       const w = this.weights[i]!;
       if (best < 0 || load * bestWeight < bestLoad * w) {
         best = slot;

@@ -14,7 +14,7 @@ class LeastResponseTime implements Balancer {
     this.slots = Int32Array.from(input.members, (m) => m.slot);
     this.weights = Int32Array.from(input.members, (m) => Math.max(1, m.weight));
     this.table = input.table;
-    this.rotor = input.members.length > 1 ? input.table.nextCursor(input.pool) : 0;
+    this.rotor = input.members.length > 1 ? input.table.pools.nextCursor(input.pool) : 0;
   }
 
   pick(ctx: PickContext): number {
@@ -28,9 +28,9 @@ class LeastResponseTime implements Balancer {
     let fastest = Infinity;
     for (let i = 0; i < n; i++) {
       const slot = this.slots[i]!;
-      const connect = table.ewmaConnect(slot);
+      const connect = table.backends.ewmaConnect(slot);
       if (connect > 0) {
-        const t = connect + table.ewmaFirstByte(slot);
+        const t = connect + table.backends.ewmaFirstByte(slot);
         if (t < fastest) fastest = t;
       }
     }
@@ -45,9 +45,9 @@ class LeastResponseTime implements Balancer {
       if (i >= n) i -= n;
       const slot = this.slots[i]!;
       if (checkAvoid && avoided(ctx, slot)) continue;
-      const connect = table.ewmaConnect(slot);
-      const t = connect > 0 ? connect + table.ewmaFirstByte(slot) : fastest;
-      const score = (t * (table.active(slot) + 1)) / this.weights[i]!;
+      const connect = table.backends.ewmaConnect(slot);
+      const t = connect > 0 ? connect + table.backends.ewmaFirstByte(slot) : fastest;
+      const score = (t * (table.backends.active(slot) + 1)) / this.weights[i]!;
       if (score < bestScore) {
         best = slot;
         bestScore = score;

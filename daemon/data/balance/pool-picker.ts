@@ -67,7 +67,7 @@ export class PoolPicker {
   /** The strategy picks use: differs from `algorithm` only for adaptive. */
   get activeAlgorithm(): AlgorithmName {
     const a = this.algorithm;
-    return a === 'adaptive' ? adaptiveStrategy(this.table.adaptiveCurrent(this.pool)) : a;
+    return a === 'adaptive' ? adaptiveStrategy(this.table.pools.adaptiveCurrent(this.pool)) : a;
   }
 
   /** Which tier picks come from now. */
@@ -100,7 +100,7 @@ export class PoolPicker {
     const table = this.table;
     const first = this.balancer.pick(ctx);
     if (first < 0) return this.fail('no_backend');
-    if (table.acquire(worker, first)) {
+    if (table.backends.acquire(worker, first)) {
       this.lastFailure = null;
       return first;
     }
@@ -110,8 +110,8 @@ export class PoolPicker {
   /** Rebuild the balancer if the pool changed since the last build. */
   refresh(): void {
     const table = this.table;
-    const version = table.poolVersion(this.pool);
-    const algorithmId = table.poolAlgorithm(this.pool);
+    const version = table.pools.version(this.pool);
+    const algorithmId = table.pools.algorithm(this.pool);
     if (version !== this.version || algorithmId !== this.algorithmId) this.rebuild(version, algorithmId);
   }
 
@@ -133,7 +133,7 @@ export class PoolPicker {
     for (let k = 0; k < repicks; k++) {
       const slot = this.balancer.pick(inner);
       if (slot < 0) break;
-      if (table.acquire(worker, slot)) return this.succeed(slot);
+      if (table.backends.acquire(worker, slot)) return this.succeed(slot);
       buf.push(slot);
     }
     const start = this.scanRotor++ % n;
@@ -141,7 +141,7 @@ export class PoolPicker {
     for (let k = 0; k < n; k++) {
       const slot = this.eligibleSlots[(start + k) % n]!;
       if (avoided(inner, slot)) continue;
-      if (table.acquire(worker, slot)) return this.succeed(slot);
+      if (table.backends.acquire(worker, slot)) return this.succeed(slot);
     }
     buf.length = 0;
     return this.fail('full');
@@ -163,8 +163,8 @@ export class PoolPicker {
     const primaries: Member[] = [];
     const backups: Member[] = [];
     for (const m of this.members) {
-      if (!table.eligible(m.slot)) continue;
-      const member: Member = { slot: m.slot, key: m.key, weight: Math.max(1, table.effectiveWeight(m.slot)) };
+      if (!table.backends.eligible(m.slot)) continue;
+      const member: Member = { slot: m.slot, key: m.key, weight: Math.max(1, table.backends.effectiveWeight(m.slot)) };
       (m.backup ? backups : primaries).push(member);
     }
     const tier: Tier = primaries.length > 0 ? 'primary' : backups.length > 0 ? 'backup' : 'none';

@@ -63,8 +63,8 @@ class RandomTwo implements Balancer {
 
   /** The first wins ties, so at equal load the draw's weighting decides the split. */
   private lighter(a: number, b: number): number {
-    const la = this.table.active(this.slots[a]!);
-    const lb = this.table.active(this.slots[b]!);
+    const la = this.table.backends.active(this.slots[a]!);
+    const lb = this.table.backends.active(this.slots[b]!);
     return lb * this.weights[a]! < la * this.weights[b]! ? b : a;
   }
 

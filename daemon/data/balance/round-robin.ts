@@ -17,7 +17,7 @@ class RoundRobin implements Balancer {
   pick(ctx: PickContext): number {
     const n = this.slots.length;
     if (n === 0) return -1;
-    const start = this.table.nextCursor(this.pool) % n;
+    const start = this.table.pools.nextCursor(this.pool) % n;
     if (ctx.avoid.length === 0) return this.slots[start]!;
     for (let k = 0; k < n; k++) {
       const slot = this.slots[(start + k) % n]!;

@@ -84,7 +84,7 @@ class WeightedRoundRobin implements Balancer {
   pick(ctx: PickContext): number {
     const len = this.seq.length;
     if (len === 0) return -1;
-    const at = this.table.nextCursor(this.pool) % len;
+    const at = this.table.pools.nextCursor(this.pool) % len;
     const first = this.slots[this.seq[at]!]!;
     if (ctx.avoid.length === 0 || !avoided(ctx, first)) return first;
     // A retry walks on along the sequence, which keeps the weights among the rest.

@@ -1,17 +1,20 @@
-// One listener's edge, compiled once per config generation in each worker:
-// access control, PROXY protocol in, the bounded peek with its routes, and the
+// One listener's edge, compiled once per config generation in each worker from
+// the plan's typed values (ranges as bytes, routes with pool names): access
+// control, PROXY protocol in, the bounded peek with its routes, and the
 // per-source limiter. A listener with none of these has no ListenerEdge at all,
-// so its accept path does not look at any of it.
+// so its accept path does not look at any of it. Compiling throws when the plan
+// holds something it cannot apply; the worker then refuses the listener (fail
+// closed) and reports it, and the start or reload fails loudly.
 import type { EdgeConfig } from '../../config/schema.js';
-import { Acl, compileAcl } from './acl.js';
-import { CidrList } from './cidr.js';
+import { Acl } from './acl.js';
+import { IpRangeSet } from './range-set.js';
 import { Router } from './router.js';
 import { hasLimits, SourceLimiter, sourceQuota, type SourceContext } from './source-limits.js';
 
 export class ListenerEdge {
   readonly acl: Acl | null;
   /** sources allowed to send a PROXY header; non-null exactly when PROXY protocol in is on */
-  readonly trusted: CidrList | null;
+  readonly trusted: IpRangeSet | null;
   readonly proxyMode: EdgeConfig['proxyProtocol'];
   /** non-null when the listener peeks at the first bytes (routes, protocol metric) */
   readonly router: Router | null;
@@ -24,19 +27,18 @@ export class ListenerEdge {
   /** whether anything must be read from the client before a backend is picked */
   readonly preamble: boolean;
 
+  /**
+   * @param poolSlot a pool name's slot in this plan, -1 when the plan has no such pool
+   * @throws RangeError for a range that is not valid, Error for a route to a pool the plan lacks
+   */
   constructor(
     readonly config: EdgeConfig,
     poolSlot: (name: string) => number,
     sources: SourceContext,
   ) {
-    const acl = compileAcl(
-      config.allow.map((c) => c.text),
-      config.deny.map((c) => c.text),
-    );
-    this.acl = acl.acl;
+    this.acl = Acl.of(config);
     this.proxyMode = config.proxyProtocol;
-    this.trusted =
-      config.proxyProtocol === 'off' ? null : CidrList.parse(config.trustedProxies.map((c) => c.text)).list;
+    this.trusted = config.proxyProtocol === 'off' ? null : new IpRangeSet(config.trustedProxies);
     this.inspectDelay = config.inspectDelay;
     this.inspectBytes = config.inspectBytes;
     this.router = config.inspectDelay > 0 ? new Router(config.routes, poolSlot) : null;

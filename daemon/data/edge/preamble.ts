@@ -4,6 +4,7 @@
 // protocol metric. Every byte read after the PROXY header is handed on to the
 // relay unchanged.
 import type { Socket } from 'node:net';
+import { clientAddress, type ClientAddress } from './ip.js';
 import type { ListenerEdge } from './listener-edge.js';
 import { parseProxyHeader, PROXY_V2_DEFAULT_MAX, type Endpoint, type ProxyParseResult } from './proxy-protocol.js';
 import { readUntil } from './read-until.js';
@@ -21,7 +22,7 @@ export type Preamble =
   | {
       ok: true;
       /** the client as algorithms, ACLs, limits and logs see it: from the PROXY header when there was one */
-      address: string;
+      client: ClientAddress;
       /** the addresses a PROXY header carried, passed on by `send_proxy`; null = the socket's own */
       origin: Origin | null;
       /** bytes read after the PROXY header (peeked or not), to relay first */
@@ -43,9 +44,9 @@ function decideProxy(buf: Buffer): ProxyParseResult | null {
 // attached for a tick) from being thrown; the reads themselves see the close.
 function ignoreError(): void {}
 
-export async function readPreamble(edge: ListenerEdge, socket: Socket, peerAddress: string): Promise<Preamble> {
+export async function readPreamble(edge: ListenerEdge, socket: Socket, peer: ClientAddress): Promise<Preamble> {
   socket.on('error', ignoreError);
-  let address = peerAddress;
+  let client = peer;
   let origin: Origin | null = null;
   let data: Buffer | null = null;
   if (edge.trusted !== null) {
@@ -64,7 +65,7 @@ export async function readPreamble(edge: ListenerEdge, socket: Socket, peerAddre
     }
     // LOCAL, UNKNOWN and non-IP families keep the connection's own address (spec)
     if (h.command === 'proxy' && h.source && h.destination && h.family !== 'unix') {
-      address = h.source.address;
+      client = clientAddress(h.source.address);
       origin = { source: h.source, destination: h.destination };
     }
     if (r.data.length > h.headerLength) data = r.data.subarray(h.headerLength);
@@ -79,5 +80,5 @@ export async function readPreamble(edge: ListenerEdge, socket: Socket, peerAddre
     ended = r.end === 'ended';
     data = r.data.length > 0 ? r.data : null;
   }
-  return { ok: true, address, origin, data, ended, peek };
+  return { ok: true, client, origin, data, ended, peek };
 }

@@ -2,7 +2,7 @@
 // (doc/proxy-protocol.txt): parse a header from bytes that may still be arriving,
 // and build one to send to a backend. The parser never throws and never reads
 // past the bytes it was given; every length is checked before it is used.
-import { formatV4, formatV6, parseIp } from './ip.js';
+import { formatIp, ipFromWords, ipWords, parseIp, spaceWords } from './ip.js';
 
 export interface Endpoint {
   /** IP literal; for an AF_UNIX v2 header, the socket path */
@@ -54,8 +54,6 @@ export function parseProxyHeader(buf: Buffer, maxLength: number = PROXY_V2_DEFAU
 }
 
 // ---- v1 ----
-
-const v1Word = new Uint32Array(4);
 
 function parseV1(buf: Buffer): ProxyParseResult {
   // the CR of a line of at most 107 bytes is at index 105 or before: the limit counts the CRLF
@@ -111,10 +109,9 @@ function v1Address(s: string, want: 4 | 6): string | null {
   if (s.includes('%')) return null;
   const hasColon = s.includes(':');
   if ((want === 4) === hasColon) return null;
-  const fam = parseIp(s, v1Word);
-  if (fam === 0) return null;
+  const ip = parseIp(s);
   // an IPv4-mapped TCP6 address is reported as the IPv4 client it is
-  return fam === 4 ? formatV4(v1Word[0]!) : formatV6(v1Word);
+  return ip === null ? null : formatIp(ip);
 }
 
 function v1Port(s: string): number {
@@ -174,8 +171,8 @@ function parseV2(buf: Buffer, maxLength: number): ProxyParseResult {
       version: 2,
       command: 'proxy',
       family: 'tcp4',
-      source: { address: formatV4(buf.readUInt32BE(o)), port: buf.readUInt16BE(o + 8) },
-      destination: { address: formatV4(buf.readUInt32BE(o + 4)), port: buf.readUInt16BE(o + 10) },
+      source: { address: v4Text(buf, o), port: buf.readUInt16BE(o + 8) },
+      destination: { address: v4Text(buf, o + 4), port: buf.readUInt16BE(o + 10) },
     };
   }
   if (af === AF_INET6) {
@@ -212,12 +209,16 @@ function checkTlvs(buf: Buffer, start: number, end: number): string | null {
   return null;
 }
 
-const v6Words = new Uint32Array(4);
+function v4Text(buf: Buffer, o: number): string {
+  return `${buf[o]}.${buf[o + 1]}.${buf[o + 2]}.${buf[o + 3]}`;
+}
 
+/** An IPv4-mapped source is reported as the IPv4 client it is (ip.ts). */
 function v6Text(buf: Buffer, o: number): string {
-  for (let k = 0; k < 4; k++) v6Words[k] = buf.readUInt32BE(o + 4 * k);
-  if (v6Words[0] === 0 && v6Words[1] === 0 && v6Words[2] === 0xffff) return formatV4(v6Words[3]!);
-  return formatV6(v6Words);
+  const w = [0, 0, 0, 0];
+  for (let k = 0; k < 4; k++) w[k] = buf.readUInt32BE(o + 4 * k);
+  if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return formatIp(ipFromWords(4, [w[3]!]));
+  return formatIp(ipFromWords(6, w));
 }
 
 function unixPath(buf: Buffer, o: number): string {
@@ -234,14 +235,19 @@ const dstWords = new Uint32Array(4);
 /**
  * Classify a pair of endpoints for sending: both IPv4 -> 4; any IPv6 -> 6 (an
  * IPv4 one is then sent as IPv4-mapped); either not an IP -> 0 (UNKNOWN).
+ * Leaves the addresses in srcWords/dstWords: one word each for 4, four for 6.
  */
 function pairFamily(src: Endpoint, dst: Endpoint): 0 | 4 | 6 {
-  const fs = parseIp(src.address, srcWords);
-  const fd = parseIp(dst.address, dstWords);
-  if (fs === 0 || fd === 0 || !validPort(src.port) || !validPort(dst.port)) return 0;
-  if (fs === 4 && fd === 4) return 4;
-  if (fs === 4) mapV4(srcWords);
-  if (fd === 4) mapV4(dstWords);
+  const s = parseIp(src.address);
+  const d = parseIp(dst.address);
+  if (s === null || d === null || !validPort(src.port) || !validPort(dst.port)) return 0;
+  if (s.family === 4 && d.family === 4) {
+    ipWords(s, srcWords);
+    ipWords(d, dstWords);
+    return 4;
+  }
+  spaceWords(s, srcWords);
+  spaceWords(d, dstWords);
   return 6;
 }
 
@@ -249,24 +255,18 @@ function validPort(p: number): boolean {
   return Number.isInteger(p) && p >= 0 && p <= 65535;
 }
 
-function mapV4(w: Uint32Array): void {
-  w[3] = w[0]!;
-  w[0] = 0;
-  w[1] = 0;
-  w[2] = 0xffff;
-}
-
-function mappedText(w: Uint32Array): string {
-  if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return `::ffff:${formatV4(w[3]!)}`;
-  return formatV6(w);
+function v1Text(fam: 4 | 6, w: Uint32Array): string {
+  if (fam === 4) return formatIp(ipFromWords(4, w));
+  if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return `::ffff:${formatIp(ipFromWords(4, [w[3]!]))}`;
+  return formatIp(ipFromWords(6, w));
 }
 
 /** "PROXY TCP4 src dst sport dport\r\n"; "PROXY UNKNOWN\r\n" when an address is not an IP. */
 export function buildProxyV1(src: Endpoint, dst: Endpoint): Buffer {
   const fam = pairFamily(src, dst);
   if (fam === 0) return Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
-  const s = fam === 4 ? formatV4(srcWords[0]!) : mappedText(srcWords);
-  const d = fam === 4 ? formatV4(dstWords[0]!) : mappedText(dstWords);
+  const s = v1Text(fam, srcWords);
+  const d = v1Text(fam, dstWords);
   return Buffer.from(`PROXY TCP${fam} ${s} ${d} ${src.port} ${dst.port}\r\n`, 'latin1');
 }
 

@@ -1,7 +1,8 @@
 // Peek-based routing for one listener: from the first bytes a client sends,
 // the protocol (for the metric and protocol routes) and, for TLS, the server
 // name (for SNI routes). The bytes are only looked at, never changed.
-import type { RouteConfig, RouteProtocol } from '../../config/schema.js';
+import type { RouteConfig } from '../../config/schema.js';
+import type { RouteProtocol } from '../../state/names.js';
 import { parseClientHello } from './client-hello.js';
 import { sniffFinal, sniffProtocol } from './sniff.js';
 
@@ -28,12 +29,15 @@ export class Router {
 
   /**
    * @param routes first match wins, as in the config
-   * @param poolSlot resolves a pool name to its slot (-1: unknown, the route is skipped)
+   * @param poolSlot resolves a pool name to its slot (-1: unknown)
+   * @throws Error when a route names a pool `poolSlot` does not know: the loader
+   *   refuses such a config (E_MISSING_POOL), so this is a plan it did not make,
+   *   and skipping the route would send its clients elsewhere
    */
   constructor(routes: readonly RouteConfig[], poolSlot: (name: string) => number) {
     for (const r of routes) {
       const pool = poolSlot(r.pool);
-      if (pool < 0) continue;
+      if (pool < 0) throw new Error(`route to pool ${JSON.stringify(r.pool)}, which the plan does not hold`);
       if (r.match === 'protocol') this.routes.push({ kind: 'protocol', value: r.protocol, pool });
       else if (r.sni.startsWith('*.')) this.routes.push({ kind: 'wildcard', value: r.sni.slice(1), pool });
       else this.routes.push({ kind: 'exact', value: r.sni, pool });

@@ -1,7 +1,7 @@
 // What protocol a client speaks, from its first bytes: TLS, HTTP/1.x, the HTTP/2
 // connection preface (prior knowledge, h2c), SSH, or something else. Never
 // throws; answers null while the bytes seen so far could still be more than one.
-import type { RouteProtocol } from '../../config/schema.js';
+import type { RouteProtocol } from '../../state/names.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const SSH = Buffer.from('SSH-', 'latin1');

@@ -1,4 +1,4 @@
-// Where a source lives in the shared per-source table (daemon/state/table.ts):
+// Where a source lives in the shared per-source table (daemon/state/sources.ts):
 // open addressing over a hash of (listener, masked address), probing a window of
 // at most WINDOW entries. Every worker finds the same entry for a source, so
 // per-source limits hold for the whole daemon, as HAProxy's stick tables are
@@ -14,7 +14,8 @@
 // and counted as degraded (refusing would let a full table deny everyone).
 // All waiting is bounded: a worker that died mid-rewrite cannot stall the others.
 import { fmix32 } from '../balance/hash.js';
-import { SOURCE_EMPTY, Table } from '../../state/table.js';
+import { SOURCE_EMPTY, sourceTagStable, sourceOwnerListener } from '../../state/sources.js';
+import type { Table } from '../../state/table.js';
 
 /** Entries probed for one source: bounds the work per new source. */
 const WINDOW = 16;
@@ -63,21 +64,21 @@ export class SourceIndex {
    */
   find(owner: number, listener: number, key: Int32Array, quota: number, tokens: number, now: number): number {
     const t = this.table;
-    if (t.sourceCapacity === 0) return -1;
+    if (t.sources.capacity === 0) return -1;
     this.owner = owner;
     this.listener = listener;
     this.key = key;
     this.quota = quota;
     this.tokens = tokens;
     this.now = now;
-    const home = hash(owner, key) & (t.sourceCapacity - 1);
+    const home = hash(owner, key) & (t.sources.capacity - 1);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       let r = this.walk(home);
       if (r === FULL) r = this.evict(home);
       if (r >= 0) return r;
       if (r === GIVE_UP) break;
     }
-    t.countSourceDegraded(listener);
+    t.sources.countDegraded(listener);
     return -1;
   }
 
@@ -85,24 +86,24 @@ export class SourceIndex {
   private walk(home: number): number {
     const { owner, key } = this;
     const t = this.table;
-    const mask = t.sourceCapacity - 1;
-    const n = Math.min(WINDOW, t.sourceCapacity);
+    const mask = t.sources.capacity - 1;
+    const n = Math.min(WINDOW, t.sources.capacity);
     for (let p = 0; p < n; p++) {
       const i = (home + p) & mask;
       const tag = this.stable(i);
-      if (!Table.sourceTagStable(tag)) return RETRY;
-      if (t.sourceOwner(i) === SOURCE_EMPTY) {
+      if (!sourceTagStable(tag)) return RETRY;
+      if (t.sources.owner(i) === SOURCE_EMPTY) {
         // the end of the chain: the source is not in the table
-        if (t.sourceEntries(this.listener) >= this.quota) return FULL;
+        if (t.sources.entries(this.listener) >= this.quota) return FULL;
         return this.claimEmpty(i, tag);
       }
-      if (t.sourceKeyIs(i, owner, key)) {
-        if (t.sourceTag(i) !== tag) return RETRY;
+      if (t.sources.keyIs(i, owner, key)) {
+        if (t.sources.tag(i) !== tag) return RETRY;
         this.tag = tag;
         return i;
       }
       // a key read while the entry was rewritten may have been this source's
-      if (t.sourceTag(i) !== tag) return RETRY;
+      if (t.sources.tag(i) !== tag) return RETRY;
     }
     return FULL;
   }
@@ -110,38 +111,38 @@ export class SourceIndex {
   private claimEmpty(i: number, tag: number): number {
     const t = this.table;
     // the tag is unchanged since the entry was read empty, or another worker won it
-    if (!t.claimSource(this.worker, i, tag)) return RETRY;
-    t.writeSource(i, this.owner, this.key, this.tokens, this.now);
-    this.tag = t.publishSource(i, tag);
-    t.addSourceEntries(this.listener, 1);
+    if (!t.sources.claim(this.worker, i, tag)) return RETRY;
+    t.sources.write(i, this.owner, this.key, this.tokens, this.now);
+    this.tag = t.sources.publish(i, tag);
+    t.sources.addEntries(this.listener, 1);
     return i;
   }
 
   /** Replace the least recently seen idle entry of the window with `key`, under the window's lock. */
   private evict(home: number): number {
     const t = this.table;
-    if (!t.lockSourceWindow(this.worker, home)) {
+    if (!t.sources.lockWindow(this.worker, home)) {
       // another worker is replacing an entry here, perhaps for this very source: wait, then look again
-      for (let k = 0; k < SPINS && t.sourceWindowLocked(home); k++);
-      for (let k = 0; k < SLEEPS && t.sourceWindowLocked(home); k++) t.waitSourceWindow(home, SLEEP_MS);
+      for (let k = 0; k < SPINS && t.sources.windowLocked(home); k++);
+      for (let k = 0; k < SLEEPS && t.sources.windowLocked(home); k++) t.sources.waitWindow(home, SLEEP_MS);
       return RETRY;
     }
     try {
       return this.evictLocked(home);
     } finally {
-      t.unlockSourceWindow(home);
+      t.sources.unlockWindow(home);
     }
   }
 
   private evictLocked(home: number): number {
     const { owner, listener, key, quota, now } = this;
     const t = this.table;
-    const mask = t.sourceCapacity - 1;
-    const n = Math.min(WINDOW, t.sourceCapacity);
+    const mask = t.sources.capacity - 1;
+    const n = Math.min(WINDOW, t.sources.capacity);
     // at its table_size, a listener gives up one of its own sources when the window has one;
     // otherwise it goes over its size by one entry, and the main thread trims it back
     // (SourceWatch) rather than it take another listener's source or track nothing
-    const atQuota = t.sourceEntries(listener) >= quota;
+    const atQuota = t.sources.entries(listener) >= quota;
     let empty = -1;
     let emptyP = -1;
     let emptyTag = 0;
@@ -151,8 +152,8 @@ export class SourceIndex {
     for (let p = 0; p < n; p++) {
       const i = (home + p) & mask;
       const tag = this.stable(i);
-      if (!Table.sourceTagStable(tag)) return RETRY;
-      const o = t.sourceOwner(i);
+      if (!sourceTagStable(tag)) return RETRY;
+      const o = t.sources.owner(i);
       if (o === SOURCE_EMPTY) {
         if (empty < 0) {
           empty = i;
@@ -162,18 +163,18 @@ export class SourceIndex {
         continue;
       }
       // the source can only be before the first empty entry (the end of its chain)
-      if (empty < 0 && t.sourceKeyIs(i, owner, key)) {
-        if (t.sourceTag(i) !== tag) return RETRY;
+      if (empty < 0 && t.sources.keyIs(i, owner, key)) {
+        if (t.sources.tag(i) !== tag) return RETRY;
         this.tag = tag;
         return i;
       }
-      if (t.sourceTag(i) !== tag) return RETRY;
+      if (t.sources.tag(i) !== tag) return RETRY;
       // an entry with an open connection is never replaced: its close must find it
-      if (t.sourceBusy(i)) continue;
-      const ol = Table.sourceOwnerListener(o);
+      if (t.sources.busy(i)) continue;
+      const ol = sourceOwnerListener(o);
       // dead, or left by a listener whose slot was since given to another: counted by nobody
-      const orphan = ol < 0 || t.sourceOwnerWord(ol) !== o;
-      const age = orphan ? 0x7fffffff : (now - t.sourceSeen(i)) | 0;
+      const orphan = ol < 0 || t.sources.ownerWord(ol) !== o;
+      const age = orphan ? 0x7fffffff : (now - t.sources.seen(i)) | 0;
       (o === owner ? own : other).offer(i, p, tag, age, orphan ? -1 : ol);
     }
     let victim: Candidate | null = null;
@@ -183,37 +184,37 @@ export class SourceIndex {
       victim = other.counted < 0 && other.i >= 0 ? other : null; // only an orphan
     else victim = own.age >= other.age ? own : other;
     if (victim === null || victim.i < 0) return GIVE_UP;
-    if (!t.claimSource(this.worker, victim.i, victim.tag)) return RETRY;
-    if (!t.lockSourceActive(victim.i)) {
+    if (!t.sources.claim(this.worker, victim.i, victim.tag)) return RETRY;
+    if (!t.sources.lockActive(victim.i)) {
       // a connection was admitted since the scan
-      t.unclaimSource(victim.i, victim.tag);
+      t.sources.unclaim(victim.i, victim.tag);
       return RETRY;
     }
     if (victim.counted >= 0) {
-      t.addSourceEntries(victim.counted, -1);
-      t.countSourceEviction(victim.counted);
+      t.sources.addEntries(victim.counted, -1);
+      t.sources.countEviction(victim.counted);
     }
     if (empty >= 0 && victim.p > emptyP) {
       // the source's chain ends at `empty`, before the victim: retire the victim where it is
       // (emptying it would cut the chains through it) and take the empty entry
-      t.retireSource(victim.i);
-      t.publishSource(victim.i, victim.tag);
+      t.sources.retire(victim.i);
+      t.sources.publish(victim.i, victim.tag);
       return this.claimEmpty(empty, emptyTag);
     }
-    t.writeSource(victim.i, owner, key, this.tokens, now);
-    this.tag = t.publishSource(victim.i, victim.tag);
-    t.addSourceEntries(listener, 1);
+    t.sources.write(victim.i, owner, key, this.tokens, now);
+    this.tag = t.sources.publish(victim.i, victim.tag);
+    t.sources.addEntries(listener, 1);
     return victim.i;
   }
 
   /** The entry's tag once no rewrite is in progress; still unstable when the wait ran out. */
   private stable(i: number): number {
     const t = this.table;
-    let tag = t.sourceTag(i);
-    for (let k = 0; k < SPINS && !Table.sourceTagStable(tag); k++) tag = t.sourceTag(i);
-    for (let k = 0; k < SLEEPS && !Table.sourceTagStable(tag); k++) {
-      t.waitSourceTag(i, tag, SLEEP_MS);
-      tag = t.sourceTag(i);
+    let tag = t.sources.tag(i);
+    for (let k = 0; k < SPINS && !sourceTagStable(tag); k++) tag = t.sources.tag(i);
+    for (let k = 0; k < SLEEPS && !sourceTagStable(tag); k++) {
+      t.sources.waitTag(i, tag, SLEEP_MS);
+      tag = t.sources.tag(i);
     }
     return tag;
   }

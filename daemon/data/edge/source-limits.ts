@@ -6,11 +6,14 @@
 // config generation; it only keeps scratch arrays, so a connection admitted
 // under one generation is released through any.
 import type { Config, EdgeConfig, SourceLimits } from '../../config/schema.js';
-import { MAX_SOURCE_ENTRIES, SOURCE_FULL_BUCKET, SourceReject, type Table } from '../../state/table.js';
-import { parseIp } from './ip.js';
+import { MAX_SOURCE_ENTRIES } from '../../state/layout.js';
+import { SOURCE_FULL_BUCKET } from '../../state/sources.js';
+import { SourceReject, type RejectReason } from '../../state/names.js';
+import type { Table } from '../../state/table.js';
+import { ipWords, type IpAddress } from './ip.js';
 import { SourceIndex } from './source-index.js';
 
-export type Admission = 'ok' | 'rate_limit' | 'max_connections';
+export type Admission = 'ok' | Extract<RejectReason, 'rate_limit' | 'max_connections'>;
 
 /** Sources a listener with only allow/deny keeps (it records refused sources for `show clients`). */
 const ACL_ONLY_ENTRIES = 4096;
@@ -52,7 +55,7 @@ export function sourceTableEntries(config: Config): number {
 
 /** Milliseconds since the table was created, as an int32, the same on every thread. */
 export function sourceClock(table: Table): () => number {
-  const origin = performance.timeOrigin - table.startTime;
+  const origin = performance.timeOrigin - table.header.startTime();
   return () => (origin + performance.now()) | 0;
 }
 
@@ -81,7 +84,7 @@ export class SourceLimiter {
   private readonly one: number;
   private readonly full: number;
   private readonly perMs: number;
-  // scratch: an address is parsed into these, never into a string or an object
+  // scratch: an address's key is built here, never into a string or an object
   private readonly words = new Uint32Array(4);
   private readonly key = new Int32Array(5);
 
@@ -93,7 +96,7 @@ export class SourceLimiter {
     this.table = ctx.table;
     this.worker = ctx.worker;
     this.listener = ctx.listener;
-    this.owner = ctx.table.sourceOwnerWord(ctx.listener);
+    this.owner = ctx.table.sources.ownerWord(ctx.listener);
     this.quota = quota;
     this.index = new SourceIndex(ctx.table, ctx.worker);
     this.now = ctx.now ?? sourceClock(ctx.table);
@@ -110,9 +113,9 @@ export class SourceLimiter {
   /**
    * Check the limits for a new connection from `address`. On 'ok' the
    * connection is counted as open on `this.entry` (-1: untracked, when the
-   * address is not an IP or no entry could be had); release it on close.
+   * address is not an IP (null) or no entry could be had); release it on close.
    */
-  admit(address: string): Admission {
+  admit(address: IpAddress | null): Admission {
     this.entry = -1;
     if (!this.parse(address)) return 'ok';
     const t = this.table;
@@ -121,52 +124,53 @@ export class SourceLimiter {
     for (let attempt = 0; attempt < ADMIT_ATTEMPTS; attempt++) {
       const i = this.index.find(this.owner, this.listener, this.key, this.quota, this.full, now);
       if (i < 0) return 'ok';
-      t.touchSource(i, now);
-      const got = t.acquireSource(w, i, this.maxConnections);
+      t.sources.touch(i, now);
+      const got = t.sources.acquire(w, i, this.maxConnections);
       if (got < 0) continue; // being replaced: look again
-      if (t.sourceTag(i) !== this.index.tag) {
+      if (t.sources.tag(i) !== this.index.tag) {
         // replaced between the lookup and the count: that count belongs to another source
-        if (got === 1) t.releaseSource(w, i);
+        if (got === 1) t.sources.release(w, i);
         continue;
       }
       if (got === 0) {
-        t.countSourceRejected(i, SourceReject.MaxConnections);
+        t.sources.countRejected(i, SourceReject.MaxConnections);
         return 'max_connections';
       }
       // the slot is taken before the token, so a refusal at max_connections costs no token
-      if (this.rate > 0 && !t.takeSourceToken(i, now, this.perMs, this.one, this.full)) {
-        t.releaseSource(w, i);
-        t.countSourceRejected(i, SourceReject.RateLimit);
+      if (this.rate > 0 && !t.sources.takeToken(i, now, this.perMs, this.one, this.full)) {
+        t.sources.release(w, i);
+        t.sources.countRejected(i, SourceReject.RateLimit);
         return 'rate_limit';
       }
-      t.countSourceConnection(i);
+      t.sources.countConnection(i);
       this.entry = i;
       return 'ok';
     }
-    t.countSourceDegraded(this.listener);
+    t.sources.countDegraded(this.listener);
     return 'ok';
   }
 
   /** Count a refusal made elsewhere (ACL, PROXY header) against the source. */
-  reject(address: string): void {
+  reject(address: IpAddress | null): void {
     if (!this.parse(address)) return;
     const now = this.now();
     const i = this.index.find(this.owner, this.listener, this.key, this.quota, this.full, now);
     if (i < 0) return;
-    this.table.touchSource(i, now);
-    this.table.countSourceRejected(i, SourceReject.Other);
+    this.table.sources.touch(i, now);
+    this.table.sources.countRejected(i, SourceReject.Other);
   }
 
   /** A connection admitted on entry `i` (this.entry after admit) has closed. */
   release(i: number): void {
-    this.table.releaseSource(this.worker, i);
+    this.table.sources.release(this.worker, i);
   }
 
   /** Address -> key words: family and prefix, then the masked address. False when not an IP. */
-  private parse(address: string): boolean {
+  private parse(address: IpAddress | null): boolean {
+    if (address === null) return false;
     const w = this.words;
-    const fam = parseIp(address, w);
-    if (fam === 0) return false;
+    const fam = address.family;
+    ipWords(address, w);
     const prefix = fam === 4 ? this.limits.prefixV4 : this.limits.prefixV6;
     maskWords(w, fam, prefix);
     const k = this.key;

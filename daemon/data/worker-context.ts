@@ -1,0 +1,44 @@
+// What a connection is given by the worker that accepted it: the shared table,
+// the listener and pools of the generation it was accepted under, the global
+// limit, and the few things only the worker does (its set of open connections,
+// reports to the main thread). Types only: the worker implements it, and a
+// connection never imports the worker.
+import type net from 'node:net';
+import type { Table } from '../state/table.js';
+import type { ListenerEdge } from './edge/listener-edge.js';
+import type { ListenerPlan } from './plan.js';
+import type { PoolRuntime, QueuePoll } from './pool-queue.js';
+import type { GlobalLimit } from './reservations.js';
+
+/** One listener as a worker serves it for one config generation. */
+export interface ListenerRuntime {
+  plan: ListenerPlan;
+  server: net.Server;
+  /** the listener's default pool */
+  pool: PoolRuntime;
+  /** null: no edge feature configured, the accept path skips all of it */
+  edge: ListenerEdge | null;
+}
+
+/** A connection as the worker sees it: something to cut on an immediate stop. */
+export interface OpenConnection {
+  /** Close both sides now (immediate stop); the connection gives back what it holds. */
+  abort(): void;
+}
+
+export interface WorkerContext {
+  readonly table: Table;
+  readonly worker: number;
+  /** a graceful stop has begun: connections still reading their preamble are not served */
+  readonly stopping: boolean;
+  readonly accessLog: boolean;
+  readonly limit: GlobalLimit;
+  /** wakes queues for slots other workers free */
+  readonly queues: QueuePoll;
+  /** The current generation's pool in `slot` (a route's target), or undefined. */
+  pool(slot: number): PoolRuntime | undefined;
+  /** A backend reached passive.consecutive_failures connect failures in a row: tell the main thread. */
+  reportPassive(slot: number): void;
+  /** The connection has closed and given back everything it held. Called once per connection. */
+  closed(c: OpenConnection): void;
+}

@@ -1,0 +1,68 @@
+// Per-worker stripes: heartbeat, event-loop lag, CPU time and connection counts,
+// each written by its own worker and read by the main thread (supervision,
+// `show workers`, metrics).
+import { WorkerStripe, type Layout } from './layout.js';
+
+/** One worker's stripe as the main thread reads it. */
+export interface WorkerStats {
+  /** ms since epoch of the last beat */
+  heartbeat: number;
+  /** ms */
+  loopLagMs: number;
+  /** CPU seconds in user mode */
+  cpuUser: number;
+  /** CPU seconds in kernel mode */
+  cpuSystem: number;
+  /** open client connections */
+  active: number;
+  /** client connections accepted */
+  accepted: number;
+  /** times the worker was started (restarts after a crash included) */
+  starts: number;
+}
+
+export class WorkersView {
+  constructor(
+    private readonly f64: Float64Array,
+    private readonly at: Layout,
+  ) {}
+
+  /** A worker reports it is alive at `now` (ms since epoch), with its event-loop lag (ms) and CPU seconds. */
+  beat(worker: number, now: number, loopLagMs: number, cpuUser: number, cpuSystem: number): void {
+    const s = this.at.workerStripe(worker);
+    this.f64[s + WorkerStripe.Heartbeat] = now;
+    this.f64[s + WorkerStripe.LoopLag] = loopLagMs;
+    this.f64[s + WorkerStripe.CpuUser] = cpuUser;
+    this.f64[s + WorkerStripe.CpuSystem] = cpuSystem;
+  }
+  connectionOpened(worker: number): void {
+    const s = this.at.workerStripe(worker);
+    this.f64[s + WorkerStripe.Active]! += 1;
+    this.f64[s + WorkerStripe.Accepted]! += 1;
+  }
+  connectionClosed(worker: number): void {
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.Active]! -= 1;
+  }
+  countStart(worker: number): void {
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.Starts]! += 1;
+  }
+  stats(worker: number): WorkerStats {
+    const s = this.at.workerStripe(worker);
+    return {
+      heartbeat: this.f64[s + WorkerStripe.Heartbeat]!,
+      loopLagMs: this.f64[s + WorkerStripe.LoopLag]!,
+      cpuUser: this.f64[s + WorkerStripe.CpuUser]!,
+      cpuSystem: this.f64[s + WorkerStripe.CpuSystem]!,
+      active: this.f64[s + WorkerStripe.Active]!,
+      accepted: this.f64[s + WorkerStripe.Accepted]!,
+      starts: this.f64[s + WorkerStripe.Starts]!,
+    };
+  }
+  /** A worker died: its connections are gone. Returns how many it counted open. Main thread only, after the worker's exit. */
+  releaseWorker(worker: number): number {
+    const at = this.at.workerStripe(worker) + WorkerStripe.Active;
+    const open = this.f64[at]!;
+    this.f64[at] = 0;
+    return open;
+  }
+}

@@ -1,0 +1,76 @@
+// A connection's reservations are given back once, however many times its
+// close path runs, and a refused take holds nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OpState } from '../../daemon/state/names.js';
+import { Table } from '../../daemon/state/table.js';
+import { Reservations } from '../../daemon/data/reservations.js';
+import { PoolRuntime } from '../../daemon/data/pool-queue.js';
+import type { PoolPlan } from '../../daemon/data/plan.js';
+
+function setup(): { table: Table; pool: PoolRuntime } {
+  const table = new Table({ workers: 2, listeners: 2, pools: 1, backends: 2 });
+  table.listeners.init(0, 1);
+  table.pools.init(0, 0);
+  table.backends.init(0, { pool: 0, weight: 1, maxConnections: 0, backup: false, generation: 1, op: OpState.Up }, 0);
+  const plan: PoolPlan = {
+    slot: 0,
+    name: 'web',
+    retries: 0,
+    connectTimeout: 1000,
+    idleTimeout: 1000,
+    queueSize: 1,
+    queueTimeout: 1000,
+    passiveFailures: 0,
+    sendProxy: 'off',
+    members: [{ slot: 0, key: 'web/b0', host: '127.0.0.1', port: 1, backup: false }],
+  };
+  return { table, pool: new PoolRuntime(plan, table, 1) };
+}
+
+const counts = (t: Table) => [
+  t.listeners.active(0),
+  t.backends.active(0),
+  t.workers.stats(1).active,
+  t.pools.queued(0),
+];
+
+test('everything taken is given back once, even when the close path runs twice', () => {
+  const { table, pool } = setup();
+  const held = new Reservations(table, 1);
+  assert.equal(held.takeListener(0, { maxConnections: 0, listeners: [0] }), true);
+  assert.equal(table.backends.acquire(1, 0), true);
+  held.tookBackend(0);
+  held.enterQueue(pool, { retryFromQueue: () => false });
+  assert.deepEqual(counts(table), [1, 1, 1, 1]);
+  assert.equal(held.releaseAll(), 0, 'the backend slot given back');
+  assert.deepEqual(counts(table), [0, 0, 0, 0]);
+  assert.equal(held.releaseAll(), -1, 'nothing left to give back');
+  assert.deepEqual(counts(table), [0, 0, 0, 0]);
+  assert.equal(pool.queued, 0);
+});
+
+test('a listener at its max_connections, or a daemon at the global one, takes nothing', () => {
+  const { table } = setup();
+  const first = new Reservations(table, 1);
+  assert.equal(first.takeListener(0, { maxConnections: 0, listeners: [0] }), true);
+  const second = new Reservations(table, 1);
+  assert.equal(second.takeListener(0, { maxConnections: 0, listeners: [0] }), false, 'listener max_connections = 1');
+  table.listeners.init(1, 0);
+  assert.equal(second.takeListener(1, { maxConnections: 1, listeners: [0, 1] }), false, 'global max_connections = 1');
+  second.releaseAll();
+  assert.deepEqual([table.listeners.active(0), table.listeners.active(1), table.workers.stats(1).active], [1, 0, 1]);
+  first.releaseAll();
+  assert.deepEqual([table.listeners.active(0), table.workers.stats(1).active], [0, 0]);
+});
+
+test('a worker that dies holding reservations has them given back, and says how many', () => {
+  const { table, pool } = setup();
+  const held = new Reservations(table, 1);
+  held.takeListener(0, { maxConnections: 0, listeners: [0] });
+  held.enterQueue(pool, { retryFromQueue: () => false });
+  table.backends.acquire(1, 0);
+  assert.deepEqual(table.releaseWorker(1), { backends: 1, listeners: 1, queued: 1, sources: 0, connections: 1 });
+  assert.deepEqual(counts(table), [0, 0, 0, 0]);
+  assert.deepEqual(table.releaseWorker(0), { backends: 0, listeners: 0, queued: 0, sources: 0, connections: 0 });
+});
