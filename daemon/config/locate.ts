@@ -48,7 +48,7 @@ const HEX_DIGITS: Readonly<Record<string, number>> = { x: 2, u: 4, U: 8 };
  * allowed. An escape TOML would refuse (never seen: the text was parsed first)
  * is kept as written rather than thrown.
  */
-export function tomlBasicString(body: string): string {
+function tomlBasicString(body: string): string {
   if (!body.includes('\\')) return body;
   let out = '';
   for (let i = 0; i < body.length; i++) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type http from 'node:http';
 import { HTTP_MAX_BODY, hostHeader, probeHttp } from '../../daemon/control/health/probe-http.js';
 import type { HttpCheck } from '../../daemon/control/health/probe-types.js';
-import { closedPort, httpServer, resources, settledTo } from './net-helpers.js';
+import { closedPort, httpServer, resources, settledTo, tcpServer } from './net-helpers.js';
 
 const check = (over: Partial<HttpCheck> = {}): HttpCheck => ({
   type: 'http',
@@ -146,4 +146,27 @@ test('http probe fails on a refused connection and on a path it cannot send', as
 test('default Host header brackets IPv6 and omits port 80', () => {
   assert.equal(hostHeader({ host: '::1', port: 8080 }), '[::1]:8080');
   assert.equal(hostHeader({ host: '10.0.0.1', port: 80 }), '10.0.0.1');
+});
+
+test('bytes past a complete response do not change the verdict, however the segments fall', async () => {
+  // found by `make fuzz`: 4 bytes past Content-Length on an HTTP/1.0 response made the probe fail
+  // when they came in the body's segment (a parse error) and pass when they came after it
+  const head = 'HTTP/1.0 200 OK\r\nContent-Length: 29\r\n\r\n';
+  const body = '{"cpu": 12.5, "memory": 40.0}';
+  for (const split of [false, true]) {
+    const srv = await tcpServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => {
+        if (!split) return s.end(head + body + 'junk');
+        s.write(head + body);
+        setTimeout(() => s.end('junk'), 50);
+      });
+    });
+    try {
+      const r = await probeHttp({ host: '127.0.0.1', port: srv.port }, check());
+      assert.deepEqual([r.ok, r.detail, r.agent], [true, 'HTTP 200', { cpu: 12.5, memory: 40 }], `split ${split}`);
+    } finally {
+      await srv.close();
+    }
+  }
 });

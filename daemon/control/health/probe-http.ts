@@ -25,9 +25,18 @@ export const probeHttp: Probe<HttpCheck> = (target, check, signal) =>
         Accept: 'application/json, */*',
       },
     });
+    let response: http.IncomingMessage | undefined;
     req.on('finish', () => (s.phase = 'response'));
-    req.on('error', (err) => s.finish(false, describeError(err)));
+    req.on('error', (err) => {
+      // Bytes after a complete response (past its Content-Length, on a connection the
+      // backend closes) are not part of it. Node's parser reports them only when they
+      // arrive with the end of the body, so the verdict would depend on how the bytes
+      // were cut into segments: the complete response decides, on its 'end'.
+      if (response?.complete) return;
+      s.finish(false, describeError(err));
+    });
     req.on('response', (res) => {
+      response = res;
       const status = res.statusCode ?? 0;
       if (status !== check.expectStatus) {
         s.finish(false, `HTTP ${status}, expected ${check.expectStatus}`);
