@@ -217,6 +217,12 @@ test('at the client limit the longest idle client makes room for a new one', asy
       idle.slice(1).every((c) => !c.destroyed && c.readyState === 'open'),
       'only the oldest was closed',
     );
+    // a flood of new clients: each closes the longest idle one; the log gets a line, not one per client
+    const warnings = (): number => f.d.logs.filter((l) => l.msg === 'control socket clients closed or refused').length;
+    const before = warnings();
+    idle.push(...(await holders(small.address, 30)));
+    await waitFor(() => small.stats().closed.evicted === 31, 2000, '30 more evictions');
+    assert.ok(warnings() - before <= 1, `${warnings() - before} warnings for 30 evictions`);
   } finally {
     for (const c of idle) c.destroy();
   }

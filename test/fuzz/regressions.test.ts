@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { takeOracleMs } from './oracle.js';
+import { cpuMs, takeOracleMs } from './oracle.js';
 import { FIXTURES } from './runner.js';
 import { TARGETS } from './targets/index.js';
 
@@ -23,11 +23,11 @@ for (const t of TARGETS) {
         let best = Infinity;
         for (let run = 0; run < 10 && best > HANG_MS; run++) {
           takeOracleMs();
-          const t0 = performance.now();
+          const t0 = cpuMs();
           assert.equal(await t.check(input, undefined, true), null, `${t.name}/${f}`);
-          best = Math.min(best, performance.now() - t0 - takeOracleMs());
+          best = Math.min(best, cpuMs() - t0 - takeOracleMs());
         }
-        assert.ok(best <= HANG_MS, `${t.name}/${f}: ${best.toFixed(1)} ms`);
+        assert.ok(best <= HANG_MS, `${t.name}/${f}: ${best.toFixed(1)} ms of CPU time`);
       }
     } finally {
       await t.close?.();

@@ -45,7 +45,7 @@ export interface ConnectionHooks {
   onIdle(c: ControlConnection): void;
   /** the client has work queued or running, or a subscription */
   onBusy(c: ControlConnection): void;
-  /** the client was closed for a reason that is counted (it did not read, was too slow, was evicted) */
+  /** the client was closed for a reason that is counted and warned of (it did not read, was too slow, was evicted) */
   onClosedFor(reason: ClosedReason): void;
   onClose(c: ControlConnection): void;
 }
@@ -200,7 +200,7 @@ export class ControlConnection implements LineRunner {
   }
 
   private lineTooLong(head: Buffer): void {
-    log.warn('control client sent an over-long line, closing', { maxLineBytes: this.limits.maxLineBytes });
+    log.debug('control client sent an over-long line, closing', { maxLineBytes: this.limits.maxLineBytes });
     this.hooks.onClosedFor('line_too_long');
     const json = isJsonLine(head.toString('latin1'));
     this.closeWith(
@@ -318,7 +318,7 @@ export class ControlConnection implements LineRunner {
   private write(text: string): boolean {
     if (this.socket.destroyed) return false;
     if (this.socket.writableLength + Buffer.byteLength(text) > this.limits.maxBufferedBytes) {
-      log.warn('control client does not read its replies, dropping it', {
+      log.debug('control client does not read its replies, dropping it', {
         bufferedBytes: this.socket.writableLength,
         maxBufferedBytes: this.limits.maxBufferedBytes,
       });

@@ -10,6 +10,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname } from 'node:path';
 import { NetmonError } from '../../errors.js';
 import { log } from '../../log.js';
+import { BoundedWarning } from './bounded-warning.js';
 import { ControlConnection, type ClosedReason } from './connection.js';
 import type { ControlContext } from './context.js';
 import { DEFAULT_TURN_BUDGET_MS, LineScheduler } from './line-scheduler.js';
@@ -37,7 +38,7 @@ export interface ControlServerOptions {
   turnBudgetMs?: number;
 }
 
-interface ControlServerStats {
+export interface ControlServerStats {
   clients: number;
   accepted: number;
   /** refused at the limit with no idle client to close */
@@ -184,6 +185,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
     slow_reader: 0,
   };
   const stats = { accepted: 0, rejected: 0 };
+  // one line per 10 s at most, however many clients a flood brings
+  const warning = new BoundedWarning('control socket clients closed or refused', { maxClients, ...limits });
   let shared: { at: number; json: string } | undefined;
   const hooks = {
     snapshotJson: (): string => {
@@ -201,6 +204,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
     },
     onClosedFor: (reason: ClosedReason) => {
       closed[reason]++;
+      // an idle client closed at its timeout is the normal end of a forgotten session
+      if (reason !== 'idle_timeout') warning.note(reason);
     },
     onClose: (c: ControlConnection) => {
       clients.delete(c);
@@ -213,7 +218,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       const victim = idle.values().next().value;
       if (victim === undefined) {
         stats.rejected++;
-        log.warn('control socket client limit reached and no client is idle, refusing a client', { maxClients });
+        warning.note('refused');
         socket.on('error', () => {});
         socket.end(
           textError({
@@ -224,7 +229,6 @@ export async function startControlServer(options: ControlServerOptions): Promise
         setTimeout(() => socket.destroy(), 1000).unref();
         return;
       }
-      log.warn('control socket client limit reached, closing the longest idle client', { maxClients });
       clients.delete(victim);
       idle.delete(victim);
       victim.evict(maxClients);
@@ -253,6 +257,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       (closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         scheduler.stop();
+        warning.close();
         for (const c of clients) c.destroy();
         await stopped;
         // remove the file only if it is still ours (not a successor's socket)

@@ -5,7 +5,8 @@
 // a million of them; one response in 8 is served again whole, cut elsewhere and
 // (a short one) byte by byte, and one in 64 over a real loopback socket: each
 // must get the same answer.
-// Invariants: the probe settles once, with a boolean, a detail and a duration;
+// Invariants: the probe settles once, with a boolean, a detail and a duration,
+// before its timeout (the response ends with the stream);
 // healthy only for a 200 status line; agent data only when healthy, and only
 // valid fields; a well-formed response gets exactly the status verdict and the
 // agent data of its body; the answer does not depend on how the bytes arrive,
@@ -135,6 +136,8 @@ async function check(input: Buffer, expect?: Expect, thorough = false): Promise<
   const h = hash(input);
   const r = await probe(input, [h % (input.length + 1)], 9);
   if (typeof r.ok !== 'boolean' || typeof r.detail !== 'string' || !(r.durationMs >= 0)) return `result ${show(r)}`;
+  // the response ends with the stream: a probe that waits for its timeout is stuck
+  if (r.detail.startsWith('timeout')) return `the probe waited for its timeout: ${show(r)}`;
   if (r.ok && !/(^|\n)HTTP\/1\.[01] 200[ \r]/.test(input.toString('latin1')))
     return `healthy without a 200: ${show(r)}`;
   if (r.agent) {
