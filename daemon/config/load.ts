@@ -21,6 +21,7 @@ const TOP_KEYS = [
   'log',
   'limits',
   'drain_timeout',
+  'announce_drain',
   'max_connections',
   'alerts',
   'listener',
@@ -29,6 +30,7 @@ const TOP_KEYS = [
 const ALERT_KEYS = [
   'interval',
   'for',
+  'keep_firing_for',
   'latency_p95',
   'cpu_percent',
   'memory_bytes',
@@ -40,6 +42,9 @@ const ALERT_KEYS = [
   'imbalance_cv',
   'imbalance_min_connections',
 ] as const;
+
+/** a typo ("5m" for "5s") must not hold every stop for hours */
+const MAX_ANNOUNCE_DRAIN_MS = 600_000;
 
 export function loadConfigFile(path: string): Config {
   let text: string;
@@ -95,6 +100,7 @@ function readConfig(top: Section, source: string): Config {
     log: { level: log.oneOf('level', LOG_LEVELS, 'info'), access: log.bool('access', false) },
     limits,
     drainTimeout: top.duration('drain_timeout', 30_000),
+    announceDrain: top.duration('announce_drain', 0, { max: MAX_ANNOUNCE_DRAIN_MS }),
     maxConnections: top.int('max_connections', 0, { min: 0, max: 10_000_000 }),
     alerts: readAlerts(top.section('alerts', ALERT_KEYS)),
     listeners: top.tables('listener', LISTENER_KEYS, 'listener').map(readListener),
@@ -152,6 +158,7 @@ function readAlerts(s: Section): AlertsConfig {
   return {
     interval: s.duration('interval', 5000, { min: 100 }),
     for: s.duration('for', 10_000),
+    keepFiringFor: s.duration('keep_firing_for', 30_000),
     latencyP95: s.duration('latency_p95', 200),
     cpuPercent: s.number('cpu_percent', 90, { min: 0 }),
     memoryBytes: s.int('memory_bytes', 1024 * 1024 * 1024, { min: 0 }),

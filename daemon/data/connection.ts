@@ -8,8 +8,8 @@ import { Histogram, type ConnectErrorReason, type RejectReason } from '../state/
 import { log } from '../log.js';
 import type { PickContext } from './balance/interface.js';
 import { admitPeer, admitSource } from './admission.js';
-import { clientAddress, type ClientAddress } from './edge/ip.js';
-import { writeAccessLog } from './access-log.js';
+import { clientAddress, type ClientAddress } from '../net/ip.js';
+import { writeAccessLog, type AccessRecord } from './access-log.js';
 import type { ErrorCode } from '../errors.js';
 import { readPreamble, type Origin, type Preamble } from './edge/preamble.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
@@ -50,6 +50,8 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
   private connectedAt = 0;
   /** past admission and the preamble: the connection is access-logged */
   private admitted = false;
+  /** why it was refused (the rejection metric's reason); null while it is not */
+  private refusal: RejectReason | null = null;
   private queueTimer: NodeJS.Timeout | null = null;
   /** why no backend took the client: the last failed connect or the refusal; null once one connected */
   private error: ErrorCode | null = null;
@@ -142,6 +144,11 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     this.phase = Phase.Picking;
     this.admitted = true;
     const pool = this.pool;
+    // a new connection takes its place behind those already waiting, in any worker
+    if (this.attempts === 0 && pool.plan.queueSize > 0 && pool.queue.othersWaiting) {
+      if (!this.enqueue()) this.refuse('max_connections');
+      return;
+    }
     this.ctx.now = performance.now();
     const slot = pool.picker.acquire(this.worker, this.ctx);
     if (slot >= 0) {
@@ -149,15 +156,20 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
       return this.connect(slot);
     }
     const full = pool.picker.lastFailure === 'full';
-    if (full && pool.queueOpen) return this.enqueue();
+    if (full && this.enqueue()) return;
     this.refuse(full ? 'max_connections' : 'no_backend');
   }
 
-  private enqueue(): void {
+  /** Wait in the pool's queue; false when it is full (queue_size over all workers, 0 = no queue). */
+  private enqueue(): boolean {
+    const pool = this.pool;
+    if (!this.held.enterQueue(pool.queue, this, pool.plan.queueSize)) return false;
     this.phase = Phase.Queued;
-    this.held.enterQueue(this.pool, this);
-    this.queueTimer = setTimeout(this.onQueueTimeout, this.pool.plan.queueTimeout);
-    this.w.queues.watch(this.pool);
+    // whichever backend frees first serves a waiter, one it tried before it waited included
+    this.tried.length = 0;
+    this.queueTimer = setTimeout(this.onQueueTimeout, pool.plan.queueTimeout);
+    pool.queue.wake();
+    return true;
   }
 
   /** Called by the pool when a backend slot may be free. Returns false while still waiting. */
@@ -215,6 +227,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     table.backendStats.observe(this.worker, slot, Histogram.Connect, ms / 1000);
     const plan = this.pool.plan;
     const header = plan.sendProxy === 'off' ? null : this.proxyHeader(plan.sendProxy);
+    this.clientIdle = this.listener.plan.clientIdle;
     this.startRelay(slot, plan.idleTimeout, this.connectStartedAt, header, this.pending);
     this.pending = null;
   };
@@ -307,8 +320,9 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
   private refuse(reason: RejectReason): void {
     this.termination =
       reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
+    this.refusal = reason;
     if (reason === 'queue_timeout') this.error = 'E_QUEUE_TIMEOUT';
-    else this.error ??= 'E_NO_BACKEND';
+    else if (this.admitted) this.error ??= 'E_NO_BACKEND';
     this.table.listeners.countRejected(this.worker, this.listenerSlot, reason);
     this.client.destroy();
     this.close();
@@ -332,11 +346,11 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     }
     if (this.held.releaseAll() >= 0) this.pool.wake();
     this.w.closed(this);
-    if (this.admitted && this.w.accessLog) {
-      writeAccessLog({
+    if (this.w.accessLog && (this.admitted || this.refusal !== null)) {
+      const line: AccessRecord = {
         client: this.ctx.clientAddress,
         listener: this.listener.plan.name,
-        pool: this.pool.plan.name,
+        pool: this.admitted ? this.pool.plan.name : null,
         backend: this.member?.key ?? null,
         bytesIn: this.bytesIn,
         bytesOut: this.bytesOut,
@@ -345,8 +359,12 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
         termination: this.termination,
         error: this.error,
         attempts: this.attempts,
+        reason: this.refusal,
         worker: this.worker,
-      });
+      };
+      // refused before it was served: within the worker's bound for refusal lines
+      if (this.admitted) writeAccessLog(line);
+      else this.w.refusals.write(line);
     }
   }
 }

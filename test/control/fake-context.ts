@@ -1,7 +1,8 @@
 // A ControlContext over plain objects: what the control socket tests talk to
 // instead of a daemon. It records every call so tests can assert on effects.
 import { NetmonError } from '../../daemon/errors.js';
-import type { ClientStats, ControlContext, ReloadResult } from '../../daemon/control/socket/context.js';
+import type { ClientStats, ControlContext, ReloadResult, StopAck } from '../../daemon/control/socket/context.js';
+import { evaluateHealth, type HealthReport, type ServicePhase } from '../../daemon/control/service-health.js';
 import type { AdminStateName } from '../../daemon/state/names.js';
 import type { BackendSnapshot, DaemonEvent, PoolSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
 
@@ -57,6 +58,7 @@ export class FakeContext implements ControlContext {
   };
   reloadDelayMs = 0;
   snapshots = 0;
+  phase: ServicePhase = 'serving';
   private readonly listeners = new Set<(e: DaemonEvent) => void>();
   private readonly history: DaemonEvent[] = [];
 
@@ -70,6 +72,7 @@ export class FakeContext implements ControlContext {
       algorithm: 'round_robin',
       activeAlgorithm: 'round_robin',
       adaptiveSwitches: 0,
+      adaptiveReason: null,
       retries: 0,
       queued: 0,
       backends: this.backends.filter((b) => b.pool === name).map((b) => b.key),
@@ -103,11 +106,32 @@ export class FakeContext implements ControlContext {
         },
         controlSocket: '/run/netmon/netmon.sock',
         metricsListen: '127.0.0.1:9469',
+        health: this.serviceHealth(),
       },
       process: { cpu: 0.05, rssBytes: 80 * 1024 * 1024, heapUsedBytes: 20 * 1024 * 1024, loopLagMs: 0.4 },
       workers: [
-        { id: 0, threadId: 1, alive: true, starts: 1, active: 3, accepted: 60, loopLagMs: 0.2, cpuSeconds: 1.5 },
-        { id: 1, threadId: 2, alive: true, starts: 1, active: 3, accepted: 60, loopLagMs: 0.3, cpuSeconds: 1.4 },
+        {
+          id: 0,
+          threadId: 1,
+          alive: true,
+          starts: 1,
+          active: 3,
+          accepted: 60,
+          loopLagMs: 0.2,
+          cpuSeconds: 1.5,
+          accessSuppressed: 0,
+        },
+        {
+          id: 1,
+          threadId: 2,
+          alive: true,
+          starts: 1,
+          active: 3,
+          accepted: 60,
+          loopLagMs: 0.3,
+          cpuSeconds: 1.4,
+          accessSuppressed: 0,
+        },
       ],
       listeners: [
         {
@@ -203,6 +227,20 @@ export class FakeContext implements ControlContext {
   clients(limit: number): ClientStats[] {
     this.calls.push(`clients ${limit}`);
     return [{ address: '127.0.0.1', active: 2, connections: 40, rejected: 0 }].slice(0, limit);
+  }
+
+  serviceHealth(): HealthReport {
+    const listeners = [...this.listenerEnabled].map(([name, enabled]) => ({ name, enabled, open: enabled }));
+    const up = this.backends.filter((b) => b.pool === 'db' && b.op !== 'down' && b.admin === 'ready').length;
+    const criticalPools = [{ pool: 'db', up, total: this.backends.filter((b) => b.pool === 'db').length }];
+    return evaluateHealth({ phase: this.phase, lameDuckRemainingMs: 5000, listeners, criticalPools });
+  }
+
+  requestStop(cause: string): StopAck {
+    this.calls.push(`requestStop ${cause}`);
+    const started = this.phase === 'serving';
+    this.phase = 'lame_duck';
+    return { started, lameDuckMs: 5000, drainTimeoutMs: 30_000 };
   }
 
   recordAction(a: { command: string; ok: boolean; message: string }): void {

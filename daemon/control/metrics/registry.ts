@@ -11,6 +11,8 @@ import { CONTROL_FAMILIES, NO_CONTROL_SOCKET } from './control-families.js';
 import type { ControlServerStats } from '../socket/server.js';
 import type { Table } from '../../state/table.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
+import type { HealthReport } from '../service-health.js';
+import { HEALTH_FAMILIES } from './health-family.js';
 
 /** What the metrics port reads: the Daemon satisfies it. */
 export interface MetricsSource {
@@ -20,6 +22,8 @@ export interface MetricsSource {
     listeners: { get(name: string): number | undefined };
   };
   snapshot(): Snapshot;
+  /** /healthz and netmon_healthy */
+  serviceHealth(): HealthReport;
 }
 
 const ALL_FAMILIES: readonly FamilyDef<ScrapeView>[] = [
@@ -39,6 +43,8 @@ export function createRegistry(source: MetricsSource, control?: () => ControlSer
   const view = (): ScrapeView => scrape.view();
   type Metric = Parameters<Registry['registerMetric']>[0];
   for (const def of ALL_FAMILIES) registry.registerMetric(new Family(def, view) as unknown as Metric);
+  const health = (): HealthReport => source.serviceHealth();
+  for (const def of HEALTH_FAMILIES) registry.registerMetric(new Family(def, health) as unknown as Metric);
   const controlView = control ?? ((): ControlServerStats => NO_CONTROL_SOCKET);
   for (const def of CONTROL_FAMILIES) registry.registerMetric(new Family(def, controlView) as unknown as Metric);
   return registry;
@@ -46,7 +52,7 @@ export function createRegistry(source: MetricsSource, control?: () => ControlSer
 
 /** Every series name a scrape can contain (histograms expand to _bucket, _sum, _count). */
 export function exportedSeriesNames(): string[] {
-  const names: string[] = [];
+  const names: string[] = HEALTH_FAMILIES.map((f) => f.name);
   for (const f of [...ALL_FAMILIES, ...CONTROL_FAMILIES]) {
     if (f.type === 'histogram') names.push(`${f.name}_bucket`, `${f.name}_sum`, `${f.name}_count`);
     else names.push(f.name);

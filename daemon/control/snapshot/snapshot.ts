@@ -9,6 +9,7 @@
 //   {"id":7,"ok":true,"data":{"type":"snapshot","snapshot":Snapshot}}   every interval
 //   {"id":7,"ok":true,"data":{"type":"event","event":DaemonEvent}}      as they happen
 import type { AdminStateName, CauseName, CheckResultName, OpStateName } from '../../state/names.js';
+import type { HealthReport } from '../service-health.js';
 
 export interface Percentiles {
   /** milliseconds; NaN-free: 0 when there are no samples */
@@ -72,6 +73,8 @@ export interface PoolSnapshot {
   /** the strategy in use: differs from `algorithm` only for adaptive */
   activeAlgorithm: string;
   adaptiveSwitches: number;
+  /** adaptive only: why the pool uses activeAlgorithm now (the policy's latest reason); null otherwise */
+  adaptiveReason: string | null;
   retries: number;
   queued: number;
   backends: string[];
@@ -110,6 +113,8 @@ export interface WorkerSnapshot {
   accepted: number;
   loopLagMs: number;
   cpuSeconds: number;
+  /** access lines of refused connections counted instead of written (the worker's refusal line bound) */
+  accessSuppressed: number;
 }
 
 /**
@@ -135,6 +140,8 @@ export interface InfoSnapshot {
   lastReload: { ok: boolean; outcome: ReloadOutcome; time: number; errors: string[] } | null;
   controlSocket: string;
   metricsListen: string | null;
+  /** the instance's health for routing tools, as /healthz and `show health` report it now */
+  health: HealthReport;
 }
 
 export interface ProcessSnapshot {

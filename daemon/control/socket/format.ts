@@ -12,6 +12,7 @@ import type {
   WorkerSnapshot,
 } from '../snapshot/snapshot.js';
 import type { ClientStats } from './context.js';
+import type { HealthReport } from '../service-health.js';
 import { bytes, duration, keyValues, ms, rate, table, time } from './text-table.js';
 
 export type InfoData = InfoSnapshot & { process: ProcessSnapshot };
@@ -30,6 +31,7 @@ export function formatInfo(d: InfoData): string {
     ['Reloads', `${d.reloads} (${d.reloadFailures} failed)`],
     ['Control socket', d.controlSocket],
     ['Metrics', d.metricsListen ?? 'off'],
+    ['Health', healthSummary(d.health)],
     ['CPU', `${(d.process.cpu * 100).toFixed(1)}%`],
     ['RSS', bytes(d.process.rssBytes)],
     ['Heap used', bytes(d.process.heapUsedBytes)],
@@ -102,7 +104,7 @@ export function formatPools(list: PoolSnapshot[]): string {
     String(p.retries),
     String(p.adaptiveSwitches),
   ]);
-  return table(['POOL', 'ALGORITHM', 'UP', 'QUEUED', 'CONN/S', 'ERR/S', 'RETRIES', 'SWITCHES'], rows, [
+  const text = table(['POOL', 'ALGORITHM', 'UP', 'QUEUED', 'CONN/S', 'ERR/S', 'RETRIES', 'SWITCHES'], rows, [
     'left',
     'left',
     'right',
@@ -112,6 +114,11 @@ export function formatPools(list: PoolSnapshot[]): string {
     'right',
     'right',
   ]);
+  // adaptive pools: why each uses its strategy now, one line each under the table
+  const reasons = list
+    .filter((p) => p.adaptiveReason !== null)
+    .map((p) => `${p.name}: ${p.activeAlgorithm}: ${p.adaptiveReason}`);
+  return reasons.length === 0 ? text : `${text}\n\n${reasons.join('\n')}`;
 }
 
 export function formatListeners(list: ListenerSnapshot[]): string {
@@ -239,4 +246,24 @@ export function snapshotLine(s: Snapshot): string {
     `${time(s.time)} snapshot backends ${up}/${s.backends.length} up, active ${active}, ` +
     `${rate(cps)} conn/s, alerts ${firing} firing, gen ${s.info.generation}`
   );
+}
+
+/** One line: "healthy", or "UNHEALTHY (lame duck): stopping" with the phase while stopping and the reason codes. */
+function healthSummary(h: HealthReport): string {
+  if (h.healthy) return 'healthy';
+  const phase = h.phase === 'serving' ? '' : ` (${h.phase.replace('_', ' ')})`;
+  return `UNHEALTHY${phase}: ${h.reasons.map((r) => r.code).join(', ')}`;
+}
+
+export function formatHealth(h: HealthReport): string {
+  const lines = [h.healthy ? 'healthy' : 'UNHEALTHY'];
+  for (const r of h.reasons) lines.push(`  ${r.message}`);
+  const pairs: Array<[string, string]> = [['Phase', h.phase.replace('_', ' ')]];
+  const open = h.listeners.filter((l) => l.open).map((l) => l.name);
+  const closed = h.listeners.filter((l) => !l.open).map((l) => (l.enabled ? l.name : `${l.name} (disabled)`));
+  pairs.push(['Listeners open', open.length ? open.join(', ') : 'none']);
+  if (closed.length) pairs.push(['Listeners closed', closed.join(', ')]);
+  for (const p of h.criticalPools) pairs.push([`Critical pool ${p.pool}`, `${p.up}/${p.total} up`]);
+  lines.push(keyValues(pairs));
+  return lines.join('\n');
 }

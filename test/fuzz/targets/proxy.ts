@@ -14,7 +14,7 @@ import {
   type Endpoint,
   type ProxyParseResult,
 } from '../../../daemon/data/edge/proxy-protocol.js';
-import { parseIp } from '../../../daemon/data/edge/ip.js';
+import { parseIp } from '../../../daemon/net/ip.js';
 import { tokens } from '../mutate.js';
 import type { Rng } from '../rng.js';
 import { oracle } from '../oracle.js';
