@@ -38,7 +38,7 @@ export interface WorkerContext {
   readonly limit: GlobalLimit;
   /** The current generation's pool in `slot` (a route's target), or undefined. */
   pool(slot: number): PoolRuntime | undefined;
-  /** A backend reached passive.consecutive_failures connect failures in a row: tell the main thread. */
+  /** A backend reached passive.consecutive_failures failed connections in a row: tell the main thread. */
   reportPassive(slot: number): void;
   /** The connection has closed and given back everything it held. Called once per connection. */
   closed(c: OpenConnection): void;

@@ -159,8 +159,8 @@ const EFFECTS: Record<string, Effect> = {
     'protocol sniffing routes ssh and http1 and counts every protocol; silence falls back after the inspect delay',
   ),
   'listener[].inspect_bytes': e(
-    ROUTING,
-    'protocol sniffing routes ssh and http1 and counts every protocol; silence falls back after the inspect delay',
+    'edge/large-hello.test.ts',
+    '5, 9 and 15 KB ClientHellos in 1448-byte segments route by server name; a miss is counted and logged',
   ),
   'listener[].source_limits.max_connections': e(
     ADMISSION,
@@ -213,6 +213,14 @@ const EFFECTS: Record<string, Effect> = {
     'integration/relay.test.ts',
     'a refused connect is retried on another backend; errors and retries are counted',
   ),
+  'pool.*.retry_on': e(
+    'integration/empty-response.test.ts',
+    'retry_on empty_response replays the client bytes elsewhere, within retry_buffer',
+  ),
+  'pool.*.retry_buffer': e(
+    'integration/empty-response.test.ts',
+    'retry_on empty_response replays the client bytes elsewhere, within retry_buffer',
+  ),
   'pool.*.slow_start': e(
     'integration/failover.test.ts',
     'killed backend: no client fails, marked down after fall, back after rise with slow start',
@@ -227,6 +235,10 @@ const EFFECTS: Record<string, Effect> = {
     'connect timeout: a backend that never completes the handshake is given up on and retried elsewhere',
   ),
   'pool.*.timeouts.idle': e('integration/relay.test.ts', 'idle timeout closes a connection with no traffic either way'),
+  'pool.*.timeouts.first_byte': e(
+    'integration/first-byte.test.ts',
+    'a black-holed backend: timeouts.first_byte counts it failed and replays elsewhere, or resets',
+  ),
   'pool.*.timeouts.queue': e(
     'integration/capacity.test.ts',
     'queue: with every backend full, a connection waits for a slot; past timeouts.queue it is refused',

@@ -35,7 +35,10 @@ import {
   HISTOGRAM_NAMES,
   LATENCY_BUCKETS,
   OpState,
+  PEEK_MISS_REASONS,
   PROTOCOLS,
+  RESET_SIDES,
+  RESPONSE_ERROR_REASONS,
   REJECT_REASONS,
 } from '../../daemon/state/names.js';
 import { Table } from '../../daemon/state/table.js';
@@ -101,22 +104,22 @@ test('the float and per-source parts, stripes and source entries start on cache 
 
 test('sizes for given capacities', () => {
   // i32: 16 header + 3 * 8 + 2 * 12 + 5 * 16 = 144 elements (576 bytes), floats from 576;
-  // f64: 4 header, 5 * 12 backend floats, stripes from 64: 2 * 5 * 55 backend, from 616:
-  // 2 * 3 * 17 listener, from 720: 2 * 8 worker, from 736: 2 * 2 * 2 pool = 744 elements;
-  // 576 + 5952 = 6528, a whole number of cache lines
+  // f64: 4 header, 5 * 12 backend floats, stripes from 64: 2 * 5 * 59 backend, from 656:
+  // 2 * 3 * 27 listener, from 824: 2 * 8 worker, from 840: 2 * 2 * 2 pool = 848 elements;
+  // 576 + 6784 = 7360, a whole number of cache lines
   const small = new Layout({ workers: 2, listeners: 3, pools: 2, backends: 5 });
-  assert.equal(BackendStripe.Size, 55);
-  assert.equal(ListenerStripe.Size, 17);
+  assert.equal(BackendStripe.Size, 59);
+  assert.equal(ListenerStripe.Size, 27);
   assert.equal(PoolStripe.Size, 2);
   assert.equal(small.f64Start, 576);
-  assert.equal(small.f64Length, 744);
-  assert.equal(small.bytes, 6528);
+  assert.equal(small.f64Length, 848);
+  assert.equal(small.bytes, 7360);
   assert.equal(small.srcLength, 0);
   // sources: 3 listeners * 4 rounded to 16, 1024 entries * 16, 2 workers * 1024 held counts
   const tracked = new Layout({ workers: 2, listeners: 3, pools: 2, backends: 5, sources: 1024 });
-  assert.equal(tracked.srcStart, 6528);
+  assert.equal(tracked.srcStart, 7360);
   assert.equal(tracked.srcLength, 16 + 1024 * 16 + 2 * 1024);
-  assert.equal(tracked.bytes, 6528 + (16 + 1024 * 16 + 2 * 1024) * 4);
+  assert.equal(tracked.bytes, 7360 + (16 + 1024 * 16 + 2 * 1024) * 4);
   assert.equal(new Table({ workers: 2, listeners: 3, pools: 2, backends: 5, sources: 1024 }).byteLength, tracked.bytes);
 });
 
@@ -177,9 +180,13 @@ test('every field index fits its slot, and stripes follow the name lists', () =>
   assert.equal(histogramBase(Histogram.Connect), BackendStripe.HistConnect);
   assert.equal(histogramBase(Histogram.FirstByte), BackendStripe.HistConnect + LATENCY_BUCKETS.length + 1);
   assert.equal(histogramBase(Histogram.Duration), BackendStripe.HistFirstByte + LATENCY_BUCKETS.length + 1);
-  assert.equal(histogramBase(Histogram.Duration) + DURATION_BUCKETS.length + 1, BackendStripe.Size);
+  assert.equal(histogramBase(Histogram.Duration) + DURATION_BUCKETS.length + 1, BackendStripe.Resets);
+  assert.equal(BackendStripe.Resets + RESET_SIDES.length, BackendStripe.ResponseErrors);
+  assert.equal(BackendStripe.ResponseErrors + RESPONSE_ERROR_REASONS.length, BackendStripe.Size);
   assert.equal(ListenerStripe.Protocol, ListenerStripe.Rejected + REJECT_REASONS.length);
-  assert.equal(ListenerStripe.Protocol + PROTOCOLS.length, ListenerStripe.Size);
+  assert.equal(ListenerStripe.Protocol + PROTOCOLS.length, ListenerStripe.PeekMisses);
+  assert.equal(ListenerStripe.PeekMisses + PEEK_MISS_REASONS.length, ListenerStripe.Resets);
+  assert.equal(ListenerStripe.Resets + RESET_SIDES.length, ListenerStripe.Size);
   assert.ok(WorkerStripe.Starts < WorkerStripe.Size);
   assert.ok(SourceListenerI32.Degraded < SourceListenerI32.Size);
   assert.ok(SourceEntry.Key + KEY_WORDS <= SourceEntry.Active);

@@ -87,6 +87,8 @@ export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
       bytesOut: c.bytesOut,
       rejected: c.rejected,
       protocols: c.protocols,
+      peekMisses: c.peekMisses,
+      resets: c.resets,
       rates: src.counterRates.get(`listener/${l.name}`),
       ...src.listenerStatus(l.name),
     };
@@ -138,6 +140,8 @@ function backendSnapshot(
     retries: c.retries,
     passiveFailures: c.passiveFailures,
     passiveEjectionsRefused: health.passiveEjectionsRefused,
+    resets: c.resets,
+    responseErrors: c.responseErrors,
     rates: w.rates,
     ewmaConnectMs: round3(t.backends.ewmaConnect(slot)),
     ewmaFirstByteMs: round3(t.backends.ewmaFirstByte(slot)),

@@ -52,6 +52,10 @@ export interface BackendSnapshot {
   passiveFailures: number;
   /** passive ejections refused because the pool was at passive.max_ejected_share */
   passiveEjectionsRefused: number;
+  /** relayed connections reset by the client / by the backend */
+  resets: { client: number; backend: number };
+  /** connections the backend took and failed: closed before any byte, nothing within timeouts.first_byte */
+  responseErrors: { empty: number; timeout: number };
   rates: Rates;
   ewmaConnectMs: number;
   ewmaFirstByteMs: number;
@@ -95,6 +99,10 @@ export interface ListenerSnapshot {
   bytesOut: number;
   rejected: Record<string, number>;
   protocols: Record<string, number>;
+  /** routing peeks that ended without a verdict, by reason (too_large, timeout, ...) */
+  peekMisses: Record<string, number>;
+  /** connections reset by the client / by the backend */
+  resets: Record<string, number>;
   rates: Rates;
   /** where workers actually accept for it: `bind`, a previous bind kept after a failed move, or null (not served) */
   serving: string | null;
