@@ -5,6 +5,7 @@ import { clientHelloTarget } from './client-hello.js';
 import { configTarget } from './config.js';
 import { controlFramingTarget } from './control-framing.js';
 import { controlRequestTarget } from './control-request.js';
+import { greetingTarget } from './greeting.js';
 import { healthHttpTarget } from './health-http.js';
 import { proxyTarget } from './proxy.js';
 import { sniffTarget } from './sniff.js';
@@ -13,6 +14,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   proxyTarget,
   clientHelloTarget,
   sniffTarget,
+  greetingTarget,
   configTarget,
   controlRequestTarget,
   controlFramingTarget,
