@@ -170,3 +170,25 @@ test('bytes past a complete response do not change the verdict, however the segm
     }
   }
 });
+
+test('only an HTTP/1.0 or HTTP/1.1 status line can make a backend healthy', async () => {
+  // found by `make fuzz`: Node's parser reads `HTTP/2.0 200` as a response, and the probe took it as healthy
+  const answers: [string, boolean][] = [
+    ['HTTP/2.0 200 OK', false],
+    ['HTTP/0.9 200 OK', false],
+    ['HTTP/1.0 200 OK', true],
+    ['HTTP/1.1 200 OK', true],
+  ];
+  for (const [line, ok] of answers) {
+    const srv = await tcpServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => s.end(`${line}\r\nContent-Length: 2\r\n\r\nok`));
+    });
+    try {
+      const r = await probeHttp({ host: '127.0.0.1', port: srv.port }, check());
+      assert.equal(r.ok, ok, `${line}: ${r.detail}`);
+    } finally {
+      await srv.close();
+    }
+  }
+});

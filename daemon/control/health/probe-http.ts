@@ -1,5 +1,6 @@
-// http: GET `path` with a Host header and `Connection: close`; healthy when the
-// status equals `expect_status`. A JSON body may carry agent data (agent.ts).
+// http: GET `path` with a Host header and `Connection: close`; healthy when an
+// HTTP/1.0 or HTTP/1.1 response's status equals `expect_status`. A JSON body may
+// carry agent data (agent.ts).
 import http from 'node:http';
 import { parseAgent } from './agent.js';
 import { describeError, guardProbe } from './probe-guard.js';
@@ -38,6 +39,12 @@ export const probeHttp: Probe<HttpCheck> = (target, check, signal) =>
     req.on('response', (res) => {
       response = res;
       const status = res.statusCode ?? 0;
+      // Node's parser also takes an `HTTP/2.0` (and `HTTP/0.9`) status line; neither is an
+      // answer to an HTTP/1.1 request (RFC 9112 2.3), so it is no proof of health: fail closed
+      if (res.httpVersion !== '1.1' && res.httpVersion !== '1.0') {
+        s.finish(false, `HTTP/${res.httpVersion} ${status} is not an HTTP/1.x response`);
+        return;
+      }
       if (status !== check.expectStatus) {
         s.finish(false, `HTTP ${status}, expected ${check.expectStatus}`);
         return;
