@@ -7,6 +7,7 @@ export const ALERT_NAMES = [
   'high_memory',
   'traffic_spike',
   'poor_distribution',
+  'discovery_failed',
 ] as const;
 type AlertName = (typeof ALERT_NAMES)[number];
 

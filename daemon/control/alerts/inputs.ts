@@ -1,7 +1,7 @@
 // What the alert rules look at, as plain data: built from the daemon's snapshot
 // on the main thread, or written by hand in tests.
 import type { AdminStateName, CauseName, OpStateName } from '../../state/names.js';
-import type { Snapshot } from '../snapshot/snapshot.js';
+import type { DiscoverySnapshot, Snapshot } from '../snapshot/snapshot.js';
 
 export interface BackendInput {
   /** "pool/name" */
@@ -33,6 +33,17 @@ export interface AlertInputs {
   listeners: { name: string; accepted: number }[];
   /** the daemon process: CPU in cores over the last second, resident memory */
   process: { cpu: number; rssBytes: number };
+  /** discovery sources (absent in hand-written inputs: none) */
+  discovery?: DiscoveryInput[];
+}
+
+interface DiscoveryInput {
+  pool: string;
+  /** "dns app.internal:8080" */
+  source: string;
+  state: DiscoverySnapshot['state'];
+  backends: number;
+  error: string | null;
 }
 
 /** Inputs from a snapshot; `latency(key)` gives a backend's windowed histograms. */
@@ -57,5 +68,14 @@ export function inputsFromSnapshot(snap: Snapshot, latency: (key: string) => Bac
     })),
     listeners: snap.listeners.map((l) => ({ name: l.name, accepted: l.accepted })),
     process: { cpu: snap.process.cpu, rssBytes: snap.process.rssBytes },
+    discovery: snap.pools.flatMap((p) =>
+      p.discovery.map((d) => ({
+        pool: p.name,
+        source: d.source,
+        state: d.state,
+        backends: d.backends,
+        error: d.error,
+      })),
+    ),
   };
 }

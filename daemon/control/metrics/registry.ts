@@ -9,6 +9,7 @@ import { LISTENER_FAMILIES, POOL_FAMILIES } from './traffic-families.js';
 import { PROCESS_FAMILIES } from './process-families.js';
 import { CONTROL_FAMILIES, NO_CONTROL_SOCKET } from './control-families.js';
 import type { ControlServerStats } from '../socket/server.js';
+import { DISCOVERY_FAMILIES } from './discovery-families.js';
 import type { Table } from '../../state/table.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { HealthReport } from '../service-health.js';
@@ -31,6 +32,7 @@ const ALL_FAMILIES: readonly FamilyDef<ScrapeView>[] = [
   ...LISTENER_FAMILIES,
   ...POOL_FAMILIES,
   ...BACKEND_FAMILIES,
+  ...DISCOVERY_FAMILIES,
 ];
 
 /** `control`: the control socket's counters, read at each scrape (zeros without one). */
