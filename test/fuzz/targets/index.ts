@@ -5,6 +5,7 @@ import { clientHelloTarget } from './client-hello.js';
 import { configTarget } from './config.js';
 import { controlFramingTarget } from './control-framing.js';
 import { controlRequestTarget } from './control-request.js';
+import { etcdEntryTarget } from './etcd-entry.js';
 import { greetingTarget } from './greeting.js';
 import { healthHttpTarget } from './health-http.js';
 import { proxyTarget } from './proxy.js';
@@ -20,6 +21,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   controlFramingTarget,
   healthHttpTarget,
   agentTarget,
+  etcdEntryTarget,
 ] as FuzzTarget[];
 
 export function targetNamed(name: string): FuzzTarget {
