@@ -1,7 +1,8 @@
 // An etcd discovery entry: a key's last part (the backend's name) and its JSON
 // value (daemon/control/discovery/etcd-entry.ts). The input is the name, an LF,
 // then the value. Invariants: never throws; a refusal's reason starts with the
-// name; an accepted entry is a backend with a valid name, an IP literal, a port
+// name; an accepted entry is a backend with a valid name, an IP literal (an IPv6 one
+// may have a zone, as in a config), a port
 // 1..65535, weight 1..256, max_connections 0..1000000, a boolean backup and a
 // state of ready, drain, maint or none; an entry built with valid fields gives
 // exactly them, and one with a field of the wrong kind (nested deep or not), an
@@ -80,7 +81,9 @@ function invariants(name: string, r: EntryResult, expect?: Expect): string | nul
   }
   const f = r.found;
   if (!NAME.test(name) || f.id !== name) return `accepted under the name ${show(name)}: ${show(f)}`;
-  if (parseIp(f.ip) === null) return `not an IP literal: ${show(f)}`;
+  // an IPv6 address may carry a zone ("fe80::1%eth0"), as a config's addresses may
+  const zone = f.ip.includes(':') ? f.ip.indexOf('%') : -1;
+  if (parseIp(zone < 0 ? f.ip : f.ip.slice(0, zone)) === null) return `not an IP literal: ${show(f)}`;
   if (!Number.isInteger(f.port) || f.port < 1 || f.port > 65535) return `port: ${show(f)}`;
   if (f.weight === null || !Number.isInteger(f.weight) || f.weight < 1 || f.weight > 256) return `weight: ${show(f)}`;
   if (typeof f.backup !== 'boolean') return `backup: ${show(f)}`;
