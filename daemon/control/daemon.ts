@@ -275,10 +275,7 @@ export class Daemon implements ControlContext {
       file = this.opts.load();
       next = await this.applier.prepare(file);
     } catch (err) {
-      const errors =
-        err instanceof ConfigErrors
-          ? err.errors.map((e) => e.format())
-          : [err instanceof Error ? err.message : String(err)];
+      const errors = err instanceof ConfigErrors ? err.lines() : [err instanceof Error ? err.message : String(err)];
       return this.reloadFailed(errors, now);
     }
     const r = (await this.applier.apply(file, next, Cause.Reload, now))!;

@@ -257,3 +257,48 @@ test('http probe: a framed agent body is still applied, by Content-Length or chu
     }
   }
 });
+
+test('bytes past a complete response do not change the verdict, however the segments fall', async () => {
+  // found by `make fuzz`: 4 bytes past Content-Length on an HTTP/1.0 response made the probe fail
+  // when they came in the body's segment (a parse error) and pass when they came after it
+  const head = 'HTTP/1.0 200 OK\r\nContent-Length: 29\r\n\r\n';
+  const body = '{"cpu": 12.5, "memory": 40.0}';
+  for (const split of [false, true]) {
+    const srv = await tcpServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => {
+        if (!split) return s.end(head + body + 'junk');
+        s.write(head + body);
+        setTimeout(() => s.end('junk'), 50);
+      });
+    });
+    try {
+      const r = await probeHttp({ host: '127.0.0.1', port: srv.port }, check());
+      assert.deepEqual([r.ok, r.detail, r.agent], [true, 'HTTP 200', { cpu: 12.5, memory: 40 }], `split ${split}`);
+    } finally {
+      await srv.close();
+    }
+  }
+});
+
+test('only an HTTP/1.0 or HTTP/1.1 status line can make a backend healthy', async () => {
+  // found by `make fuzz`: Node's parser reads `HTTP/2.0 200` as a response, and the probe took it as healthy
+  const answers: [string, boolean][] = [
+    ['HTTP/2.0 200 OK', false],
+    ['HTTP/0.9 200 OK', false],
+    ['HTTP/1.0 200 OK', true],
+    ['HTTP/1.1 200 OK', true],
+  ];
+  for (const [line, ok] of answers) {
+    const srv = await tcpServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => s.end(`${line}\r\nContent-Length: 2\r\n\r\nok`));
+    });
+    try {
+      const r = await probeHttp({ host: '127.0.0.1', port: srv.port }, check());
+      assert.equal(r.ok, ok, `${line}: ${r.detail}`);
+    } finally {
+      await srv.close();
+    }
+  }
+});

@@ -1,10 +1,10 @@
-// http: GET `path` with a Host header and `Connection: close`; healthy when the
-// status equals `expect_status`. The verdict is the status line's, as HAProxy's
-// `option httpchk` and nginx's `health_check` decide: a body that never ends, or
-// a response without framing on a connection kept open, changes nothing. A body
-// is read only to get agent data (agent.ts), only when it is framed
-// (Content-Length or chunked, RFC 9112 section 6) and within AGENT_MAX_BODY; the
-// probe's connection is closed as soon as the verdict (and agent data) is in.
+// http: GET `path` with a Host header and `Connection: close`; healthy when an
+// HTTP/1.0 or HTTP/1.1 response's status equals `expect_status`. The verdict is the
+// status line's, as HAProxy's `option httpchk` and nginx's `health_check` decide: a
+// body that never ends, or a response without framing on a connection kept open,
+// changes nothing. A body is read only to get agent data (agent.ts), only when it is
+// framed (Content-Length or chunked, RFC 9112 section 6) and within AGENT_MAX_BODY;
+// the probe's connection is closed as soon as the verdict (and agent data) is in.
 import http from 'node:http';
 import { parseAgent } from './agent.js';
 import { describeError, guardProbe, type ProbeSession } from './probe-guard.js';
@@ -30,10 +30,25 @@ export const probeHttp: Probe<HttpCheck> = (target, check, signal) =>
         Accept: 'application/json, */*',
       },
     });
+    let response: http.IncomingMessage | undefined;
     req.on('finish', () => (s.phase = 'response'));
-    req.on('error', (err) => s.finish(false, describeError(err)));
+    req.on('error', (err) => {
+      // Bytes after a complete response (past its Content-Length, on a connection the
+      // backend closes) are not part of it. Node's parser reports them only when they
+      // arrive with the end of the body, so the verdict would depend on how the bytes
+      // were cut into segments: the complete response decides, on its 'end'.
+      if (response?.complete) return;
+      s.finish(false, describeError(err));
+    });
     req.on('response', (res) => {
+      response = res;
       const status = res.statusCode ?? 0;
+      // Node's parser also takes an `HTTP/2.0` (and `HTTP/0.9`) status line; neither is an
+      // answer to an HTTP/1.1 request (RFC 9112 2.3), so it is no proof of health: fail closed
+      if (res.httpVersion !== '1.1' && res.httpVersion !== '1.0') {
+        s.finish(false, `HTTP/${res.httpVersion} ${status} is not an HTTP/1.x response`);
+        return;
+      }
       if (status !== check.expectStatus) {
         s.finish(false, `HTTP ${status}, expected ${check.expectStatus}`);
         return;
