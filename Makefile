@@ -12,7 +12,7 @@ export npm_config_audit := false
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build node deps test test-deps lint format demo bench clean distclean install install-config relay asan soak
+.PHONY: all build node deps test test-deps lint format demo bench fuzz clean distclean install install-config relay asan soak
 
 all: build
 
@@ -111,6 +111,12 @@ demo: build
 # `make bench BENCH_ARGS=--quick` for a short run
 bench: build
 	bin/netmon bench $(BENCH_ARGS)
+
+# every parser with 1,000,000 seeded inputs each (random, mutated, well-formed): a table of
+# exceptions, wrong answers and hangs; failing inputs saved under test/fixtures/fuzz/<parser>/;
+# exit 1 on any. `make fuzz FUZZ_ARGS="--inputs 100000 --only config --seed 7"`
+fuzz: build
+	$(NODE) dist/test/fuzz/main.js $(FUZZ_ARGS)
 
 clean:
 	rm -rf dist build

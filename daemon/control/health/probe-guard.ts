@@ -7,6 +7,11 @@ export interface ProbeSession {
   finish(ok: boolean, detail: string, agent?: AgentData): void;
   /** names the step in a timeout message: "connect", "read", "response" */
   phase: string;
+  /**
+   * Set once the probe has its verdict and only waits for extra data (an http
+   * agent body): the timeout runs this instead of failing the probe.
+   */
+  onTimeout: (() => void) | null;
 }
 
 /**
@@ -23,7 +28,7 @@ export function guardProbe(
     let settled = false;
     let cleanup: (() => void) | null = null;
 
-    const session: ProbeSession = { finish, phase: 'connect' };
+    const session: ProbeSession = { finish, phase: 'connect', onTimeout: null };
 
     function onAbort(): void {
       finish(false, 'aborted');
@@ -45,7 +50,10 @@ export function guardProbe(
       resolve({ ok: false, durationMs: 0, detail: 'aborted' });
       return;
     }
-    const timer = setTimeout(() => finish(false, `timeout after ${timeoutMs} ms (${session.phase})`), timeoutMs);
+    const timer = setTimeout(() => {
+      if (session.onTimeout) session.onTimeout();
+      else finish(false, `timeout after ${timeoutMs} ms (${session.phase})`);
+    }, timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const c = start(session);
