@@ -56,6 +56,11 @@ export const CODES = {
   E_CONNECT_ERROR: { fault: 'backend', retryable: true, doc: 'connecting to the backend failed otherwise' },
   E_NO_BACKEND: { fault: 'daemon', retryable: true, doc: 'no eligible backend (all down, in maint or full)' },
   E_QUEUE_TIMEOUT: { fault: 'daemon', retryable: true, doc: 'waited in the queue for a free backend slot too long' },
+  E_FD_EXHAUSTED: {
+    fault: 'daemon',
+    retryable: true,
+    doc: 'netmon ran out of file descriptors (EMFILE/ENFILE) to connect to a backend; not counted against the backend',
+  },
   // control socket
   E_BAD_REQUEST: { fault: 'client', retryable: false, doc: 'a control line that is neither a command nor valid JSON' },
   E_LINE_TOO_LONG: { fault: 'client', retryable: false, doc: 'a control line over the size limit' },

@@ -5,7 +5,7 @@
 # machine skips nothing. Needs root and apt-get; elsewhere it says what is missing.
 set -u
 PKGS=(haproxy nginx libnginx-mod-stream socat tmux openssl prometheus python3 systemd iproute2
-  mariadb-server mariadb-client dnsmasq-base etcd-server etcd-client keepalived bird2 wrk iperf3)
+  mariadb-server mariadb-client dnsmasq-base etcd-server etcd-client keepalived bird2 wrk iperf3 util-linux)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

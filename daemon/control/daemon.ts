@@ -29,6 +29,8 @@ import { sourceTableEntries } from '../data/edge/source-limits.js';
 import { changedKeys, diffConfigs, type ConfigDiff } from './topology/diff.js';
 import { failureCode, keyChanges, listenErrorLines, listenerStatus, type ListenerStatus } from './reload-report.js';
 import type { ListenErrors } from './supervisor.js';
+import type { InjectedFault } from '../data/plan.js';
+import { warnFdLimit } from './fd-check.js';
 
 export interface DaemonOptions {
   /** re-read on reload; null = the embedded default (reload re-applies it) */
@@ -125,6 +127,7 @@ export class Daemon implements ControlContext {
     }
     this.health.apply(this.initial!, this.topology);
     this.initial = null;
+    warnFdLimit(this.config);
     this.tick = setInterval(() => this.onTick(), TICK_MS);
     this.onTick();
     log.info('netmon started', {
@@ -262,6 +265,7 @@ export class Daemon implements ControlContext {
         log.error('applying a reload failed in a subscriber', { err });
       }
     }
+    warnFdLimit(this.config);
     const generation = this.topology.generation;
     const ok = errors.length === 0;
     const outcome = ok ? 'applied' : 'partial';
@@ -302,8 +306,14 @@ export class Daemon implements ControlContext {
     return this.supervisor.terminate();
   }
 
+  /** Crash one worker as an exception outside any connection would; resolves once it has exited. */
   killWorker(id: number): Promise<boolean> {
     return this.supervisor.kill(id);
+  }
+
+  /** Test hook (not in the config or the control socket): arm a fault on a listener's connections. */
+  injectFault(listener: string, at: InjectedFault | null): void {
+    this.supervisor.injectFault(listener, at);
   }
 
   // ---- ControlContext ----
@@ -315,7 +325,7 @@ export class Daemon implements ControlContext {
         backendRates: this.backendRates,
         counterRates: this.counterRates,
         info: () => this.info(),
-        process: () => this.processStats.snapshot,
+        process: () => ({ ...this.processStats.snapshot, probesWithoutFds: this.health.probesWithoutFds() }),
         workers: () => workerSnapshots(this.table, this.supervisor.info()),
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),

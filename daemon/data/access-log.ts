@@ -22,7 +22,9 @@ export type Termination =
   /** refused by a limit after admission (every backend at max_connections, no queue) */
   | 'rejected'
   /** cut by an immediate stop */
-  | 'shutdown';
+  | 'shutdown'
+  /** reset because of an exception inside netmon on its path (error E_INTERNAL) */
+  | 'internal_error';
 
 export interface AccessRecord {
   client: string;

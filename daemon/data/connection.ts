@@ -2,7 +2,9 @@
 // header in, peek and routing), pick, queue, connect with a timeout, retry on
 // another backend while no byte has been relayed, PROXY header out, the relay
 // both ways (relay-pump.ts), and one close path that gives back everything the
-// connection took (reservations.ts) and writes the access line.
+// connection took (reservations.ts) and writes the access line. An exception on
+// its path resets it alone (fault-guard.ts); running out of file descriptors is
+// a local error, never the backend's.
 import net from 'node:net';
 import { Histogram, type ConnectErrorReason, type RejectReason } from '../state/names.js';
 import { log } from '../log.js';
@@ -16,6 +18,8 @@ import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
 import type { MemberPlan } from './plan.js';
 import type { PoolRuntime, Waiter } from './pool-queue.js';
 import { RelayPump } from './relay-pump.js';
+import { guardSocket, guardedTimeout, reportFault, resetSocket, type FaultOwner } from './fault-guard.js';
+import { isFdExhaustion } from '../process-fds.js';
 import { Reservations } from './reservations.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
 
@@ -36,7 +40,7 @@ const enum Phase {
   Closed = 6,
 }
 
-export class Connection extends RelayPump implements OpenConnection, Waiter {
+export class Connection extends RelayPump implements OpenConnection, Waiter, FaultOwner {
   private phase = Phase.Admitting;
   private readonly held: Reservations;
   private pool: PoolRuntime;
@@ -72,6 +76,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     this.pool = listener.pool;
     this.peer = clientAddress(client.remoteAddress);
     this.ctx = { clientAddress: this.peer.text, avoid: this.tried, now: 0, random: Math.random };
+    guardSocket(client, this);
     client.on('error', this.onClientError);
     client.on('close', this.onClientClose);
   }
@@ -88,16 +93,50 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     if (!this.held.takeListener(slot, this.w.limit)) return this.refuse('max_connections');
     if (edge === null || !edge.preamble) return this.pick();
     this.phase = Phase.Preamble;
-    void readPreamble(edge, this.client, this.peer).then(this.onPreamble);
+    readPreamble(edge, this.client, this.peer)
+      .then(this.onPreamble)
+      .catch((err: unknown) => this.fault(err, 'preamble'));
   }
 
-  /** Immediate stop: cut both sides now. */
-  abort(): void {
+  /**
+   * Cut both sides now (an immediate stop, or the worker failing), with a
+   * reset: the peers must not take the cut for a complete stream.
+   */
+  abort(termination: 'shutdown' | 'internal_error'): void {
     if (this.phase === Phase.Closed) return;
-    this.termination = 'shutdown';
-    this.client.destroy();
-    this.backend?.destroy();
+    this.termination = termination;
+    resetSocket(this.client);
+    resetSocket(this.backend);
     this.close();
+  }
+
+  /**
+   * An exception on this connection's path (a bug in netmon): reset both
+   * sides, log (at a bounded rate) and count it; the worker and every other
+   * connection go on. Never throws: a close path that throws again still takes
+   * the connection out of the worker's set.
+   */
+  fault(err: unknown, where: string): void {
+    const first = this.termination !== 'internal_error';
+    this.termination = 'internal_error';
+    this.error = 'E_INTERNAL';
+    // counted before the reset: whoever sees the reset finds it counted
+    if (first)
+      reportFault(this.table, this.worker, err, {
+        where,
+        listener: this.listener.plan.name,
+        client: this.ctx.clientAddress,
+      });
+    resetSocket(this.client);
+    resetSocket(this.backend);
+    if (!first) return;
+    try {
+      this.close();
+    } catch {
+      // the close path itself is what failed: what it had not given back is
+      // given back when the worker exits; the worker's set must not keep it
+    }
+    this.w.closed(this);
   }
 
   private readonly onPreamble = (p: Preamble): void => {
@@ -156,7 +195,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
   private enqueue(): void {
     this.phase = Phase.Queued;
     this.held.enterQueue(this.pool, this);
-    this.queueTimer = setTimeout(this.onQueueTimeout, this.pool.plan.queueTimeout);
+    this.queueTimer = guardedTimeout(this, this.onQueueTimeout, this.pool.plan.queueTimeout);
     this.w.queues.watch(this.pool);
   }
 
@@ -194,6 +233,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
     this.connectStartedAt = performance.now();
     const s = net.connect({ host: m.host, port: m.port, allowHalfOpen: true, noDelay: true });
     this.backend = s;
+    guardSocket(s, this);
     s.setTimeout(this.pool.plan.connectTimeout);
     s.on('connect', this.onBackendConnect);
     s.on('timeout', this.onBackendTimeout);
@@ -236,6 +276,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
 
   private readonly onBackendError = (err: NodeJS.ErrnoException): void => {
     if (this.phase === Phase.Connecting) {
+      if (isFdExhaustion(err)) return this.outOfFds(err);
       this.connectFailed(err.code === 'ECONNREFUSED' ? 'refused' : err.code === 'ETIMEDOUT' ? 'timeout' : 'other');
       return;
     }
@@ -282,6 +323,24 @@ export class Connection extends RelayPump implements OpenConnection, Waiter {
       return this.pick();
     }
     this.refuse('no_backend');
+  }
+
+  // No descriptor for the backend socket (EMFILE/ENFILE): our limit, not the
+  // backend's failure, so no connect error or passive count against it, and no
+  // retry (another backend needs a descriptor too). The worker stops accepting
+  // until descriptors are free again.
+  private outOfFds(err: NodeJS.ErrnoException): void {
+    const b = this.backend!;
+    b.removeListener('close', this.onBackendClose);
+    b.destroy();
+    this.backend = null;
+    this.member = null;
+    this.held.releaseBackend();
+    this.pool.wake();
+    this.error = 'E_FD_EXHAUSTED';
+    this.w.outOfFds(err);
+    if (this.client.destroyed) return this.close();
+    this.refuse('fd_exhaustion');
   }
 
   // ---- the end ----

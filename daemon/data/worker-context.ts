@@ -20,10 +20,10 @@ export interface ListenerRuntime {
   edge: ListenerEdge | null;
 }
 
-/** A connection as the worker sees it: something to cut on an immediate stop. */
+/** A connection as the worker sees it: something to cut on an immediate stop or when the worker fails. */
 export interface OpenConnection {
-  /** Close both sides now (immediate stop); the connection gives back what it holds. */
-  abort(): void;
+  /** Reset both sides now (immediate stop, or the worker failing); the connection gives back what it holds. */
+  abort(termination: 'shutdown' | 'internal_error'): void;
 }
 
 export interface WorkerContext {
@@ -39,6 +39,8 @@ export interface WorkerContext {
   pool(slot: number): PoolRuntime | undefined;
   /** A backend reached passive.consecutive_failures connect failures in a row: tell the main thread. */
   reportPassive(slot: number): void;
+  /** A backend connect failed with EMFILE/ENFILE: count it, log at a bounded rate, stop accepting for a while. */
+  outOfFds(err: NodeJS.ErrnoException): void;
   /** The connection has closed and given back everything it held. Called once per connection. */
   closed(c: OpenConnection): void;
 }

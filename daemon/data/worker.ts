@@ -2,7 +2,11 @@
 // listener (the kernel spreads accepts across workers), applies each config
 // generation the main thread sends, and hands every accepted socket to a
 // Connection (connection.ts), which owns it from there to its close. It reads
-// health and admin state from the shared table; it never writes them.
+// health and admin state from the shared table; it never writes them. An
+// exception on one connection's path resets that connection alone
+// (fault-guard.ts); one outside any connection ends the worker, after it reset
+// every connection it held (die()). Short of file descriptors it stops
+// accepting for a while (fd-guard.ts).
 import net from 'node:net';
 import { parentPort, workerData, threadId } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -10,10 +14,23 @@ import { Table } from '../state/table.js';
 import { log, setLogLevel } from '../log.js';
 import { Connection } from './connection.js';
 import { ListenerEdge } from './edge/listener-edge.js';
-import type { FromWorker, ListenerPlan, ListenFailure, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
+import type {
+  FromWorker,
+  InjectedFault,
+  ListenerPlan,
+  ListenFailure,
+  ToWorker,
+  WorkerInit,
+  WorkerPlan,
+} from './plan.js';
 import { PoolRuntime, QueuePoll } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
+import { reportFault, resetSocket } from './fault-guard.js';
+import { crashSoon, faultyRuntime, plantFault } from './fault-injection.js';
+import { FdGuard } from './fd-guard.js';
+import { IdleGc } from './idle-gc.js';
+import { isFdExhaustion } from '../process-fds.js';
 
 const HEARTBEAT_MS = 1000;
 
@@ -28,11 +45,19 @@ class Worker implements WorkerContext {
   private pools = new Map<number, PoolRuntime>();
   /** every connection accepted and not yet closed, whatever its phase */
   private readonly open = new Set<OpenConnection>();
+  private readonly fds: FdGuard;
+  /** test hook: listeners whose connections meet an injected fault */
+  private readonly faults = new Map<string, InjectedFault>();
+  private dying = false;
 
   constructor(init: WorkerInit) {
     this.worker = init.id;
     this.table = new Table(init.cap, init.buffer);
     this.accessLog = init.plan.accessLog;
+    this.fds = new FdGuard(this.table, this.worker, init.cap.workers, {
+      pause: () => this.pauseListening(),
+      resume: () => this.resumeListening(),
+    });
   }
 
   /**
@@ -128,7 +153,11 @@ class Worker implements WorkerContext {
           : { host: lp.bind.host, port: lp.bind.port, backlog: lp.backlog, reusePort: true };
       server.listen(where, () => {
         server.removeListener('error', reject);
-        server.on('error', (err) => log.error('listener error', { listener: lp.name, err }));
+        server.on('error', (err) => {
+          // at the descriptor limit, when libuv cannot keep its spare one
+          if (isFdExhaustion(err)) this.fds.exhausted(err, 'accept');
+          else log.error('listener error', { listener: lp.name, err });
+        });
         resolve(server);
       });
     });
@@ -140,9 +169,45 @@ class Worker implements WorkerContext {
       socket.destroy();
       return;
     }
-    const c = new Connection(this, rt, socket);
-    this.open.add(c);
-    c.open();
+    this.fds.accepted();
+    let c: Connection | null = null;
+    try {
+      const fault = this.faults.get(listenerName);
+      c = new Connection(this, fault === undefined ? rt : faultyRuntime(fault, rt), socket);
+      this.open.add(c);
+      if (fault !== undefined) plantFault(fault, c, socket);
+      c.open();
+    } catch (err) {
+      if (c !== null) return c.fault(err, 'accept');
+      reportFault(this.table, this.worker, err, { where: 'accept', listener: listenerName });
+      resetSocket(socket);
+    }
+  }
+
+  /** Close every listening socket this worker can reopen (not systemd's); returns the listeners' names. */
+  private pauseListening(): string[] {
+    const closed: string[] = [];
+    for (const [name, rt] of this.listeners) {
+      if (rt.plan.fd !== undefined || !rt.server.listening) continue;
+      rt.server.close();
+      closed.push(name);
+    }
+    return closed;
+  }
+
+  /** Reopen the listeners pauseListening() closed; resolves with those that failed to bind. */
+  private async resumeListening(): Promise<string[]> {
+    const failed: string[] = [];
+    for (const [name, rt] of this.listeners) {
+      if (rt.plan.fd !== undefined || rt.server.listening || this.stopping) continue;
+      try {
+        rt.server = await this.listen(rt.plan);
+      } catch (err) {
+        failed.push(name);
+        log.debug('listener not reopened yet', { listener: name, err });
+      }
+    }
+    return failed;
   }
 
   // ---- WorkerContext ----
@@ -152,6 +217,10 @@ class Worker implements WorkerContext {
 
   reportPassive(slot: number): void {
     this.post({ type: 'passive', slot });
+  }
+
+  outOfFds(err: NodeJS.ErrnoException): void {
+    this.fds.exhausted(err, 'connect');
   }
 
   closed(c: OpenConnection): void {
@@ -167,11 +236,44 @@ class Worker implements WorkerContext {
    */
   stop(immediate: boolean): void {
     this.stopping = true;
+    this.fds.stop();
     for (const rt of this.listeners.values()) rt.server.close();
     this.listeners.clear();
     if (this.open.size === 0) this.post({ type: 'drained' });
     // the last one to close says 'drained' (closed())
-    else if (immediate) for (const c of [...this.open]) c.abort();
+    else if (immediate) for (const c of [...this.open]) c.abort('shutdown');
+  }
+
+  /**
+   * Last resort: an exception outside any connection's guard. The worker's
+   * state may be broken, so it ends; but first every connection it holds is
+   * reset: a thread that just ends has its sockets closed by libuv with a FIN,
+   * which a client takes for a complete stream. The main thread restarts it.
+   */
+  die(err: unknown, what: string): void {
+    if (this.dying) process.exit(70);
+    this.dying = true;
+    this.stopping = true;
+    this.table.workers.countInternalError(this.worker);
+    const e = err instanceof Error ? err : new Error(String(err));
+    log.error(`worker failed (${what}): resetting its ${this.open.size} connection(s) and exiting; it is restarted`, {
+      worker: this.worker,
+      err: { name: e.name, message: e.message, stack: e.stack },
+    });
+    for (const c of [...this.open]) {
+      try {
+        c.abort('internal_error');
+      } catch {
+        // its sockets were reset before its close path ran; the rest is given back at exit
+      }
+    }
+    process.exit(70); // EX_SOFTWARE
+  }
+
+  /** Test hook: arm (or disarm) a fault on a listener's connections. */
+  armFault(listener: string, at: InjectedFault | null): void {
+    if (at === null) this.faults.delete(listener);
+    else this.faults.set(listener, at);
   }
 
   post(m: FromWorker): void {
@@ -181,10 +283,12 @@ class Worker implements WorkerContext {
   startHeartbeat(): void {
     const lag = monitorEventLoopDelay({ resolution: 20 });
     lag.enable();
+    const idleGc = new IdleGc(IdleGc.exposed());
     const beat = (): void => {
       const cpu = process.threadCpuUsage?.() ?? { user: 0, system: 0 };
       this.table.workers.beat(this.worker, Date.now(), lag.mean / 1e6 || 0, cpu.user / 1e6, cpu.system / 1e6);
       lag.reset();
+      idleGc.beat(this.table.workers.stats(this.worker).accepted);
     };
     beat();
     setInterval(beat, HEARTBEAT_MS).unref();
@@ -193,6 +297,8 @@ class Worker implements WorkerContext {
 
 const init = workerData as WorkerInit;
 const w = new Worker(init);
+process.on('uncaughtException', (err) => w.die(err, 'uncaught exception'));
+process.on('unhandledRejection', (err) => w.die(err, 'unhandled rejection'));
 w.table.workers.countStart(init.id);
 w.startHeartbeat();
 // a plan that throws while applied is reported, not left to kill the thread silently
@@ -207,6 +313,8 @@ const apply = (plan: WorkerPlan): void => {
 parentPort!.on('message', (m: ToWorker) => {
   if (m.type === 'plan') apply(m.plan);
   else if (m.type === 'stop') w.stop(m.immediate);
+  else if (m.type === 'fault') w.armFault(m.listener, m.at);
+  else if (m.type === 'crash') crashSoon();
 });
 apply(init.plan);
 log.debug('worker started', { worker: init.id, threadId });

@@ -166,9 +166,9 @@ export const enum ListenerStripe {
   /** + reject reason index */
   Rejected = 4,
   /** + protocol index */
-  Protocol = 11,
-  /** elements in the slot: 4 fields, 7 reject reasons, 6 protocols */
-  Size = 17,
+  Protocol = 12,
+  /** elements in the slot: 4 fields, 8 reject reasons, 6 protocols */
+  Size = 18,
 }
 
 /** f64 fields of one worker's own stripe. */
@@ -184,7 +184,15 @@ export const enum WorkerStripe {
   Active = 4,
   Accepted = 5,
   Starts = 6,
-  Size = 8,
+  /** exceptions caught on a connection's path (that connection reset) or that ended the worker */
+  InternalErrors = 7,
+  /** times accepting was paused because the process was out of file descriptors */
+  FdAcceptPauses = 8,
+  /** backend connects that failed with EMFILE/ENFILE (local, not the backend's) */
+  FdConnectFailures = 9,
+  /** 1 while the worker's listeners are paused for want of file descriptors */
+  AcceptPaused = 10,
+  Size = 11,
 }
 
 /** f64 fields of one worker's stripe for one pool. */

@@ -6,6 +6,7 @@ import type { AdminStateName } from '../../daemon/state/names.js';
 import type { BackendSnapshot, DaemonEvent, PoolSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
 
 const rates = { connections: 12.5, bytesIn: 1000, bytesOut: 2000, errors: 0, retries: 0 };
+const noFaults = { internalErrors: 0, fdAcceptPauses: 0, fdConnectFailures: 0, acceptPaused: false };
 
 function backend(pool: string, name: string, port: number): BackendSnapshot {
   return {
@@ -104,10 +105,38 @@ export class FakeContext implements ControlContext {
         controlSocket: '/run/netmon/netmon.sock',
         metricsListen: '127.0.0.1:9469',
       },
-      process: { cpu: 0.05, rssBytes: 80 * 1024 * 1024, heapUsedBytes: 20 * 1024 * 1024, loopLagMs: 0.4 },
+      process: {
+        cpu: 0.05,
+        rssBytes: 80 * 1024 * 1024,
+        heapUsedBytes: 20 * 1024 * 1024,
+        loopLagMs: 0.4,
+        openFds: 41,
+        maxFds: 65536,
+        probesWithoutFds: 0,
+      },
       workers: [
-        { id: 0, threadId: 1, alive: true, starts: 1, active: 3, accepted: 60, loopLagMs: 0.2, cpuSeconds: 1.5 },
-        { id: 1, threadId: 2, alive: true, starts: 1, active: 3, accepted: 60, loopLagMs: 0.3, cpuSeconds: 1.4 },
+        {
+          id: 0,
+          threadId: 1,
+          alive: true,
+          starts: 1,
+          active: 3,
+          accepted: 60,
+          loopLagMs: 0.2,
+          cpuSeconds: 1.5,
+          ...noFaults,
+        },
+        {
+          id: 1,
+          threadId: 2,
+          alive: true,
+          starts: 1,
+          active: 3,
+          accepted: 60,
+          loopLagMs: 0.3,
+          cpuSeconds: 1.4,
+          ...noFaults,
+        },
       ],
       listeners: [
         {

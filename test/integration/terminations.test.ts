@@ -516,6 +516,11 @@ test('immediate stop: relaying, queued and peeking connections are cut through t
     assert.deepEqual(held(d), { listeners: 3, backends: 1, workers: 3, sources: 1, queued: 1 });
     await d.stop(false);
     await Promise.all([relaying.closed, queued.closed, peeking.closed]);
+    // cut, not complete: each client sees a reset
+    assert.deepEqual(
+      [relaying, queued, peeking].map((c) => c.error?.code),
+      ['ECONNRESET', 'ECONNRESET', 'ECONNRESET'],
+    );
     assert.deepEqual(held(d), ZERO);
     assert.deepEqual(reclaimed(td), [], 'the workers cut their connections themselves before exiting');
   } finally {

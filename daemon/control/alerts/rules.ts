@@ -6,6 +6,7 @@ import { LATENCY_BUCKETS } from '../../state/names.js';
 import { quantile } from '../../state/quantile.js';
 import { SpikeTracker } from './spike.js';
 import { DistributionTracker } from './distribution.js';
+import { FdTracker } from './fds.js';
 import type { AlertsConfig } from '../../config/schema.js';
 import type { AlertInputs } from './inputs.js';
 import { round, type Condition } from './condition.js';
@@ -18,12 +19,14 @@ const MIN_LATENCY_SAMPLES = 5;
 export class RuleSet {
   private readonly spike = new SpikeTracker();
   private readonly distribution = new DistributionTracker();
+  private readonly fds = new FdTracker();
 
   evaluate(inputs: AlertInputs, cfg: AlertsConfig, now: number): Condition[] {
     const out: Condition[] = [];
     backendDown(inputs, out);
     if (cfg.latencyP95 > 0) highLatency(inputs, cfg.latencyP95, out);
     resources(inputs, cfg, out);
+    this.fds.evaluate(inputs, out);
     this.spike.evaluate(inputs, cfg, now, out);
     this.distribution.evaluate(inputs, cfg, now, out);
     return out;

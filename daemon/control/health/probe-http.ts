@@ -2,7 +2,7 @@
 // status equals `expect_status`. A JSON body may carry agent data (agent.ts).
 import http from 'node:http';
 import { parseAgent } from './agent.js';
-import { describeError, guardProbe } from './probe-guard.js';
+import { guardProbe } from './probe-guard.js';
 import type { HttpCheck, Probe, ProbeTarget } from './probe-types.js';
 
 /** Bodies past this are not buffered: agent JSON is a few dozen bytes. */
@@ -26,7 +26,7 @@ export const probeHttp: Probe<HttpCheck> = (target, check, signal) =>
       },
     });
     req.on('finish', () => (s.phase = 'response'));
-    req.on('error', (err) => s.finish(false, describeError(err)));
+    req.on('error', (err) => s.fail(err));
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
       if (status !== check.expectStatus) {
@@ -49,7 +49,7 @@ export const probeHttp: Probe<HttpCheck> = (target, check, signal) =>
         const agent = parseAgent(Buffer.concat(chunks, size).toString('utf8'));
         s.finish(true, `HTTP ${status}`, agent);
       });
-      res.on('error', (err) => s.finish(false, describeError(err)));
+      res.on('error', (err) => s.fail(err));
     });
     req.end();
     return () => req.destroy();

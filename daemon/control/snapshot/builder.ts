@@ -180,6 +180,10 @@ export function workerSnapshots(
       accepted: s.accepted,
       loopLagMs: round3(s.loopLagMs),
       cpuSeconds: round3(s.cpuUser + s.cpuSystem),
+      internalErrors: s.internalErrors,
+      fdAcceptPauses: s.fdAcceptPauses,
+      fdConnectFailures: s.fdConnectFailures,
+      acceptPaused: s.acceptPaused,
     };
   });
 }
