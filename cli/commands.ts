@@ -9,12 +9,14 @@ import { backendsCommand } from './backends.js';
 import { trafficCommand } from './traffic.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
+import { announceCommand } from './announce.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command types its own argv
 export const commands: CommandModule<any, any>[] = [
   daemonCommand,
   checkConfigCommand,
   ctlCommand,
+  announceCommand,
   topCommand,
   backendsCommand,
   trafficCommand,

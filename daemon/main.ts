@@ -1,6 +1,8 @@
 // Process entry of `netmon daemon`: load the config, start the control plane and
 // its side services, and handle signals (SIGHUP reload, SIGTERM/SIGINT graceful
-// stop, a second stop signal = immediate), telling systemd at each step.
+// stop, a second stop signal = immediate), telling systemd at each step. A
+// graceful stop (a signal or `netmon ctl stop`) first reports unhealthy for
+// announce_drain while still accepting (the lame-duck period), then drains.
 import { Daemon } from './control/daemon.js';
 import { log } from './log.js';
 import { ConfigErrors, NetmonError } from './errors.js';
@@ -99,6 +101,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     let exitCode = 0;
+    let lameDuck: NodeJS.Timeout | null = null;
     daemon.onFatal((reason) => {
       log.error('stopping: cannot go on serving as configured; exit 1 lets the service manager restart netmon', {
         reason,
@@ -106,18 +109,18 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       exitCode = 1;
       onStop('fatal');
     });
-    onStop = (signal) => {
-      if (stopping) {
-        log.warn('second stop signal: closing every connection now', { signal });
-        void daemon.terminate();
-        return;
+    const finish = (graceful: boolean, signal: string): void => {
+      lameDuck = null;
+      if (graceful) {
+        const drainMs = daemon.currentConfig.drainTimeout;
+        notify.stopping(`stopping: draining connections (up to ${drainMs} ms)`);
+        log.info('stopping: listeners closed, waiting for connections to finish', {
+          signal,
+          drain_timeout_ms: drainMs,
+        });
       }
-      stopping = true;
-      const drainMs = daemon.currentConfig.drainTimeout;
-      notify.stopping(`stopping: draining connections (up to ${drainMs} ms)`);
-      log.info('stopping: listeners closed, waiting for connections to finish', { signal, drain_timeout_ms: drainMs });
       void daemon
-        .stop(true)
+        .stop(graceful)
         .then(() => side.close())
         .catch((err: unknown) => log.error('error while stopping', { err }))
         .then(() => {
@@ -126,6 +129,38 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
           resolve(exitCode);
         });
     };
+    onStop = (signal) => {
+      if (stopping) {
+        log.warn('second stop signal: closing every connection now', { signal });
+        if (lameDuck) {
+          clearTimeout(lameDuck);
+          finish(false, signal);
+        } else void daemon.terminate();
+        return;
+      }
+      stopping = true;
+      const announceMs = signal === 'fatal' ? 0 : daemon.currentConfig.announceDrain;
+      if (announceMs === 0) {
+        finish(true, signal);
+        return;
+      }
+      // lame duck: keep accepting while /healthz says 503, so keepalived or the
+      // BGP speaker moves the traffic away before the listeners close
+      notify.stopping(`stopping: reporting unhealthy for ${announceMs} ms while still accepting, then draining`);
+      log.info('stopping: reporting unhealthy while still accepting (announce_drain)', {
+        signal,
+        announce_drain_ms: announceMs,
+      });
+      daemon.enterLameDuck(announceMs);
+      lameDuck = setTimeout(() => finish(true, signal), announceMs);
+    };
+    daemon.onStopRequest((cause) => {
+      const started = !stopping;
+      // a stop already under way is not a second signal: it is left as it is
+      if (started) onStop(cause);
+      const c = daemon.currentConfig;
+      return { started, lameDuckMs: c.announceDrain, drainTimeoutMs: c.drainTimeout };
+    });
     onHup = () => {
       if (stopping) return;
       log.info('SIGHUP: reloading the config', { config: opts.configPath ?? '<embedded default>' });

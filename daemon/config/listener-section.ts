@@ -1,6 +1,6 @@
 // [[listener]]: bind address, pool, limits and the edge (ACL, PROXY protocol in,
 // peek-based routes, per-source limits). Returns a fully defaulted ListenerConfig.
-import { parseIp } from '../data/edge/ip.js';
+import { parseIp } from '../net/ip.js';
 import { PROXY_PROTOCOL_MODES } from './schema.js';
 import { ROUTE_PROTOCOLS } from '../state/names.js';
 import type { EdgeConfig, ListenerConfig, RouteConfig, SourceLimits } from './schema.js';

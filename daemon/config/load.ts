@@ -21,6 +21,7 @@ const TOP_KEYS = [
   'log',
   'limits',
   'drain_timeout',
+  'announce_drain',
   'max_connections',
   'alerts',
   'listener',
@@ -40,6 +41,9 @@ const ALERT_KEYS = [
   'imbalance_cv',
   'imbalance_min_connections',
 ] as const;
+
+/** a typo ("5m" for "5s") must not hold every stop for hours */
+const MAX_ANNOUNCE_DRAIN_MS = 600_000;
 
 export function loadConfigFile(path: string): Config {
   let text: string;
@@ -92,6 +96,7 @@ function readConfig(top: Section, source: string): Config {
     log: { level: log.oneOf('level', LOG_LEVELS, 'info'), access: log.bool('access', false) },
     limits,
     drainTimeout: top.duration('drain_timeout', 30_000),
+    announceDrain: top.duration('announce_drain', 0, { max: MAX_ANNOUNCE_DRAIN_MS }),
     maxConnections: top.int('max_connections', 0, { min: 0, max: 10_000_000 }),
     alerts: readAlerts(top.section('alerts', ALERT_KEYS)),
     listeners: top.tables('listener', LISTENER_KEYS, 'listener').map(readListener),

@@ -16,6 +16,7 @@ export const POOL_KEYS = [
   'queue_size',
   'send_proxy',
   'adaptive',
+  'critical',
   'backend',
 ] as const;
 const TIMEOUT_KEYS = ['connect', 'idle', 'queue'] as const;
@@ -50,6 +51,7 @@ export function readPool(name: string, s: Section): PoolConfig {
     queueSize: s.int('queue_size', 0, { min: 0, max: 100_000 }),
     sendProxy: s.oneOf('send_proxy', SEND_PROXY_MODES, 'off'),
     adaptive: readAdaptive(s.section('adaptive', ['window', 'confirm', 'min_dwell'])),
+    critical: s.bool('critical', false),
     backends,
   };
 }

@@ -3,7 +3,7 @@
 // single pass reports every problem in the file.
 import { ConfigError, type ErrorCode } from '../errors.js';
 import { parseAddress, type AddressRules } from './address.js';
-import { parseIpRange } from '../data/edge/ip.js';
+import { parseIpRange } from '../net/ip.js';
 import { parseDuration } from './duration.js';
 import { joinPath } from './locate.js';
 import { didYouMean } from './suggest.js';

@@ -3,7 +3,7 @@
 // parses text again: addresses and ranges are typed (ip.ts), durations are ms,
 // sizes are bytes, server names are lower case, enums are their words. Every
 // value is plain data, so the parts a worker needs cross postMessage unchanged.
-import type { IpRange } from '../data/edge/ip.js';
+import type { IpRange } from '../net/ip.js';
 import type { RouteProtocol } from '../state/names.js';
 
 export const ALGORITHMS = [
@@ -106,6 +106,8 @@ export interface PoolConfig {
   sendProxy: SendProxyMode;
   /** how `adaptive` decides: evaluation window, agreeing windows needed, least time between switches */
   adaptive: AdaptiveTiming;
+  /** the instance reports unhealthy while this pool has no backend up */
+  critical: boolean;
   backends: BackendConfig[];
 }
 
@@ -225,6 +227,12 @@ export interface Config {
   limits: LimitsConfig;
   /** ms the daemon waits for connections to finish on a graceful stop */
   drainTimeout: number;
+  /**
+   * ms a graceful stop first reports unhealthy (/healthz, `show health`) while still
+   * accepting, so keepalived or a BGP speaker moves the traffic away before the
+   * listeners close; 0 = close them at once
+   */
+  announceDrain: number;
   /** open client connections over all listeners; 0 = unlimited */
   maxConnections: number;
   alerts: AlertsConfig;

@@ -20,7 +20,8 @@ import { AdaptiveService } from './adaptive/service.js';
 import { log, setLogLevel } from '../log.js';
 import { NetmonError, ConfigErrors, type ErrorCode } from '../errors.js';
 import type { Config } from '../config/schema.js';
-import type { ClientStats, ControlContext, ReloadResult } from './socket/context.js';
+import type { ClientStats, ControlContext, ReloadResult, StopAck } from './socket/context.js';
+import { InstanceHealth, observeHealth, type HealthReport } from './service-health.js';
 import { VERSION } from '../version.js';
 import type { WorkerPlan } from '../data/plan.js';
 import { readClients, SourceWatch } from './sources/source-clients.js';
@@ -68,6 +69,8 @@ export class Daemon implements ControlContext {
   /** the first config as a diff from nothing, until start() has applied health's share */
   private initial: ConfigDiff | null;
   private listenState = new Map<string, ListenerStatus>();
+  private readonly instanceHealth: InstanceHealth;
+  private readonly stopRequestHooks: ((cause: string) => StopAck)[] = [];
 
   constructor(
     private config: Config,
@@ -111,6 +114,10 @@ export class Daemon implements ControlContext {
         for (const fn of this.fatalHooks) fn('the worker serving socket-activated listeners exited');
       },
     });
+    this.instanceHealth = new InstanceHealth(
+      () => observeHealth(this.config, this.topology, this.supervisor.openListeners()),
+      this.now,
+    );
   }
 
   /**
@@ -173,6 +180,7 @@ export class Daemon implements ControlContext {
     }
     this.counterRates.forget(keep);
     for (const what of this.topology.reapRemoved()) log.info('removed by a reload and drained; slot freed', { what });
+    this.instanceHealth.logChange();
     for (const h of this.tickHooks) {
       try {
         h(now);
@@ -271,10 +279,18 @@ export class Daemon implements ControlContext {
     const outcome = ok ? 'applied' : 'partial';
     this.table.header.recordReload(ok, now);
     this.lastReload = { ok, outcome, time: now, errors };
+    const keys = changedKeys(d);
     this.eventLog.push({ type: 'reload', time: now, ok, outcome, generation, errors, changes });
-    if (ok) log.info('config reloaded', { generation, changes });
-    else log.warn('config reloaded in part: the new config runs except what failed', { generation, changes, errors });
-    return { ok, outcome, code, generation, errors, changes, keys: changedKeys(d) };
+    if (ok) log.info('config reloaded', { generation, changes, keys });
+    else {
+      log.warn('config reloaded in part: the new config runs except what failed', {
+        generation,
+        changes,
+        keys,
+        errors,
+      });
+    }
+    return { ok, outcome, code, generation, errors, changes, keys };
   }
 
   /** What the workers could open of the current config, per listener. */
@@ -291,8 +307,33 @@ export class Daemon implements ControlContext {
     return { ok: false, outcome: 'refused', code: 'E_RELOAD_FAILED', generation, errors, changes: [], keys: [] };
   }
 
-  // ---- stop ----
+  // ---- health and stop ----
+  /** Whether this instance should get new traffic: /healthz, `show health`, keepalived, BGP. */
+  serviceHealth(): HealthReport {
+    return this.instanceHealth.report();
+  }
+
+  /**
+   * First step of a graceful stop: report unhealthy for `ms` while still
+   * accepting, so the route to this instance is withdrawn before its listeners close.
+   */
+  enterLameDuck(ms: number): void {
+    this.instanceHealth.enterLameDuck(ms);
+  }
+
+  /** main.ts runs the stop sequence; the control socket's `stop` asks it through here. */
+  onStopRequest(fn: (cause: string) => StopAck): void {
+    this.stopRequestHooks.push(fn);
+  }
+
+  requestStop(cause: string): StopAck {
+    const hook = this.stopRequestHooks[0];
+    if (!hook) throw new NetmonError('E_INTERNAL', 'this daemon runs inside another program; stop it there');
+    return hook(cause);
+  }
+
   async stop(graceful: boolean): Promise<void> {
+    this.instanceHealth.enterDraining();
     if (this.tick) clearInterval(this.tick);
     this.tick = null;
     this.health.stop();

@@ -5,7 +5,7 @@
 // config runs, except where it says.
 import type { Config } from '../config/schema.js';
 import type { ConfigDiff, KeyChange } from './topology/diff.js';
-import { formatIpRange, type IpRange } from '../data/edge/ip.js';
+import { formatIpRange, type IpRange } from '../net/ip.js';
 import type { ListenErrors } from './supervisor.js';
 
 /** Settings a running daemon does not change: a reload reports them, the next start applies them. */

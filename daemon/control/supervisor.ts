@@ -35,6 +35,8 @@ interface Slot {
   restarts: number;
   applied: number;
   drained: boolean;
+  /** listeners this worker reported open in its last `applied` */
+  listening: readonly string[];
   waiters: { generation: number; resolve: (failures: ListenFailure[]) => void }[];
 }
 
@@ -77,6 +79,7 @@ export class Supervisor {
         restarts: 0,
         applied: -1,
         drained: false,
+        listening: [],
         waiters: [],
       };
       this.slots.push(s);
@@ -105,6 +108,7 @@ export class Supervisor {
     switch (m.type) {
       case 'applied': {
         s.applied = m.generation;
+        s.listening = m.listening;
         const ready = s.waiters.filter((w) => w.generation <= m.generation);
         s.waiters = s.waiters.filter((w) => w.generation > m.generation);
         for (const w of ready) w.resolve(m.failures);
@@ -124,6 +128,7 @@ export class Supervisor {
     if (s.thread !== t) return;
     s.alive = false;
     s.thread = null;
+    s.listening = [];
     // a worker that closed its connections holds nothing; one that died gives back what they held
     const reclaimed = this.table.releaseWorker(s.id);
     if (held(reclaimed))
@@ -200,7 +205,11 @@ export class Supervisor {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    for (const s of this.slots) this.send(s, { type: 'stop', immediate: false });
+    for (const s of this.slots) {
+      this.send(s, { type: 'stop', immediate: false });
+      // a stopping worker closes every listener at once
+      s.listening = [];
+    }
     await this.drained(graceMs);
     await this.terminate();
   }
@@ -259,6 +268,13 @@ export class Supervisor {
   /** Test hook: arm (`at`) or disarm (null) a fault on a listener's connections in every worker. */
   injectFault(listener: string, at: InjectedFault | null): void {
     for (const s of this.slots) this.send(s, { type: 'fault', listener, at });
+  }
+
+  /** Listener names with an open socket in at least one live worker. */
+  openListeners(): Set<string> {
+    const open = new Set<string>();
+    for (const s of this.slots) if (s.alive) for (const name of s.listening) open.add(name);
+    return open;
   }
 
   info(): { id: number; threadId: number; alive: boolean; restarts: number }[] {

@@ -9,7 +9,7 @@
 // Steps 4 and 5 take reservations (a per-source count, a listener slot), which
 // are recorded in the connection's Reservations and given back when it closes.
 import type { RejectReason } from '../state/names.js';
-import type { ClientAddress } from './edge/ip.js';
+import type { ClientAddress } from '../net/ip.js';
 import type { ListenerEdge } from './edge/listener-edge.js';
 import type { Reservations } from './reservations.js';
 

@@ -10,8 +10,8 @@ import { Histogram, type ConnectErrorReason, type RejectReason } from '../state/
 import { log } from '../log.js';
 import type { PickContext } from './balance/interface.js';
 import { admitPeer, admitSource } from './admission.js';
-import { clientAddress, type ClientAddress } from './edge/ip.js';
-import { writeAccessLog } from './access-log.js';
+import { clientAddress, type ClientAddress } from '../net/ip.js';
+import { writeAccessLog, type AccessRecord } from './access-log.js';
 import type { ErrorCode } from '../errors.js';
 import { readPreamble, type Origin, type Preamble } from './edge/preamble.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
@@ -54,6 +54,8 @@ export class Connection extends RelayPump implements OpenConnection, Waiter, Fau
   private connectedAt = 0;
   /** past admission and the preamble: the connection is access-logged */
   private admitted = false;
+  /** why it was refused (the rejection metric's reason); null while it is not */
+  private refusal: RejectReason | null = null;
   private queueTimer: NodeJS.Timeout | null = null;
   /** why no backend took the client: the last failed connect or the refusal; null once one connected */
   private error: ErrorCode | null = null;
@@ -98,10 +100,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter, Fau
       .catch((err: unknown) => this.fault(err, 'preamble'));
   }
 
-  /**
-   * Cut both sides now (an immediate stop, or the worker failing), with a
-   * reset: the peers must not take the cut for a complete stream.
-   */
+  /** Cut both sides now (an immediate stop, the worker failing) with a reset: not taken for a complete stream. */
   abort(termination: 'shutdown' | 'internal_error'): void {
     if (this.phase === Phase.Closed) return;
     this.termination = termination;
@@ -111,30 +110,23 @@ export class Connection extends RelayPump implements OpenConnection, Waiter, Fau
   }
 
   /**
-   * An exception on this connection's path (a bug in netmon): reset both
-   * sides, log (at a bounded rate) and count it; the worker and every other
-   * connection go on. Never throws: a close path that throws again still takes
-   * the connection out of the worker's set.
+   * An exception on this connection's path (a bug in netmon): count and log it
+   * (before the reset: whoever sees the reset finds it counted), reset both
+   * sides; the worker goes on. Never throws, even when the close path does.
    */
   fault(err: unknown, where: string): void {
     const first = this.termination !== 'internal_error';
     this.termination = 'internal_error';
     this.error = 'E_INTERNAL';
-    // counted before the reset: whoever sees the reset finds it counted
-    if (first)
-      reportFault(this.table, this.worker, err, {
-        where,
-        listener: this.listener.plan.name,
-        client: this.ctx.clientAddress,
-      });
+    const fields = { where, listener: this.listener.plan.name, client: this.ctx.clientAddress };
+    if (first) reportFault(this.table, this.worker, err, fields);
     resetSocket(this.client);
     resetSocket(this.backend);
     if (!first) return;
     try {
       this.close();
     } catch {
-      // the close path itself is what failed: what it had not given back is
-      // given back when the worker exits; the worker's set must not keep it
+      // the close path is what failed: the worker's set must not keep the connection
     }
     this.w.closed(this);
   }
@@ -181,6 +173,11 @@ export class Connection extends RelayPump implements OpenConnection, Waiter, Fau
     this.phase = Phase.Picking;
     this.admitted = true;
     const pool = this.pool;
+    // a new connection takes its place behind those already waiting, in any worker
+    if (this.attempts === 0 && pool.plan.queueSize > 0 && pool.queue.othersWaiting) {
+      if (!this.enqueue()) this.refuse('max_connections');
+      return;
+    }
     this.ctx.now = performance.now();
     const slot = pool.picker.acquire(this.worker, this.ctx);
     if (slot >= 0) {
@@ -188,15 +185,20 @@ export class Connection extends RelayPump implements OpenConnection, Waiter, Fau
       return this.connect(slot);
     }
     const full = pool.picker.lastFailure === 'full';
-    if (full && pool.queueOpen) return this.enqueue();
+    if (full && this.enqueue()) return;
     this.refuse(full ? 'max_connections' : 'no_backend');
   }
 
-  private enqueue(): void {
+  /** Wait in the pool's queue; false when it is full (queue_size over all workers, 0 = no queue). */
+  private enqueue(): boolean {
+    const pool = this.pool;
+    if (!this.held.enterQueue(pool.queue, this, pool.plan.queueSize)) return false;
     this.phase = Phase.Queued;
-    this.held.enterQueue(this.pool, this);
-    this.queueTimer = guardedTimeout(this, this.onQueueTimeout, this.pool.plan.queueTimeout);
-    this.w.queues.watch(this.pool);
+    // whichever backend frees first serves a waiter, one it tried before it waited included
+    this.tried.length = 0;
+    this.queueTimer = guardedTimeout(this, this.onQueueTimeout, pool.plan.queueTimeout);
+    pool.queue.wake();
+    return true;
   }
 
   /** Called by the pool when a backend slot may be free. Returns false while still waiting. */
@@ -255,6 +257,7 @@ export class Connection extends RelayPump implements OpenConnection, Waiter, Fau
     table.backendStats.observe(this.worker, slot, Histogram.Connect, ms / 1000);
     const plan = this.pool.plan;
     const header = plan.sendProxy === 'off' ? null : this.proxyHeader(plan.sendProxy);
+    this.clientIdle = this.listener.plan.clientIdle;
     this.startRelay(slot, plan.idleTimeout, this.connectStartedAt, header, this.pending);
     this.pending = null;
   };
@@ -325,10 +328,8 @@ export class Connection extends RelayPump implements OpenConnection, Waiter, Fau
     this.refuse('no_backend');
   }
 
-  // No descriptor for the backend socket (EMFILE/ENFILE): our limit, not the
-  // backend's failure, so no connect error or passive count against it, and no
-  // retry (another backend needs a descriptor too). The worker stops accepting
-  // until descriptors are free again.
+  // No descriptor for the backend socket (EMFILE/ENFILE): our limit, not the backend's: no connect
+  // error or passive count, no retry (it needs a descriptor too); the worker stops accepting a while.
   private outOfFds(err: NodeJS.ErrnoException): void {
     const b = this.backend!;
     b.removeListener('close', this.onBackendClose);
@@ -366,8 +367,9 @@ export class Connection extends RelayPump implements OpenConnection, Waiter, Fau
   private refuse(reason: RejectReason): void {
     this.termination =
       reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
+    this.refusal = reason;
     if (reason === 'queue_timeout') this.error = 'E_QUEUE_TIMEOUT';
-    else this.error ??= 'E_NO_BACKEND';
+    else if (this.admitted) this.error ??= 'E_NO_BACKEND';
     this.table.listeners.countRejected(this.worker, this.listenerSlot, reason);
     this.client.destroy();
     this.close();
@@ -391,11 +393,11 @@ export class Connection extends RelayPump implements OpenConnection, Waiter, Fau
     }
     if (this.held.releaseAll() >= 0) this.pool.wake();
     this.w.closed(this);
-    if (this.admitted && this.w.accessLog) {
-      writeAccessLog({
+    if (this.w.accessLog && (this.admitted || this.refusal !== null)) {
+      const line: AccessRecord = {
         client: this.ctx.clientAddress,
         listener: this.listener.plan.name,
-        pool: this.pool.plan.name,
+        pool: this.admitted ? this.pool.plan.name : null,
         backend: this.member?.key ?? null,
         bytesIn: this.bytesIn,
         bytesOut: this.bytesOut,
@@ -404,8 +406,12 @@ export class Connection extends RelayPump implements OpenConnection, Waiter, Fau
         termination: this.termination,
         error: this.error,
         attempts: this.attempts,
+        reason: this.refusal,
         worker: this.worker,
-      });
+      };
+      // refused before it was served: within the worker's bound for refusal lines
+      if (this.admitted) writeAccessLog(line);
+      else this.w.refusals.write(line);
     }
   }
 }

@@ -33,6 +33,8 @@ export interface ListenerPlan {
   /** default pool slot */
   pool: number;
   backlog: number;
+  /** ms the client side may stay idle while relaying (timeouts.client_idle); 0 = the pool's idle only */
+  clientIdle: number;
   /**
    * a listening socket passed by systemd: served by worker 0 only (one fd is never
    * shared between threads), instead of every worker binding `bind` with SO_REUSEPORT
@@ -99,7 +101,13 @@ export type ToWorker =
 
 /** worker -> main */
 export type FromWorker =
-  | { type: 'applied'; generation: number; failures: ListenFailure[] }
+  | {
+      type: 'applied';
+      generation: number;
+      failures: ListenFailure[];
+      /** names of the listeners this worker has a socket open for, after applying */
+      listening: string[];
+    }
   | { type: 'passive'; slot: number }
   | { type: 'drained' };
 

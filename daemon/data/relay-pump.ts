@@ -18,6 +18,11 @@ export abstract class RelayPump {
   protected clientEnded = false;
   protected backendEnded = false;
   protected termination: Termination = 'client_close';
+  /**
+   * ms the client side may stay idle (no byte from or to the client), the
+   * listener's timeouts.client_idle; 0 = the pool's idle timeout alone
+   */
+  protected clientIdle = 0;
   private firstByteSeen = false;
   /** performance.now() when the connect began: first-byte latency counts from it */
   private since = 0;
@@ -33,7 +38,9 @@ export abstract class RelayPump {
    * Start relaying between the client and `this.backend` (connected) for
    * backend `slot`. `header` (a PROXY header) goes to the backend first, then
    * `pending` (client bytes read before the relay), then the client's stream.
-   * `idleMs` closes the connection after that long without a byte either way.
+   * `idleMs` closes the connection after that long without a byte either way;
+   * `clientIdle`, when set, bounds the client side's own idle time (as HAProxy's
+   * `timeout client` beside `timeout server`): whichever is shorter ends it.
    */
   protected startRelay(
     slot: number,
@@ -50,7 +57,7 @@ export abstract class RelayPump {
     // FIN emitted while nobody listened: net.Socket emits 'end' even when paused.
     if (c.readableEnded) this.clientEnded = true;
     b.setTimeout(idleMs);
-    c.setTimeout(idleMs);
+    c.setTimeout(this.clientIdle > 0 ? this.clientIdle : idleMs);
     c.on('timeout', this.onClientTimeout);
     b.on('data', this.onBackendData);
     b.on('end', this.onBackendEnd);
@@ -108,12 +115,12 @@ export abstract class RelayPump {
   };
 
   private readonly onClientTimeout = (): void => {
-    this.idleTimeout();
+    this.idleTimeout(this.clientIdle > 0 ? 'client_idle_timeout' : 'idle_timeout');
   };
 
   /** No byte either way for the idle timeout: close both sides (the client's 'close' ends the connection). */
-  protected idleTimeout(): void {
-    this.termination = 'idle_timeout';
+  protected idleTimeout(why: 'idle_timeout' | 'client_idle_timeout' = 'idle_timeout'): void {
+    this.termination = why;
     this.client.destroy();
     this.backend?.destroy();
   }

@@ -7,7 +7,7 @@
 // ends, everything it took is given back exactly once.
 import type { Table } from '../state/table.js';
 import type { SourceLimiter } from './edge/source-limits.js';
-import type { PoolRuntime, Waiter } from './pool-queue.js';
+import type { PoolQueue, Waiter } from './pool-queue.js';
 
 /** The process-wide max_connections as a worker applies it, from its current plan. */
 export interface GlobalLimit {
@@ -25,8 +25,8 @@ export class Reservations {
   private sources: SourceLimiter | null = null;
   /** backend slot reserved against its max_connections, or -1 */
   private backendSlot = -1;
-  /** the pool whose queue holds `waiter`, or null */
-  private queue: PoolRuntime | null = null;
+  /** the pool queue that holds `waiter`, or null */
+  private queue: PoolQueue | null = null;
   private waiter: Waiter | null = null;
 
   constructor(
@@ -85,19 +85,23 @@ export class Reservations {
     return slot;
   }
 
-  /** Wait in `pool`'s queue (counted in its queued gauge). */
-  enterQueue(pool: PoolRuntime, w: Waiter): void {
+  /**
+   * Wait in a pool's queue, if it has fewer than `limit` (queue_size) waiters
+   * over all workers. Returns false, holding no place, when it is full.
+   */
+  enterQueue(queue: PoolQueue, w: Waiter, limit: number): boolean {
     this.leaveQueue();
-    pool.enqueue(w);
-    this.queue = pool;
+    if (!queue.enter(w, limit)) return false;
+    this.queue = queue;
     this.waiter = w;
+    return true;
   }
 
   leaveQueue(): void {
-    const pool = this.queue;
-    if (pool === null) return;
+    const queue = this.queue;
+    if (queue === null) return;
     this.queue = null;
-    pool.dequeue(this.waiter!);
+    queue.leave(this.waiter!);
     this.waiter = null;
   }
 

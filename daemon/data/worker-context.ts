@@ -7,8 +7,9 @@ import type net from 'node:net';
 import type { Table } from '../state/table.js';
 import type { ListenerEdge } from './edge/listener-edge.js';
 import type { ListenerPlan } from './plan.js';
-import type { PoolRuntime, QueuePoll } from './pool-queue.js';
+import type { PoolRuntime } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
+import type { RefusalLines } from './access-log.js';
 
 /** One listener as a worker serves it for one config generation. */
 export interface ListenerRuntime {
@@ -32,9 +33,9 @@ export interface WorkerContext {
   /** a graceful stop has begun: connections still reading their preamble are not served */
   readonly stopping: boolean;
   readonly accessLog: boolean;
+  /** the access lines of refused connections, bounded per worker */
+  readonly refusals: RefusalLines;
   readonly limit: GlobalLimit;
-  /** wakes queues for slots other workers free */
-  readonly queues: QueuePoll;
   /** The current generation's pool in `slot` (a route's target), or undefined. */
   pool(slot: number): PoolRuntime | undefined;
   /** A backend reached passive.consecutive_failures connect failures in a row: tell the main thread. */

@@ -13,6 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Table } from '../state/table.js';
 import { log, setLogLevel } from '../log.js';
 import { Connection } from './connection.js';
+import { RefusalLines } from './access-log.js';
 import { ListenerEdge } from './edge/listener-edge.js';
 import type {
   FromWorker,
@@ -23,7 +24,7 @@ import type {
   WorkerInit,
   WorkerPlan,
 } from './plan.js';
-import { PoolRuntime, QueuePoll } from './pool-queue.js';
+import { PoolQueue, PoolRuntime } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
 import { reportFault, resetSocket } from './fault-guard.js';
@@ -37,12 +38,14 @@ const HEARTBEAT_MS = 1000;
 class Worker implements WorkerContext {
   readonly table: Table;
   readonly worker: number;
-  readonly queues = new QueuePoll();
   accessLog: boolean;
+  readonly refusals: RefusalLines;
   stopping = false;
   limit: GlobalLimit = { maxConnections: 0, listeners: [] };
   private readonly listeners = new Map<string, ListenerRuntime>();
   private pools = new Map<number, PoolRuntime>();
+  /** this worker's part of each pool slot's queue, kept across generations (waiters keep waiting in it) */
+  private readonly queues = new Map<number, PoolQueue>();
   /** every connection accepted and not yet closed, whatever its phase */
   private readonly open = new Set<OpenConnection>();
   private readonly fds: FdGuard;
@@ -54,6 +57,7 @@ class Worker implements WorkerContext {
     this.worker = init.id;
     this.table = new Table(init.cap, init.buffer);
     this.accessLog = init.plan.accessLog;
+    this.refusals = new RefusalLines(this.worker, (n) => this.table.workers.countAccessSuppressed(this.worker, n));
     this.fds = new FdGuard(this.table, this.worker, init.cap.workers, {
       pause: () => this.pauseListening(),
       resume: () => this.resumeListening(),
@@ -70,7 +74,7 @@ class Worker implements WorkerContext {
     this.accessLog = plan.accessLog;
     this.limit = { maxConnections: plan.edge?.maxConnections ?? 0, listeners: plan.listeners.map((l) => l.slot) };
     const pools = new Map<number, PoolRuntime>();
-    for (const p of plan.pools) pools.set(p.slot, new PoolRuntime(p, this.table, this.worker));
+    for (const p of plan.pools) pools.set(p.slot, new PoolRuntime(p, this.table, this.queue(p.slot)));
     this.pools = pools;
     const poolSlot = (name: string): number => plan.pools.find((p) => p.name === name)?.slot ?? -1;
 
@@ -139,7 +143,7 @@ class Worker implements WorkerContext {
         }
       }),
     );
-    this.post({ type: 'applied', generation: plan.generation, failures });
+    this.post({ type: 'applied', generation: plan.generation, failures, listening: this.listening });
   }
 
   private listen(lp: ListenerPlan): Promise<net.Server> {
@@ -210,6 +214,15 @@ class Worker implements WorkerContext {
     return failed;
   }
 
+  private queue(slot: number): PoolQueue {
+    let q = this.queues.get(slot);
+    if (q === undefined) {
+      q = new PoolQueue(this.table, this.worker, slot);
+      this.queues.set(slot, q);
+    }
+    return q;
+  }
+
   // ---- WorkerContext ----
   pool(slot: number): PoolRuntime | undefined {
     return this.pools.get(slot);
@@ -226,6 +239,11 @@ class Worker implements WorkerContext {
   closed(c: OpenConnection): void {
     if (!this.open.delete(c)) return;
     if (this.stopping && this.open.size === 0) this.post({ type: 'drained' });
+  }
+
+  /** names of the listeners this worker has a socket open for */
+  get listening(): string[] {
+    return [...this.listeners.keys()];
   }
 
   // ---- lifecycle ----
@@ -307,7 +325,7 @@ const apply = (plan: WorkerPlan): void => {
     const message = `cannot apply the plan: ${err instanceof Error ? err.message : String(err)}`;
     log.error('plan not applied', { generation: plan.generation, err: message });
     const failures: ListenFailure[] = [{ listener: '*', code: 'E_PLAN', message, serving: null }];
-    w.post({ type: 'applied', generation: plan.generation, failures });
+    w.post({ type: 'applied', generation: plan.generation, failures, listening: w.listening });
   });
 };
 parentPort!.on('message', (m: ToWorker) => {

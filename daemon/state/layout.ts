@@ -79,8 +79,13 @@ export const enum PoolI32 {
   Cursor = 3,
   AdaptiveCurrent = 4,
   AdaptiveSwitches = 5,
+  /** connections waiting in the pool's queue, all workers (compareExchange against queue_size) */
   Queued = 6,
-  Size = 8,
+  /** the next queue ticket (uint32, wraps): a waiter's place in the pool's one waiting order */
+  QueueTicket = 7,
+  /** bumped (and Atomics.notify'd) when a waiter in another worker may now be served */
+  QueueSignal = 8,
+  Size = 12,
 }
 
 /** i32 backend slot fields. */
@@ -184,22 +189,26 @@ export const enum WorkerStripe {
   Active = 4,
   Accepted = 5,
   Starts = 6,
+  /** access lines of refused connections not written: over the worker's refusal line rate */
+  AccessSuppressed = 7,
   /** exceptions caught on a connection's path (that connection reset) or that ended the worker */
-  InternalErrors = 7,
+  InternalErrors = 8,
   /** times accepting was paused because the process was out of file descriptors */
-  FdAcceptPauses = 8,
+  FdAcceptPauses = 9,
   /** backend connects that failed with EMFILE/ENFILE (local, not the backend's) */
-  FdConnectFailures = 9,
+  FdConnectFailures = 10,
   /** 1 while the worker's listeners are paused for want of file descriptors */
-  AcceptPaused = 10,
-  Size = 11,
+  AcceptPaused = 11,
+  Size = 12,
 }
 
 /** f64 fields of one worker's stripe for one pool. */
 export const enum PoolStripe {
   /** this worker's share of PoolI32.Queued, given back if the worker dies */
   QueuedHeld = 0,
-  Size = 1,
+  /** the ticket of this worker's oldest waiter in the pool, plus one; 0 when none waits here */
+  QueueHead = 1,
+  Size = 2,
 }
 
 /** i32 per-source fields of one listener slot. */

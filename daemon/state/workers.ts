@@ -19,6 +19,8 @@ export interface WorkerStats {
   accepted: number;
   /** times the worker was started (restarts after a crash included) */
   starts: number;
+  /** access lines of refused connections counted instead of written (over the refusal line rate) */
+  accessSuppressed: number;
   /** exceptions caught on a connection's path (the connection was reset) or that ended the worker */
   internalErrors: number;
   /** times accepting was paused for want of file descriptors */
@@ -51,6 +53,10 @@ export class WorkersView {
   connectionClosed(worker: number): void {
     this.f64[this.at.workerStripe(worker) + WorkerStripe.Active]! -= 1;
   }
+  /** The worker counted `n` refusal access lines instead of writing them. */
+  countAccessSuppressed(worker: number, n: number): void {
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.AccessSuppressed]! += n;
+  }
   countStart(worker: number): void {
     this.f64[this.at.workerStripe(worker) + WorkerStripe.Starts]! += 1;
   }
@@ -78,6 +84,7 @@ export class WorkersView {
       active: this.f64[s + WorkerStripe.Active]!,
       accepted: this.f64[s + WorkerStripe.Accepted]!,
       starts: this.f64[s + WorkerStripe.Starts]!,
+      accessSuppressed: this.f64[s + WorkerStripe.AccessSuppressed]!,
       internalErrors: this.f64[s + WorkerStripe.InternalErrors]!,
       fdAcceptPauses: this.f64[s + WorkerStripe.FdAcceptPauses]!,
       fdConnectFailures: this.f64[s + WorkerStripe.FdConnectFailures]!,

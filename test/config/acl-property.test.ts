@@ -16,7 +16,7 @@ import { Table } from '../../daemon/state/table.js';
 import { Topology } from '../../daemon/control/topology/topology.js';
 import { diffConfigs } from '../../daemon/control/topology/diff.js';
 import { ListenerEdge } from '../../daemon/data/edge/listener-edge.js';
-import { clientAddress, type IpRange } from '../../daemon/data/edge/ip.js';
+import { clientAddress, type IpRange } from '../../daemon/net/ip.js';
 import type { Config } from '../../daemon/config/schema.js';
 import type { WorkerPlan } from '../../daemon/data/plan.js';
 

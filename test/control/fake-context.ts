@@ -1,7 +1,8 @@
 // A ControlContext over plain objects: what the control socket tests talk to
 // instead of a daemon. It records every call so tests can assert on effects.
 import { NetmonError } from '../../daemon/errors.js';
-import type { ClientStats, ControlContext, ReloadResult } from '../../daemon/control/socket/context.js';
+import type { ClientStats, ControlContext, ReloadResult, StopAck } from '../../daemon/control/socket/context.js';
+import { evaluateHealth, type HealthReport, type ServicePhase } from '../../daemon/control/service-health.js';
 import type { AdminStateName } from '../../daemon/state/names.js';
 import type { BackendSnapshot, DaemonEvent, PoolSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
 
@@ -58,6 +59,7 @@ export class FakeContext implements ControlContext {
   };
   reloadDelayMs = 0;
   snapshots = 0;
+  phase: ServicePhase = 'serving';
   private readonly listeners = new Set<(e: DaemonEvent) => void>();
   private readonly history: DaemonEvent[] = [];
 
@@ -124,6 +126,7 @@ export class FakeContext implements ControlContext {
           accepted: 60,
           loopLagMs: 0.2,
           cpuSeconds: 1.5,
+          accessSuppressed: 0,
           ...noFaults,
         },
         {
@@ -135,6 +138,7 @@ export class FakeContext implements ControlContext {
           accepted: 60,
           loopLagMs: 0.3,
           cpuSeconds: 1.4,
+          accessSuppressed: 0,
           ...noFaults,
         },
       ],
@@ -232,6 +236,20 @@ export class FakeContext implements ControlContext {
   clients(limit: number): ClientStats[] {
     this.calls.push(`clients ${limit}`);
     return [{ address: '127.0.0.1', active: 2, connections: 40, rejected: 0 }].slice(0, limit);
+  }
+
+  serviceHealth(): HealthReport {
+    const listeners = [...this.listenerEnabled].map(([name, enabled]) => ({ name, enabled, open: enabled }));
+    const up = this.backends.filter((b) => b.pool === 'db' && b.op !== 'down' && b.admin === 'ready').length;
+    const criticalPools = [{ pool: 'db', up, total: this.backends.filter((b) => b.pool === 'db').length }];
+    return evaluateHealth({ phase: this.phase, lameDuckRemainingMs: 5000, listeners, criticalPools });
+  }
+
+  requestStop(cause: string): StopAck {
+    this.calls.push(`requestStop ${cause}`);
+    const started = this.phase === 'serving';
+    this.phase = 'lame_duck';
+    return { started, lameDuckMs: 5000, drainTimeoutMs: 30_000 };
   }
 
   recordAction(a: { command: string; ok: boolean; message: string }): void {

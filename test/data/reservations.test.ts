@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { OpState } from '../../daemon/state/names.js';
 import { Table } from '../../daemon/state/table.js';
 import { Reservations } from '../../daemon/data/reservations.js';
-import { PoolRuntime } from '../../daemon/data/pool-queue.js';
+import { PoolQueue, PoolRuntime } from '../../daemon/data/pool-queue.js';
 import type { PoolPlan } from '../../daemon/data/plan.js';
 
 function setup(): { table: Table; pool: PoolRuntime } {
@@ -25,7 +25,7 @@ function setup(): { table: Table; pool: PoolRuntime } {
     sendProxy: 'off',
     members: [{ slot: 0, key: 'web/b0', host: '127.0.0.1', port: 1, backup: false }],
   };
-  return { table, pool: new PoolRuntime(plan, table, 1) };
+  return { table, pool: new PoolRuntime(plan, table, new PoolQueue(table, 1, 0)) };
 }
 
 const counts = (t: Table) => [
@@ -41,13 +41,13 @@ test('everything taken is given back once, even when the close path runs twice',
   assert.equal(held.takeListener(0, { maxConnections: 0, listeners: [0] }), true);
   assert.equal(table.backends.acquire(1, 0), true);
   held.tookBackend(0);
-  held.enterQueue(pool, { retryFromQueue: () => false });
+  assert.equal(held.enterQueue(pool.queue, { retryFromQueue: () => false }, 1), true);
   assert.deepEqual(counts(table), [1, 1, 1, 1]);
   assert.equal(held.releaseAll(), 0, 'the backend slot given back');
   assert.deepEqual(counts(table), [0, 0, 0, 0]);
   assert.equal(held.releaseAll(), -1, 'nothing left to give back');
   assert.deepEqual(counts(table), [0, 0, 0, 0]);
-  assert.equal(pool.queued, 0);
+  assert.equal(pool.queue.length, 0);
 });
 
 test('a listener at its max_connections, or a daemon at the global one, takes nothing', () => {
@@ -68,7 +68,7 @@ test('a worker that dies holding reservations has them given back, and says how 
   const { table, pool } = setup();
   const held = new Reservations(table, 1);
   held.takeListener(0, { maxConnections: 0, listeners: [0] });
-  held.enterQueue(pool, { retryFromQueue: () => false });
+  assert.equal(held.enterQueue(pool.queue, { retryFromQueue: () => false }, 1), true);
   table.backends.acquire(1, 0);
   assert.deepEqual(table.releaseWorker(1), { backends: 1, listeners: 1, queued: 1, sources: 0, connections: 1 });
   assert.deepEqual(counts(table), [0, 0, 0, 0]);

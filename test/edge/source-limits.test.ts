@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { Table } from '../../daemon/state/table.js';
 import type { TableCapacity } from '../../daemon/state/layout.js';
 import { SourceLimiter } from '../../daemon/data/edge/source-limits.js';
-import { parseIp } from '../../daemon/data/edge/ip.js';
+import { parseIp } from '../../daemon/net/ip.js';
 import { SourceIndex } from '../../daemon/data/edge/source-index.js';
 import { readClients, SourceWatch } from '../../daemon/control/sources/source-clients.js';
 import type { SourceLimits } from '../../daemon/config/schema.js';

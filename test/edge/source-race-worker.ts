@@ -5,7 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Table } from '../../daemon/state/table.js';
 import type { TableCapacity } from '../../daemon/state/layout.js';
 import { SourceLimiter } from '../../daemon/data/edge/source-limits.js';
-import { parseIp, type IpAddress } from '../../daemon/data/edge/ip.js';
+import { parseIp, type IpAddress } from '../../daemon/net/ip.js';
 import type { SourceLimits } from '../../daemon/config/schema.js';
 
 export interface RaceInit {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startNamedEcho, freePort, whoAnswers, waitFor } from '../helpers/servers.js';
+import { startNamedEcho, deadPort, freePort, whoAnswers, waitFor } from '../helpers/servers.js';
 import { startTestDaemon, simpleConfig } from '../helpers/daemon.js';
 
 /** Opens a connection and resolves with the socket and the greeting once it arrives. */
@@ -43,6 +43,39 @@ test('a backup serves only when no primary is eligible, and hands back when one 
   } finally {
     await d.stop();
     await Promise.all([p1.close(), p2.close(), bk.close()]);
+  }
+});
+
+test('retries go to the backup once every eligible primary refused: no client fails', async () => {
+  // both primaries refuse; health checks are off, so only passive ejection can mark them down,
+  // and its cap (max_ejected_share 0.5 of 3) keeps one of them up throughout
+  const bk = await startNamedEcho('bk');
+  const port = await freePort();
+  const d = await startTestDaemon(
+    simpleConfig({
+      listenPort: port,
+      backends: [
+        { name: 'p1', port: await deadPort() },
+        { name: 'p2', port: await deadPort() },
+        { name: 'bk', port: bk.port, backup: true },
+      ],
+    }),
+  );
+  try {
+    const answers: string[] = [];
+    for (let i = 0; i < 20; i++) answers.push(await whoAnswers(port, 3000).catch((e: Error) => e.message));
+    assert.deepEqual(answers, Array<string>(20).fill('bk'));
+    const snap = d.daemon.snapshot();
+    const primaries = snap.backends.filter((b) => b.name !== 'bk');
+    assert.ok(
+      primaries.some((b) => b.op === 'up'),
+      'a refusing primary stayed up (the ejection cap): retries went past it',
+    );
+    const refused = primaries.reduce((n, b) => n + b.connectErrors.refused, 0);
+    assert.ok(refused >= 20, `every client tried a primary first (${refused} refused connects)`);
+  } finally {
+    await d.stop();
+    await bk.close();
   }
 });
 

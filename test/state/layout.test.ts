@@ -100,16 +100,16 @@ test('the float and per-source parts, stripes and source entries start on cache 
 });
 
 test('sizes for given capacities', () => {
-  // i32: 16 header + 3 * 8 + 2 * 8 + 5 * 16 = 136 elements (544 bytes), floats from 576;
+  // i32: 16 header + 3 * 8 + 2 * 12 + 5 * 16 = 144 elements (576 bytes), floats from 576;
   // f64: 4 header, 5 * 12 backend floats, stripes from 64: 2 * 5 * 55 backend, from 616:
-  // 2 * 3 * 17 listener, from 720: 2 * 8 worker, from 736: 2 * 2 * 1 pool = 740 elements;
-  // 576 + 5920 = 6496, rounded to a cache line: 6528
+  // 2 * 3 * 17 listener, from 720: 2 * 8 worker, from 736: 2 * 2 * 2 pool = 744 elements;
+  // 576 + 5952 = 6528, a whole number of cache lines
   const small = new Layout({ workers: 2, listeners: 3, pools: 2, backends: 5 });
   assert.equal(BackendStripe.Size, 55);
   assert.equal(ListenerStripe.Size, 17);
-  assert.equal(PoolStripe.Size, 1);
+  assert.equal(PoolStripe.Size, 2);
   assert.equal(small.f64Start, 576);
-  assert.equal(small.f64Length, 740);
+  assert.equal(small.f64Length, 744);
   assert.equal(small.bytes, 6528);
   assert.equal(small.srcLength, 0);
   // sources: 3 listeners * 4 rounded to 16, 1024 entries * 16, 2 workers * 1024 held counts
@@ -168,7 +168,8 @@ test('every field index fits its slot, and stripes follow the name lists', () =>
   assert.ok(HeaderI32.LastReloadOk < HeaderI32.Size);
   assert.ok(HeaderF64.LastReloadTime < HeaderF64.Size);
   assert.ok(ListenerI32.MaxConnections < ListenerI32.Size);
-  assert.ok(PoolI32.Queued < PoolI32.Size);
+  assert.ok(PoolI32.QueueSignal < PoolI32.Size);
+  assert.ok(PoolStripe.QueueHead < PoolStripe.Size);
   assert.ok(BackendI32.Check < BackendI32.Size);
   assert.ok(BackendF64.CheckFailures < BackendF64.Size);
   assert.ok(BackendStripe.HistSum + HISTOGRAM_NAMES.length <= BackendStripe.HistConnect);

@@ -173,6 +173,12 @@ export const PROCESS_FAMILIES: Def[] = [
     'counter',
     (w) => w.accepted,
   ),
+  perWorker(
+    'netmon_worker_access_refusals_suppressed_total',
+    'Access lines of refused connections the worker counted instead of writing (over its refusal line rate).',
+    'counter',
+    (w) => w.accessSuppressed,
+  ),
   {
     name: 'netmon_alerts_firing',
     help: 'Built-in alerts firing now, by alert name.',

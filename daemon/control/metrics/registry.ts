@@ -9,6 +9,8 @@ import { LISTENER_FAMILIES, POOL_FAMILIES } from './traffic-families.js';
 import { PROCESS_FAMILIES } from './process-families.js';
 import type { Table } from '../../state/table.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
+import type { HealthReport } from '../service-health.js';
+import { HEALTH_FAMILIES } from './health-family.js';
 
 /** What the metrics port reads: the Daemon satisfies it. */
 export interface MetricsSource {
@@ -18,6 +20,8 @@ export interface MetricsSource {
     listeners: { get(name: string): number | undefined };
   };
   snapshot(): Snapshot;
+  /** /healthz and netmon_healthy */
+  serviceHealth(): HealthReport;
 }
 
 const ALL_FAMILIES: readonly FamilyDef<ScrapeView>[] = [
@@ -36,12 +40,15 @@ export function createRegistry(source: MetricsSource): Registry {
   const view = (): ScrapeView => scrape.view();
   for (const def of ALL_FAMILIES)
     registry.registerMetric(new Family(def, view) as unknown as Parameters<Registry['registerMetric']>[0]);
+  const health = (): HealthReport => source.serviceHealth();
+  for (const def of HEALTH_FAMILIES)
+    registry.registerMetric(new Family(def, health) as unknown as Parameters<Registry['registerMetric']>[0]);
   return registry;
 }
 
 /** Every series name a scrape can contain (histograms expand to _bucket, _sum, _count). */
 export function exportedSeriesNames(): string[] {
-  const names: string[] = [];
+  const names: string[] = HEALTH_FAMILIES.map((f) => f.name);
   for (const f of ALL_FAMILIES) {
     if (f.type === 'histogram') names.push(`${f.name}_bucket`, `${f.name}_sum`, `${f.name}_count`);
     else names.push(f.name);

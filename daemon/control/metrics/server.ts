@@ -1,6 +1,10 @@
 // The metrics side port: GET /metrics (Prometheus text), /stats (the JSON
 // snapshot, as `ctl show stats`), /healthz and / (version and links). Read-only:
 // nothing here changes the daemon, and any other method gets 405.
+// /healthz is for routing tools (keepalived, a BGP speaker's health hook, a cloud
+// load balancer's target check): 200 "ok" while the instance should get new
+// traffic, 503 with the reasons while it should not (stopping, no listener open,
+// a critical pool without a backend up); service-health.ts decides.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NetmonError } from '../../errors.js';
@@ -81,16 +85,24 @@ async function handle(
     send(res, 404, 'text/plain; charset=utf-8', `not found: ${path}\nsee / for the list of paths\n`);
     return;
   }
-  const [type, body] = await route(source, registry);
-  send(res, 200, type, req.method === 'HEAD' ? '' : body, Buffer.byteLength(body));
+  const [type, body, status = 200] = await route(source, registry);
+  send(res, status, type, req.method === 'HEAD' ? '' : body, Buffer.byteLength(body));
 }
 
-type Route = (source: MetricsSource, registry: Registry) => Promise<[string, string]>;
+type Route = (source: MetricsSource, registry: Registry) => Promise<[string, string, number?]>;
 
 const ROUTES: Record<string, Route> = {
   '/metrics': async (_s, registry) => [registry.contentType, await registry.metrics()],
   '/stats': async (s) => ['application/json; charset=utf-8', JSON.stringify(s.snapshot()) + '\n'],
-  '/healthz': async () => ['text/plain; charset=utf-8', 'ok\n'],
+  '/healthz': async (s) => {
+    const h = s.serviceHealth();
+    if (h.healthy) return ['text/plain; charset=utf-8', 'ok\n'];
+    return [
+      'text/plain; charset=utf-8',
+      `unhealthy\n${h.reasons.map((r) => `${r.code}: ${r.message}\n`).join('')}`,
+      503,
+    ];
+  },
   '/': async () => ['text/html; charset=utf-8', indexPage()],
 };
 
@@ -102,7 +114,7 @@ function indexPage(): string {
     '<ul>',
     '<li><a href="/metrics">/metrics</a>: Prometheus text format</li>',
     '<li><a href="/stats">/stats</a>: JSON snapshot (as <code>netmon ctl show stats</code>)</li>',
-    '<li><a href="/healthz">/healthz</a>: liveness</li>',
+    '<li><a href="/healthz">/healthz</a>: 200 while this instance should get new traffic, 503 otherwise</li>',
     '</ul></body></html>',
     '',
   ].join('\n');

@@ -180,6 +180,7 @@ export function workerSnapshots(
       accepted: s.accepted,
       loopLagMs: round3(s.loopLagMs),
       cpuSeconds: round3(s.cpuUser + s.cpuSystem),
+      accessSuppressed: s.accessSuppressed,
       internalErrors: s.internalErrors,
       fdAcceptPauses: s.fdAcceptPauses,
       fdConnectFailures: s.fdConnectFailures,

@@ -110,6 +110,8 @@ export interface WorkerSnapshot {
   accepted: number;
   loopLagMs: number;
   cpuSeconds: number;
+  /** access lines of refused connections counted instead of written (the worker's refusal line bound) */
+  accessSuppressed: number;
   /** exceptions inside netmon on this worker: one connection reset for each, or the worker ended */
   internalErrors: number;
   /** times it stopped accepting for want of file descriptors */

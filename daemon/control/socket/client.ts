@@ -117,6 +117,12 @@ export class ControlClient {
     this.socket.destroy();
   }
 
+  /** Told once the connection is gone (the daemon closed it, or close() was called). */
+  onClose(fn: () => void): void {
+    if (this.socket.closed) queueMicrotask(fn);
+    else this.socket.once('close', fn);
+  }
+
   private onLine(line: string): void {
     const r = parseReply(line);
     const id = typeof r.id === 'number' ? r.id : [...this.pending.keys()][0];

@@ -28,6 +28,8 @@ export interface Command {
   mutates: boolean;
   run(ctx: ControlContext, args: Args): unknown;
   text(data: unknown, args: Args): string;
+  /** `netmon ctl`'s exit code for a successful reply (0 unless the command says otherwise) */
+  exitCode(data: unknown): number;
 }
 
 interface Def<D> {
@@ -38,6 +40,7 @@ interface Def<D> {
   mutates?: boolean;
   run(ctx: ControlContext, args: Args): D | Promise<D>;
   text(data: D, args: Args): string;
+  exitCode?(data: D): number;
 }
 
 function def<D>(d: Def<D>): Command {
@@ -50,6 +53,7 @@ function def<D>(d: Def<D>): Command {
     mutates: d.mutates ?? false,
     run: (ctx, args) => d.run(ctx, args),
     text: (data, args) => d.text(data as D, args),
+    exitCode: (data) => d.exitCode?.(data as D) ?? 0,
   };
 }
 
@@ -60,6 +64,8 @@ const BACKEND: ArgSpec = { name: 'backend', metavar: 'POOL/BACKEND', kind: 'back
 const LISTENER: ArgSpec = { name: 'listener', metavar: 'LISTENER', kind: 'name' };
 
 const MIN_SUBSCRIBE_INTERVAL_MS = 100;
+/** `netmon ctl show health` exit code when the daemon answers "unhealthy" (2 = unreachable, 1 = error reply) */
+export const EXIT_UNHEALTHY = 3;
 
 interface ActionResult {
   message: string;
@@ -72,6 +78,17 @@ function action(message: string): ActionResult {
 function setState(ctx: ControlContext, backend: string, state: AdminStateName): ActionResult {
   ctx.setState(backend, state);
   return action(`${backend}: admin state ${state}`);
+}
+
+/**
+ * A reload's text report: the summary lines (or "no changes"), then every
+ * changed key path in the file's spelling ("pool.web.timeouts.idle"), so a
+ * change that applied without a summary of its own is still named.
+ */
+function reloadReport(r: { changes: readonly string[]; keys: readonly string[] }): string[] {
+  const out = (r.changes.length ? r.changes : ['no changes']).map((c) => '  ' + c);
+  if (r.keys.length > 0) out.push(`changed keys (${r.keys.length}):`, ...r.keys.map((k) => '  ' + k));
+  return out;
 }
 
 function withLimit(n: number | undefined, dflt: number): number {
@@ -148,6 +165,13 @@ const COMMANDS: readonly Command[] = [
     args: [{ name: 'limit', metavar: 'N', kind: 'int', min: 1, max: 10000, default: 20, optional: true }],
     run: (ctx, a) => ctx.clients(withLimit(a.limit as number | undefined, 20)),
     text: f.formatClients,
+  }),
+  def({
+    name: 'show health',
+    help: `whether this instance should get new traffic (as /healthz); \`netmon ctl\` exits 0 healthy, ${EXIT_UNHEALTHY} unhealthy`,
+    run: (ctx) => ctx.serviceHealth(),
+    text: f.formatHealth,
+    exitCode: (h) => (h.healthy ? 0 : EXIT_UNHEALTHY),
   }),
   def({
     name: 'set state',
@@ -239,17 +263,23 @@ const COMMANDS: readonly Command[] = [
             `config applied in part, generation ${r.generation}: it runs except`,
             ...r.errors.map((e) => '  ' + e),
             'changes:',
-            ...(r.changes.length ? r.changes : ['no changes']).map((c) => '  ' + c),
+            ...reloadReport(r),
           ].join('\n'),
         );
       }
       return r;
     },
-    text: (r) =>
-      [
-        `reload ok, generation ${r.generation}`,
-        ...(r.changes.length ? r.changes : ['no changes']).map((c) => '  ' + c),
-      ].join('\n'),
+    text: (r) => [`reload ok, generation ${r.generation}`, ...reloadReport(r)].join('\n'),
+  }),
+  def({
+    name: 'stop',
+    help: 'graceful stop, as SIGTERM: unhealthy for announce_drain while still accepting, then drain_timeout for open connections',
+    mutates: true,
+    run: (ctx) => ctx.requestStop('ctl'),
+    text: (a) =>
+      a.started
+        ? `stopping: unhealthy for ${a.lameDuckMs} ms while still accepting, then up to ${a.drainTimeoutMs} ms for open connections`
+        : 'already stopping',
   }),
   def({
     name: 'subscribe',

@@ -4,6 +4,7 @@
 import type { AdminStateName } from '../../state/names.js';
 import type { DaemonEvent, ReloadOutcome, Snapshot } from '../snapshot/snapshot.js';
 import type { ErrorCode } from '../../errors.js';
+import type { HealthReport } from '../service-health.js';
 
 export interface ReloadResult {
   /** true only when the outcome is `applied` */
@@ -25,6 +26,16 @@ export interface ReloadResult {
   changes: string[];
   /** every changed key path ("listener.main.bind", "pool.web.backend.b1.weight", "log.level") unless refused */
   keys: string[];
+}
+
+/** The answer to a stop request: the stop sequence it started (or that was already running). */
+export interface StopAck {
+  /** ms the daemon keeps accepting while reporting unhealthy (announce_drain) */
+  lameDuckMs: number;
+  /** ms it then waits at most for open connections (drain_timeout) */
+  drainTimeoutMs: number;
+  /** false when a stop was already under way */
+  started: boolean;
 }
 
 export interface ClientStats {
@@ -52,6 +63,10 @@ export interface ControlContext {
   reload(): Promise<ReloadResult>;
   /** per-source table for `show clients` (top offenders first) */
   clients(limit: number): ClientStats[];
+  /** the instance's health for routing tools (keepalived, BGP speakers) */
+  serviceHealth(): HealthReport;
+  /** a graceful stop, as SIGTERM: lame duck (announce_drain), then drain; `cause` is logged */
+  requestStop(cause: string): StopAck;
   /**
    * Optional: told of every state-changing control command after it ran, so the
    * daemon can record it as an `action` event. The server logs it either way.

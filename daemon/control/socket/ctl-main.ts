@@ -65,7 +65,7 @@ export async function runCtl(o: CtlOptions): Promise<number> {
     const data = await client.request(command.id, { ...args }, { timeoutMs });
     const out = o.json ? JSON.stringify({ ok: true, data }) : command.text(data, args);
     process.stdout.write(out.endsWith('\n') ? out : out + '\n');
-    return 0;
+    return command.exitCode(data);
   } catch (e) {
     printError(e, o.json, socket);
     return exitFor(e);

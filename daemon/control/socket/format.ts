@@ -12,6 +12,7 @@ import type {
   WorkerSnapshot,
 } from '../snapshot/snapshot.js';
 import type { ClientStats } from './context.js';
+import type { HealthReport } from '../service-health.js';
 import { bytes, duration, keyValues, ms, rate, table, time } from './text-table.js';
 
 export type InfoData = InfoSnapshot & { process: ProcessSnapshot };
@@ -250,4 +251,17 @@ export function snapshotLine(s: Snapshot): string {
     `${time(s.time)} snapshot backends ${up}/${s.backends.length} up, active ${active}, ` +
     `${rate(cps)} conn/s, alerts ${firing} firing, gen ${s.info.generation}`
   );
+}
+
+export function formatHealth(h: HealthReport): string {
+  const lines = [h.healthy ? 'healthy' : 'UNHEALTHY'];
+  for (const r of h.reasons) lines.push(`  ${r.message}`);
+  const pairs: Array<[string, string]> = [['Phase', h.phase.replace('_', ' ')]];
+  const open = h.listeners.filter((l) => l.open).map((l) => l.name);
+  const closed = h.listeners.filter((l) => !l.open).map((l) => (l.enabled ? l.name : `${l.name} (disabled)`));
+  pairs.push(['Listeners open', open.length ? open.join(', ') : 'none']);
+  if (closed.length) pairs.push(['Listeners closed', closed.join(', ')]);
+  for (const p of h.criticalPools) pairs.push([`Critical pool ${p.pool}`, `${p.up}/${p.total} up`]);
+  lines.push(keyValues(pairs));
+  return lines.join('\n');
 }

@@ -7,7 +7,7 @@ import { touches, type ConfigDiff } from '../topology/diff.js';
 import { log } from '../../log.js';
 import type { Table } from '../../state/table.js';
 import { type SourceRecord, sourceTagStable } from '../../state/sources.js';
-import { formatIp, ipFromWords } from '../../data/edge/ip.js';
+import { formatIp, ipFromWords } from '../../net/ip.js';
 import { sourceClock, sourceDemand, sourceQuota } from '../../data/edge/source-limits.js';
 
 interface ClientLike {

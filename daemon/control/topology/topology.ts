@@ -256,6 +256,7 @@ export class Topology {
       bind: l.bind,
       pool: this.pools.get(l.pool)!,
       backlog: l.backlog,
+      clientIdle: l.timeouts.clientIdle,
       edge: l.edge,
       ...(this.activated.has(l.name) ? { fd: this.activated.get(l.name)! } : {}),
     }));

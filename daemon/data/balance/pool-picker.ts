@@ -1,8 +1,13 @@
-// One pool's picker in a worker: keeps a balancer built from the pool's eligible
-// members and rebuilds it when the table says the pool changed (version bump on
-// any state, weight or algorithm change). Backups serve only when no primary is
-// eligible. `acquire` also reserves the backend's connection slot (max_connections),
-// moving on to another member when one is full.
+// One pool's picker in a worker: keeps a balancer for the pool's eligible
+// primaries and one for its eligible backups, rebuilt when the table says the
+// pool changed (version bump on any state, weight or algorithm change).
+// Backups serve when no primary is eligible, and when every eligible primary is
+// one the connection already tried: a retry after all primaries refused goes to
+// a backup rather than failing (HAProxy's `option redispatch` with backups: a
+// backup takes over what the primaries cannot serve). `acquire` also reserves
+// the backend's connection slot (max_connections), moving on to another member
+// when one is full; a full primary is waited for (the pool's queue), not skipped
+// for a backup.
 import type { Table } from '../../state/table.js';
 import type { AlgorithmName } from '../../config/schema.js';
 import { avoided, type Balancer, type Member, type PickContext } from './interface.js';
@@ -32,6 +37,20 @@ export type Tier = 'primary' | 'backup' | 'none';
 /** Balancer picks tried after a full backend before falling back to a plain scan. */
 const MAX_REPICKS = 8;
 const FALLBACK_ALGORITHM: AlgorithmName = 'round_robin';
+const NO_BALANCER: Balancer = { pick: () => -1 };
+
+/** The eligible members of one tier and the balancer over them. */
+class TierPicks {
+  balancer: Balancer = NO_BALANCER;
+  slots: Int32Array = new Int32Array(0);
+  /** where the exact scan after a full backend starts, advanced per scan */
+  scanRotor = 0;
+
+  set(balancer: Balancer, members: readonly Member[]): void {
+    this.balancer = balancer;
+    this.slots = Int32Array.from(members, (m) => m.slot);
+  }
+}
 
 export class PoolPicker {
   readonly pool: number;
@@ -39,17 +58,13 @@ export class PoolPicker {
   private readonly members: readonly PoolMember[];
   private version = -1;
   private algorithmId = -1;
-  private balancer: Balancer = { pick: () => -1 };
-  private eligibleSlots: Int32Array = new Int32Array(0);
-  private currentTier: Tier = 'none';
-  private scanRotor = 0;
+  private readonly primaries = new TierPicks();
+  private readonly backups = new TierPicks();
   /** reused for repicks after a full backend: ctx.avoid plus the full ones */
   private readonly avoidBuf: number[] = [];
   private readonly inner: PickContext;
   /** Why the last acquire returned -1; null after a success. */
   lastFailure: PickFailure | null = null;
-  /** Rebuilds so far (for tests and debugging). */
-  builds = 0;
 
   constructor(opts: PoolPickerOptions) {
     this.table = opts.table;
@@ -70,44 +85,35 @@ export class PoolPicker {
     return a === 'adaptive' ? adaptiveStrategy(this.table.pools.adaptiveCurrent(this.pool)) : a;
   }
 
-  /** Which tier picks come from now. */
+  /** Which tier a first pick comes from now. */
   get tier(): Tier {
     this.refresh();
-    return this.currentTier;
+    return this.primaries.slots.length > 0 ? 'primary' : this.backups.slots.length > 0 ? 'backup' : 'none';
   }
 
-  /** Slots of the members picks come from now (the eligible primaries, or backups). */
-  eligible(): readonly number[] {
-    this.refresh();
-    return Array.from(this.eligibleSlots);
-  }
-
-  /** A pick without reserving a connection slot; -1 when nothing can be picked. */
+  /** A pick without reserving a connection slot (primaries, else backups as acquire); -1 when nothing can be picked. */
   pick(ctx: PickContext): number {
     this.refresh();
-    return this.balancer.pick(ctx);
+    const slot = this.primaries.balancer.pick(ctx);
+    return slot >= 0 ? slot : this.backups.balancer.pick(ctx);
   }
 
   /**
    * Pick a backend and reserve one of its connection slots. Returns the backend
    * slot, or -1 with `lastFailure` saying whether everything was full (the caller
-   * may queue) or nothing was eligible. The caller releases with table.release().
+   * may queue) or nothing was eligible. The primaries are tried first; the
+   * backups when no primary is eligible or every eligible one is in
+   * `ctx.avoid`. The caller releases with table.backends.release().
    */
   acquire(worker: number, ctx: PickContext): number {
     this.refresh();
-    const n = this.eligibleSlots.length;
-    if (n === 0) return this.fail('no_backend');
-    const table = this.table;
-    const first = this.balancer.pick(ctx);
-    if (first < 0) return this.fail('no_backend');
-    if (table.backends.acquire(worker, first)) {
-      this.lastFailure = null;
-      return first;
-    }
-    return this.acquireSlow(worker, ctx, first);
+    const first = this.primaries.balancer.pick(ctx);
+    // -1: no eligible primary, or each one was tried already: the backups take over
+    if (first < 0) return this.acquireFrom(this.backups, worker, ctx, this.backups.balancer.pick(ctx));
+    return this.acquireFrom(this.primaries, worker, ctx, first);
   }
 
-  /** Rebuild the balancer if the pool changed since the last build. */
+  /** Rebuild the balancers if the pool changed since the last build. */
   refresh(): void {
     const table = this.table;
     const version = table.pools.version(this.pool);
@@ -115,10 +121,19 @@ export class PoolPicker {
     if (version !== this.version || algorithmId !== this.algorithmId) this.rebuild(version, algorithmId);
   }
 
+  private acquireFrom(tier: TierPicks, worker: number, ctx: PickContext, first: number): number {
+    if (first < 0) return this.fail('no_backend');
+    if (this.table.backends.acquire(worker, first)) {
+      this.lastFailure = null;
+      return first;
+    }
+    return this.acquireSlow(tier, worker, ctx, first);
+  }
+
   // A full backend is not an error: pick again avoiding it, a few times through the
   // algorithm (so its order still holds), then scan every member once so the answer
   // is exact without costing picks x avoid-list on a pool of thousands.
-  private acquireSlow(worker: number, ctx: PickContext, full: number): number {
+  private acquireSlow(tier: TierPicks, worker: number, ctx: PickContext, full: number): number {
     const table = this.table;
     const buf = this.avoidBuf;
     buf.length = 0;
@@ -128,18 +143,19 @@ export class PoolPicker {
     inner.clientAddress = ctx.clientAddress;
     inner.now = ctx.now;
     inner.random = ctx.random;
-    const n = this.eligibleSlots.length;
+    const slots = tier.slots;
+    const n = slots.length;
     const repicks = Math.min(n - 1, MAX_REPICKS);
     for (let k = 0; k < repicks; k++) {
-      const slot = this.balancer.pick(inner);
+      const slot = tier.balancer.pick(inner);
       if (slot < 0) break;
       if (table.backends.acquire(worker, slot)) return this.succeed(slot);
       buf.push(slot);
     }
-    const start = this.scanRotor++ % n;
-    if (this.scanRotor >= 0x40000000) this.scanRotor = 0;
+    const start = tier.scanRotor++ % n;
+    if (tier.scanRotor >= 0x40000000) tier.scanRotor = 0;
     for (let k = 0; k < n; k++) {
-      const slot = this.eligibleSlots[(start + k) % n]!;
+      const slot = slots[(start + k) % n]!;
       if (avoided(inner, slot)) continue;
       if (table.backends.acquire(worker, slot)) return this.succeed(slot);
     }
@@ -167,14 +183,12 @@ export class PoolPicker {
       const member: Member = { slot: m.slot, key: m.key, weight: Math.max(1, table.backends.effectiveWeight(m.slot)) };
       (m.backup ? backups : primaries).push(member);
     }
-    const tier: Tier = primaries.length > 0 ? 'primary' : backups.length > 0 ? 'backup' : 'none';
-    const members = tier === 'primary' ? primaries : backups;
-    const name = ALGORITHMS[algorithmId] ?? FALLBACK_ALGORITHM;
-    this.balancer = ALGORITHM_INFO[name].create({ members, table, pool: this.pool });
-    this.eligibleSlots = Int32Array.from(members, (m) => m.slot);
-    this.currentTier = tier;
+    const info = ALGORITHM_INFO[ALGORITHMS[algorithmId] ?? FALLBACK_ALGORITHM];
+    const build = (tier: TierPicks, members: Member[]): void =>
+      tier.set(members.length > 0 ? info.create({ members, table, pool: this.pool }) : NO_BALANCER, members);
+    build(this.primaries, primaries);
+    build(this.backups, backups);
     this.version = version;
     this.algorithmId = algorithmId;
-    this.builds++;
   }
 }

@@ -8,7 +8,7 @@
 //   3. otherwise the address is accepted.
 // An address that is not an IP is rejected whenever either list is set: access
 // control fails closed. IPv4-mapped clients and ranges follow ip.ts.
-import type { IpAddress, IpRange } from './ip.js';
+import type { IpAddress, IpRange } from '../../net/ip.js';
 import { IpRangeSet } from './range-set.js';
 
 export type AclVerdict = 'allow' | 'deny';

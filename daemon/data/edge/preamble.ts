@@ -4,7 +4,7 @@
 // protocol metric. Every byte read after the PROXY header is handed on to the
 // relay unchanged.
 import type { Socket } from 'node:net';
-import { clientAddress, type ClientAddress } from './ip.js';
+import { clientAddress, type ClientAddress } from '../../net/ip.js';
 import type { ListenerEdge } from './listener-edge.js';
 import { parseProxyHeader, PROXY_V2_DEFAULT_MAX, type Endpoint, type ProxyParseResult } from './proxy-protocol.js';
 import { readUntil } from './read-until.js';

@@ -2,7 +2,7 @@
 // (doc/proxy-protocol.txt): parse a header from bytes that may still be arriving,
 // and build one to send to a backend. The parser never throws and never reads
 // past the bytes it was given; every length is checked before it is used.
-import { formatIp, ipFromWords, ipWords, parseIp, spaceWords } from './ip.js';
+import { formatIp, ipFromWords, ipWords, parseIp, spaceWords } from '../../net/ip.js';
 
 export interface Endpoint {
   /** IP literal; for an AF_UNIX v2 header, the socket path */

@@ -4,7 +4,7 @@
 // space (IPv4 as ::ffff:0:0/96, see ip.ts), so an IPv4 client matches an IPv4
 // range and an IPv6 range that covers ::ffff:0:0/96 alike. A test is a scan
 // of masked compares into a scratch array: no allocation per connection.
-import { spaceWords, type IpAddress, type IpRange } from './ip.js';
+import { spaceWords, type IpAddress, type IpRange } from '../../net/ip.js';
 
 /** Mask for bits [32*k, 32*k+32) of a prefix length over 128 bits. */
 function wordMask(prefix: number, k: number): number {

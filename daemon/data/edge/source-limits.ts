@@ -10,7 +10,7 @@ import { MAX_SOURCE_ENTRIES } from '../../state/layout.js';
 import { SOURCE_FULL_BUCKET } from '../../state/sources.js';
 import { SourceReject, type RejectReason } from '../../state/names.js';
 import type { Table } from '../../state/table.js';
-import { ipWords, type IpAddress } from './ip.js';
+import { ipWords, type IpAddress } from '../../net/ip.js';
 import { SourceIndex } from './source-index.js';
 
 export type Admission = 'ok' | Extract<RejectReason, 'rate_limit' | 'max_connections'>;

@@ -2,14 +2,7 @@
 // addresses and ranges held as IPv4, and the range set built from typed ranges.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  clientAddress,
-  formatIp,
-  formatIpRange,
-  parseIp,
-  parseIpRange,
-  type IpRange,
-} from '../../daemon/data/edge/ip.js';
+import { clientAddress, formatIp, formatIpRange, parseIp, parseIpRange, type IpRange } from '../../daemon/net/ip.js';
 import { IpRangeSet } from '../../daemon/data/edge/range-set.js';
 import { Acl } from '../../daemon/data/edge/acl.js';
 
