@@ -15,8 +15,8 @@ const CUT_MS = 1000;
 /**
  * MB of a worker's V8 young generation (three times a semi-space). V8 sizes it
  * from the machine's memory, up to 64 MB semi-spaces: after a burst of short
- * connections each worker kept about 100 MB of new space resident. 8 MB
- * semi-spaces cost no measurable throughput (docs/reliability.md).
+ * connections the pages of a worker's new space stayed resident; with 8 MB
+ * semi-spaces the burst's memory comes back (docs/reliability.md, Soak).
  */
 const YOUNG_GENERATION_MB = 24;
 
@@ -99,6 +99,8 @@ export class Supervisor {
     s.thread = t;
     s.startedAt = Date.now();
     s.alive = true;
+    // a new thread holds connections of its own: an immediate stop must reach it
+    s.drained = false;
     t.on('message', (m: FromWorker) => this.onMessage(s, m));
     t.on('error', (err) => log.error('worker error', { worker: s.id, err }));
     t.on('exit', (code) => this.onExit(s, t, code));

@@ -270,8 +270,8 @@ class Worker implements WorkerContext {
    */
   die(err: unknown, what: string): void {
     if (this.dying) process.exit(70);
+    // not `stopping`: a dying worker is not drained, and must not say so
     this.dying = true;
-    this.stopping = true;
     this.table.workers.countInternalError(this.worker);
     const e = err instanceof Error ? err : new Error(String(err));
     log.error(`worker failed (${what}): resetting its ${this.open.size} connection(s) and exiting; it is restarted`, {
@@ -307,6 +307,7 @@ class Worker implements WorkerContext {
       this.table.workers.beat(this.worker, Date.now(), lag.mean / 1e6 || 0, cpu.user / 1e6, cpu.system / 1e6);
       lag.reset();
       idleGc.beat(this.table.workers.stats(this.worker).accepted);
+      this.fds.tick();
     };
     beat();
     setInterval(beat, HEARTBEAT_MS).unref();

@@ -164,3 +164,29 @@ test('a worker that dies resets the connections it held; the other worker keeps 
     await b1.close();
   }
 });
+
+test('after a worker died and was restarted, an immediate stop still resets what the new worker holds', async () => {
+  const { b1, good, td } = await setup(1);
+  const d = td.daemon;
+  let stopped = false;
+  try {
+    // the dying worker resets what it holds: each close it sees must not count as the drain of a stop
+    const first = await Promise.all(Array.from({ length: 5 }, () => HeldConnection.open(good)));
+    assert.ok(await d.killWorker(0));
+    await Promise.all(first.map((s) => s.closed));
+    // the one worker's listener is closed until the new thread opens it: the first served client says it is back
+    await waitFor(async () => (await oneClient(good, null)).text === 'b1\n', 10_000, 'the restarted worker to serve');
+    assert.equal(d.snapshot().workers[0]!.starts, 2);
+    const streams = await Promise.all(Array.from({ length: 10 }, () => HeldConnection.open(good)));
+    stopped = true;
+    await td.stop();
+    await Promise.all(streams.map((s) => s.closed));
+    assert.deepEqual(
+      streams.map((s) => (s.error as NodeJS.ErrnoException | null)?.code ?? 'clean end'),
+      Array<string>(10).fill('ECONNRESET'),
+    );
+  } finally {
+    if (!stopped) await td.stop();
+    await b1.close();
+  }
+});
