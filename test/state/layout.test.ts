@@ -102,21 +102,22 @@ test('the float and per-source parts, stripes and source entries start on cache 
 test('sizes for given capacities', () => {
   // i32: 16 header + 3 * 8 + 2 * 12 + 5 * 16 = 144 elements (576 bytes), floats from 576;
   // f64: 4 header, 5 * 12 backend floats, stripes from 64: 2 * 5 * 55 backend, from 616:
-  // 2 * 3 * 17 listener, from 720: 2 * 8 worker, from 736: 2 * 2 * 2 pool = 744 elements;
-  // 576 + 5952 = 6528, a whole number of cache lines
+  // 2 * 3 * 18 listener, from 728: 2 * 12 worker, from 752: 2 * 2 * 2 pool = 760 elements;
+  // 576 + 6080 = 6656, a whole number of cache lines
   const small = new Layout({ workers: 2, listeners: 3, pools: 2, backends: 5 });
   assert.equal(BackendStripe.Size, 55);
-  assert.equal(ListenerStripe.Size, 17);
+  assert.equal(ListenerStripe.Size, 18);
+  assert.equal(WorkerStripe.Size, 12);
   assert.equal(PoolStripe.Size, 2);
   assert.equal(small.f64Start, 576);
-  assert.equal(small.f64Length, 744);
-  assert.equal(small.bytes, 6528);
+  assert.equal(small.f64Length, 760);
+  assert.equal(small.bytes, 6656);
   assert.equal(small.srcLength, 0);
   // sources: 3 listeners * 4 rounded to 16, 1024 entries * 16, 2 workers * 1024 held counts
   const tracked = new Layout({ workers: 2, listeners: 3, pools: 2, backends: 5, sources: 1024 });
-  assert.equal(tracked.srcStart, 6528);
+  assert.equal(tracked.srcStart, 6656);
   assert.equal(tracked.srcLength, 16 + 1024 * 16 + 2 * 1024);
-  assert.equal(tracked.bytes, 6528 + (16 + 1024 * 16 + 2 * 1024) * 4);
+  assert.equal(tracked.bytes, 6656 + (16 + 1024 * 16 + 2 * 1024) * 4);
   assert.equal(new Table({ workers: 2, listeners: 3, pools: 2, backends: 5, sources: 1024 }).byteLength, tracked.bytes);
 });
 
