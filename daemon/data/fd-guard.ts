@@ -30,7 +30,7 @@ const exhaustionLog = new LogThrottle(5, 10_000);
 
 export class FdGuard {
   private limit: number;
-  private readonly reserve: number;
+  private reserve: number;
   /** accepts left before the descriptors are counted again */
   private budget = 0;
   private paused = false;
@@ -86,6 +86,18 @@ export class FdGuard {
     this.pause(`${err.code ?? 'EMFILE'} on ${where}`);
   }
 
+  /**
+   * Once a second (the worker's heartbeat): the limit may have been changed
+   * (prlimit), and other threads may have opened descriptors since the last
+   * count: read the limit again and count afresh at the next accept.
+   */
+  tick(): void {
+    if (this.paused || this.stopped) return;
+    this.limit = fdLimit(this.limit);
+    this.reserve = fdReserve(this.limit);
+    this.budget = 0;
+  }
+
   /** The worker stops: no more pausing or reopening. */
   stop(): void {
     this.stopped = true;
@@ -125,6 +137,7 @@ export class FdGuard {
     this.timer = null;
     if (this.stopped || !this.paused) return;
     this.limit = fdLimit(this.limit); // raised meanwhile (prlimit, ulimit)? counts from now
+    this.reserve = fdReserve(this.limit);
     const used = openFds();
     if (used >= 0 && this.limit - used < 2 * this.reserve) return this.schedule();
     const still = await this.listening.resume();
