@@ -12,7 +12,7 @@ export npm_config_audit := false
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build node deps test test-deps lint format demo bench clean distclean install
+.PHONY: all build node deps test test-deps lint format demo bench soak clean distclean install
 
 all: build
 
@@ -71,6 +71,11 @@ demo: build
 # `make bench BENCH_ARGS=--quick` for a short run
 bench: build
 	bin/netmon bench $(BENCH_ARGS)
+
+# faults under load against a real daemon (docs/reliability.md): about 12 minutes;
+# `make soak SOAK_ARGS=--quick` for a short run, `SOAK_ARGS="--only burst"` for one
+soak: build test-deps
+	$(NODE) dist/bench/soak/soak-main.js $(SOAK_ARGS)
 
 clean:
 	rm -rf dist
