@@ -12,7 +12,7 @@ export npm_config_audit := false
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build node deps test test-deps lint format demo bench soak clean distclean install
+.PHONY: all build node deps test test-deps lint format demo bench soak clean distclean install install-config
 
 all: build
 
@@ -85,28 +85,41 @@ distclean: clean
 
 # A working layout for systemd/netmon.service: the app and its Node under
 # $(PREFIX)/lib/netmon, `netmon` on PATH, units with paths rewritten to PREFIX,
-# and /etc/netmon/netmon.toml unless one is already there (never overwritten).
+# the docs and the commented example config (conf/netmon.toml, which listens on
+# every address) under $(PREFIX)/share/doc/netmon, and /etc/netmon/netmon.toml
+# unless one is already there (never overwritten, never touched): a minimal
+# config that listens on loopback only and says where the example is.
 LIBDIR := $(DESTDIR)$(PREFIX)/lib/netmon
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
-install: build
+DOCDIR := $(PREFIX)/share/doc/netmon
+install: build install-config
 	rm -rf $(LIBDIR) && mkdir -p $(LIBDIR)/bin $(LIBDIR)/.node/bin $(DESTDIR)$(PREFIX)/bin
 	cp -a package.json package-lock.json dist $(LIBDIR)/ && rm -rf $(LIBDIR)/dist/test $(LIBDIR)/dist/.built
 	cp -a node_modules $(LIBDIR)/ && cd $(LIBDIR) && npm prune --omit=dev --no-audit --no-fund --loglevel=error
 	install -m 0755 bin/netmon $(LIBDIR)/bin/netmon
 	install -m 0755 $(NODE) $(LIBDIR)/.node/bin/node
 	ln -sf ../lib/netmon/bin/netmon $(DESTDIR)$(PREFIX)/bin/netmon
-	mkdir -p $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/doc/netmon
+	mkdir -p $(DESTDIR)$(UNITDIR)
 	for u in netmon.service netmon.socket; do \
 	  sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/netmon|$(SYSCONFDIR)/netmon|g' systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u; \
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
 	done
-	cp docs/*.md $(DESTDIR)$(PREFIX)/share/doc/netmon/ 2>/dev/null || true
-	mkdir -p $(DESTDIR)$(SYSCONFDIR)/netmon
-	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml ]; then \
-	  if [ -f conf/netmon.toml ]; then install -m 0644 conf/netmon.toml $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml; \
-	  else $(NODE) -e "import('./dist/daemon/config/default.js').then((m) => process.stdout.write(m.DEFAULT_CONFIG_TOML.replace('/tmp/netmon.sock', '/run/netmon/netmon.sock')))" \
-	    > $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml; fi; \
-	  echo "installed $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml"; \
-	else echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml"; fi
 	@echo "installed netmon under $(DESTDIR)$(PREFIX); then: systemctl daemon-reload && systemctl enable --now netmon"
+
+# The config part of install, on its own: docs, the example, and the minimal
+# config when none is there.
+install-config:
+	mkdir -p $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/netmon
+	cp docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 conf/netmon.toml $(DESTDIR)$(DOCDIR)/netmon.example.toml
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml ]; then \
+	  echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml (the example is $(DESTDIR)$(DOCDIR)/netmon.example.toml)"; \
+	else \
+	  sed -e 's|@EXAMPLE@|$(DOCDIR)/netmon.example.toml|' -e 's|@CONFIG@|$(SYSCONFDIR)/netmon/netmon.toml|' \
+	    conf/netmon.minimal.toml > $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml.tmp \
+	  && chmod 0644 $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml.tmp \
+	  && mv -n $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml.tmp $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml \
+	  && rm -f $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml.tmp \
+	  && echo "installed $(DESTDIR)$(SYSCONFDIR)/netmon/netmon.toml: loopback only; the example is $(DOCDIR)/netmon.example.toml"; \
+	fi

@@ -6,6 +6,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAlgorithms, PROFILES, type AlgorithmRow } from './algorithms.js';
+import { runRecovery } from './algorithms-recovery.js';
 import { runCompare, type CompareResult } from './compare.js';
 import { ensureTools } from './install.js';
 import { formatNumber, formatSpread } from './measure/stats.js';
@@ -17,6 +18,7 @@ import { nginxKind } from './proxies/nginx.js';
 import { directKind, nodeTcpProxyKind, pipeProxyKind } from './proxies/node-peers.js';
 import type { ProxyKind } from './proxies/types.js';
 import { markdownTable } from './report/markdown.js';
+import { recoveryChart, recoveryMarkdown } from './report/recovery.js';
 import { compareChart, summarise, targets, targetsTable, workloadTables, type Target } from './report/summary.js';
 import { renderSvg } from './report/svg.js';
 import { startEnvironment } from './environment.js';
@@ -88,10 +90,24 @@ export async function runBench(o: BenchOptions): Promise<number> {
     const requests = o.quick ? 1500 : 6000;
     const rate = 500;
     const { samples, rows } = await runAlgorithms({ runs: o.quick ? 1 : 3, requests, rate, log });
-    writeAlgorithms(out, suffix, rows, { requests, rate, machine });
+    const phases = o.quick ? { beforeS: 6, slowS: 12, afterS: 16 } : { beforeS: 20, slowS: 30, afterS: 40 };
+    const recoveryRate = o.quick ? 50 : 100;
+    const recovery = await runRecovery({ phases, rate: recoveryRate, log });
+    writeAlgorithms(
+      out,
+      suffix,
+      rows,
+      { requests, rate, machine },
+      recoveryMarkdown(recovery.rows, phases, recoveryRate),
+    );
+    writeFileSync(join(out, `algorithms-recovery${suffix}.svg`), recoveryChart(recovery.seconds, phases, recoveryRate));
     writeFileSync(
       join(out, `algorithms${suffix}.json`),
-      JSON.stringify({ machine, requests, rate, samples, rows }, null, 2) + '\n',
+      JSON.stringify(
+        { machine, requests, rate, samples, rows, recovery: { rate: recoveryRate, ...recovery } },
+        null,
+        2,
+      ) + '\n',
     );
   }
   if (o.only === 'profile' || o.profile === 'always' || (o.profile === 'auto' && missed)) {
@@ -144,6 +160,7 @@ function writeAlgorithms(
   suffix: string,
   rows: readonly AlgorithmRow[],
   meta: { requests: number; rate: number; machine: string },
+  recovery: string,
 ): void {
   const pct = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '-');
   const backends = PROFILES.map((p) => `${p.name} (latency ${p.latency}, errors ${Number(p.errorRate) * 100}%)`).join(
@@ -168,6 +185,7 @@ function writeAlgorithms(
       ]),
     ),
     '',
+    recovery,
   ].join('\n');
   writeFileSync(join(out, `algorithms${suffix}.md`), md);
   const series = rows.map((r) => r.algorithm);

@@ -21,6 +21,11 @@ export const CODES = {
   E_ADDRESS: { fault: 'client', retryable: false, doc: 'an address that is not host:port' },
   E_PORT_RANGE: { fault: 'client', retryable: false, doc: 'a port outside 1..65535 (0 allowed for bind)' },
   E_DURATION: { fault: 'client', retryable: false, doc: 'a duration that is not like "250ms", "2s", "5m"' },
+  E_SIZE: {
+    fault: 'client',
+    retryable: false,
+    doc: 'a size that is not a number of bytes or like "512B", "16KiB", "1MiB"',
+  },
   E_WEIGHT_RANGE: { fault: 'client', retryable: false, doc: 'a backend weight outside 1..256' },
   E_RANGE: { fault: 'client', retryable: false, doc: 'a number outside its allowed range' },
   E_ENUM: { fault: 'client', retryable: false, doc: 'a value that is not one of the allowed words' },
@@ -54,6 +59,16 @@ export const CODES = {
     doc: 'the backend did not accept within the connect timeout',
   },
   E_CONNECT_ERROR: { fault: 'backend', retryable: true, doc: 'connecting to the backend failed otherwise' },
+  E_EMPTY_RESPONSE: {
+    fault: 'backend',
+    retryable: true,
+    doc: 'the backend closed or reset the connection before sending any byte',
+  },
+  E_FIRST_BYTE_TIMEOUT: {
+    fault: 'backend',
+    retryable: true,
+    doc: 'the backend sent nothing within timeouts.first_byte of the first client byte',
+  },
   E_NO_BACKEND: { fault: 'daemon', retryable: true, doc: 'no eligible backend (all down, in maint or full)' },
   E_QUEUE_TIMEOUT: { fault: 'daemon', retryable: true, doc: 'waited in the queue for a free backend slot too long' },
   E_FD_EXHAUSTED: {

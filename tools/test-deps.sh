@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs against (real peers and tools:
 # haproxy, nginx's stream module, socat, tmux, openssl, promtool, MariaDB, dnsmasq,
-# etcd, keepalived and BIRD with iproute2 and curl for the fleet tests...). Run by
+# etcd, keepalived, BIRD and nftables with iproute2 and curl for the fleet tests...). Run by
 # `make test` before the suite, so a clean CI machine skips nothing. Needs root
 # and apt-get; elsewhere it says what is missing.
 set -u
 PKGS=(haproxy nginx libnginx-mod-stream socat tmux openssl prometheus python3 systemd iproute2
-  mariadb-server mariadb-client dnsmasq-base etcd-server etcd-client keepalived bird2 curl wrk iperf3 util-linux)
+  mariadb-server mariadb-client dnsmasq-base etcd-server etcd-client keepalived bird2 curl nftables wrk iperf3 util-linux)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -21,7 +21,8 @@ name = "web"
 bind = "127.0.0.1:8080"
 pool = "web"
 max_connections = 10000
-# peek at the first bytes (the protocol mix on the dashboard's traffic view); clients speak first here
+# count protocols (the dashboard's traffic view): without routes nothing waits, the protocol is read
+# from the first bytes either side sends, so a server that speaks first is not slowed
 inspect_delay = "200ms"
 # per-source limits, generous enough for the demo traffic; they also record the top clients
 source_limits = { max_connections = 200, rate = 500, burst = 1000 }

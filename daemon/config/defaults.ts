@@ -15,3 +15,7 @@ export const DEFAULT_HEALTH = { interval: 2000, timeout: 1000, rise: 2, fall: 3 
 export const DEFAULT_PASSIVE: Readonly<PassiveHealth> = { consecutiveFailures: 3, maxEjectedShare: 0.5 };
 /** [pool.NAME.adaptive]: window and min_dwell in ms */
 export const DEFAULT_ADAPTIVE: Readonly<AdaptiveTiming> = { window: 5000, confirm: 2, minDwell: 20_000 };
+/** [pool.NAME] retry_buffer: bytes of client data kept for an empty_response replay */
+export const DEFAULT_RETRY_BUFFER = 16 * 1024;
+/** [[listener]] inspect_bytes: one full TLS record (2^14 bytes, RFC 8446 5.1) and its 5-byte header */
+export const DEFAULT_INSPECT_BYTES = 16384 + 5;

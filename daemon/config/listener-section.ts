@@ -5,6 +5,7 @@ import { PROXY_PROTOCOL_MODES } from './schema.js';
 import { ROUTE_PROTOCOLS } from '../state/names.js';
 import type { EdgeConfig, ListenerConfig, RouteConfig, SourceLimits } from './schema.js';
 import type { Section } from './reader.js';
+import { DEFAULT_INSPECT_BYTES } from './defaults.js';
 
 export const LISTENER_KEYS = [
   'name',
@@ -64,7 +65,7 @@ function readEdge(s: Section): EdgeConfig {
     allow: s.cidrList('allow'),
     deny: s.cidrList('deny'),
     inspectDelay,
-    inspectBytes: s.int('inspect_bytes', 4096, { min: 16, max: 65536 }),
+    inspectBytes: s.size('inspect_bytes', DEFAULT_INSPECT_BYTES, { min: 16, max: 65536 }),
     routes,
     sourceLimits: readSourceLimits(s.section('source_limits', SOURCE_LIMIT_KEYS)),
   };

@@ -30,6 +30,7 @@ const TOP_KEYS = [
 const ALERT_KEYS = [
   'interval',
   'for',
+  'keep_firing_for',
   'latency_p95',
   'cpu_percent',
   'memory_bytes',
@@ -154,6 +155,7 @@ function readAlerts(s: Section): AlertsConfig {
   return {
     interval: s.duration('interval', 5000, { min: 100 }),
     for: s.duration('for', 10_000),
+    keepFiringFor: s.duration('keep_firing_for', 30_000),
     latencyP95: s.duration('latency_p95', 200),
     cpuPercent: s.number('cpu_percent', 90, { min: 0 }),
     memoryBytes: s.int('memory_bytes', 1024 * 1024 * 1024, { min: 0 }),

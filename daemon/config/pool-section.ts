@@ -1,14 +1,16 @@
 // [pool.NAME]: algorithm, retries, timeouts, health check, passive ejection and
 // the backends. Returns a fully defaulted PoolConfig; problems go to `Issues`.
-import { ALGORITHMS, HEALTH_TYPES, SEND_PROXY_MODES } from './schema.js';
+import { ALGORITHMS, HEALTH_TYPES, RETRY_CONDITIONS, SEND_PROXY_MODES } from './schema.js';
 import type { AdaptiveTiming, BackendConfig, HealthCheck, PassiveHealth, PoolConfig, PoolTimeouts } from './schema.js';
 import type { Section } from './reader.js';
 import { MAX_DURATION_MS } from './duration.js';
-import { DEFAULT_ADAPTIVE, DEFAULT_HEALTH, DEFAULT_PASSIVE } from './defaults.js';
+import { DEFAULT_ADAPTIVE, DEFAULT_HEALTH, DEFAULT_PASSIVE, DEFAULT_RETRY_BUFFER } from './defaults.js';
 
 export const POOL_KEYS = [
   'algorithm',
   'retries',
+  'retry_on',
+  'retry_buffer',
   'slow_start',
   'timeouts',
   'health',
@@ -19,7 +21,9 @@ export const POOL_KEYS = [
   'critical',
   'backend',
 ] as const;
-const TIMEOUT_KEYS = ['connect', 'idle', 'queue'] as const;
+const TIMEOUT_KEYS = ['connect', 'idle', 'queue', 'first_byte'] as const;
+/** largest retry_buffer: the replay copy is held per connection until the backend's first byte */
+const MAX_RETRY_BUFFER = 1024 * 1024;
 const HEALTH_KEYS = [
   'type',
   'interval',
@@ -43,7 +47,7 @@ export function readPool(name: string, s: Section): PoolConfig {
   return {
     name,
     algorithm: s.oneOf('algorithm', ALGORITHMS, 'round_robin'),
-    retries: s.int('retries', 2, { min: 0, max: 10 }),
+    ...readRetries(s),
     slowStart: s.duration('slow_start', 0, { max: MAX_DURATION_MS }),
     timeouts: readTimeouts(s.section('timeouts', TIMEOUT_KEYS)),
     health,
@@ -56,12 +60,39 @@ export function readPool(name: string, s: Section): PoolConfig {
   };
 }
 
+/** retries, retry_on, retry_buffer: keys that only mean something together are checked together. */
+function readRetries(s: Section): Pick<PoolConfig, 'retries' | 'retryOn' | 'retryBuffer'> {
+  const retries = s.int('retries', 2, { min: 0, max: 10 });
+  const retryOn = s.enumList('retry_on', RETRY_CONDITIONS, ['connect_failure']);
+  const retryBuffer = s.size('retry_buffer', DEFAULT_RETRY_BUFFER, { min: 1, max: MAX_RETRY_BUFFER });
+  if (s.has('retry_buffer') && !retryOn.includes('empty_response')) {
+    s.error(
+      'retry_buffer',
+      'E_CONFLICT',
+      'retry_buffer is the replay buffer of retry_on = ["empty_response"]: add "empty_response" or remove it',
+    );
+  }
+  if (retries === 0 && s.has('retry_on') && retryOn.length > 0) {
+    s.error('retry_on', 'E_CONFLICT', 'retries = 0 never retries: raise retries or remove retry_on');
+  }
+  if (retries > 0 && s.has('retries') && s.has('retry_on') && retryOn.length === 0) {
+    s.error('retries', 'E_CONFLICT', `retry_on = [] never retries: remove retries = ${retries} or name what to retry`);
+  }
+  return { retries, retryOn, retryBuffer };
+}
+
 function readTimeouts(s: Section): PoolTimeouts {
-  return {
+  const t = {
     connect: s.duration('connect', 3000, { min: 1 }),
     idle: s.duration('idle', 300_000, { min: 1 }),
     queue: s.duration('queue', 1000, { min: 1 }),
+    firstByte: s.duration('first_byte', 0, { max: MAX_DURATION_MS }),
   };
+  // silence both ways for `idle` closes the connection first: such a first_byte would never fire
+  if (t.firstByte >= t.idle) {
+    s.error('first_byte', 'E_CONFLICT', `first_byte (${t.firstByte}ms) must be below idle (${t.idle}ms)`);
+  }
+  return t;
 }
 
 function readAdaptive(s: Section): AdaptiveTiming {

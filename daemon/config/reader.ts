@@ -5,6 +5,7 @@ import { ConfigError, type ErrorCode } from '../errors.js';
 import { parseAddress, type AddressRules } from './address.js';
 import { parseIpRange } from '../net/ip.js';
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 import { joinPath } from './locate.js';
 import { didYouMean } from './suggest.js';
 import type { Address, Cidr } from './schema.js';
@@ -191,6 +192,54 @@ export class Section {
     const want = r.max === undefined ? `at least ${fmt(min)}` : `${fmt(min)}..${fmt(max)}`;
     this.error(key, r.code ?? 'E_RANGE', `must be ${want}, got ${shown}`);
     return false;
+  }
+
+  /** Size in bytes: an integer, or a string with a unit ("16KiB"); range bounds are bytes. */
+  size(key: string, def: number, range: RangeOpts = {}): number {
+    const v = this.take(key, false);
+    if (v === undefined) return def;
+    let bytes: number;
+    if (typeof v === 'number' && Number.isInteger(v)) bytes = v;
+    else if (typeof v === 'string') {
+      const r = parseSize(v);
+      if (!r.ok) {
+        this.error(key, 'E_SIZE', r.reason);
+        return def;
+      }
+      bytes = r.bytes;
+    } else {
+      this.typeError(key, 'a size such as "16KiB" or a number of bytes', v);
+      return def;
+    }
+    if (!this.inRange(key, bytes, JSON.stringify(v), range)) return def;
+    return bytes;
+  }
+
+  /**
+   * A list of distinct words from `values` (`["a", "b"]`); absent = `def`.
+   * A word not in `values` is E_ENUM at `key[i]`, a repeated one E_CONFLICT.
+   */
+  enumList<T extends string>(key: string, values: readonly T[], def: readonly T[]): T[] {
+    const v = this.take(key, false);
+    if (v === undefined) return [...def];
+    if (!Array.isArray(v)) {
+      this.typeError(key, `an array of ${values.map((x) => JSON.stringify(x)).join(', ')}`, v);
+      return [...def];
+    }
+    const out: T[] = [];
+    v.forEach((item, i) => {
+      const at = `${this.at(key)}[${i}]`;
+      if (typeof item !== 'string' || !(values as readonly string[]).includes(item)) {
+        const shown = typeof item === 'string' ? `"${item}"` : describe(item);
+        this.issues.add(
+          'E_ENUM',
+          at,
+          `${shown} is not one of ${values.join(', ')}${typeof item === 'string' ? didYouMean(item, values) : ''}`,
+        );
+      } else if (out.includes(item as T)) this.issues.add('E_CONFLICT', at, `"${item}" is listed twice`);
+      else out.push(item as T);
+    });
+    return out;
   }
 
   /** One of `values`; a near miss gets a suggestion. */

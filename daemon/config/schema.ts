@@ -30,6 +30,17 @@ type ProxyProtocolMode = (typeof PROXY_PROTOCOL_MODES)[number];
 export const SEND_PROXY_MODES = ['off', 'v1', 'v2'] as const;
 type SendProxyMode = (typeof SEND_PROXY_MODES)[number];
 
+/**
+ * What a pool retries on another backend (HAProxy's `retry-on`):
+ * `connect_failure`: a connect that failed, or a backend that closed or reset
+ * within timeouts.connect of accepting, before either side sent a byte;
+ * `empty_response`: a backend that closed or reset (or passed timeouts.first_byte)
+ * without sending a byte after the client's first bytes, which are then replayed
+ * from a buffer of retry_buffer bytes. Only for requests that are safe to send twice.
+ */
+export const RETRY_CONDITIONS = ['connect_failure', 'empty_response'] as const;
+type RetryCondition = (typeof RETRY_CONDITIONS)[number];
+
 /** host:port, resolved at load time. `host` is an IP literal or a name (backends only). */
 export interface Address {
   host: string;
@@ -56,7 +67,7 @@ interface HealthTiming {
 }
 
 export interface PassiveHealth {
-  /** consecutive connect failures seen by workers that mark a backend down; 0 = off */
+  /** consecutive failed connections seen by workers (connect errors, empty responses, first-byte timeouts) that mark a backend down; 0 = off */
   consecutiveFailures: number;
   /** at most this share (0..1) of a pool's backends may be down by passive ejection */
   maxEjectedShare: number;
@@ -80,6 +91,11 @@ export interface PoolTimeouts {
   idle: number;
   /** ms a queued connection waits for a free backend slot (the queue is off when queueSize is 0) */
   queue: number;
+  /**
+   * ms from the first client byte relayed to a backend until its first byte; past it the
+   * backend counts as failed (passive health) and the connection is retried or reset. 0 = off.
+   */
+  firstByte: number;
 }
 
 export interface AdaptiveTiming {
@@ -94,7 +110,12 @@ export interface AdaptiveTiming {
 export interface PoolConfig {
   name: string;
   algorithm: AlgorithmName;
+  /** further attempts on other backends after a failure `retryOn` names */
   retries: number;
+  /** what is retried; empty = nothing */
+  retryOn: RetryCondition[];
+  /** bytes of client data kept for an `empty_response` replay; a client that sent more is not replayed */
+  retryBuffer: number;
   /** ms; 0 = off */
   slowStart: number;
   timeouts: PoolTimeouts;
@@ -174,9 +195,13 @@ export interface EdgeConfig {
   allow: Cidr[];
   /** refused even when allowed */
   deny: Cidr[];
-  /** ms to wait for the first bytes before routing; 0 = no peek. Defaults to 1000 when routes exist. */
+  /**
+   * ms to wait for the first bytes before routing; 0 = no peek. Defaults to 1000 when
+   * routes exist. Without routes nothing waits: the protocol is read from the first
+   * bytes either side sends while relaying.
+   */
   inspectDelay: number;
-  /** at most this many bytes are peeked */
+  /** at most this many bytes are peeked (default: one full TLS record and its header, 16389) */
   inspectBytes: number;
   /** first match wins; no match = the listener's pool */
   routes: RouteConfig[];
@@ -189,6 +214,11 @@ export interface AlertsConfig {
   interval: number;
   /** ms a condition must hold (pending) before the alert fires */
   for: number;
+  /**
+   * ms a condition must have been absent before its alert resolves (hysteresis;
+   * Prometheus's keep_firing_for). backend_down is exempt: health's `rise` holds it.
+   */
+  keepFiringFor: number;
   /** ms; a backend's connect+first-byte p95 above this fires high_latency */
   latencyP95: number;
   /** daemon process CPU, percent of one core (may exceed 100 with several workers) */

@@ -370,6 +370,7 @@ export class Daemon implements ControlContext {
         workers: () => workerSnapshots(this.table, this.supervisor.info()),
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),
+        adaptiveReason: (pool) => this.adaptive.reason(pool),
         listenerStatus: (name) => this.listenState.get(name) ?? { serving: null, error: null },
       },
       this.now(),
@@ -397,6 +398,7 @@ export class Daemon implements ControlContext {
       lastReload: this.lastReload,
       controlSocket: this.config.control.socket,
       metricsListen: this.config.metrics.listen?.text ?? null,
+      health: this.instanceHealth.report(),
     };
   }
 

@@ -18,10 +18,16 @@ export type Termination =
   | 'idle_timeout'
   /** no byte from or to the client for the listener's timeouts.client_idle */
   | 'client_idle_timeout'
-  /** the client socket failed (reset, ...) */
+  /** the client reset the connection (RST): the backend got a reset */
+  | 'client_reset'
+  /** the backend reset the connection (RST): the client got a reset */
+  | 'backend_reset'
+  /** the client socket failed otherwise: the backend got a reset */
   | 'client_error'
-  /** the backend socket failed after connecting */
+  /** the backend socket failed otherwise after connecting: the client got a reset */
   | 'backend_error'
+  /** the backend sent nothing within timeouts.first_byte, and no retry was left: both sides reset */
+  | 'first_byte_timeout'
   /** no eligible backend, or every connect attempt failed */
   | 'no_backend'
   /** waited in the pool's queue past timeouts.queue */
@@ -45,6 +51,11 @@ export interface AccessRecord {
   bytesOut: number;
   /** ms; -1 when no backend connected */
   connectMs: number;
+  /**
+   * ms from the first client byte relayed to the backend (or from the connect, when
+   * the backend spoke first) to the backend's first byte; -1 when it sent none
+   */
+  firstByteMs: number;
   /** ms from accept to close */
   durationMs: number;
   termination: Termination;
@@ -66,6 +77,7 @@ export function writeAccessLog(r: AccessRecord): void {
     bytes_in: r.bytesIn,
     bytes_out: r.bytesOut,
     connect_ms: r.connectMs >= 0 ? round(r.connectMs) : null,
+    first_byte_ms: r.firstByteMs >= 0 ? round(r.firstByteMs) : null,
     duration_ms: round(r.durationMs),
     termination: r.termination,
     error: r.error,

@@ -15,12 +15,21 @@ export interface MemberPlan {
 export interface PoolPlan {
   slot: number;
   name: string;
+  /** further attempts on other backends */
   retries: number;
+  /** retry_on holds connect_failure: a failed connect (or a close before any byte either way) is retried */
+  retryConnect: boolean;
+  /** retry_on holds empty_response: bytes of client data kept to replay elsewhere; 0 = no replay */
+  replayBytes: number;
+  /** ms */
   connectTimeout: number;
+  /** ms */
   idleTimeout: number;
+  /** ms from the first client byte relayed to the backend's first byte; 0 = off */
+  firstByteTimeout: number;
   queueSize: number;
   queueTimeout: number;
-  /** consecutive connect failures that report the backend to the main thread; 0 = off */
+  /** consecutive failed connections (connect, empty response, first byte) that report the backend to the main thread; 0 = off */
   passiveFailures: number;
   sendProxy: 'off' | 'v1' | 'v2';
   members: MemberPlan[];

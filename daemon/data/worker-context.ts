@@ -38,7 +38,7 @@ export interface WorkerContext {
   readonly limit: GlobalLimit;
   /** The current generation's pool in `slot` (a route's target), or undefined. */
   pool(slot: number): PoolRuntime | undefined;
-  /** A backend reached passive.consecutive_failures connect failures in a row: tell the main thread. */
+  /** A backend reached passive.consecutive_failures failed connections in a row: tell the main thread. */
   reportPassive(slot: number): void;
   /** A backend connect failed with EMFILE/ENFILE: count it, log at a bounded rate, stop accepting for a while. */
   outOfFds(err: NodeJS.ErrnoException): void;

@@ -3,7 +3,13 @@
 // thread sums the stripes. A stripe's S_ACTIVE_HELD field belongs to the
 // connection slots (backends.ts), which give it back when a worker dies.
 import { BackendStripe, histogramBase, type Layout } from './layout.js';
-import { HISTOGRAM_BOUNDS, type ConnectErrorReason, type Histogram } from './names.js';
+import {
+  HISTOGRAM_BOUNDS,
+  type ConnectErrorReason,
+  type Histogram,
+  type ResetSide,
+  type ResponseErrorReason,
+} from './names.js';
 
 /** Totals summed over all workers' stripes. */
 export interface BackendCounters {
@@ -15,6 +21,10 @@ export interface BackendCounters {
   connectErrors: Record<ConnectErrorReason, number>;
   retries: number;
   passiveFailures: number;
+  /** relayed connections to the backend reset by the client / by the backend */
+  resets: Record<ResetSide, number>;
+  /** the backend took the connection and failed it: closed empty, or nothing within timeouts.first_byte */
+  responseErrors: Record<ResponseErrorReason, number>;
 }
 
 export interface HistogramSnapshot {
@@ -62,6 +72,13 @@ export class BackendStatsView {
   countRetry(worker: number, i: number): void {
     this.f64[this.at.backendStripe(worker, i) + BackendStripe.Retries]! += 1;
   }
+  /** A relayed connection to the backend was reset by `side`. */
+  countReset(worker: number, i: number, side: ResetSide): void {
+    this.f64[this.at.backendStripe(worker, i) + BackendStripe.Resets + (side === 'client' ? 0 : 1)]! += 1;
+  }
+  countResponseError(worker: number, i: number, reason: ResponseErrorReason): void {
+    this.f64[this.at.backendStripe(worker, i) + BackendStripe.ResponseErrors + (reason === 'empty' ? 0 : 1)]! += 1;
+  }
   countPassiveFailure(worker: number, i: number): void {
     this.f64[this.at.backendStripe(worker, i) + BackendStripe.PassiveFailures]! += 1;
   }
@@ -83,6 +100,8 @@ export class BackendStatsView {
       connectErrors: { refused: 0, timeout: 0, other: 0 },
       retries: 0,
       passiveFailures: 0,
+      resets: { client: 0, backend: 0 },
+      responseErrors: { empty: 0, timeout: 0 },
     };
     for (let w = 0; w < this.at.cap.workers; w++) {
       const s = this.at.backendStripe(w, i);
@@ -94,6 +113,10 @@ export class BackendStatsView {
       c.connectErrors.other += this.f64[s + BackendStripe.ConnectErrors + 2]!;
       c.retries += this.f64[s + BackendStripe.Retries]!;
       c.passiveFailures += this.f64[s + BackendStripe.PassiveFailures]!;
+      c.resets.client += this.f64[s + BackendStripe.Resets]!;
+      c.resets.backend += this.f64[s + BackendStripe.Resets + 1]!;
+      c.responseErrors.empty += this.f64[s + BackendStripe.ResponseErrors]!;
+      c.responseErrors.timeout += this.f64[s + BackendStripe.ResponseErrors + 1]!;
     }
     return c;
   }

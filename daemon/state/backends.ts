@@ -208,7 +208,7 @@ export class BackendsView {
   }
 
   // ---- passive failure detection -------------------------------------------------
-  /** Returns the new count of consecutive connect failures. */
+  /** Returns the new count of consecutive failed connections (cleared by the backend's first byte). */
   addConsecutiveFailure(i: number): number {
     return Atomics.add(this.i32, this.at.backend(i) + BackendI32.ConsecutiveFailures, 1) + 1;
   }

@@ -19,8 +19,11 @@ import {
   Histogram,
   HISTOGRAM_NAMES,
   LATENCY_BUCKETS,
+  PEEK_MISS_REASONS,
   PROTOCOLS,
   REJECT_REASONS,
+  RESET_SIDES,
+  RESPONSE_ERROR_REASONS,
 } from './names.js';
 
 /** "nm01": the first i32 of a table; a worker attaching to anything else fails. */
@@ -155,8 +158,12 @@ export const enum BackendStripe {
   HistFirstByte = 27,
   /** duration buckets (DURATION_BUCKETS + Inf) */
   HistDuration = 42,
-  /** elements in the slot: 12 fields, then 15 connect, 15 first-byte and 13 duration buckets */
-  Size = 55,
+  /** + ResetSide index: relayed connections reset by the client / by the backend */
+  Resets = 55,
+  /** + ResponseErrorReason index */
+  ResponseErrors = 57,
+  /** elements in the slot: 12 fields, 15 connect, 15 first-byte and 13 duration buckets, 2 resets, 2 response errors */
+  Size = 59,
 }
 
 /** f64 fields of one worker's stripe for one listener. */
@@ -172,8 +179,12 @@ export const enum ListenerStripe {
   Rejected = 4,
   /** + protocol index */
   Protocol = 12,
-  /** elements in the slot: 4 fields, 8 reject reasons, 6 protocols */
-  Size = 18,
+  /** + PeekMissReason index */
+  PeekMisses = 21,
+  /** + ResetSide index */
+  Resets = 26,
+  /** elements in the slot: 4 fields, 8 reject reasons, 9 protocols, 5 peek misses, 2 reset sides */
+  Size = 28,
 }
 
 /** f64 fields of one worker's own stripe. */
@@ -272,9 +283,13 @@ if (
   BackendStripe.ConnectErrors + CONNECT_ERROR_REASONS.length !== BackendStripe.Retries ||
   BackendStripe.HistFirstByte !== BackendStripe.HistConnect + LAT_N ||
   BackendStripe.HistDuration !== BackendStripe.HistFirstByte + LAT_N ||
-  BackendStripe.Size !== BackendStripe.HistDuration + DUR_N ||
+  BackendStripe.Resets !== BackendStripe.HistDuration + DUR_N ||
+  BackendStripe.ResponseErrors !== BackendStripe.Resets + RESET_SIDES.length ||
+  BackendStripe.Size !== BackendStripe.ResponseErrors + RESPONSE_ERROR_REASONS.length ||
   ListenerStripe.Protocol !== ListenerStripe.Rejected + REJECT_REASONS.length ||
-  ListenerStripe.Size !== ListenerStripe.Protocol + PROTOCOLS.length ||
+  ListenerStripe.PeekMisses !== ListenerStripe.Protocol + PROTOCOLS.length ||
+  ListenerStripe.Resets !== ListenerStripe.PeekMisses + PEEK_MISS_REASONS.length ||
+  ListenerStripe.Size !== ListenerStripe.Resets + RESET_SIDES.length ||
   SourceEntry.Key + KEY_WORDS > SourceEntry.Active ||
   SourceEntry.Rejected + SOURCE_REJECTS > SourceEntry.Size
 ) {

@@ -2,7 +2,16 @@
 // connections against max_connections (one Int32 shared by all workers), and the
 // per-worker stripes of what it accepted, refused and carried.
 import { ListenerI32, ListenerStripe, type Layout } from './layout.js';
-import { PROTOCOLS, REJECT_REASONS, type Protocol, type RejectReason } from './names.js';
+import {
+  PEEK_MISS_REASONS,
+  PROTOCOLS,
+  REJECT_REASONS,
+  RESET_SIDES,
+  type PeekMissReason,
+  type Protocol,
+  type RejectReason,
+  type ResetSide,
+} from './names.js';
 import type { SourcesView } from './sources.js';
 
 /** A listener's counters, summed over all workers' stripes. */
@@ -14,6 +23,10 @@ export interface ListenerCounters {
   bytesOut: number;
   rejected: Record<RejectReason, number>;
   protocols: Record<Protocol, number>;
+  /** peeks on a routing listener that ended without a verdict (the listener's pool was used) */
+  peekMisses: Record<PeekMissReason, number>;
+  /** connections reset by the client or by the backend, in any phase */
+  resets: Record<ResetSide, number>;
 }
 
 export class ListenersView {
@@ -87,6 +100,14 @@ export class ListenersView {
   countProtocol(worker: number, i: number, protocol: Protocol): void {
     this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.Protocol + PROTOCOLS.indexOf(protocol)]! += 1;
   }
+  /** A routing peek ended without a verdict. */
+  countPeekMiss(worker: number, i: number, reason: PeekMissReason): void {
+    this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.PeekMisses + PEEK_MISS_REASONS.indexOf(reason)]! += 1;
+  }
+  /** A connection was reset by `side` (counted once per connection). */
+  countReset(worker: number, i: number, side: ResetSide): void {
+    this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.Resets + (side === 'client' ? 0 : 1)]! += 1;
+  }
   /** Bytes from clients; counted per chunk, as backend bytes are, so listener and pool rates agree on long connections. */
   addBytesIn(worker: number, i: number, n: number): void {
     this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.BytesIn]! += n;
@@ -99,6 +120,8 @@ export class ListenersView {
   counters(i: number): ListenerCounters {
     const rejected = zeroRecord(REJECT_REASONS);
     const protocols = zeroRecord(PROTOCOLS);
+    const peekMisses = zeroRecord(PEEK_MISS_REASONS);
+    const resets = zeroRecord(RESET_SIDES);
     let accepted = 0;
     let bytesIn = 0;
     let bytesOut = 0;
@@ -109,8 +132,10 @@ export class ListenersView {
       bytesOut += this.f64[s + ListenerStripe.BytesOut]!;
       REJECT_REASONS.forEach((r, k) => (rejected[r] += this.f64[s + ListenerStripe.Rejected + k]!));
       PROTOCOLS.forEach((p, k) => (protocols[p] += this.f64[s + ListenerStripe.Protocol + k]!));
+      PEEK_MISS_REASONS.forEach((r, k) => (peekMisses[r] += this.f64[s + ListenerStripe.PeekMisses + k]!));
+      RESET_SIDES.forEach((r, k) => (resets[r] += this.f64[s + ListenerStripe.Resets + k]!));
     }
-    return { accepted, bytesIn, bytesOut, rejected, protocols };
+    return { accepted, bytesIn, bytesOut, rejected, protocols, peekMisses, resets };
   }
   /** Zero a listener slot's counters before it is reused for a new listener. */
   reset(i: number): void {

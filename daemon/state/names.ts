@@ -92,9 +92,40 @@ export type RejectReason = (typeof REJECT_REASONS)[number];
 /** What the bounded peek at a connection's first bytes can recognise (and a route can match). */
 export const ROUTE_PROTOCOLS = ['tls', 'http1', 'http2', 'ssh', 'other'] as const;
 export type RouteProtocol = (typeof ROUTE_PROTOCOLS)[number];
-/** Protocols counted per listener: the route protocols, and `unknown` when the peek saw too little. */
-export const PROTOCOLS = [...ROUTE_PROTOCOLS, 'unknown'] as const;
+/**
+ * Protocols recognised from a server's greeting (the backend speaks first): a
+ * MySQL/MariaDB handshake, an SMTP or FTP `220` line. Counted, never routed on:
+ * the greeting comes after the backend is chosen. (An SSH server's banner is `ssh`.)
+ */
+const GREETING_PROTOCOLS = ['mysql', 'smtp', 'ftp'] as const;
+/**
+ * Protocols counted per listener: the route protocols, the server greetings, and
+ * `unknown` when nothing was seen (or too little to tell).
+ */
+export const PROTOCOLS = [...ROUTE_PROTOCOLS, ...GREETING_PROTOCOLS, 'unknown'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
+
+/**
+ * Why a peek that routes (a listener with routes) ended without a verdict, so the
+ * connection went to the listener's pool: `too_large` (inspect_bytes read, the
+ * ClientHello not complete), `timeout` (inspect_delay passed), `client_end` (the
+ * client half-closed first), `not_tls` (a client that is not TLS on a listener
+ * with server-name routes), `bad_hello` (a TLS record that is not a well-formed ClientHello).
+ */
+export const PEEK_MISS_REASONS = ['too_large', 'timeout', 'client_end', 'not_tls', 'bad_hello'] as const;
+export type PeekMissReason = (typeof PEEK_MISS_REASONS)[number];
+
+/** Which side of a relayed connection reset it (sent RST, or its socket failed). */
+export const RESET_SIDES = ['client', 'backend'] as const;
+export type ResetSide = (typeof RESET_SIDES)[number];
+
+/**
+ * A backend that took the connection and then failed it: `empty` (it closed or
+ * reset before sending any byte, while the client still waited), `timeout`
+ * (nothing within timeouts.first_byte of the client's first byte).
+ */
+export const RESPONSE_ERROR_REASONS = ['empty', 'timeout'] as const;
+export type ResponseErrorReason = (typeof RESPONSE_ERROR_REASONS)[number];
 
 /** Why a per-source entry refused a connection (counted on the entry). */
 export const enum SourceReject {

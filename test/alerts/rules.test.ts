@@ -3,11 +3,13 @@
 // whose 1:1:1 weights are not followed because one backend hogs long connections.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RuleSet, latencyP95Ms } from '../../daemon/control/alerts/rules.js';
+import { RuleSet } from '../../daemon/control/alerts/rules.js';
+import { latencyP95Ms } from '../../daemon/control/alerts/latency.js';
 import { cv } from '../../daemon/control/alerts/distribution.js';
 import { parseConfig } from '../../daemon/config/load.js';
 import { LATENCY_BUCKETS } from '../../daemon/state/names.js';
 import type { AlertInputs, BackendInput } from '../../daemon/control/alerts/inputs.js';
+import type { Condition } from '../../daemon/control/alerts/condition.js';
 import type { AlertsConfig } from '../../daemon/config/schema.js';
 
 const DEFAULTS: AlertsConfig = parseConfig(
@@ -256,4 +258,40 @@ test('poor_distribution: new connections that follow the weights are fine; ignor
   );
   assert.equal(cv([2, 2, 2]), 0);
   assert.ok(Math.abs(cv([3, 0, 0]) - Math.SQRT2) < 1e-9);
+});
+
+test('poor_distribution: a backend measurably slower is not expected to take its share; alike ones are', () => {
+  const run = (b1Latency: BackendInput['latency'], b3Share: number): Condition[] => {
+    const r = new RuleSet();
+    let out: Condition[] = [];
+    for (let i = 0; i <= 12; i++) {
+      // b1 gets the probes of a latency-aware algorithm only
+      out = r.evaluate(
+        inputs({
+          backends: [
+            backend('b1', { connections: 2 * i, latency: b1Latency }),
+            backend('b2', {
+              connections: 40 * i,
+              latency: { connect: hist(200, 0.0005), firstByte: hist(200, 0.0025) },
+            }),
+            backend('b3', {
+              connections: b3Share * i,
+              latency: { connect: hist(200, 0.0005), firstByte: hist(200, 0.0025) },
+            }),
+          ],
+        }),
+        DEFAULTS,
+        i * 5000,
+      );
+    }
+    return out;
+  };
+  const slow = { connect: hist(20, 0.0005), firstByte: hist(20, 0.1) };
+  assert.deepEqual(run(slow, 40), [], 'b1 answers in 100 ms: its small share is the algorithm working');
+  const starved = run(slow, 5);
+  assert.equal(starved.length, 1, 'b3 answers like b2 and is starved');
+  assert.match(starved[0]!.message, /b2=\d+\/w1 b3=\d+\/w1 \(slower, not judged: b1\)/);
+  const alike = { connect: hist(20, 0.0005), firstByte: hist(20, 0.0025) };
+  assert.equal(run(alike, 40).length, 1, 'b1 answers like the others: its small share is poor');
+  assert.equal(run(null, 40).length, 1, 'b1 with no latency known is judged');
 });

@@ -1,6 +1,7 @@
-// conf/keepalived.conf and conf/bird.conf as shipped (before an operator sets
-// the site values): keepalived's and BIRD's own config checks accept them,
-// silently. test/fleet/ runs them, site values replaced, in network namespaces.
+// conf/keepalived.conf, conf/bird.conf and conf/router-flow-pinning.nft as
+// shipped (before an operator sets the site values): keepalived's, BIRD's and
+// nft's own config checks accept them, silently. test/fleet/ runs them, site
+// values replaced, in network namespaces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -30,5 +31,11 @@ test('conf/keepalived.conf passes keepalived --config-test on both machines of t
 
 test('conf/bird.conf passes bird -p', async () => {
   const r = await run('bird', ['-p', '-c', join(ROOT, 'conf', 'bird.conf')]);
+  assert.deepEqual(r, { code: 0, out: '' });
+});
+
+test('conf/router-flow-pinning.nft passes nft --check', async () => {
+  // a dry run: the kernel checks the ruleset and nothing is committed
+  const r = await run('nft', ['--check', '-f', join(ROOT, 'conf', 'router-flow-pinning.nft')]);
   assert.deepEqual(r, { code: 0, out: '' });
 });

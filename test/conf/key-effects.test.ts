@@ -88,6 +88,11 @@ const EFFECTS: Record<string, Effect> = {
     'alerts/engine.test.ts',
     'a condition is pending, fires once it has held for alerts.for, and resolves when it clears',
   ),
+  'alerts.keep_firing_for': e(
+    'alerts/engine.test.ts',
+    'keep_firing_for: a flickering condition fires once and resolves once, after it has been gone for the hold',
+    'keepFiringFor',
+  ),
   'alerts.latency_p95': e(RULES, 'high_latency: p95 of connect + first byte over latency_p95, with enough samples'),
   'alerts.cpu_percent': here('the [alerts] thresholds decide what fires'),
   'alerts.memory_bytes': here('the [alerts] thresholds decide what fires'),
@@ -154,8 +159,8 @@ const EFFECTS: Record<string, Effect> = {
     'protocol sniffing routes ssh and http1 and counts every protocol; silence falls back after the inspect delay',
   ),
   'listener[].inspect_bytes': e(
-    ROUTING,
-    'protocol sniffing routes ssh and http1 and counts every protocol; silence falls back after the inspect delay',
+    'edge/large-hello.test.ts',
+    '5, 9 and 15 KB ClientHellos in 1448-byte segments route by server name; a miss is counted and logged',
   ),
   'listener[].source_limits.max_connections': e(
     ADMISSION,
@@ -208,6 +213,14 @@ const EFFECTS: Record<string, Effect> = {
     'integration/relay.test.ts',
     'a refused connect is retried on another backend; errors and retries are counted',
   ),
+  'pool.*.retry_on': e(
+    'integration/empty-response.test.ts',
+    'retry_on empty_response replays the client bytes elsewhere, within retry_buffer',
+  ),
+  'pool.*.retry_buffer': e(
+    'integration/empty-response.test.ts',
+    'retry_on empty_response replays the client bytes elsewhere, within retry_buffer',
+  ),
   'pool.*.slow_start': e(
     'integration/failover.test.ts',
     'killed backend: no client fails, marked down after fall, back after rise with slow start',
@@ -222,6 +235,10 @@ const EFFECTS: Record<string, Effect> = {
     'connect timeout: a backend that never completes the handshake is given up on and retried elsewhere',
   ),
   'pool.*.timeouts.idle': e('integration/relay.test.ts', 'idle timeout closes a connection with no traffic either way'),
+  'pool.*.timeouts.first_byte': e(
+    'integration/first-byte.test.ts',
+    'a black-holed backend: timeouts.first_byte counts it failed and replays elsewhere, or resets',
+  ),
   'pool.*.timeouts.queue': e(
     'integration/capacity.test.ts',
     'queue: with every backend full, a connection waits for a slot; past timeouts.queue it is refused',
@@ -259,11 +276,11 @@ const EFFECTS: Record<string, Effect> = {
   ),
   'pool.*.adaptive.confirm': e(
     'balance/adaptive.test.ts',
-    'controller: switches only after `confirm` agreeing windows and `minDwell`, and counts switches',
+    'controller: switches only after `confirm` agreeing windows and `minDwell`, and keeps the reason',
   ),
   'pool.*.adaptive.min_dwell': e(
     'balance/adaptive.test.ts',
-    'controller: switches only after `confirm` agreeing windows and `minDwell`, and counts switches',
+    'controller: switches only after `confirm` agreeing windows and `minDwell`, and keeps the reason',
     'minDwell',
   ),
   'pool.*.passive.consecutive_failures': e(

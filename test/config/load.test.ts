@@ -42,7 +42,10 @@ test('defaults are filled in and the config is frozen', () => {
   const p = c.pools[0]!;
   assert.equal(p.algorithm, 'round_robin');
   assert.equal(p.retries, 2);
-  assert.deepEqual(p.timeouts, { connect: 3000, idle: 300_000, queue: 1000 });
+  assert.deepEqual(p.retryOn, ['connect_failure']);
+  assert.equal(p.retryBuffer, 16384);
+  assert.deepEqual(p.timeouts, { connect: 3000, idle: 300_000, queue: 1000, firstByte: 0 });
+  assert.equal(c.listeners[0]!.edge.inspectBytes, 16389, 'a full TLS record and its header');
   assert.deepEqual(p.health, { type: 'tcp', interval: 2000, timeout: 1000, rise: 2, fall: 3 });
   assert.equal(p.backends[0]!.weight, 1);
   assert.equal(p.backends[0]!.key, 'web/b1');

@@ -46,6 +46,7 @@ test('show info: version, uptime, workers, config and generation, last reload', 
   assert.match(text, /^Workers:\s+2$/m);
   assert.match(text, /^Generation:\s+\d+$/m);
   assert.match(text, /^Last reload:/m);
+  assert.match(text, /^Health:\s+healthy$/m);
 });
 
 test('show stats, listeners, pools, backends (with and without a pool)', async () => {

@@ -112,6 +112,9 @@ test('a live daemon: /healthz, netmon_healthy and `ctl show health` follow the l
   const down = await ctl(sock, 'show', 'health');
   assert.equal(down.code, EXIT_UNHEALTHY);
   assert.match(down.stdout, /^UNHEALTHY\n {2}every listener is disabled\n/);
+  // the snapshot carries the same verdict: `show info` and the dashboard's header
+  assert.deepEqual(d.daemon.snapshot().info.health, d.daemon.serviceHealth());
+  assert.match((await ctl(sock, 'show', 'info')).stdout, /^Health: +UNHEALTHY: no_listener$/m);
   d.daemon.setListenerEnabled('main', true);
   assert.equal((await healthz()).status, 200);
 

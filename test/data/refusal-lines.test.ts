@@ -16,6 +16,7 @@ function refused(reason: RejectReason): AccessRecord {
     bytesIn: 0,
     bytesOut: 0,
     connectMs: -1,
+    firstByteMs: -1,
     durationMs: 0.2,
     termination: 'rejected',
     error: null,

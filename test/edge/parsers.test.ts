@@ -81,7 +81,7 @@ test('protocol sniffing: tls, http1, http2 preface, ssh, other; prefixes wait', 
   assert.equal(sniffFinal(Buffer.alloc(0)), null);
 });
 
-test('routes: first match wins; exact and one-label wildcard names; protocol; default', () => {
+test('routes: first match wins; exact and one-label wildcard names; protocol; none', () => {
   const slots: Record<string, number> = { a: 1, b: 2, c: 3, ssh: 4 };
   const r = new Router(
     [
@@ -92,14 +92,14 @@ test('routes: first match wins; exact and one-label wildcard names; protocol; de
     ],
     (n) => slots[n] ?? -1,
   );
-  assert.equal(r.pool({ protocol: 'tls', sni: 'api.example.com' }, 0), 1);
-  assert.equal(r.pool({ protocol: 'tls', sni: 'www.example.com' }, 0), 2);
-  assert.equal(r.pool({ protocol: 'tls', sni: 'a.b.example.com' }, 0), 3, 'a wildcard covers one label');
-  assert.equal(r.pool({ protocol: 'tls', sni: 'example.com' }, 0), 3);
-  assert.equal(r.pool({ protocol: 'tls', sni: null }, 0), 3);
-  assert.equal(r.pool({ protocol: 'ssh', sni: null }, 0), 4);
-  assert.equal(r.pool({ protocol: 'http1', sni: null }, 0), 0);
-  assert.equal(r.pool({ protocol: null, sni: null }, 7), 7);
+  assert.equal(r.route({ protocol: 'tls', sni: 'api.example.com', miss: null }), 1);
+  assert.equal(r.route({ protocol: 'tls', sni: 'www.example.com', miss: null }), 2);
+  assert.equal(r.route({ protocol: 'tls', sni: 'a.b.example.com', miss: null }), 3, 'a wildcard covers one label');
+  assert.equal(r.route({ protocol: 'tls', sni: 'example.com', miss: null }), 3);
+  assert.equal(r.route({ protocol: 'tls', sni: null, miss: null }), 3);
+  assert.equal(r.route({ protocol: 'ssh', sni: null, miss: null }), 4);
+  assert.equal(r.route({ protocol: 'http1', sni: null, miss: null }), -1, 'no route: the listener pool');
+  assert.equal(r.route({ protocol: null, sni: null, miss: null }), -1);
 });
 
 test('a route to a pool the plan lacks fails the build instead of being skipped', () => {

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { ControlClient } from '../../daemon/control/socket/client.js';
 import type { HealthReport } from '../../daemon/control/service-health.js';
 import { Lab, until, type LabProcess } from './lab.js';
-import type { AgentLine, AgentSpec, FlowRecord } from './agents/flow-client.js';
+import type { AgentCommand, AgentLine, AgentSpec, FlowRecord } from './agents/flow-client.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const NETMON = join(ROOT, 'bin', 'netmon');
@@ -173,8 +173,21 @@ export class Clients {
     );
   }
 
-  send(cmd: { cmd: 'start' | 'hold' | 'release' | 'stop'; count?: number }): void {
+  send(cmd: AgentCommand): void {
     this.proc.child.stdin!.write(JSON.stringify(cmd) + '\n');
+  }
+
+  /**
+   * Releases the held flows relayed by instance address `via` (a last exchange,
+   * then a clean close); resolves with their records once every one has reported.
+   */
+  async release(via: string, timeoutMs = 15_000): Promise<FlowRecord[]> {
+    const before = this.flows.length;
+    const m = await this.next('released', () => this.send({ cmd: 'release', via }));
+    const count = m.type === 'released' ? m.count : 0;
+    const mine = (): FlowRecord[] => this.flows.slice(before).filter((f) => f.kind === 'held' && f.via === via);
+    await until(`${count} released flows to report`, () => mine().length >= count, timeoutMs, 20);
+    return mine();
   }
 
   /** Opens `count` held flows; resolves with how many were established. */
@@ -211,7 +224,7 @@ export class Clients {
   }
 }
 
-/** Site settings replaced in a conf/ file: `$NAME=value` (keepalived) or `define NAME = value;` (BIRD). */
+/** Site settings replaced in a conf/ file: `$NAME=value` (keepalived) or `define NAME = value;` (BIRD, nftables). */
 export function renderConf(file: string, values: Record<string, string>, extra: [RegExp, string][] = []): string {
   let text = readFileSync(join(ROOT, 'conf', file), 'utf8');
   for (const [name, value] of Object.entries(values)) {

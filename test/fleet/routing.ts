@@ -133,6 +133,27 @@ export function startKeepalived(lab: Lab, n: NetmonInstance, vip: string): LabPr
   ]);
 }
 
+/** The routing table and the mark of lbN's pinned flows in the router (conf/router-flow-pinning.nft's example numbering). */
+export const pinTable = (lb: number): number => 100 + lb;
+
+/**
+ * conf/router-flow-pinning.nft in the router, for `vip` over lb1..lbN, with what
+ * its header asks of the router besides: per instance a policy rule and a
+ * static route in its own table, and conntrack's liberal TCP window.
+ */
+export async function pinFlows(lab: Lab, lbs: number, vip: string): Promise<void> {
+  const instances = Array.from({ length: lbs }, (_, k) => `${lbAddress(k + 1)} : ${pinTable(k + 1)}`);
+  const file = join(lab.dir, 'router-flow-pinning.nft');
+  writeFileSync(file, renderConf('router-flow-pinning.nft', { VIP: vip, INSTANCES: `{ ${instances.join(', ')} }` }));
+  await lab.exec('router', ['nft', '-f', file]);
+  await lab.sysctl('router', 'net.netfilter.nf_conntrack_tcp_be_liberal=1');
+  for (let i = 1; i <= lbs; i++) {
+    const table = String(pinTable(i));
+    await lab.ip('router', 'rule', 'add', 'fwmark', table, 'lookup', table, 'priority', '1000');
+    await lab.ip('router', 'route', 'add', `${vip}/32`, 'via', lbAddress(i), 'table', table);
+  }
+}
+
 /** lb address on the router's side -> its number (10.0.0.12 -> 2) */
 export const lbOfRouterSide = (addr: string): number => Number(addr.slice(addr.lastIndexOf('.') + 1)) - 10;
 
@@ -146,14 +167,16 @@ export interface EcmpFleet {
 
 /**
  * lb1..lbN each with `vip` on lo, netmon bound to vip:80 (backends in `orders[i]`),
- * conf/bird.conf and `netmon announce`; the router's BIRD merging their paths.
+ * conf/bird.conf and `netmon announce`; the router's BIRD merging their paths,
+ * and with `pinning` conf/router-flow-pinning.nft (else the router is plain ECMP).
  * Resolves once the router routes `vip` over every instance.
  */
 export async function startEcmpFleet(
   lab: Lab,
-  o: { lbs: number; vip: string; orders: number[][]; announceDrain: string; sources: number },
+  o: { lbs: number; vip: string; orders: number[][]; announceDrain: string; sources: number; pinning: boolean },
 ): Promise<EcmpFleet> {
   const sources = await buildHosts(lab, o.lbs, o.sources);
+  if (o.pinning) await pinFlows(lab, o.lbs, o.vip);
   for (let i = 1; i <= o.lbs; i++) await lab.ip(`lb${i}`, 'addr', 'add', `${o.vip}/32`, 'dev', 'lo');
   await startBackends(lab);
   const routes = new RouteWatch(lab, 'router', o.vip);

@@ -1,119 +1,32 @@
 // Every way a client connection can end, over real sockets: closes and resets
-// from either side, timeouts, failed connects, the queue, every admission
-// refusal, a bad PROXY header, the peek deadline, a disabled listener, reloads
-// under an open connection, a graceful and an immediate stop. After each, every
+// from either side (in the relay, the peek and the connect), timeouts, failed
+// connects, backends that close before their first byte (retried, replayed) or
+// send nothing within timeouts.first_byte, the queue, every admission refusal,
+// a bad PROXY header, the peek deadline, a listener that reads protocols while
+// relaying, a disabled listener, reloads under an open connection (the stops
+// are in terminations-stop.test.ts). After each, every
 // reservation the connection took is back: the active counts of listeners,
 // backends, workers, per-source entries and pool queues are zero again.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import type { Daemon } from '../../daemon/control/daemon.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { deadPort, freePort, startHungListener, waitFor } from '../helpers/servers.js';
-
-interface Counts {
-  listeners: number;
-  backends: number;
-  workers: number;
-  sources: number;
-  queued: number;
-}
-const ZERO: Counts = { listeners: 0, backends: 0, workers: 0, sources: 0, queued: 0 };
-
-/** Every active count in the table, summed over all slots (removed ones still draining included). */
-function held(d: Daemon): Counts {
-  const t = d.table;
-  const c = { ...ZERO };
-  for (const slot of d.topology.listeners.bySlot.keys()) c.listeners += t.listeners.active(slot);
-  for (const [, slot] of d.topology.backends.entries()) c.backends += t.backends.active(slot);
-  for (let w = 0; w < t.cap.workers; w++) c.workers += t.workers.stats(w).active;
-  for (let i = 0; i < t.sources.capacity; i++) c.sources += t.sources.active(i);
-  for (const [, slot] of d.topology.pools.entries()) c.queued += t.pools.queued(slot);
-  return c;
-}
-
-async function allReleased(d: Daemon, after: string): Promise<void> {
-  const zero = (): boolean => Object.values(held(d)).every((n) => n === 0);
-  await waitFor(zero, 5000, `every count back at zero after ${after}`).catch(() => undefined);
-  assert.deepEqual(held(d), ZERO, `after ${after}`);
-}
-
-/** A backend that greets with its name, echoes, and on "FIN" ends, on "RST" resets its side. */
-async function startScripted(name: string): Promise<{ port: number; close(): Promise<void> }> {
-  const open = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (c) => {
-    open.add(c);
-    c.on('close', () => open.delete(c));
-    c.on('error', () => {});
-    c.write(`${name}\n`);
-    c.on('data', (d: Buffer) => {
-      const s = d.toString();
-      if (s.includes('FIN')) c.end();
-      else if (s.includes('RST')) c.resetAndDestroy();
-      else c.write(d);
-    });
-    c.on('end', () => c.end());
-  });
-  await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, () => r()));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise((r) => {
-        for (const c of open) c.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
-/** A client that records what it receives and how its connection ended. */
-class Client {
-  text = '';
-  error: NodeJS.ErrnoException | null = null;
-  readonly closed: Promise<void>;
-  readonly socket: net.Socket;
-
-  constructor(port: number) {
-    this.socket = net.connect({ host: '127.0.0.1', port });
-    this.socket.setEncoding('utf8');
-    this.socket.on('data', (d: string) => (this.text += d));
-    this.socket.on('error', (e) => (this.error = e));
-    this.closed = new Promise((r) => this.socket.once('close', () => r()));
-  }
-
-  /** Resolves when `text` has arrived; rejects if the connection closes first. */
-  until(text: string, timeoutMs = 5000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (this.text.includes(text)) done(null);
-        else if (this.socket.closed) done(new Error(`closed before "${text}" (got ${JSON.stringify(this.text)})`));
-      };
-      const done = (err: Error | null): void => {
-        clearTimeout(timer);
-        this.socket.off('data', check);
-        this.socket.off('close', check);
-        if (err) reject(err);
-        else resolve();
-      };
-      const timer = setTimeout(() => done(new Error(`no "${text}" within ${timeoutMs} ms`)), timeoutMs);
-      this.socket.on('data', check);
-      this.socket.on('close', check);
-      queueMicrotask(check);
-    });
-  }
-
-  /** Resolves when the connection has closed, with nothing received. */
-  async refused(): Promise<void> {
-    await this.closed;
-    assert.equal(this.text, '', 'a refused client gets no byte from a backend');
-  }
-}
-
-function rejected(d: Daemon, listener: string, reason: string): number {
-  return d.snapshot().listeners.find((l) => l.name === listener)!.rejected[reason] ?? 0;
-}
+import {
+  ZERO,
+  allReleased,
+  held,
+  listener,
+  rejected,
+  startFailing,
+  startScripted,
+  Client,
+} from './termination-helpers.js';
 
 interface Ports {
   scripted: number;
+  resetting: number;
+  crashing: number;
+  mute: number;
   idle: number;
   dead: [number, number];
   hung: number;
@@ -133,6 +46,10 @@ const LISTENERS = [
   'full',
   'proxy',
   'peek',
+  'sniff',
+  'empty',
+  'replay',
+  'blackhole',
   'gone',
 ];
 
@@ -181,6 +98,10 @@ function config(p: Ports, o: { top?: string[]; drop?: string[]; add?: string[] }
     ...l('proxy', 'main', 'proxy_protocol = "v1"', 'trusted_proxies = ["127.0.0.1/32"]'),
     ...l('peek', 'main', 'inspect_delay = "200ms"'),
     ...(o.drop?.includes('peek') ? [] : ['[[listener.route]]', 'protocol = "tls"', 'pool = "idle"']),
+    ...l('sniff', 'main', 'inspect_delay = "30s"'),
+    ...l('empty', 'empty'),
+    ...l('replay', 'replay'),
+    ...l('blackhole', 'blackhole'),
     ...l('gone', 'gone'),
     ...(o.add ?? []),
     ...pool('main', [{ name: 'b', port: p.scripted }], 'retries = 0', 'timeouts = { connect = "1s", idle = "30s" }'),
@@ -200,12 +121,35 @@ function config(p: Ports, o: { top?: string[]; drop?: string[]; add?: string[] }
       'queue_size = 1',
       'timeouts = { queue = "1s" }',
     ),
+    ...pool(
+      'empty',
+      [
+        { name: 'r1', port: p.resetting },
+        { name: 'r2', port: p.resetting },
+      ],
+      'retries = 1',
+    ),
+    ...pool(
+      'replay',
+      [
+        { name: 'crash', port: p.crashing, extra: 'weight = 256' },
+        { name: 'b', port: p.scripted },
+      ],
+      'algorithm = "weighted_round_robin"',
+      'retries = 1',
+      'retry_on = ["connect_failure", "empty_response"]',
+      'passive = { consecutive_failures = 0 }',
+    ),
+    ...pool('blackhole', [{ name: 'm', port: p.mute }], 'retries = 0', 'timeouts = { first_byte = "200ms" }'),
     ...pool('gone', [{ name: 'b', port: p.scripted }]),
   ].join('\n');
 }
 
 test('every termination gives back every reservation: the active counts return to zero', async (t: TestContext) => {
   const scripted = await startScripted('scripted');
+  const resetting = await startFailing('accept');
+  const crashing = await startFailing('onData');
+  const mute = await startFailing('mute');
   const idle = await startScripted('idle');
   const queue = await startScripted('queue');
   const hung = await startHungListener();
@@ -214,6 +158,9 @@ test('every termination gives back every reservation: the active counts return t
   for (const name of [...LISTENERS, 'fresh']) listeners[name] = await freePort();
   const ports: Ports = {
     scripted: scripted.port,
+    resetting: resetting.port,
+    crashing: crashing.port,
+    mute: mute.port,
     idle: idle.port,
     dead: [await deadPort(), await deadPort()],
     hung: hung.port,
@@ -248,14 +195,79 @@ test('every termination gives back every reservation: the active counts return t
       c.socket.resetAndDestroy();
       await c.closed;
       await allReleased(d, 'a client reset');
+      assert.equal(listener(d, 'main').resets['client'], 1);
     });
 
-    await t.test('backend resets', async () => {
+    await t.test('backend resets: the client gets a reset', async () => {
       const c = new Client(at('main'));
       await c.until('scripted\n');
       c.socket.write('RST\n');
       await c.closed;
+      assert.equal(c.error?.code, 'ECONNRESET');
       await allReleased(d, 'a backend reset');
+      assert.equal(listener(d, 'main').resets['backend'], 1);
+    });
+
+    await t.test('client resets during the peek', async () => {
+      const c = new Client(at('peek'));
+      await waitFor(() => held(d).listeners === 1, 5000, 'the peeking connection held');
+      c.socket.resetAndDestroy();
+      await c.closed;
+      await allReleased(d, 'a reset during the peek');
+      assert.equal(listener(d, 'peek').resets['client'], 1);
+    });
+
+    await t.test('client resets while connecting', async () => {
+      const c = new Client(at('hung'));
+      await waitFor(() => held(d).backends === 1, 5000, 'the connect under way');
+      c.socket.resetAndDestroy();
+      await c.closed;
+      await allReleased(d, 'a reset while connecting');
+      assert.equal(listener(d, 'hung').resets['client'], 1);
+    });
+
+    await t.test('backends that reset before any byte: retried, then the failure is passed on', async () => {
+      const c = new Client(at('empty'));
+      await c.refused();
+      const empty = d.snapshot().backends.filter((b) => b.pool === 'empty');
+      // a reset that beats the connect's completion is a failed connect; after it, an empty response
+      assert.equal(
+        empty.reduce((n, b) => n + b.responseErrors.empty + b.connectErrors.other, 0),
+        2,
+        'the first try and one retry',
+      );
+      assert.equal(
+        empty.reduce((n, b) => n + b.retries, 0),
+        1,
+      );
+      await allReleased(d, 'empty responses');
+    });
+
+    await t.test('a backend that resets on the request: replayed to another', async () => {
+      const c = new Client(at('replay'));
+      c.socket.write('hello\n');
+      await c.until('scripted\nhello\n');
+      c.socket.end();
+      await c.closed;
+      await allReleased(d, 'a replayed request');
+    });
+
+    await t.test('no first byte within timeouts.first_byte: both sides reset', async () => {
+      const c = new Client(at('blackhole'));
+      c.socket.write('anyone?\n');
+      await c.closed;
+      assert.equal(c.error?.code, 'ECONNRESET');
+      assert.equal(d.snapshot().backends.find((b) => b.pool === 'blackhole')!.responseErrors.timeout, 1);
+      await allReleased(d, 'a first-byte timeout');
+    });
+
+    await t.test('protocol read while relaying: counted once, at the greeting', async () => {
+      const c = new Client(at('sniff'));
+      await c.until('scripted\n');
+      c.socket.end();
+      await c.closed;
+      await allReleased(d, 'a connection whose protocol was read while relaying');
+      assert.equal(listener(d, 'sniff').protocols['other'], 1);
     });
 
     await t.test('idle timeout', async () => {
@@ -420,110 +432,11 @@ test('every termination gives back every reservation: the active counts return t
   } finally {
     await td.stop();
     await scripted.close();
+    resetting.close();
+    crashing.close();
+    mute.close();
     await idle.close();
     await queue.close();
     hung.close();
-  }
-});
-
-/** One listener in front of one backend that allows one connection and queues one more; a peeking listener. */
-function small(port: number, peekPort: number, backend: number): string {
-  return [
-    'workers = 2',
-    'drain_timeout = "10s"',
-    '[metrics]',
-    'listen = "off"',
-    '[control]',
-    `socket = "/tmp/netmon-terminations-${process.pid}-${port}.sock"`,
-    '[log]',
-    'level = "warn"',
-    '[[listener]]',
-    'name = "main"',
-    `bind = "127.0.0.1:${port}"`,
-    'pool = "main"',
-    '[[listener]]',
-    'name = "peek"',
-    `bind = "127.0.0.1:${peekPort}"`,
-    'pool = "main"',
-    'inspect_delay = "30s"',
-    'source_limits = { max_connections = 10, table_size = 64 }',
-    '[[listener.route]]',
-    'protocol = "tls"',
-    'pool = "main"',
-    '[pool.main]',
-    'health = { type = "none" }',
-    'queue_size = 4',
-    'timeouts = { queue = "30s" }',
-    '[[pool.main.backend]]',
-    'name = "b"',
-    `address = "127.0.0.1:${backend}"`,
-    'max_connections = 1',
-  ].join('\n');
-}
-
-/** The supervisor's warning when a worker exited still holding reservations (it gives them back itself). */
-function reclaimed(td: TestDaemon): unknown[] {
-  return td.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('worker exited holding'));
-}
-
-test('graceful stop: listeners close, open connections finish and give back what they hold', async () => {
-  const backend = await startScripted('b');
-  const port = await freePort();
-  const peekPort = await freePort();
-  const td = await startTestDaemon(small(port, peekPort, backend.port));
-  const d = td.daemon;
-  try {
-    const open = new Client(port);
-    await open.until('b\n');
-    const stopped = d.stop(true);
-    await waitFor(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const probe = net.connect({ host: '127.0.0.1', port });
-          probe.on('error', () => resolve(true));
-          probe.on('connect', () => {
-            probe.destroy();
-            resolve(false);
-          });
-        }),
-      5000,
-      'the listener closed',
-    );
-    open.socket.write('still served\n');
-    await open.until('still served\n');
-    open.socket.end();
-    await open.closed;
-    await stopped;
-    assert.deepEqual(held(d), ZERO);
-    assert.deepEqual(reclaimed(td), [], 'every worker had released everything before it exited');
-  } finally {
-    await backend.close();
-  }
-});
-
-test('immediate stop: relaying, queued and peeking connections are cut through their close path', async () => {
-  const backend = await startScripted('b');
-  const port = await freePort();
-  const peekPort = await freePort();
-  const td = await startTestDaemon(small(port, peekPort, backend.port));
-  const d = td.daemon;
-  try {
-    const relaying = new Client(port);
-    await relaying.until('b\n');
-    const queued = new Client(port);
-    const peeking = new Client(peekPort);
-    await waitFor(() => held(d).queued === 1 && held(d).sources === 1, 5000, 'one queued, one peeking');
-    assert.deepEqual(held(d), { listeners: 3, backends: 1, workers: 3, sources: 1, queued: 1 });
-    await d.stop(false);
-    await Promise.all([relaying.closed, queued.closed, peeking.closed]);
-    // cut, not complete: each client sees a reset
-    assert.deepEqual(
-      [relaying, queued, peeking].map((c) => c.error?.code),
-      ['ECONNRESET', 'ECONNRESET', 'ECONNRESET'],
-    );
-    assert.deepEqual(held(d), ZERO);
-    assert.deepEqual(reclaimed(td), [], 'the workers cut their connections themselves before exiting');
-  } finally {
-    await backend.close();
   }
 });

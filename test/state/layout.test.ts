@@ -35,7 +35,10 @@ import {
   HISTOGRAM_NAMES,
   LATENCY_BUCKETS,
   OpState,
+  PEEK_MISS_REASONS,
   PROTOCOLS,
+  RESET_SIDES,
+  RESPONSE_ERROR_REASONS,
   REJECT_REASONS,
 } from '../../daemon/state/names.js';
 import { Table } from '../../daemon/state/table.js';
@@ -101,23 +104,23 @@ test('the float and per-source parts, stripes and source entries start on cache 
 
 test('sizes for given capacities', () => {
   // i32: 16 header + 3 * 8 + 2 * 12 + 5 * 16 = 144 elements (576 bytes), floats from 576;
-  // f64: 4 header, 5 * 12 backend floats, stripes from 64: 2 * 5 * 55 backend, from 616:
-  // 2 * 3 * 18 listener, from 728: 2 * 12 worker, from 752: 2 * 2 * 2 pool = 760 elements;
-  // 576 + 6080 = 6656, a whole number of cache lines
+  // f64: 4 header, 5 * 12 backend floats, stripes from 64: 2 * 5 * 59 backend, from 656:
+  // 2 * 3 * 28 listener, from 824: 2 * 12 worker, from 848: 2 * 2 * 2 pool = 856 elements;
+  // 576 + 6848 = 7424, a whole number of cache lines
   const small = new Layout({ workers: 2, listeners: 3, pools: 2, backends: 5 });
-  assert.equal(BackendStripe.Size, 55);
-  assert.equal(ListenerStripe.Size, 18);
+  assert.equal(BackendStripe.Size, 59);
+  assert.equal(ListenerStripe.Size, 28);
   assert.equal(WorkerStripe.Size, 12);
   assert.equal(PoolStripe.Size, 2);
   assert.equal(small.f64Start, 576);
-  assert.equal(small.f64Length, 760);
-  assert.equal(small.bytes, 6656);
+  assert.equal(small.f64Length, 856);
+  assert.equal(small.bytes, 7424);
   assert.equal(small.srcLength, 0);
   // sources: 3 listeners * 4 rounded to 16, 1024 entries * 16, 2 workers * 1024 held counts
   const tracked = new Layout({ workers: 2, listeners: 3, pools: 2, backends: 5, sources: 1024 });
-  assert.equal(tracked.srcStart, 6656);
+  assert.equal(tracked.srcStart, 7424);
   assert.equal(tracked.srcLength, 16 + 1024 * 16 + 2 * 1024);
-  assert.equal(tracked.bytes, 6656 + (16 + 1024 * 16 + 2 * 1024) * 4);
+  assert.equal(tracked.bytes, 7424 + (16 + 1024 * 16 + 2 * 1024) * 4);
   assert.equal(new Table({ workers: 2, listeners: 3, pools: 2, backends: 5, sources: 1024 }).byteLength, tracked.bytes);
 });
 
@@ -178,9 +181,13 @@ test('every field index fits its slot, and stripes follow the name lists', () =>
   assert.equal(histogramBase(Histogram.Connect), BackendStripe.HistConnect);
   assert.equal(histogramBase(Histogram.FirstByte), BackendStripe.HistConnect + LATENCY_BUCKETS.length + 1);
   assert.equal(histogramBase(Histogram.Duration), BackendStripe.HistFirstByte + LATENCY_BUCKETS.length + 1);
-  assert.equal(histogramBase(Histogram.Duration) + DURATION_BUCKETS.length + 1, BackendStripe.Size);
+  assert.equal(histogramBase(Histogram.Duration) + DURATION_BUCKETS.length + 1, BackendStripe.Resets);
+  assert.equal(BackendStripe.Resets + RESET_SIDES.length, BackendStripe.ResponseErrors);
+  assert.equal(BackendStripe.ResponseErrors + RESPONSE_ERROR_REASONS.length, BackendStripe.Size);
   assert.equal(ListenerStripe.Protocol, ListenerStripe.Rejected + REJECT_REASONS.length);
-  assert.equal(ListenerStripe.Protocol + PROTOCOLS.length, ListenerStripe.Size);
+  assert.equal(ListenerStripe.Protocol + PROTOCOLS.length, ListenerStripe.PeekMisses);
+  assert.equal(ListenerStripe.PeekMisses + PEEK_MISS_REASONS.length, ListenerStripe.Resets);
+  assert.equal(ListenerStripe.Resets + RESET_SIDES.length, ListenerStripe.Size);
   assert.ok(WorkerStripe.Starts < WorkerStripe.Size);
   assert.ok(SourceListenerI32.Degraded < SourceListenerI32.Size);
   assert.ok(SourceEntry.Key + KEY_WORDS <= SourceEntry.Active);

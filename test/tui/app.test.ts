@@ -215,6 +215,24 @@ test('every view renders from the same store: topology, detail, alerts, traffic'
   assert.match(f, /pool web\s+round_robin/);
 });
 
+test('the traffic view shows why an adaptive pool uses its strategy', async () => {
+  const ctx = new DashboardContext(2);
+  const web = ctx.pools.find((p) => p.name === 'web')!;
+  Object.assign(web, {
+    algorithm: 'adaptive',
+    activeAlgorithm: 'least_response_time',
+    adaptiveSwitches: 3,
+    adaptiveReason: 'latency spread x20.0: b1 is slowest, b2 fastest',
+  });
+  const t = mount({ ctx, size: { columns: 160, rows: 30 } });
+  await t.until((x) => x.includes('pool db'), 'the overview');
+  await t.type('5');
+  const f = await t.until((x) => x.includes('switches 3'), 'the traffic view');
+  assert.match(lineWith(f, 'pool web'), /pool web\s+adaptive using least_response_time\s+switches 3/);
+  assert.match(f, /pool web .*\n.* {4}because latency spread x20\.0: b1 is slowest, b2 fastest/);
+  assert.equal(f.split('because').length, 2, 'no reason for a pool that is not adaptive');
+});
+
 test('losing the daemon shows a banner with the retry; getting it back clears it', async () => {
   const t = mount();
   await t.until((x) => x.includes('pool db'), 'the overview');
@@ -227,4 +245,45 @@ test('losing the daemon shows a banner with the retry; getting it back clears it
   await t.until((x) => x.includes('DAEMON LOST') && x.includes('reconnecting in 0.5s'), 'the banner');
   t.store.dispatch({ type: 'connected', time: Date.now() });
   await t.until((x) => x.includes('reconnected at') && !x.includes('DAEMON LOST'), 'the reconnected banner');
+});
+
+test('the header shows the instance health: healthy, the lame duck counting down, the drain, unhealthy with its reasons', async () => {
+  const ctx = new DashboardContext(2);
+  const t = mount({ ctx });
+  const push = (): void => t.store.dispatch({ type: 'snapshot', snapshot: structuredClone(ctx.snapshot()) });
+  const green = '\u001b[32m';
+  const yellow = '\u001b[33m';
+  const red = '\u001b[31m';
+  await t.until((x) => lineWith(x, 'netmon top').includes(' healthy '), 'the healthy badge');
+  assert.ok(lineWith(t.frame(), 'netmon top').includes(green), 'healthy is green');
+  assert.ok(!t.frame().includes('stopping'), 'no reasons line while healthy');
+
+  ctx.phase = 'lame_duck';
+  push();
+  let f = await t.until((x) => lineWith(x, 'netmon top').includes('LAME DUCK'), 'the lame duck badge');
+  assert.match(lineWith(f, 'netmon top'), /LAME DUCK [45]\.\ds/);
+  assert.match(f, /stopping: unhealthy for routing, still accepting; listeners close in [45]\.\ds/);
+  assert.ok(lineWith(t.frame(), 'LAME DUCK').includes(yellow), 'the lame duck is yellow');
+
+  ctx.phase = 'draining';
+  push();
+  // the fake daemon's two workers hold 3 connections each
+  f = await t.until((x) => lineWith(x, 'netmon top').includes('DRAINING 6 connections'), 'the draining badge');
+  assert.ok(f.includes('stopping: listeners closed, 6 connections finishing'));
+
+  ctx.phase = 'serving';
+  for (const b of ['db/b1', 'db/b2']) ctx.backend(b).op = 'down';
+  push();
+  f = await t.until((x) => lineWith(x, 'netmon top').includes('UNHEALTHY'), 'the unhealthy badge');
+  assert.ok(f.includes('critical pool db has no backend up (0 of 2)'), f);
+  assert.ok(!f.includes('stopping'));
+  assert.ok(lineWith(t.frame(), 'UNHEALTHY').includes(red), 'unhealthy is red');
+  assert.ok(strip(t.frame()).split('\n').length <= 30, 'the reasons line fits in the screen');
+
+  for (const b of ['db/b1', 'db/b2']) ctx.backend(b).op = 'up';
+  push();
+  await t.until(
+    (x) => lineWith(x, 'netmon top').includes(' healthy ') && !x.includes('critical pool'),
+    'healthy again',
+  );
 });

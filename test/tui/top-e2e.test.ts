@@ -27,6 +27,7 @@ function haveTmux(): boolean {
 function config(socket: string, port: number, backends: TestServer[]): string {
   return [
     'workers = 2',
+    'announce_drain = "2s"',
     `[control]\nsocket = "${socket}"`,
     '[metrics]\nlisten = "off"',
     '[log]\nlevel = "warn"',
@@ -45,7 +46,7 @@ function ctlBackends(socket: string): Array<{ key: string; admin: string; op: st
   return reply.data;
 }
 
-test('netmon top in tmux: shows the pool, turns a dead backend red, drains one with d y', async (t) => {
+test('netmon top in tmux: shows the pool and the health, turns a dead backend red, drains one with d y, shows the lame duck of a stop', async (t) => {
   if (!haveTmux()) {
     t.skip('tmux is not installed and cannot be installed here (needs root and apt-get)');
     return;
@@ -89,6 +90,7 @@ test('netmon top in tmux: shows the pool, turns a dead backend red, drains one w
     tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '32', `${NETMON} top --socket ${socket}`);
     await until(() => /pool web\s+3\/3 up/.test(screen()), 'the overview with 3/3 up');
     assert.match(screen(), new RegExp(`netmon top ${socket}`), 'says whom it is attached to');
+    await until(() => line('netmon top').includes(' healthy '), 'the health badge');
 
     // a backend dies: its row turns red and an alert fires
     await backends[1]!.close();
@@ -107,8 +109,11 @@ test('netmon top in tmux: shows the pool, turns a dead backend red, drains one w
     // drained and dead backends get no new connections: everything goes to b3
     for (let i = 0; i < 6; i++) assert.equal(await whoAnswers(port), 'b3');
 
-    // the daemon restarts: a banner, then the dashboard is back by itself
+    // the daemon restarts: the lame duck shows (announce_drain), then a banner,
+    // then the dashboard is back by itself
     daemon.kill('SIGTERM');
+    await until(() => line('netmon top').includes('LAME DUCK'), 'the lame duck badge');
+    assert.match(screen(), /stopping: unhealthy for routing, still accepting; listeners close in \d\.\ds/);
     await until(() => screen().includes('DAEMON LOST'), 'the lost banner');
     await new Promise<void>((r) => (daemon!.exitCode !== null ? r() : daemon!.once('exit', () => r())));
     daemon = await startDaemon();
@@ -126,6 +131,8 @@ test('netmon top in tmux: shows the pool, turns a dead backend red, drains one w
   } finally {
     spawnSync('tmux', ['-L', session, 'kill-server']);
     if (daemon && daemon.exitCode === null) {
+      // a second signal skips the lame duck
+      daemon.kill('SIGTERM');
       daemon.kill('SIGTERM');
       await new Promise((r) => daemon!.once('exit', r));
     }

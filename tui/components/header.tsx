@@ -1,7 +1,10 @@
-// Top of every view: who the dashboard is attached to, the alert badge, the
-// view tabs, and a banner while the daemon is out of reach.
+// Top of every view: who the dashboard is attached to, the instance's health
+// (what routing tools are told: healthy, lame duck, draining, unhealthy, with the
+// reasons on a line of their own), the alert badge, the view tabs, and a banner
+// while the daemon is out of reach.
 import { Box, Text } from 'ink';
 import { clock, duration } from '../format.js';
+import { healthView, type HealthView } from '../health.js';
 import { VIEW_TITLES, VIEWS, type ViewName } from '../keys.js';
 import type { DashboardState } from '../reducer.js';
 
@@ -9,9 +12,15 @@ function firingCount(data: DashboardState): number {
   return data.snapshot?.alerts.filter((a) => a.state === 'firing').length ?? 0;
 }
 
+/** The health shown: only while attached (a lost daemon's last health is stale, and the banner says so). */
+function shownHealth(data: DashboardState, now: number): HealthView | null {
+  return data.connection.status === 'connected' && data.snapshot ? healthView(data.snapshot, now) : null;
+}
+
 export function Header(props: { data: DashboardState; view: ViewName; width: number; readOnly: boolean; now: number }) {
   const { data, view } = props;
   const s = data.snapshot;
+  const health = shownHealth(data, props.now);
   const who = s
     ? `pid ${s.info.pid} v${s.info.version} up ${duration(s.info.uptimeSeconds)} gen ${s.info.generation} workers ${s.info.workers}`
     : 'waiting for the first snapshot';
@@ -39,6 +48,12 @@ export function Header(props: { data: DashboardState; view: ViewName; width: num
           {props.readOnly ? <Text color="yellow"> [read-only]</Text> : null}
         </Text>
         <Box flexGrow={1} />
+        {health ? (
+          <Text color={health.color} bold={!health.healthy} inverse={!health.healthy}>
+            {` ${health.badge} `}
+          </Text>
+        ) : null}
+        <Text> </Text>
         <Text color={firing > 0 ? 'red' : 'green'} bold={firing > 0} inverse={firing > 0}>
           {` alerts ${firing} `}
         </Text>
@@ -50,6 +65,11 @@ export function Header(props: { data: DashboardState; view: ViewName; width: num
           </Text>
         ))}
       </Text>
+      {health?.detail ? (
+        <Text wrap="truncate" color={health.color}>
+          {` ${health.detail}`}
+        </Text>
+      ) : null}
       {banner ? (
         <Text wrap="truncate" color="white" backgroundColor={banner.color}>
           {banner.text}
@@ -59,7 +79,9 @@ export function Header(props: { data: DashboardState; view: ViewName; width: num
   );
 }
 
+/** Lines the header adds below the tabs: the health reasons, the connection banner. */
 export function bannerLines(data: DashboardState, now: number): number {
   const c = data.connection;
-  return c.status !== 'connected' || (c.connects > 1 && now - c.since < 5000) ? 1 : 0;
+  const banner = c.status !== 'connected' || (c.connects > 1 && now - c.since < 5000) ? 1 : 0;
+  return banner + (shownHealth(data, now)?.detail ? 1 : 0);
 }

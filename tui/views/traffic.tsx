@@ -58,11 +58,14 @@ export function Traffic(props: { data: DashboardState; width: number; height: nu
     <Box flexDirection="column" width={half ? width - Math.floor(width / 2) : width}>
       <Text bold>algorithms</Text>
       {s.pools.map((p) => (
-        <Text key={p.name} wrap="truncate">
-          {`  pool ${p.name.padEnd(12)} ${p.algorithm}`}
-          {p.activeAlgorithm !== p.algorithm ? <Text color="cyan">{` using ${p.activeAlgorithm}`}</Text> : null}
-          {`  switches ${p.adaptiveSwitches}`}
-        </Text>
+        <Box key={p.name} flexDirection="column">
+          <Text wrap="truncate">
+            {`  pool ${p.name.padEnd(12)} ${p.algorithm}`}
+            {p.activeAlgorithm !== p.algorithm ? <Text color="cyan">{` using ${p.activeAlgorithm}`}</Text> : null}
+            {`  switches ${p.adaptiveSwitches}`}
+          </Text>
+          {p.adaptiveReason !== null ? <Text wrap="truncate" dimColor>{`    because ${p.adaptiveReason}`}</Text> : null}
+        </Box>
       ))}
       <Text bold>adaptive switches</Text>
       {data.switches.length === 0 ? <Text dimColor> none since the dashboard attached</Text> : null}

@@ -6,9 +6,15 @@
 //     once the pool had imbalance_min_connections of them;
 //   - concurrent connections averaged over the window (one backend hogging long
 //     connections), once the pool averages MIN_ACTIVE_PER_BACKEND per backend.
+// A backend measurably slower than the others over the last 30 s (its p95 connect
+// + first byte at least 2x the fastest's and 5 ms more: the adaptive policy's
+// test, daemon/control/adaptive/policy.ts) is left out of both: getting less from
+// least_connections, least_response_time or adaptive is the point, not a fault.
 import type { AlertsConfig } from '../../config/schema.js';
 import type { AlertInputs, BackendInput } from './inputs.js';
 import { round, type Condition } from './condition.js';
+import { latencyP95Ms } from './latency.js';
+import { slowerBackends } from '../adaptive/policy.js';
 
 const DISTRIBUTION_WINDOW_MS = 60_000;
 const MIN_ACTIVE_PER_BACKEND = 2;
@@ -49,7 +55,12 @@ export class DistributionTracker {
   }
 }
 
-function judge(pool: string, backends: BackendInput[], samples: Sample[], cfg: AlertsConfig): Condition | null {
+function judge(pool: string, all: BackendInput[], samples: Sample[], cfg: AlertsConfig): Condition | null {
+  const slower = slowerBackends(
+    all.map((b) => ({ name: b.key, latencyMs: (b.latency && latencyP95Ms(b.latency)) ?? 0 })),
+  );
+  const backends = all.filter((b) => !slower.has(b.key));
+  if (backends.length < 2) return null;
   const first = samples[0]!;
   const weight = (b: BackendInput): number => Math.max(1, b.effectiveWeight);
   // new connections in the window, only for backends present from its start
@@ -82,7 +93,9 @@ function judge(pool: string, backends: BackendInput[], samples: Sample[], cfg: A
   let worst: (typeof candidates)[number] | null = null;
   for (const c of candidates) if (c.cv > cfg.imbalanceCv && (!worst || c.cv > worst.cv)) worst = c;
   if (!worst) return null;
-  const detail = worst.list.map((b, i) => `${b.name}=${round(worst.loads[i]!)}/w${weight(b)}`).join(' ');
+  let detail = worst.list.map((b, i) => `${b.name}=${round(worst.loads[i]!)}/w${weight(b)}`).join(' ');
+  const excused = all.filter((b) => slower.has(b.key)).map((b) => b.name);
+  if (excused.length > 0) detail += ` (slower, not judged: ${excused.join(' ')})`;
   return {
     name: 'poor_distribution',
     subject: pool,

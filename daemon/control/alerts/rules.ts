@@ -2,19 +2,15 @@
 // spike and distribution rules, what their trackers remember) and names the
 // conditions that hold now. The engine turns conditions into pending / firing /
 // resolved alerts; rules know nothing of time beyond the `now` they are given.
-import { LATENCY_BUCKETS } from '../../state/names.js';
-import { quantile } from '../../state/quantile.js';
 import { SpikeTracker } from './spike.js';
 import { DistributionTracker } from './distribution.js';
 import { FdTracker } from './fds.js';
 import type { AlertsConfig } from '../../config/schema.js';
 import type { AlertInputs } from './inputs.js';
 import { round, type Condition } from './condition.js';
+import { latencyP95Ms } from './latency.js';
 
 export type { Condition } from './condition.js';
-
-/** A p95 over fewer connections than this says more about one client than about the backend. */
-const MIN_LATENCY_SAMPLES = 5;
 
 export class RuleSet {
   private readonly spike = new SpikeTracker();
@@ -63,19 +59,6 @@ function highLatency(inputs: AlertInputs, limitMs: number, out: Condition[]): vo
       message: `backend ${b.key}: p95 connect + first byte ${round(p95)} ms > ${limitMs} ms`,
     });
   }
-}
-
-/**
- * p95 in ms of connect + first byte. The first-byte time is measured from the
- * start of the connect, so it already includes it; the connect time stands in
- * for connections whose backend has not sent a byte yet.
- */
-export function latencyP95Ms(h: { connect: number[]; firstByte: number[] }): number | null {
-  const n = (c: number[]): number => c.reduce((a, b) => a + b, 0);
-  const connect = n(h.connect) >= MIN_LATENCY_SAMPLES ? quantile(LATENCY_BUCKETS, h.connect, 0.95) : null;
-  const firstByte = n(h.firstByte) >= MIN_LATENCY_SAMPLES ? quantile(LATENCY_BUCKETS, h.firstByte, 0.95) : null;
-  if (connect === null && firstByte === null) return null;
-  return Math.max(connect ?? 0, firstByte ?? 0) * 1000;
 }
 
 function resources(inputs: AlertInputs, cfg: AlertsConfig, out: Condition[]): void {

@@ -44,7 +44,8 @@ export function startAlerts(host: AlertHost, now: () => number = Date.now): Aler
       const slot = host.topology.backends.get(key);
       return slot === undefined ? null : host.windowLatency(slot);
     };
-    engine.update(rules.evaluate(inputsFromSnapshot(snap, latency), cfg, at), cfg.for, at);
+    const conditions = rules.evaluate(inputsFromSnapshot(snap, latency), cfg, at);
+    engine.update(conditions, { forMs: cfg.for, keepFiringForMs: cfg.keepFiringFor }, at);
   };
   const run = (): void => {
     try {

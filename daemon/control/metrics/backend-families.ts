@@ -1,6 +1,13 @@
 // Per-backend metric families (labels pool, backend). Counters and histograms are
 // summed from the workers' stripes in the state table at scrape time.
-import { ADMIN_NAMES, CONNECT_ERROR_REASONS, Histogram, OP_NAMES } from '../../state/names.js';
+import {
+  ADMIN_NAMES,
+  CONNECT_ERROR_REASONS,
+  Histogram,
+  OP_NAMES,
+  RESET_SIDES,
+  RESPONSE_ERROR_REASONS,
+} from '../../state/names.js';
 import { histogramSamples, stateSet, type FamilyDef, type Sample } from './family.js';
 import type { BackendView, ScrapeView } from './scrape.js';
 
@@ -92,6 +99,31 @@ export const BACKEND_FAMILIES: Def[] = [
       return out;
     },
   },
+  {
+    name: 'netmon_backend_resets_total',
+    help: 'Relayed connections to the backend reset, by the side that reset (client, backend); passed on to the other side as a reset.',
+    type: 'counter',
+    read: (v) => {
+      const out: Sample[] = [];
+      for (const b of v.backends) {
+        for (const side of RESET_SIDES) out.push({ labels: { ...b.labels, side }, value: b.counters.resets[side] });
+      }
+      return out;
+    },
+  },
+  {
+    name: 'netmon_backend_response_errors_total',
+    help: 'Connections the backend accepted and then failed, by reason: empty (closed or reset before sending a byte while the client waited), timeout (nothing within timeouts.first_byte).',
+    type: 'counter',
+    read: (v) => {
+      const out: Sample[] = [];
+      for (const b of v.backends) {
+        for (const reason of RESPONSE_ERROR_REASONS)
+          out.push({ labels: { ...b.labels, reason }, value: b.counters.responseErrors[reason] });
+      }
+      return out;
+    },
+  },
   perBackend(
     'netmon_backend_retries_total',
     'Connection attempts retried on another backend after this one failed.',
@@ -100,7 +132,7 @@ export const BACKEND_FAMILIES: Def[] = [
   ),
   perBackend(
     'netmon_backend_passive_failures_total',
-    'Times consecutive connect failures reached the passive-ejection threshold.',
+    'Times consecutive failed connections (connect errors, empty responses, first-byte timeouts) reached the passive-ejection threshold.',
     'counter',
     (b) => b.counters.passiveFailures,
   ),
@@ -192,7 +224,7 @@ export const BACKEND_FAMILIES: Def[] = [
   ),
   histogram(
     'netmon_backend_first_byte_seconds',
-    'Time from the start of the connect to the first byte from the backend (includes the connect time).',
+    'Time from the first client byte relayed to the backend (or from the connect, when the backend speaks first) to its first byte; the connect time is apart.',
     Histogram.FirstByte,
   ),
   histogram(

@@ -24,6 +24,8 @@ export interface ListenerView {
   bytesOut: number;
   rejected: Record<string, number>;
   protocols: Record<string, number>;
+  peekMisses: Record<string, number>;
+  resets: Record<string, number>;
   /** the listener's share of the per-source table (zeros when it tracks no sources) */
   sources: SourceListenerStats;
 }
@@ -92,6 +94,8 @@ function backendView(table: Table, b: BackendSnapshot, slot: number | undefined)
         connectErrors: b.connectErrors,
         retries: b.retries,
         passiveFailures: b.passiveFailures,
+        resets: b.resets,
+        responseErrors: b.responseErrors,
       },
       histogram: () => undefined,
       checks: undefined,
@@ -117,6 +121,8 @@ function listenerView(table: Table, l: ListenerSnapshot, slot: number | undefine
       bytesOut: l.bytesOut,
       rejected: l.rejected,
       protocols: l.protocols,
+      peekMisses: l.peekMisses,
+      resets: l.resets,
       sources: { entries: 0, evictions: 0, degraded: 0 },
     };
   }
@@ -129,6 +135,8 @@ function listenerView(table: Table, l: ListenerSnapshot, slot: number | undefine
     bytesOut: c.bytesOut,
     rejected: c.rejected,
     protocols: c.protocols,
+    peekMisses: c.peekMisses,
+    resets: c.resets,
     sources: table.sources.listenerStats(slot),
   };
 }

@@ -1,6 +1,6 @@
 // Per-listener and per-pool metric families: accepted and rejected connections,
 // bytes, protocols seen on the first bytes, the algorithm in use and queues.
-import { PROTOCOLS, REJECT_REASONS } from '../../state/names.js';
+import { PEEK_MISS_REASONS, PROTOCOLS, REJECT_REASONS, RESET_SIDES } from '../../state/names.js';
 import { ALGORITHMS } from '../../config/schema.js';
 import { stateSet, type FamilyDef, type Sample } from './family.js';
 import type { ListenerView, ScrapeView } from './scrape.js';
@@ -86,13 +86,38 @@ export const LISTENER_FAMILIES: Def[] = [
   },
   {
     name: 'netmon_protocol_connections_total',
-    help: 'Connections by the protocol seen on their first bytes, on listeners that peek (inspect_delay > 0): tls, http1, http2, ssh, other; unknown when nothing recognisable came in time.',
+    help: 'Connections by the protocol seen on their first bytes, on listeners that peek (inspect_delay > 0): tls, http1, http2, ssh, other from the client; mysql, smtp, ftp, ssh from a server that speaks first; unknown when nothing was seen.',
     type: 'counter',
     read: (v) => {
       const out: Sample[] = [];
       for (const l of v.listeners) {
         for (const protocol of PROTOCOLS)
           out.push({ labels: { ...l.labels, protocol }, value: l.protocols[protocol] ?? 0 });
+      }
+      return out;
+    },
+  },
+  {
+    name: 'netmon_listener_peek_misses_total',
+    help: 'Peeks on a listener with routes that ended without a verdict, so the listener pool was used: too_large (inspect_bytes), timeout (inspect_delay), client_end, not_tls, bad_hello.',
+    type: 'counter',
+    read: (v) => {
+      const out: Sample[] = [];
+      for (const l of v.listeners) {
+        for (const reason of PEEK_MISS_REASONS)
+          out.push({ labels: { ...l.labels, reason }, value: l.peekMisses[reason] ?? 0 });
+      }
+      return out;
+    },
+  },
+  {
+    name: 'netmon_listener_resets_total',
+    help: 'Client connections reset (RST or a socket error) in any phase, by the side that reset: client or backend; the reset is passed on to the other side.',
+    type: 'counter',
+    read: (v) => {
+      const out: Sample[] = [];
+      for (const l of v.listeners) {
+        for (const side of RESET_SIDES) out.push({ labels: { ...l.labels, side }, value: l.resets[side] ?? 0 });
       }
       return out;
     },

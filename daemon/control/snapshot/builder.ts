@@ -28,6 +28,8 @@ export interface SnapshotSources {
   alerts(): AlertSnapshot[];
   /** per backend slot: the last probe's detail and the passive ejections its pool's cap refused */
   health(slot: number): { detail: string; passiveEjectionsRefused: number };
+  /** why an adaptive pool uses its strategy now; null when it is not adaptive */
+  adaptiveReason(pool: string): string | null;
   /** where a listener is actually served, and why not as configured */
   listenerStatus(name: string): { serving: string | null; error: string | null };
 }
@@ -60,6 +62,7 @@ export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
       algorithm,
       activeAlgorithm: algorithm === 'adaptive' && current >= 0 ? algorithmName(current) : algorithm,
       adaptiveSwitches: table.pools.adaptiveSwitches(poolSlot),
+      adaptiveReason: algorithm === 'adaptive' ? src.adaptiveReason(pool.name) : null,
       retries: pool.retries,
       queued: table.pools.queued(poolSlot),
       backends: keys,
@@ -84,6 +87,8 @@ export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
       bytesOut: c.bytesOut,
       rejected: c.rejected,
       protocols: c.protocols,
+      peekMisses: c.peekMisses,
+      resets: c.resets,
       rates: src.counterRates.get(`listener/${l.name}`),
       ...src.listenerStatus(l.name),
     };
@@ -135,6 +140,8 @@ function backendSnapshot(
     retries: c.retries,
     passiveFailures: c.passiveFailures,
     passiveEjectionsRefused: health.passiveEjectionsRefused,
+    resets: c.resets,
+    responseErrors: c.responseErrors,
     rates: w.rates,
     ewmaConnectMs: round3(t.backends.ewmaConnect(slot)),
     ewmaFirstByteMs: round3(t.backends.ewmaFirstByte(slot)),

@@ -9,6 +9,7 @@
 //   {"id":7,"ok":true,"data":{"type":"snapshot","snapshot":Snapshot}}   every interval
 //   {"id":7,"ok":true,"data":{"type":"event","event":DaemonEvent}}      as they happen
 import type { AdminStateName, CauseName, CheckResultName, OpStateName } from '../../state/names.js';
+import type { HealthReport } from '../service-health.js';
 
 export interface Percentiles {
   /** milliseconds; NaN-free: 0 when there are no samples */
@@ -51,6 +52,10 @@ export interface BackendSnapshot {
   passiveFailures: number;
   /** passive ejections refused because the pool was at passive.max_ejected_share */
   passiveEjectionsRefused: number;
+  /** relayed connections reset by the client / by the backend */
+  resets: { client: number; backend: number };
+  /** connections the backend took and failed: closed before any byte, nothing within timeouts.first_byte */
+  responseErrors: { empty: number; timeout: number };
   rates: Rates;
   ewmaConnectMs: number;
   ewmaFirstByteMs: number;
@@ -72,6 +77,8 @@ export interface PoolSnapshot {
   /** the strategy in use: differs from `algorithm` only for adaptive */
   activeAlgorithm: string;
   adaptiveSwitches: number;
+  /** adaptive only: why the pool uses activeAlgorithm now (the policy's latest reason); null otherwise */
+  adaptiveReason: string | null;
   retries: number;
   queued: number;
   backends: string[];
@@ -92,6 +99,10 @@ export interface ListenerSnapshot {
   bytesOut: number;
   rejected: Record<string, number>;
   protocols: Record<string, number>;
+  /** routing peeks that ended without a verdict, by reason (too_large, timeout, ...) */
+  peekMisses: Record<string, number>;
+  /** connections reset by the client / by the backend */
+  resets: Record<string, number>;
   rates: Rates;
   /** where workers actually accept for it: `bind`, a previous bind kept after a failed move, or null (not served) */
   serving: string | null;
@@ -145,6 +156,8 @@ export interface InfoSnapshot {
   lastReload: { ok: boolean; outcome: ReloadOutcome; time: number; errors: string[] } | null;
   controlSocket: string;
   metricsListen: string | null;
+  /** the instance's health for routing tools, as /healthz and `show health` report it now */
+  health: HealthReport;
 }
 
 export interface ProcessSnapshot {

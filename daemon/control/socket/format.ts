@@ -39,6 +39,7 @@ export function formatInfo(d: InfoData): string {
     ['Reloads', `${d.reloads} (${d.reloadFailures} failed)`],
     ['Control socket', d.controlSocket],
     ['Metrics', d.metricsListen ?? 'off'],
+    ['Health', healthSummary(d.health)],
     ['CPU', `${(d.process.cpu * 100).toFixed(1)}%`],
     ['RSS', bytes(d.process.rssBytes)],
     ['Heap used', bytes(d.process.heapUsedBytes)],
@@ -112,7 +113,7 @@ export function formatPools(list: PoolSnapshot[]): string {
     String(p.retries),
     String(p.adaptiveSwitches),
   ]);
-  return table(['POOL', 'ALGORITHM', 'UP', 'QUEUED', 'CONN/S', 'ERR/S', 'RETRIES', 'SWITCHES'], rows, [
+  const text = table(['POOL', 'ALGORITHM', 'UP', 'QUEUED', 'CONN/S', 'ERR/S', 'RETRIES', 'SWITCHES'], rows, [
     'left',
     'left',
     'right',
@@ -122,6 +123,11 @@ export function formatPools(list: PoolSnapshot[]): string {
     'right',
     'right',
   ]);
+  // adaptive pools: why each uses its strategy now, one line each under the table
+  const reasons = list
+    .filter((p) => p.adaptiveReason !== null)
+    .map((p) => `${p.name}: ${p.activeAlgorithm}: ${p.adaptiveReason}`);
+  return reasons.length === 0 ? text : `${text}\n\n${reasons.join('\n')}`;
 }
 
 export function formatListeners(list: ListenerSnapshot[]): string {
@@ -251,6 +257,13 @@ export function snapshotLine(s: Snapshot): string {
     `${time(s.time)} snapshot backends ${up}/${s.backends.length} up, active ${active}, ` +
     `${rate(cps)} conn/s, alerts ${firing} firing, gen ${s.info.generation}`
   );
+}
+
+/** One line: "healthy", or "UNHEALTHY (lame duck): stopping" with the phase while stopping and the reason codes. */
+function healthSummary(h: HealthReport): string {
+  if (h.healthy) return 'healthy';
+  const phase = h.phase === 'serving' ? '' : ` (${h.phase.replace('_', ' ')})`;
+  return `UNHEALTHY${phase}: ${h.reasons.map((r) => r.code).join(', ')}`;
 }
 
 export function formatHealth(h: HealthReport): string {

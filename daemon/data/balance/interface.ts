@@ -2,6 +2,7 @@
 // from a pool's view of the table and answers picks. Algorithms know nothing of
 // health checks: the caller hands them only eligible backends.
 import type { Table } from '../../state/table.js';
+import type { LatencyEstimates } from './latency-estimates.js';
 
 /** One eligible backend as the balancer sees it. */
 export interface Member {
@@ -35,6 +36,12 @@ export interface BalancerInput {
   table: Table;
   /** pool slot: where shared cursors and adaptive state live */
   pool: number;
+  /**
+   * The pool's response-time estimates, kept across rebuilds by the pool's picker
+   * so a weight or state change does not forget them; a balancer that needs them
+   * makes its own when absent (or when it does not track every member).
+   */
+  latency?: LatencyEstimates;
 }
 
 export interface AlgorithmInfo {

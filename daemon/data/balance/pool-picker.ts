@@ -14,6 +14,7 @@ import { avoided, type Balancer, type Member, type PickContext } from './interfa
 import { ALGORITHMS } from '../../config/schema.js';
 import { ALGORITHM_INFO } from './index.js';
 import { adaptiveStrategy } from './adaptive.js';
+import { LatencyEstimates } from './latency-estimates.js';
 
 export interface PoolMember {
   slot: number;
@@ -56,6 +57,8 @@ export class PoolPicker {
   readonly pool: number;
   private readonly table: Table;
   private readonly members: readonly PoolMember[];
+  /** every member's response-time estimate, for least_response_time; lives as long as the picker */
+  private readonly latency: LatencyEstimates;
   private version = -1;
   private algorithmId = -1;
   private readonly primaries = new TierPicks();
@@ -70,6 +73,10 @@ export class PoolPicker {
     this.table = opts.table;
     this.pool = opts.pool;
     this.members = opts.members.map((m) => ({ ...m }));
+    this.latency = new LatencyEstimates(
+      opts.table,
+      this.members.map((m) => m.slot),
+    );
     this.inner = { clientAddress: '', avoid: this.avoidBuf, now: 0, random: Math.random };
   }
 
@@ -185,7 +192,10 @@ export class PoolPicker {
     }
     const info = ALGORITHM_INFO[ALGORITHMS[algorithmId] ?? FALLBACK_ALGORITHM];
     const build = (tier: TierPicks, members: Member[]): void =>
-      tier.set(members.length > 0 ? info.create({ members, table, pool: this.pool }) : NO_BALANCER, members);
+      tier.set(
+        members.length > 0 ? info.create({ members, table, pool: this.pool, latency: this.latency }) : NO_BALANCER,
+        members,
+      );
     build(this.primaries, primaries);
     build(this.backups, backups);
     this.version = version;

@@ -16,8 +16,13 @@ export class ListenerEdge {
   /** sources allowed to send a PROXY header; non-null exactly when PROXY protocol in is on */
   readonly trusted: IpRangeSet | null;
   readonly proxyMode: EdgeConfig['proxyProtocol'];
-  /** non-null when the listener peeks at the first bytes (routes, protocol metric) */
+  /** non-null when routes choose the pool: the peek waits for the client's first bytes */
   readonly router: Router | null;
+  /**
+   * the listener counts protocols (inspect_delay above 0) but has no routes: nothing
+   * waits, the relay reads the protocol from the first bytes either side sends
+   */
+  readonly watchesProtocol: boolean;
   readonly inspectDelay: number;
   readonly inspectBytes: number;
   /** per-source limits and the top-offender record (shared by all workers); null when neither limits nor an ACL is set */
@@ -41,7 +46,9 @@ export class ListenerEdge {
     this.trusted = config.proxyProtocol === 'off' ? null : new IpRangeSet(config.trustedProxies);
     this.inspectDelay = config.inspectDelay;
     this.inspectBytes = config.inspectBytes;
-    this.router = config.inspectDelay > 0 ? new Router(config.routes, poolSlot) : null;
+    const peeks = config.inspectDelay > 0;
+    this.router = peeks && config.routes.length > 0 ? new Router(config.routes, poolSlot) : null;
+    this.watchesProtocol = peeks && this.router === null;
     this.limited = hasLimits(config.sourceLimits);
     // the counts live in the shared table: they outlive this object across reloads
     const quota = sourceQuota(config);

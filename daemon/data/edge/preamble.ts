@@ -1,9 +1,11 @@
 // What a listener reads from a client before picking a backend: the PROXY
 // header (trusted sources only, required, parsed strictly, bounded in time
-// and size), then the bounded peek at the first bytes for routing and the
-// protocol metric. Every byte read after the PROXY header is handed on to the
-// relay unchanged.
+// and size), then, on a listener with routes, the bounded peek at the first
+// bytes that chooses the pool. Every byte read after the PROXY header is handed
+// on to the relay unchanged. (A listener that only counts protocols does not
+// wait here: see protocol-watch.ts.)
 import type { Socket } from 'node:net';
+import type { PeekMissReason } from '../../state/names.js';
 import { clientAddress, type ClientAddress } from '../../net/ip.js';
 import type { ListenerEdge } from './listener-edge.js';
 import { parseProxyHeader, PROXY_V2_DEFAULT_MAX, type Endpoint, type ProxyParseResult } from './proxy-protocol.js';
@@ -29,8 +31,10 @@ export type Preamble =
       data: Buffer | null;
       /** the client sent FIN during the preamble */
       ended: boolean;
-      /** null when the listener does not peek */
+      /** null when the listener does not wait for a peek (no routes) */
       peek: PeekResult | null;
+      /** why the peek ended before the bytes decided (`too_large`, `timeout`, `client_end`); null when they did */
+      cut: PeekMissReason | null;
     }
   /** 'proxy_header': a bad, missing or late header; 'closed': the client went away (not counted) */
   | { ok: false; reason: 'proxy_header' | 'closed'; detail: string };
@@ -71,14 +75,16 @@ export async function readPreamble(edge: ListenerEdge, socket: Socket, peer: Cli
     if (r.data.length > h.headerLength) data = r.data.subarray(h.headerLength);
   }
   let peek: PeekResult | null = null;
+  let cut: PeekMissReason | null = null;
   let ended = false;
   if (edge.router !== null) {
     const router = edge.router;
     const r = await readUntil(socket, data, edge.inspectBytes, edge.inspectDelay, router.decide);
     if (r.end === 'closed') return { ok: false, reason: 'closed', detail: 'client closed during the inspect delay' };
     peek = r.decision ?? router.final(r.data);
+    if (r.decision === null) cut = r.end === 'limit' ? 'too_large' : r.end === 'timeout' ? 'timeout' : 'client_end';
     ended = r.end === 'ended';
     data = r.data.length > 0 ? r.data : null;
   }
-  return { ok: true, client, origin, data, ended, peek };
+  return { ok: true, client, origin, data, ended, peek, cut };
 }

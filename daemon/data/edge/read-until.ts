@@ -25,6 +25,11 @@ export interface ReadUntilResult<T> {
 
 const EMPTY = Buffer.alloc(0);
 
+/** `decide` sees at most `maxBytes`, however many arrived in one read: the limit is the same on every network. */
+function within(data: Buffer, maxBytes: number): Buffer {
+  return data.length > maxBytes ? data.subarray(0, maxBytes) : data;
+}
+
 /**
  * The socket is left paused (`readableFlowing === false`) with no listener of
  * ours attached, so no byte is lost between this read and the relay: the relay
@@ -43,7 +48,7 @@ export function readUntil<T>(
 ): Promise<ReadUntilResult<T>> {
   let data = initial ?? EMPTY;
   if (data.length > 0) {
-    const d = decide(data);
+    const d = decide(within(data, maxBytes));
     if (d !== null) return Promise.resolve({ end: 'decided', data, decision: d });
     if (data.length >= maxBytes) return Promise.resolve({ end: 'limit', data, decision: null });
   }
@@ -61,7 +66,7 @@ export function readUntil<T>(
     };
     const onData = (chunk: Buffer): void => {
       data = data.length === 0 ? chunk : Buffer.concat([data, chunk]);
-      const d = decide(data);
+      const d = decide(within(data, maxBytes));
       if (d !== null) finish('decided', d);
       else if (data.length >= maxBytes) finish('limit', null);
     };

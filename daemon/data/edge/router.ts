@@ -1,8 +1,8 @@
-// Peek-based routing for one listener: from the first bytes a client sends,
-// the protocol (for the metric and protocol routes) and, for TLS, the server
-// name (for SNI routes). The bytes are only looked at, never changed.
+// Peek-based routing for one listener with routes: from the first bytes a
+// client sends, the protocol (for the metric and protocol routes) and, for TLS,
+// the server name (for SNI routes). The bytes are only looked at, never changed.
 import type { RouteConfig } from '../../config/schema.js';
-import type { RouteProtocol } from '../../state/names.js';
+import type { PeekMissReason, RouteProtocol } from '../../state/names.js';
 import { parseClientHello } from './client-hello.js';
 import { sniffFinal, sniffProtocol } from './sniff.js';
 
@@ -11,6 +11,11 @@ export interface PeekResult {
   protocol: RouteProtocol | null;
   /** lower-cased server name from a TLS ClientHello, when there was one */
   sni: string | null;
+  /**
+   * on a listener with server-name routes, why the bytes gave no server name:
+   * `not_tls` (another protocol), `bad_hello` (a TLS record that is no well-formed ClientHello); else null
+   */
+  miss: PeekMissReason | null;
 }
 
 interface CompiledRoute {
@@ -49,19 +54,21 @@ export class Router {
   peek(buf: Buffer): PeekResult | null {
     const protocol = sniffProtocol(buf);
     if (protocol === null) return null;
-    if (protocol !== 'tls' || !this.wantsSni) return { protocol, sni: null };
+    if (!this.wantsSni) return { protocol, sni: null, miss: null };
+    if (protocol !== 'tls') return { protocol, sni: null, miss: 'not_tls' };
     const hello = parseClientHello(buf);
     if (hello.status === 'incomplete') return null;
-    return { protocol, sni: hello.status === 'ok' ? hello.sni : null };
+    if (hello.status === 'invalid') return { protocol, sni: null, miss: 'bad_hello' };
+    return { protocol, sni: hello.sni, miss: null };
   }
 
-  /** The answer when no more bytes will come (limit, timeout, client FIN). */
+  /** The answer when no more bytes will come (limit, timeout, client FIN); the caller knows why. */
   final(buf: Buffer): PeekResult {
-    return { protocol: sniffFinal(buf), sni: null };
+    return { protocol: sniffFinal(buf), sni: null, miss: null };
   }
 
-  /** Pool slot for a peek result: the first route that matches, else `fallback` (the listener's pool). */
-  pool(r: PeekResult, fallback: number): number {
+  /** Pool slot of the first route that matches a peek result, or -1 (the listener's pool). */
+  route(r: PeekResult): number {
     for (const route of this.routes) {
       if (route.kind === 'protocol') {
         if (r.protocol === route.value) return route.pool;
@@ -69,7 +76,7 @@ export class Router {
         return route.pool;
       }
     }
-    return fallback;
+    return -1;
   }
 }
 

@@ -1,11 +1,14 @@
 // The clients of the namespace tests, run inside the client namespace:
 //   node flow-client.js '{"host":"10.9.0.1","port":80,"sources":["10.1.1.1",...],"rate":150}'
 // Short flows: connect from the next source address, send "x\n", read the
-// backend's greeting ("NAME PEER\n") and the echo, close. Held flows: stay open,
-// echoing "p\n" every 200 ms, until released. Prints {"type":"ready"} first.
+// backend's greeting ("NAME PEER\n") and the echo, close (with dwellMs: send
+// "x\n" that long after the greeting, so that some are always open). Held flows: stay open,
+// echoing "p\n" every 200 ms, until released: then a last "q\n" and its echo,
+// and a clean close both ways (only then does it succeed). Prints {"type":"ready"} first.
 // A flow fails on an error or an early close at once; "timeout" is only for one
 // that hangs (SYN retransmits included), so a slow machine does not fail flows. Commands come as JSON lines on
-// stdin ({"cmd":"start"|"hold"|"release"|"stop"}); every finished flow is one
+// stdin ({"cmd":"start"|"hold"|"release"|"stop"}; release takes "via": only the
+// held flows relayed by that instance address); every finished flow is one
 // JSON line on stdout with its start and end (ms since the epoch), its source,
 // whether it succeeded, the error, and the backend and relaying address it saw.
 import net from 'node:net';
@@ -27,7 +30,21 @@ export interface FlowRecord {
   via: string | null;
 }
 
-export type AgentLine = FlowRecord | { type: 'ready' } | { type: 'holding'; open: number } | { type: 'done' };
+export type AgentLine =
+  | FlowRecord
+  | { type: 'ready' }
+  | { type: 'holding'; open: number }
+  | { type: 'released'; count: number }
+  | { type: 'done' };
+
+/** A command on the agent's stdin. */
+export interface AgentCommand {
+  cmd: 'start' | 'hold' | 'release' | 'stop';
+  /** hold: how many */
+  count?: number;
+  /** release: only the held flows relayed by this instance address (default: all) */
+  via?: string;
+}
 
 export interface AgentSpec {
   host: string;
@@ -37,10 +54,13 @@ export interface AgentSpec {
   rate: number;
   /** a short flow not done after this long, or a held flow's echo owed this long, fails with "timeout", ms */
   timeoutMs?: number;
+  /** a short flow sends its word this long after the greeting instead of at once, ms (default 0) */
+  dwellMs?: number;
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as AgentSpec;
 const TIMEOUT_MS = spec.timeoutMs ?? 10_000;
+const DWELL_MS = spec.dwellMs ?? 0;
 const PING_MS = 200;
 const now = (): number => performance.timeOrigin + performance.now();
 const emit = (line: AgentLine): void => void process.stdout.write(JSON.stringify(line) + '\n');
@@ -54,6 +74,7 @@ class Flow {
   private via: string | null = null;
   private done = false;
   private timer: NodeJS.Timeout | null = null;
+  private dwell: NodeJS.Timeout | null = null;
   private pinger: NodeJS.Timeout | null = null;
   private releasing = false;
   /** replies still owed by the backend, and since when the oldest is */
@@ -69,12 +90,12 @@ class Flow {
     this.socket.setNoDelay(true);
     this.socket.setEncoding('utf8');
     this.socket.on('connect', () => {
-      if (kind === 'short') this.send('x');
+      if (kind === 'short' && DWELL_MS === 0) this.send('x');
     });
     this.socket.on('data', (d: string) => this.onData(d));
     this.socket.on('error', (e: NodeJS.ErrnoException) => this.finish(false, e.code ?? e.message));
     this.socket.on('end', () => {
-      if (this.releasing && this.owed === 0) this.finish(true, null);
+      if (this.releasing && this.owed === 0 && this.established) this.finish(true, null);
       else this.finish(false, 'closed');
     });
     this.socket.on('close', () => this.finish(false, 'closed'));
@@ -85,12 +106,19 @@ class Flow {
     return this.backend !== null;
   }
 
+  /** the relaying instance address the backend saw, once greeted */
+  get relayedBy(): string | null {
+    return this.via;
+  }
+
+  /** Last exchange, then a clean close: "q" and its echo, our FIN, the backend's FIN. */
   release(): void {
-    if (this.done) return;
+    if (this.done || this.releasing) return;
     this.releasing = true;
     if (this.pinger) clearInterval(this.pinger);
     this.timer = setTimeout(() => this.finish(false, 'timeout'), TIMEOUT_MS);
-    this.socket.end();
+    if (!this.established) return void this.socket.end();
+    this.send('q');
   }
 
   private send(word: string): void {
@@ -110,6 +138,7 @@ class Flow {
         if (!name || !peer) return this.finish(false, 'garbled');
         this.backend = name;
         this.via = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
+        if (this.kind === 'short' && DWELL_MS > 0) this.dwell = setTimeout(() => this.send('x'), DWELL_MS);
         if (this.kind === 'held') {
           this.pinger = setInterval(() => {
             if (this.owed === 0) this.send('p');
@@ -121,6 +150,7 @@ class Flow {
       this.owed--;
       this.owedSince = now();
       if (this.kind === 'short' && this.owed === 0) return this.finish(true, null);
+      if (this.releasing && this.owed === 0) this.socket.end();
     }
   }
 
@@ -128,6 +158,7 @@ class Flow {
     if (this.done) return;
     this.done = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.dwell) clearTimeout(this.dwell);
     if (this.pinger) clearInterval(this.pinger);
     this.socket.destroy();
     emit({
@@ -195,7 +226,7 @@ function maybeDone(): void {
 
 emit({ type: 'ready' });
 createInterface({ input: process.stdin }).on('line', (line) => {
-  const m = JSON.parse(line) as { cmd: string; count?: number };
+  const m = JSON.parse(line) as AgentCommand;
   if (m.cmd === 'start' && !ticker) {
     // paced, not back to back: the load stays the same whatever the latency
     const every = 1000 / spec.rate;
@@ -211,8 +242,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       Math.max(1, Math.floor(every)),
     );
   } else if (m.cmd === 'hold') hold(m.count ?? 1);
-  else if (m.cmd === 'release') for (const f of held) f.release();
-  else if (m.cmd === 'stop') {
+  else if (m.cmd === 'release') {
+    const which = [...held].filter((f) => m.via === undefined || f.relayedBy === m.via);
+    for (const f of which) f.release();
+    emit({ type: 'released', count: which.length });
+  } else if (m.cmd === 'stop') {
     stopping = true;
     if (ticker) clearInterval(ticker);
     for (const f of held) f.release();
