@@ -19,7 +19,7 @@ export interface TestServer {
 export async function startNamedEcho(
   name: string,
   port = 0,
-  opts: { greetDelayMs?: number } = {},
+  opts: { greetDelayMs?: number; greetAfterData?: boolean } = {},
 ): Promise<TestServer> {
   const open = new Set<net.Socket>();
   const s: TestServer = {
@@ -38,8 +38,10 @@ export async function startNamedEcho(
     open.add(c);
     c.on('close', () => open.delete(c));
     c.on('error', () => {});
-    // a delayed greeting is a backend slow to its first byte
-    if (opts.greetDelayMs) setTimeout(() => c.writable && c.write(`${name}\n`), opts.greetDelayMs);
+    // a delayed greeting is a backend slow to its first byte; one after the client's first bytes, a
+    // client-first protocol's answer (its first byte can never come before the client's)
+    if (opts.greetAfterData) c.once('data', () => c.write(`${name}\n`));
+    else if (opts.greetDelayMs) setTimeout(() => c.writable && c.write(`${name}\n`), opts.greetDelayMs);
     else c.write(`${name}\n`);
     c.on('data', (d) => c.write(d));
     c.on('end', () => c.end());
