@@ -1,5 +1,6 @@
-// `netmon bench`: the proxy comparison, the algorithm comparison and, where a
-// target is missed, a CPU profile of netmon; results written to bench/results/.
+// `netmon bench`: the proxy comparison, the algorithm comparison, discovery off
+// the connection path and, where a target is missed, a CPU profile of netmon;
+// results written to bench/results/.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runAlgorithms, PROFILES, type AlgorithmRow } from './algorithms.js';
 import { runRecovery } from './algorithms-recovery.js';
 import { runCompare, type CompareResult } from './compare.js';
+import { runDiscovery, writeDiscovery } from './discovery.js';
 import { ensureTools } from './install.js';
 import { formatNumber, formatSpread } from './measure/stats.js';
 import { profileReport } from './profile.js';
@@ -33,7 +35,7 @@ const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.ur
 export interface BenchOptions {
   quick: boolean;
   /** which parts run; profile = only the CPU profile of netmon */
-  only: 'proxies' | 'algorithms' | 'profile' | 'all';
+  only: 'proxies' | 'algorithms' | 'discovery' | 'profile' | 'all';
   runs?: number;
   durationS?: number;
   idleConnections?: number;
@@ -108,6 +110,13 @@ export async function runBench(o: BenchOptions): Promise<number> {
         null,
         2,
       ) + '\n',
+    );
+  }
+  if (o.only === 'all' || o.only === 'discovery') {
+    const r = await runDiscovery({ runs, durationS, log });
+    writeDiscovery(out, suffix, r, { runs, durationS, machine });
+    log(
+      `discovery: DNS-named backends (resolver +50 ms) vs literal: connections/s ${r.ratio.toFixed(2)}x, CPU cost ${r.cpuRatio.toFixed(2)}x`,
     );
   }
   if (o.only === 'profile' || o.profile === 'always' || (o.profile === 'auto' && missed)) {

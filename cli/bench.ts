@@ -18,7 +18,7 @@ export const benchCommand: CommandModule<object, Args> = {
     y
       .option('quick', { type: 'boolean', default: false, describe: 'fewer, shorter runs (2 x 3 s) for trying it' })
       .option('only', {
-        choices: ['all', 'proxies', 'algorithms', 'profile'],
+        choices: ['all', 'proxies', 'algorithms', 'discovery', 'profile'],
         default: 'all',
         describe: 'which part to run (profile: only a CPU profile of netmon)',
       })

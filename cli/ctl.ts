@@ -10,6 +10,7 @@ interface CtlArgs {
   socket?: string;
   json: boolean;
   timeout: string;
+  fleet: boolean;
 }
 
 export const ctlCommand: CommandModule<object, CtlArgs> = {
@@ -24,6 +25,12 @@ export const ctlCommand: CommandModule<object, CtlArgs> = {
       })
       .option('json', { type: 'boolean', default: false, describe: 'print the reply data as JSON' })
       .option('timeout', { type: 'string', default: '5s', describe: 'how long to wait for the reply' })
+      .option('fleet', {
+        type: 'boolean',
+        default: false,
+        describe:
+          "set state / set weight: write the change to the backend's etcd entry, for every instance watching it",
+      })
       .epilogue('Run `netmon ctl` without a command to list the commands (docs/control.md describes them).')
       .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false }) as unknown as Argv<CtlArgs>,
   handler: async (argv: ArgumentsCamelCase<CtlArgs>) => {
@@ -33,6 +40,7 @@ export const ctlCommand: CommandModule<object, CtlArgs> = {
       socket: argv.socket,
       json: argv.json,
       timeout: argv.timeout,
+      fleet: argv.fleet,
     });
   },
 };

@@ -124,6 +124,22 @@ export const CODES = {
     retryable: false,
     doc: 'a worker could not apply a validated plan to a listener: it is not served; the start fails, a reload is applied in part',
   },
+  // discovery
+  E_RESOLVE: {
+    fault: 'backend',
+    retryable: true,
+    doc: 'a backend name or SRV name did not resolve (`check-config --resolve`); the daemon keeps trying in the background',
+  },
+  E_ETCD: {
+    fault: 'daemon',
+    retryable: true,
+    doc: 'etcd could not be reached, or a fleet write (`--fleet`) could not be made',
+  },
+  E_DISCOVERY_ENTRY: {
+    fault: 'client',
+    retryable: false,
+    doc: 'an etcd entry that is not a backend (`{"address": "ip:port", ...}`); it is skipped and reported',
+  },
   E_INTERNAL: { fault: 'daemon', retryable: true, doc: 'an unexpected failure inside netmon' },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -157,7 +157,8 @@ export function App(props: AppProps) {
         filter={ui.filter}
       />
     );
-  else if (ui.view === 'topology') body = <Topology rows={rows} cursor={cursor} width={columns} height={bodyHeight} />;
+  else if (ui.view === 'topology')
+    body = <Topology rows={rows} cursor={cursor} width={columns} height={bodyHeight} now={data.snapshot?.time ?? 0} />;
   else if (ui.view === 'detail') body = <Detail data={data} backend={ui.detail} width={columns} height={bodyHeight} />;
   else if (ui.view === 'alerts') body = <Alerts data={data} width={columns} height={bodyHeight} />;
   else body = <Traffic data={data} width={columns} height={bodyHeight} />;

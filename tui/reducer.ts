@@ -203,6 +203,11 @@ function describeEvent(e: DaemonEvent): string | null {
       return `${e.pool}: adaptive ${e.from} -> ${e.to} (${e.reason})`;
     case 'worker':
       return `worker ${e.worker} ${e.what}${e.detail ? `: ${e.detail}` : ''}`;
+    case 'discovery':
+      return (
+        `${e.pool === '*' ? '' : e.pool + ' '}${e.source} ${e.what}` +
+        `${e.backend ? ' ' + e.backend : ''}${e.detail ? `: ${e.detail}` : ''}`
+      );
     case 'action':
       // the dashboard logs its own actions and replies; others' actions are worth a line too
       return `action ${e.ok ? 'ok' : 'failed'}: ${e.command}: ${e.message}`;

@@ -14,6 +14,10 @@ export interface NetmonOptions {
   /** health check of the HTTP pool; default http /health every 2 s */
   health?: string;
   metricsPort?: number;
+  /** the HTTP pool's backend addresses; default "127.0.0.1:PORT" (a name makes the pool a DNS source) */
+  backendAddress?: (port: number, i: number) => string;
+  /** TOML sections added at the end ([resolvers], ...) */
+  extra?: string;
 }
 
 export function netmonConfig(plan: ProxyPlan, o: NetmonOptions = {}): string {
@@ -43,12 +47,14 @@ export function netmonConfig(plan: ProxyPlan, o: NetmonOptions = {}): string {
     'timeouts = { connect = "2s", idle = "5m" }',
     `health = ${o.health ?? '{ type = "http", path = "/health", expect_status = 200, interval = "2s", timeout = "1s", rise = 1, fall = 3 }'}`,
   ];
+  const address = o.backendAddress ?? ((port: number) => `127.0.0.1:${port}`);
   plan.httpBackends.forEach((port, i) => {
-    lines.push('[[pool.web.backend]]', `name = "b${i + 1}"`, `address = "127.0.0.1:${port}"`);
+    lines.push('[[pool.web.backend]]', `name = "b${i + 1}"`, `address = "${address(port, i)}"`);
   });
   // iperf3 takes every connection as a test: a health probe would disturb a running one
   lines.push('[pool.bulk]', 'algorithm = "round_robin"', 'health = { type = "none" }');
   lines.push('[[pool.bulk.backend]]', 'name = "bulk1"', `address = "127.0.0.1:${plan.bulkBackend}"`);
+  if (o.extra) lines.push(o.extra);
   return lines.join('\n') + '\n';
 }
 

@@ -72,7 +72,19 @@ export function parseAddress(text: string, rules: AddressRules): AddressResult {
   if (port < min || port > 65535) {
     return { ok: false, code: 'E_PORT_RANGE', reason: `port ${port} is outside ${min}..65535` };
   }
+  // "app.internal." and "app.internal" are one name: a discovered backend's identity must not depend on the dot
+  // and DNS names are compared without regard to case (RFC 4343)
+  if (isHostName(host)) host = (host.endsWith('.') ? host.slice(0, -1) : host).toLowerCase();
   return { ok: true, address: { host, port, text: s } };
+}
+
+/**
+ * Whether an address's host is a DNS name rather than an IP literal (IPv6
+ * literals always hold a ":", names never do). A backend with a name is a DNS
+ * discovery source.
+ */
+export function isHostName(host: string): boolean {
+  return host !== '' && !host.includes(':') && parseIp(host) === null;
 }
 
 /** Canonical "host:port" for comparing binds: "[0:0::1]:80" and "[::1]:80" are the same. */

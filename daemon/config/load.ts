@@ -11,6 +11,7 @@ import { Issues, Section, isTable } from './reader.js';
 import { LISTENER_KEYS, readListener } from './listener-section.js';
 import { POOL_KEYS, readPool } from './pool-section.js';
 import { didYouMean } from './suggest.js';
+import { ETCD_KEYS, RESOLVERS_KEYS, readEtcd, readResolvers } from './discovery-section.js';
 import { LOG_LEVELS } from './schema.js';
 import type { Address, AlertsConfig, Config, LimitsConfig, PoolConfig } from './schema.js';
 
@@ -24,6 +25,8 @@ const TOP_KEYS = [
   'announce_drain',
   'max_connections',
   'alerts',
+  'resolvers',
+  'etcd',
   'listener',
   'pool',
 ] as const;
@@ -100,6 +103,8 @@ function readConfig(top: Section, source: string): Config {
     announceDrain: top.duration('announce_drain', 0, { max: MAX_ANNOUNCE_DRAIN_MS }),
     maxConnections: top.int('max_connections', 0, { min: 0, max: 10_000_000 }),
     alerts: readAlerts(top.section('alerts', ALERT_KEYS)),
+    resolvers: readResolvers(top.section('resolvers', RESOLVERS_KEYS)),
+    etcd: readEtcd(top.section('etcd', ETCD_KEYS)),
     listeners: top.tables('listener', LISTENER_KEYS, 'listener').map(readListener),
     pools: readPools(top),
   };
@@ -206,7 +211,13 @@ function crossCheck(top: Section, c: Config): void {
   let backends = 0;
   for (const p of c.pools) {
     const at = `pool.${p.name}`;
-    if (p.backends.length === 0) err(at, 'E_EMPTY_POOL', `pool "${p.name}" has no [[pool.${p.name}.backend]]`);
+    const poolSource = p.address !== null || p.srv !== null || p.etcdPrefix !== null;
+    if (p.backends.length === 0 && !poolSource) {
+      err(at, 'E_EMPTY_POOL', `pool "${p.name}" has no [[pool.${p.name}.backend]] and no address, srv or etcd_prefix`);
+    }
+    if (p.etcdPrefix !== null && c.etcd.endpoints.length === 0) {
+      err(`${at}.etcd_prefix`, 'E_REQUIRED', 'a pool with etcd_prefix needs [etcd] endpoints');
+    }
     const seen = new Map<string, number>();
     p.backends.forEach((b, i) => {
       if (b.name === '') return;
@@ -219,7 +230,7 @@ function crossCheck(top: Section, c: Config): void {
         );
       } else seen.set(b.name, i);
     });
-    if (p.backends.length > 0 && p.backends.every((b) => b.backup)) {
+    if (!poolSource && p.backends.length > 0 && p.backends.every((b) => b.backup)) {
       err(`${at}.backend`, 'E_CONFLICT', `every backend of pool "${p.name}" is a backup: at least one must be primary`);
     }
     backends += p.backends.length;

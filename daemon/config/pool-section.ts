@@ -3,8 +3,10 @@
 import { ALGORITHMS, HEALTH_TYPES, RETRY_CONDITIONS, SEND_PROXY_MODES } from './schema.js';
 import type { AdaptiveTiming, BackendConfig, HealthCheck, PassiveHealth, PoolConfig, PoolTimeouts } from './schema.js';
 import type { Section } from './reader.js';
+import { isHostName } from './address.js';
 import { MAX_DURATION_MS } from './duration.js';
 import { DEFAULT_ADAPTIVE, DEFAULT_HEALTH, DEFAULT_PASSIVE, DEFAULT_RETRY_BUFFER } from './defaults.js';
+import { readEtcdPrefix, readSrvName } from './discovery-section.js';
 
 export const POOL_KEYS = [
   'algorithm',
@@ -19,6 +21,9 @@ export const POOL_KEYS = [
   'send_proxy',
   'adaptive',
   'critical',
+  'address',
+  'srv',
+  'etcd_prefix',
   'backend',
 ] as const;
 const TIMEOUT_KEYS = ['connect', 'idle', 'queue', 'first_byte'] as const;
@@ -38,7 +43,7 @@ const HEALTH_KEYS = [
   'host',
 ] as const;
 const PASSIVE_KEYS = ['consecutive_failures', 'max_ejected_share'] as const;
-const BACKEND_KEYS = ['name', 'address', 'weight', 'max_connections', 'backup'] as const;
+const BACKEND_KEYS = ['name', 'address', 'srv', 'weight', 'max_connections', 'backup'] as const;
 
 /** `s` is the section built with POOL_KEYS. */
 export function readPool(name: string, s: Section): PoolConfig {
@@ -56,8 +61,30 @@ export function readPool(name: string, s: Section): PoolConfig {
     sendProxy: s.oneOf('send_proxy', SEND_PROXY_MODES, 'off'),
     adaptive: readAdaptive(s.section('adaptive', ['window', 'confirm', 'min_dwell'])),
     critical: s.bool('critical', false),
+    ...readPoolSource(s),
     backends,
   };
+}
+
+/** The pool's own discovery source: at most one of address (a name), srv, etcd_prefix. */
+function readPoolSource(s: Section): Pick<PoolConfig, 'address' | 'srv' | 'etcdPrefix'> {
+  const given = (['address', 'srv', 'etcd_prefix'] as const).filter((k) => s.has(k));
+  for (const k of given.slice(1)) {
+    s.error(
+      k,
+      'E_CONFLICT',
+      `a pool takes its backends from one of address, srv or etcd_prefix; "${given[0]}" is given`,
+    );
+  }
+  const address = s.address('address', { allowName: true, allowPortZero: false }, false);
+  if (address !== null && !isHostName(address.host)) {
+    s.error(
+      'address',
+      'E_ADDRESS',
+      `"${address.text}" is an IP address: a pool's address is a name to discover; write an IP backend as [[${s.path}.backend]]`,
+    );
+  }
+  return { address, srv: readSrvName(s, 'srv'), etcdPrefix: readEtcdPrefix(s, 'etcd_prefix') };
 }
 
 /** retries, retry_on, retry_buffer: keys that only mean something together are checked together. */
@@ -167,15 +194,27 @@ function readHealth(s: Section): HealthCheck {
   return { type, ...timing, send, expect };
 }
 
+/** A backend: an IP address, a name (a DNS source) or an SRV name (an SRV source); exactly one of address and srv. */
 function readBackend(pool: string, s: Section): BackendConfig {
   const name = s.name('name') ?? '';
-  const address = s.address('address', { allowName: true, allowPortZero: false }, true);
+  if (s.has('address') && s.has('srv')) s.error('srv', 'E_CONFLICT', 'give "address" or "srv", not both');
+  const srv = readSrvName(s, 'srv');
+  const address = s.address('address', { allowName: true, allowPortZero: false }, !s.has('srv'));
+  if (srv !== null && s.has('weight')) {
+    s.error(
+      'weight',
+      'E_CONFLICT',
+      'an SRV source takes each backend\'s weight from its record; "weight" does not apply',
+    );
+  }
   return {
     name,
     key: `${pool}/${name}`,
     address: address ?? { host: '', port: 0, text: '' },
+    srv,
     weight: s.int('weight', 1, { min: 1, max: 256, code: 'E_WEIGHT_RANGE' }),
     maxConnections: s.int('max_connections', 0, { min: 0, max: 1_000_000 }),
     backup: s.bool('backup', false),
+    discovered: null,
   };
 }

@@ -4,7 +4,7 @@
 // sizes are bytes, server names are lower case, enums are their words. Every
 // value is plain data, so the parts a worker needs cross postMessage unchanged.
 import type { IpRange } from '../net/ip.js';
-import type { RouteProtocol } from '../state/names.js';
+import type { AdminStateName, RouteProtocol } from '../state/names.js';
 
 export const ALGORITHMS = [
   'round_robin',
@@ -41,7 +41,10 @@ type SendProxyMode = (typeof SEND_PROXY_MODES)[number];
 export const RETRY_CONDITIONS = ['connect_failure', 'empty_response'] as const;
 type RetryCondition = (typeof RETRY_CONDITIONS)[number];
 
-/** host:port, resolved at load time. `host` is an IP literal or a name (backends only). */
+/**
+ * host:port. `host` is an IP literal, or a name (backends only): a name is a DNS
+ * discovery source (docs/discovery.md), never resolved on a connection's path.
+ */
 export interface Address {
   host: string;
   port: number;
@@ -74,14 +77,36 @@ export interface PassiveHealth {
 }
 
 export interface BackendConfig {
+  /** as written; a discovered backend's is "<source name>#<ip>:<port>" (DNS) or its etcd key's last part */
   name: string;
-  /** "pool/name": stable across reloads */
+  /** "pool/name": stable across reloads and across refreshes of a discovery source */
   key: string;
+  /**
+   * In a running config, always an IP literal and a port. In the file a host
+   * name too: the backend is then a DNS source (one backend per address).
+   * Empty (host "", port 0) for an SRV source.
+   */
   address: Address;
+  /** an SRV name ("_app._tcp.internal") the backends come from; null for an address */
+  srv: string | null;
   weight: number;
   /** 0 = unlimited */
   maxConnections: number;
   backup: boolean;
+  /** set on backends a discovery source produced; null for those written in the file with an IP address */
+  discovered: DiscoveredFrom | null;
+}
+
+/** Where a discovered backend came from. */
+interface DiscoveredFrom {
+  /** the source as `show pools` names it: "dns app.internal:8080", "srv _app._tcp.internal", "etcd /netmon/web/" */
+  source: string;
+  /** the DNS name whose record gave the address (an HTTP check's default Host); "" for etcd */
+  host: string;
+  /** admin state the source asks for (an etcd entry's "state"); null: left to the operator */
+  admin: AdminStateName | null;
+  /** the source's identity inside netmon (control/discovery/specs.ts) */
+  sourceId: string;
 }
 
 export interface PoolTimeouts {
@@ -129,6 +154,13 @@ export interface PoolConfig {
   adaptive: AdaptiveTiming;
   /** the instance reports unhealthy while this pool has no backend up */
   critical: boolean;
+  /** `address = "name:port"` on the pool: every address of the name is a backend; null = none */
+  address: Address | null;
+  /** `srv = "_service._proto.name"` on the pool: every SRV target is a backend; null = none */
+  srv: string | null;
+  /** `etcd_prefix` on the pool: one backend per key under it ([etcd] endpoints); null = none */
+  etcdPrefix: string | null;
+  /** in the file: the [[pool.NAME.backend]] blocks; in a running config: every concrete backend, discovered ones included */
   backends: BackendConfig[];
 }
 
@@ -241,6 +273,52 @@ export interface AlertsConfig {
   imbalanceMinConnections: number;
 }
 
+/** Address families a DNS source takes: "any" makes a backend of every A and AAAA record. */
+export const RESOLVE_FAMILIES = ['any', 'ipv4', 'ipv6'] as const;
+type ResolveFamily = (typeof RESOLVE_FAMILIES)[number];
+
+/**
+ * [resolvers]: how backend names and SRV names are resolved, on the main thread,
+ * in the background (as HAProxy's `resolvers` section: hold, timeout resolve/retry,
+ * resolve_retries).
+ */
+export interface ResolversConfig {
+  /** "ip:port" name servers; [] = the system's (getaddrinfo for A/AAAA, /etc/resolv.conf's servers for SRV) */
+  nameservers: Address[];
+  family: ResolveFamily;
+  /** queries sent before a resolution counts as a timeout */
+  resolveRetries: number;
+  timeouts: {
+    /** ms: least time between two resolutions of a name (a TTL under it is raised to it); also the retry after a failure */
+    resolve: number;
+    /** ms: how long one query waits for an answer before it is sent again */
+    retry: number;
+  };
+  hold: {
+    /** ms: the longest a valid answer is used before it is asked again (a TTL over it is cut to it) */
+    valid: number;
+    /** ms: the last good set is kept this long after the name stopped existing (NXDOMAIN, no records) */
+    nx: number;
+    /** ms: ... after no server answered */
+    timeout: number;
+    /** ms: ... after a server refused or failed (REFUSED, SERVFAIL, any other error) */
+    refused: number;
+  };
+}
+
+/** [etcd]: the cluster pools with `etcd_prefix` watch, and `ctl ... --fleet` writes to. */
+export interface EtcdConfig {
+  /** "http://host:port" client URLs; [] = no etcd */
+  endpoints: string[];
+  /** ms one request (a read, a fleet write) or a connection attempt may take */
+  timeout: number;
+  /** ms between two attempts to restore a lost watch, at most (the backoff starts at 100 ms) */
+  retryMax: number;
+  /** "" = no authentication */
+  username: string;
+  password: string;
+}
+
 export interface LimitsConfig {
   maxListeners: number;
   maxPools: number;
@@ -266,6 +344,8 @@ export interface Config {
   /** open client connections over all listeners; 0 = unlimited */
   maxConnections: number;
   alerts: AlertsConfig;
+  resolvers: ResolversConfig;
+  etcd: EtcdConfig;
   listeners: ListenerConfig[];
   pools: PoolConfig[];
 }

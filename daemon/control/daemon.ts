@@ -1,13 +1,15 @@
 // The control plane: owns the table and the topology, supervises the workers,
 // runs health checks, applies reloads and run-time changes, and answers the
 // control socket. It never proxies a byte. A reload (and the start, as a
-// reload from nothing) computes one ConfigDiff; every part applies its share:
-// the table's slots (topology), the workers' plan, health checks, adaptive,
-// the per-source tables, and whoever subscribed with onConfigApplied (alerts).
+// reload from nothing) computes one ConfigDiff; every part applies its share
+// (applier.ts): the table's slots (topology), the workers' plan, health checks,
+// adaptive, the per-source tables, and whoever subscribed with
+// onConfigApplied (alerts). A discovery source's change (DNS, etcd) is applied
+// the same way, one at a time with reloads.
 import os from 'node:os';
 import { Table } from '../state/table.js';
 import type { TableCapacity } from '../state/layout.js';
-import type { AdminStateName, CauseName, OpStateName } from '../state/names.js';
+import { Cause, type AdminStateName, type CauseName, type OpStateName } from '../state/names.js';
 import type { AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot } from './snapshot/snapshot.js';
 import { Topology } from './topology/topology.js';
 import { Supervisor } from './supervisor.js';
@@ -18,7 +20,7 @@ import { buildSnapshot, workerSnapshots } from './snapshot/builder.js';
 import { HealthService } from './health/service.js';
 import { AdaptiveService } from './adaptive/service.js';
 import { log, setLogLevel } from '../log.js';
-import { NetmonError, ConfigErrors, type ErrorCode } from '../errors.js';
+import { NetmonError, ConfigErrors } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { ClientStats, ControlContext, ReloadResult, StopAck } from './socket/context.js';
 import { InstanceHealth, observeHealth, type HealthReport } from './service-health.js';
@@ -27,9 +29,10 @@ import type { WorkerPlan } from '../data/plan.js';
 import { readClients, SourceWatch } from './sources/source-clients.js';
 import { Operator } from './operator.js';
 import { sourceTableEntries } from '../data/edge/source-limits.js';
-import { changedKeys, diffConfigs, type ConfigDiff } from './topology/diff.js';
-import { failureCode, keyChanges, listenErrorLines, listenerStatus, type ListenerStatus } from './reload-report.js';
-import type { ListenErrors } from './supervisor.js';
+import { changedKeys, type ConfigDiff } from './topology/diff.js';
+import { failureCode, listenErrorLines } from './reload-report.js';
+import { DiscoveryService } from './discovery/service.js';
+import { Applier } from './applier.js';
 import type { InjectedFault } from '../data/plan.js';
 import { warnFdLimit } from './fd-check.js';
 
@@ -66,17 +69,21 @@ export class Daemon implements ControlContext {
   private readonly adaptive: AdaptiveService;
   private readonly appliedHooks: ((d: ConfigDiff) => void)[] = [];
   private readonly operator: Operator;
-  /** the first config as a diff from nothing, until start() has applied health's share */
-  private initial: ConfigDiff | null;
-  private listenState = new Map<string, ListenerStatus>();
+  readonly discovery: DiscoveryService;
+  private readonly applier: Applier;
   private readonly instanceHealth: InstanceHealth;
   private readonly stopRequestHooks: ((cause: string) => StopAck)[] = [];
 
   constructor(
-    private config: Config,
+    config: Config,
     private readonly opts: DaemonOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    this.discovery = new DiscoveryService({
+      now: this.now,
+      changed: () => this.applier.discoveryChanged(),
+      notice: (n) => this.eventLog.push({ type: 'discovery', time: this.now(), ...n }),
+    });
     setLogLevel(config.log.level);
     const cap: TableCapacity = {
       workers: config.workers,
@@ -87,7 +94,10 @@ export class Daemon implements ControlContext {
       sources: sourceTableEntries(config),
     };
     this.table = new Table(cap);
-    this.topology = new Topology(this.table);
+    this.topology = new Topology(this.table, (e) => {
+      log.info('backend admin state', { backend: e.key, from: e.from, to: e.to, cause: 'fleet' });
+      this.onStateEvent({ ...e, cause: 'fleet', detail: 'etcd entry' });
+    });
     this.backendRates = new RateTracker(this.table);
     for (const [name, fd] of opts.activated ?? []) this.topology.activated.set(name, fd);
     this.health = new HealthService(this.table, (e) => this.onStateEvent(e));
@@ -95,17 +105,26 @@ export class Daemon implements ControlContext {
       table: this.table,
       topology: this.topology,
       health: this.health,
+      discovery: this.discovery,
       now: this.now,
+      fleetTimeout: () => this.config.etcd.timeout,
       onState: (e) => this.onStateEvent(e),
     });
     this.adaptive = new AdaptiveService(this.table, this.topology, this.eventLog);
     this.tickHooks.push((now) => this.adaptive.tick(now));
     this.sourceWatch = new SourceWatch(this.table);
     this.tickHooks.push((now) => this.sourceWatch.tick(now));
-    this.initial = diffConfigs(null, config);
-    this.topology.apply(this.initial, this.now());
-    this.adaptive.apply(this.initial);
-    this.sourceWatch.apply(this.initial, (name) => this.topology.listeners.get(name)!);
+    this.applier = new Applier(config, {
+      topology: this.topology,
+      sendPlan: (plan) => this.supervisor.apply(plan),
+      health: this.health,
+      adaptive: this.adaptive,
+      sourceWatch: this.sourceWatch,
+      discovery: this.discovery,
+      appliedHooks: this.appliedHooks,
+      workerPlan: () => this.workerPlan(),
+      now: this.now,
+    });
     this.supervisor = new Supervisor(this.table, config.workers, this.workerPlan(), {
       onPassive: (slot) => this.health.reportConnectFailures(slot),
       onWorker: (worker, what, detail) =>
@@ -115,7 +134,7 @@ export class Daemon implements ControlContext {
       },
     });
     this.instanceHealth = new InstanceHealth(
-      () => observeHealth(this.config, this.topology, this.supervisor.openListeners()),
+      () => observeHealth(this.applier.running, this.topology, this.supervisor.openListeners()),
       this.now,
     );
   }
@@ -126,14 +145,20 @@ export class Daemon implements ControlContext {
    * the plan.
    */
   async start(): Promise<void> {
-    const failures = await this.supervisor.start();
-    this.recordListening(failures);
+    return this.applier.serial(() => this.doStart());
+  }
+
+  private async doStart(): Promise<void> {
+    await this.applier.startDiscovery();
+    const failures = await this.supervisor.start(this.workerPlan());
+    this.applier.recordListening(failures);
     if (failures.length > 0) {
       await this.supervisor.terminate();
-      throw new NetmonError(failureCode(failures)!, listenErrorLines(this.listenState).join('; '));
+      throw new NetmonError(failureCode(failures)!, listenErrorLines(this.applier.listening).join('; '));
     }
-    this.health.apply(this.initial!, this.topology);
-    this.initial = null;
+    this.health.apply(this.applier.initial!, this.topology);
+    this.applier.initial = null;
+    this.applier.serving = true;
     warnFdLimit(this.config);
     this.tick = setInterval(() => this.onTick(), TICK_MS);
     this.onTick();
@@ -152,8 +177,12 @@ export class Daemon implements ControlContext {
   onTickHook(fn: (now: number) => void): void {
     this.tickHooks.push(fn);
   }
+  /** the running config: the file's, with discovered backends in place */
   get currentConfig(): Config {
-    return this.config;
+    return this.applier.running;
+  }
+  private get config(): Config {
+    return this.applier.running;
   }
   /** Told of every config applied after the first (a reload's diff), once every part here has applied its share. */
   onConfigApplied(fn: (d: ConfigDiff) => void): void {
@@ -179,7 +208,10 @@ export class Daemon implements ControlContext {
       );
     }
     this.counterRates.forget(keep);
-    for (const what of this.topology.reapRemoved()) log.info('removed by a reload and drained; slot freed', { what });
+    // a slot freed while an apply is under way could be given to a backend of a plan not yet everywhere
+    if (this.applier.idle) {
+      for (const what of this.topology.reapRemoved()) log.info('removed and drained; slot freed', { what });
+    }
     this.instanceHealth.logChange();
     for (const h of this.tickHooks) {
       try {
@@ -212,9 +244,11 @@ export class Daemon implements ControlContext {
   reload(): Promise<ReloadResult> {
     if (this.reloading) return this.reloading;
     for (const w of this.reloadWatchers) w.start();
-    this.reloading = this.doReload().finally(() => {
-      this.reloading = null;
-    });
+    this.reloading = this.applier
+      .serial(() => this.doReload())
+      .finally(() => {
+        this.reloading = null;
+      });
     void this.reloading.then(
       (r) => {
         for (const w of this.reloadWatchers) w.end(r);
@@ -236,11 +270,11 @@ export class Daemon implements ControlContext {
 
   private async doReload(): Promise<ReloadResult> {
     const now = this.now();
+    let file: Config;
     let next: Config;
     try {
-      next = this.opts.load();
-      const misfit = this.topology.fits(next);
-      if (misfit) throw new NetmonError('E_RELOAD_FAILED', `${misfit}; raise [limits] and restart`);
+      file = this.opts.load();
+      next = await this.applier.prepare(file);
     } catch (err) {
       const errors =
         err instanceof ConfigErrors
@@ -248,31 +282,8 @@ export class Daemon implements ControlContext {
           : [err instanceof Error ? err.message : String(err)];
       return this.reloadFailed(errors, now);
     }
-    const d = diffConfigs(this.config, next);
-    const changes = [...this.topology.apply(d, now), ...keyChanges(d)];
-    this.config = next;
-    setLogLevel(next.log.level);
-    const errors: string[] = [];
-    let code: ErrorCode | null = null;
-    try {
-      const failures = await this.supervisor.apply(this.workerPlan());
-      this.recordListening(failures);
-      errors.push(...listenErrorLines(this.listenState));
-      code = failureCode(failures);
-    } catch (err) {
-      errors.push(err instanceof NetmonError ? `${err.message} [${err.code}]` : String(err));
-      code = 'E_INTERNAL';
-    }
-    this.health.apply(d, this.topology);
-    this.adaptive.apply(d);
-    this.sourceWatch.apply(d, (name) => this.topology.listeners.get(name)!);
-    for (const fn of this.appliedHooks) {
-      try {
-        fn(d);
-      } catch (err) {
-        log.error('applying a reload failed in a subscriber', { err });
-      }
-    }
+    const r = (await this.applier.apply(file, next, Cause.Reload, now))!;
+    const { d, changes, errors, code } = r;
     warnFdLimit(this.config);
     const generation = this.topology.generation;
     const ok = errors.length === 0;
@@ -291,11 +302,6 @@ export class Daemon implements ControlContext {
       });
     }
     return { ok, outcome, code, generation, errors, changes, keys };
-  }
-
-  /** What the workers could open of the current config, per listener. */
-  private recordListening(failures: ListenErrors): void {
-    this.listenState = listenerStatus(this.config, failures, new Set(this.topology.activated.keys()));
   }
 
   private reloadFailed(errors: string[], now: number): ReloadResult {
@@ -336,6 +342,8 @@ export class Daemon implements ControlContext {
     this.instanceHealth.enterDraining();
     if (this.tick) clearInterval(this.tick);
     this.tick = null;
+    this.applier.serving = false;
+    this.discovery.stop();
     this.health.stop();
     this.processStats.stop();
     if (graceful) await this.supervisor.stop(this.config.drainTimeout);
@@ -371,7 +379,8 @@ export class Daemon implements ControlContext {
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),
         adaptiveReason: (pool) => this.adaptive.reason(pool),
-        listenerStatus: (name) => this.listenState.get(name) ?? { serving: null, error: null },
+        listenerStatus: (name) => this.applier.listening.get(name) ?? { serving: null, error: null },
+        discovery: () => this.discovery.status(),
       },
       this.now(),
     );
@@ -398,6 +407,7 @@ export class Daemon implements ControlContext {
       lastReload: this.lastReload,
       controlSocket: this.config.control.socket,
       metricsListen: this.config.metrics.listen?.text ?? null,
+      discoveryRefusals: this.discovery.refusals,
       health: this.instanceHealth.report(),
     };
   }
@@ -415,6 +425,12 @@ export class Daemon implements ControlContext {
   }
   setWeight(backend: string, weight: number): void {
     this.operator.setWeight(backend, weight);
+  }
+  setFleetState(backend: string, state: AdminStateName): Promise<void> {
+    return this.operator.setFleetState(backend, state);
+  }
+  setFleetWeight(backend: string, weight: number): Promise<void> {
+    return this.operator.setFleetWeight(backend, weight);
   }
   setAlgorithm(pool: string, algorithm: string): void {
     this.operator.setAlgorithm(pool, algorithm);

@@ -34,6 +34,8 @@ export function keyChanges(d: ConfigDiff): string[] {
 }
 
 function line(k: KeyChange): string {
+  // a secret is said to have changed, never shown (reload replies, events and logs are read by many)
+  if (/(^|\.)password$/.test(k.path)) return `${k.path} changed`;
   return `${k.path} ${show(k.before)} -> ${show(k.after)}`;
 }
 

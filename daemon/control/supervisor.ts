@@ -66,8 +66,12 @@ export class Supervisor {
     this.plan = plan;
   }
 
-  /** Start every worker; resolves with the listen errors of the first plan (all workers). */
-  async start(): Promise<ListenErrors> {
+  /**
+   * Start every worker on `plan` (default: the constructor's); resolves with the
+   * listen errors of that first plan (all workers).
+   */
+  async start(plan: WorkerPlan = this.plan): Promise<ListenErrors> {
+    this.plan = plan;
     const results: Promise<ListenFailure[]>[] = [];
     for (let id = 0; id < this.count; id++) {
       const s: Slot = {

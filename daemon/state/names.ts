@@ -33,9 +33,22 @@ export const enum Cause {
   Admin = 3,
   Reload = 4,
   SlowStart = 5,
+  /** a discovery source added or removed it (DNS, etcd) */
+  Discovery = 6,
+  /** its etcd entry's "state" (`ctl set state ... --fleet`) */
+  Fleet = 7,
 }
 /** Index = Cause. */
-export const CAUSE_NAMES = ['config', 'health', 'passive', 'admin', 'reload', 'slow_start'] as const;
+export const CAUSE_NAMES = [
+  'config',
+  'health',
+  'passive',
+  'admin',
+  'reload',
+  'slow_start',
+  'discovery',
+  'fleet',
+] as const;
 export type CauseName = (typeof CAUSE_NAMES)[number];
 
 /** The last health probe's outcome. */

@@ -49,6 +49,15 @@ const HTTP_PROBE = 'health/probe-http.test.ts';
 const SEND_EXPECT = 'health/probe-send-expect.test.ts';
 const CHECKER = 'health/checker.test.ts';
 
+const NAMESERVERS =
+  'nameservers and family: names are asked of the servers listed, with their TTLs; family picks A, AAAA or both';
+const RETRIES =
+  'timeout.retry and resolve_retries: a query unanswered within retry is sent again, up to resolve_retries times';
+const NEXT_QUESTION = "the next question comes at the answer's TTL, raised to timeout.resolve and cut to hold.valid";
+const ETCD_LOST =
+  'killing etcd keeps traffic on the last good set (an alert); a restarted etcd resumes the watch without a reload';
+const ETCD_AUTH = 'username and password: an etcd with authentication serves the daemon that has them, not one without';
+
 const EFFECTS: Record<string, Effect> = {
   workers: e(
     'integration/distribution.test.ts',
@@ -115,6 +124,32 @@ const EFFECTS: Record<string, Effect> = {
     'imbalanceCv',
   ),
   'alerts.imbalance_min_connections': here('the [alerts] thresholds decide what fires'),
+  'resolvers.nameservers': e('discovery/dns-client.test.ts', NAMESERVERS),
+  'resolvers.family': e('discovery/dns-client.test.ts', NAMESERVERS),
+  'resolvers.resolve_retries': e('discovery/dns-client.test.ts', RETRIES),
+  'resolvers.timeout.resolve': e('discovery/dns-source.test.ts', NEXT_QUESTION),
+  'resolvers.timeout.retry': e('discovery/dns-client.test.ts', RETRIES),
+  'resolvers.hold.valid': e('discovery/dns-source.test.ts', NEXT_QUESTION),
+  'resolvers.hold.nx': e(
+    'discovery/dns-source.test.ts',
+    'hold nx = 0: a name that stops existing drops its backends at once; a source never answered has nothing to drop',
+  ),
+  'resolvers.hold.timeout': e(
+    'discovery/dns-source.test.ts',
+    'a failure keeps the last good set for the hold time of its kind, from the last good answer, then drops it',
+  ),
+  'resolvers.hold.refused': e(
+    'integration/discovery-dns.test.ts',
+    'a stopped name server: the last good set is kept for the hold time (event, metric, alert), then removed; back when it answers',
+  ),
+  'etcd.endpoints': e(
+    'integration/discovery-etcd.test.ts',
+    'two daemons watching one prefix both apply a --fleet drain within 1 s',
+  ),
+  'etcd.timeout': e('integration/discovery-etcd.test.ts', ETCD_LOST),
+  'etcd.retry_max': e('integration/discovery-etcd.test.ts', ETCD_LOST),
+  'etcd.username': e('integration/discovery-etcd.test.ts', ETCD_AUTH),
+  'etcd.password': e('integration/discovery-etcd.test.ts', ETCD_AUTH),
   'listener[].name': e(
     'integration/access-log-errors.test.ts',
     'access lines carry the error code of why no backend served the connection',

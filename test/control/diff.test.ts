@@ -126,3 +126,19 @@ test('the summary names settings a reload does not apply as waiting for the next
   const lines = keyChanges(diffConfigs(a, b));
   assert.deepEqual(lines, ['workers 2 -> 3 takes effect at the next restart', 'log.level "info" -> "debug"']);
 });
+
+test('discovery settings are named by their keys; an etcd password is said to have changed, never shown', () => {
+  const etcd = (password: string): string[] => [
+    '[etcd]',
+    'endpoints = ["http://127.0.0.1:2379"]',
+    'username = "netmon"',
+    `password = "${password}"`,
+    '[resolvers]',
+    `hold = { nx = "${password === 'a' ? '30s' : '5s'}" }`,
+  ];
+  const a = load(toml({ top: etcd('a') }));
+  const b = load(toml({ top: etcd('s3cret') }));
+  const lines = keyChanges(diffConfigs(a, b));
+  assert.deepEqual(lines, ['resolvers.hold.nx 30000 -> 5000', 'etcd.password changed']);
+  assert.ok(!lines.join('\n').includes('s3cret'));
+});

@@ -41,6 +41,7 @@ function backend(pool: string, name: string, port: number): BackendSnapshot {
     check: { type: 'tcp', result: 'ok', durationMs: 0.7, time: 1_700_000_000_000, detail: '' },
     agent: { cpu: null, memory: null, connections: null },
     removed: false,
+    source: null,
   };
 }
 
@@ -82,6 +83,7 @@ export class FakeContext implements ControlContext {
       up: backendsPerPool,
       total: backendsPerPool,
       rates,
+      discovery: [],
     }));
   }
 
@@ -109,6 +111,7 @@ export class FakeContext implements ControlContext {
         },
         controlSocket: '/run/netmon/netmon.sock',
         metricsListen: '127.0.0.1:9469',
+        discoveryRefusals: 0,
         health: this.serviceHealth(),
       },
       process: {
@@ -218,6 +221,21 @@ export class FakeContext implements ControlContext {
   setWeight(key: string, weight: number): void {
     this.calls.push(`setWeight ${key} ${weight}`);
     this.find(key).weight = weight;
+  }
+
+  /** the fleet: every backend of pool "db" comes from etcd here */
+  async setFleetState(key: string, state: AdminStateName): Promise<void> {
+    this.calls.push(`setFleetState ${key} ${state}`);
+    const b = this.find(key);
+    if (b.pool !== 'db') throw new NetmonError('E_BAD_ARGUMENT', `${key} does not come from etcd`);
+    b.admin = state;
+  }
+
+  async setFleetWeight(key: string, weight: number): Promise<void> {
+    this.calls.push(`setFleetWeight ${key} ${weight}`);
+    const b = this.find(key);
+    if (b.pool !== 'db') throw new NetmonError('E_BAD_ARGUMENT', `${key} does not come from etcd`);
+    b.weight = weight;
   }
 
   setAlgorithm(pool: string, algorithm: string): void {

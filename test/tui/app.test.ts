@@ -215,6 +215,43 @@ test('every view renders from the same store: topology, detail, alerts, traffic'
   assert.match(f, /pool web\s+round_robin/);
 });
 
+test("the topology says where a pool's backends come from and when each source last refreshed; a failing one in red", async () => {
+  const ctx = new DashboardContext(2);
+  const now = Date.now();
+  const source = {
+    kind: 'dns' as const,
+    target: 'app.internal:8080',
+    source: 'dns app.internal:8080',
+    path: 'pool.web.address',
+    state: 'ok' as const,
+    backends: 2,
+    lastRefresh: now - 1500,
+    lastSuccess: now - 1500,
+    nextRefresh: now + 500,
+    error: null,
+    refreshes: 9,
+    failures: { nx: 0, timeout: 0, refused: 0, invalid: 0, disconnected: 0 },
+    changes: { added: 2, removed: 0, reweighted: 0 },
+  };
+  ctx.pools[0]!.discovery = [source];
+  ctx.pools[1]!.discovery = [
+    {
+      ...source,
+      kind: 'etcd',
+      target: '/netmon/db/',
+      source: 'etcd /netmon/db/',
+      state: 'failing',
+      error: 'disconnected: watch lost',
+    },
+  ];
+  const t = mount({ ctx, size: { columns: 160, rows: 30 } });
+  await t.type('2');
+  const f = await t.until((x) => x.includes('<- dns app.internal:8080'), 'the sources on the pool rows');
+  assert.match(lineWith(f, 'pool web'), /<- dns app\.internal:8080 ok 2 \(\d\.\ds ago\)/);
+  assert.match(lineWith(f, 'pool db'), /<- etcd \/netmon\/db\/ failing 2/);
+  assert.match(lineWith(t.frame(), 'etcd /netmon/db/'), /\u001b\[31m[^\u001b]*etcd \/netmon\/db\/ failing/, 'red');
+});
+
 test('the traffic view shows why an adaptive pool uses its strategy', async () => {
   const ctx = new DashboardContext(2);
   const web = ctx.pools.find((p) => p.name === 'web')!;

@@ -1,8 +1,9 @@
 // Topology: listeners -> pools -> backends as a tree, the traffic rate on each
-// edge and the health colour on each node.
+// edge and the health colour on each node; a pool says where its backends come
+// from (discovery sources) and when each last refreshed.
 import { Box, Text } from 'ink';
-import { bytes, compact } from '../format.js';
-import type { Rates } from '../../daemon/control/snapshot/snapshot.js';
+import { bytes, compact, ms } from '../format.js';
+import type { PoolSnapshot, Rates } from '../../daemon/control/snapshot/snapshot.js';
 import { displayState, type Row } from '../rows.js';
 import { Line, STATE_COLORS, type Segment } from '../components/segments.js';
 import { windowAround } from './window.js';
@@ -20,7 +21,23 @@ function isLastChild(rows: readonly Row[], i: number): boolean {
   return true;
 }
 
-function rowSegments(rows: readonly Row[], i: number): Segment[] {
+/** "  <- dns app.internal:8080 ok 3 (1.2s ago)" per discovery source; red while it fails. */
+function sources(p: PoolSnapshot, now: number): Segment[] {
+  return p.discovery.map((d) => {
+    const ago =
+      d.lastRefresh === null
+        ? 'never'
+        : `${d.kind === 'etcd' && d.state === 'ok' ? 'watching, last event ' : ''}${ms(Math.max(1, now - d.lastRefresh))} ago`;
+    const bad = d.state === 'failing' || d.state === 'expired';
+    return {
+      text: `  <- ${d.source} ${d.state} ${d.backends} (${ago})`,
+      color: bad ? 'red' : d.state === 'pending' ? 'yellow' : undefined,
+      dim: !bad && d.state !== 'pending',
+    };
+  });
+}
+
+function rowSegments(rows: readonly Row[], i: number, now: number): Segment[] {
   const r = rows[i]!;
   const indent = r.depth === 0 ? '' : '    '.repeat(r.depth - 1) + (isLastChild(rows, i) ? '└' : '├');
   switch (r.kind) {
@@ -43,6 +60,7 @@ function rowSegments(rows: readonly Row[], i: number): Segment[] {
         { text: ` ${algo} ` },
         { text: `${p.up}/${p.total} up`, color },
         p.queued > 0 ? { text: `  queued ${p.queued}`, color: 'yellow' } : { text: '' },
+        ...sources(p, now),
       ];
     }
     case 'backend': {
@@ -63,13 +81,25 @@ function rowSegments(rows: readonly Row[], i: number): Segment[] {
   }
 }
 
-export function Topology(props: { rows: readonly Row[]; cursor: number; width: number; height: number }) {
+export function Topology(props: {
+  rows: readonly Row[];
+  cursor: number;
+  width: number;
+  height: number;
+  /** the snapshot's time, ms since epoch: refresh ages are counted from it */
+  now: number;
+}) {
   const { rows } = props;
   const win = windowAround(props.cursor, rows.length, props.height);
   const out = [];
   for (let i = win.start; i < win.end; i++) {
     out.push(
-      <Line key={rows[i]!.id} segments={rowSegments(rows, i)} width={props.width} inverse={i === props.cursor} />,
+      <Line
+        key={rows[i]!.id}
+        segments={rowSegments(rows, i, props.now)}
+        width={props.width}
+        inverse={i === props.cursor}
+      />,
     );
   }
   return (

@@ -8,6 +8,7 @@ export const ALERT_NAMES = [
   'fd_exhaustion',
   'traffic_spike',
   'poor_distribution',
+  'discovery_failed',
 ] as const;
 type AlertName = (typeof ALERT_NAMES)[number];
 

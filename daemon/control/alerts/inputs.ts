@@ -1,7 +1,7 @@
 // What the alert rules look at, as plain data: built from the daemon's snapshot
 // on the main thread, or written by hand in tests.
 import type { AdminStateName, CauseName, OpStateName } from '../../state/names.js';
-import type { Snapshot } from '../snapshot/snapshot.js';
+import type { DiscoverySnapshot, Snapshot } from '../snapshot/snapshot.js';
 
 export interface BackendInput {
   /** "pool/name" */
@@ -39,6 +39,17 @@ export interface AlertInputs {
    * accepting for want of them. Absent in hand-written inputs.
    */
   fds?: { open: number; limit: number | null; exhaustion: number; acceptPaused: boolean };
+  /** discovery sources (absent in hand-written inputs: none) */
+  discovery?: DiscoveryInput[];
+}
+
+interface DiscoveryInput {
+  pool: string;
+  /** "dns app.internal:8080" */
+  source: string;
+  state: DiscoverySnapshot['state'];
+  backends: number;
+  error: string | null;
 }
 
 /** Inputs from a snapshot; `latency(key)` gives a backend's windowed histograms. */
@@ -70,5 +81,14 @@ export function inputsFromSnapshot(snap: Snapshot, latency: (key: string) => Bac
         snap.process.probesWithoutFds + snap.workers.reduce((n, w) => n + w.fdAcceptPauses + w.fdConnectFailures, 0),
       acceptPaused: snap.workers.some((w) => w.alive && w.acceptPaused),
     },
+    discovery: snap.pools.flatMap((p) =>
+      p.discovery.map((d) => ({
+        pool: p.name,
+        source: d.source,
+        state: d.state,
+        backends: d.backends,
+        error: d.error,
+      })),
+    ),
   };
 }

@@ -23,6 +23,7 @@ export class RuleSet {
     if (cfg.latencyP95 > 0) highLatency(inputs, cfg.latencyP95, out);
     resources(inputs, cfg, out);
     this.fds.evaluate(inputs, out);
+    discoveryFailed(inputs, out);
     this.spike.evaluate(inputs, cfg, now, out);
     this.distribution.evaluate(inputs, cfg, now, out);
     return out;
@@ -41,6 +42,29 @@ function backendDown(inputs: AlertInputs, out: Condition[]): void {
       threshold: 0,
       message: `backend ${b.key} is down (${b.cause === 'passive' ? 'connections to it failing' : 'failing health checks'})`,
       immediate: true,
+    });
+  }
+}
+
+/**
+ * A discovery source that cannot refresh: a warning while its last good set is
+ * kept, critical once the hold time ran out and its backends were removed.
+ */
+function discoveryFailed(inputs: AlertInputs, out: Condition[]): void {
+  for (const d of inputs.discovery ?? []) {
+    if (d.state !== 'failing' && d.state !== 'expired') continue;
+    const expired = d.state === 'expired';
+    out.push({
+      name: 'discovery_failed',
+      subject: `${d.pool} ${d.source}`,
+      severity: expired ? 'critical' : 'warning',
+      value: d.backends,
+      threshold: 0,
+      message:
+        `pool ${d.pool}: ${d.source} cannot refresh (${d.error ?? 'no answer'}); ` +
+        (expired
+          ? 'past its hold time, its backends were removed'
+          : `its last good set (${d.backends} backends) is kept`),
     });
   }
 }

@@ -156,6 +156,18 @@ export class HealthChecker implements StateWriter {
   }
 
   /**
+   * A backend added at run time (a reload, a discovery source) ramps up under
+   * slow start when its pool has one, as a recovered backend does; one added
+   * at start does not (nothing was sent to it before either way).
+   */
+  rampUp(slot: number, cause: Cause): void {
+    const rec = this.bySlot.get(slot);
+    if (!rec || this.stopped || rec.e.slowStartMs <= 0) return;
+    if (this.table.backends.opState(slot) !== OpState.Up) return;
+    this.transition(rec, OpState.Starting, cause, 'added: slow start');
+  }
+
+  /**
    * A backend's configured weight changed (a reload, `set weight`): its
    * effective weight follows, at the ramp's position when it is slow-starting.
    */
@@ -231,7 +243,8 @@ export class HealthChecker implements StateWriter {
     if (
       sameCheck(prev.check, e.check) &&
       prev.address.host === e.address.host &&
-      prev.address.port === e.address.port
+      prev.address.port === e.address.port &&
+      prev.address.name === e.address.name
     ) {
       return;
     }

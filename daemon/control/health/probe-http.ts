@@ -57,6 +57,7 @@ export const probeHttp: Probe<HttpCheck> = (target, check, signal) =>
 
 /** Default Host header: the backend's own address, port omitted when it is 80. */
 export function hostHeader(target: ProbeTarget): string {
-  const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+  const name = target.name ?? target.host;
+  const host = name.includes(':') ? `[${name}]` : name;
   return target.port === 80 ? host : `${host}:${target.port}`;
 }

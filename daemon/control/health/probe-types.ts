@@ -3,8 +3,11 @@
 import type { HealthCheck } from '../../config/schema.js';
 
 export interface ProbeTarget {
+  /** an IP literal: probes never resolve a name */
   host: string;
   port: number;
+  /** the DNS name the address was discovered from: an HTTP check's default Host header; absent for literal addresses */
+  name?: string;
 }
 
 /** Load figures a backend reports in its http health response (agent.ts; the README's `health.path` row). */

@@ -1,5 +1,6 @@
-// Health's share of a reload, from the one ConfigDiff: checks start for added
-// backends, stop for removed ones, and take new settings where a backend's
+// Health's share of a reload (or of a discovery change, the same diff): checks
+// start for added backends (those added after the start ramp up under slow
+// start when configured), stop for removed ones, and take new settings where a backend's
 // address or its pool's health, slow_start or passive settings changed; a
 // changed configured weight moves the effective weight (slow start's). Health
 // transitions become daemon events.
@@ -8,7 +9,7 @@ import type { HealthBackend } from './tracked.js';
 import type { BackendConfig, PoolConfig } from '../../config/schema.js';
 import { Cause } from '../../state/names.js';
 import type { Table } from '../../state/table.js';
-import type { Topology } from '../topology/topology.js';
+import type { ApplyCause, Topology } from '../topology/topology.js';
 import { touches, type ConfigDiff } from '../topology/diff.js';
 
 /** The pool keys a backend's checks depend on. */
@@ -29,13 +30,16 @@ export class HealthService {
   }
 
   /** Apply health's share of `d` (after the topology applied its own: slots exist). */
-  apply(d: ConfigDiff, topology: Topology): void {
-    const cause = d.prev === null ? Cause.Config : Cause.Reload;
+  apply(d: ConfigDiff, topology: Topology, cause: ApplyCause = d.prev === null ? Cause.Config : Cause.Reload): void {
     const entry = (pool: PoolConfig, b: BackendConfig): HealthBackend => ({
       slot: topology.backends.get(b.key)!,
       key: b.key,
       pool: pool.name,
-      address: { host: b.address.host, port: b.address.port },
+      address: {
+        host: b.address.host,
+        port: b.address.port,
+        ...(b.discovered !== null && b.discovered.host !== '' ? { name: b.discovered.host } : {}),
+      },
       check: pool.health,
       slowStartMs: pool.slowStart,
       passive: pool.passive,
@@ -49,11 +53,13 @@ export class HealthService {
       this.checker.watch(e, cause);
       // a backend back from its removal may come with another weight
       this.checker.weightChanged(e.slot);
+      if (d.prev !== null) this.checker.rampUp(e.slot, cause);
     }
     const pools = new Set(d.pools.changed.filter((c) => touches(c, ...POOL_HEALTH_KEYS)).map((c) => c.name));
     for (const c of d.backends.changed) {
       const { pool, backend } = c.after;
-      if (touches(c, 'address') && !pools.has(pool.name)) this.checker.watch(entry(pool, backend), cause);
+      if (touches(c, 'address', 'discovered.host') && !pools.has(pool.name))
+        this.checker.watch(entry(pool, backend), cause);
       if (touches(c, 'weight')) this.checker.weightChanged(topology.backends.get(backend.key)!);
     }
     for (const pool of d.next.pools) {

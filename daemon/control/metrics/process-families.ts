@@ -40,7 +40,7 @@ export const PROCESS_FAMILIES: Def[] = [
   ),
   single(
     'netmon_config_generation',
-    'Config generation: 1 at start, +1 per applied reload.',
+    'Config generation: 1 at start, +1 per applied reload or discovery change.',
     'gauge',
     (v) => v.snap.info.generation,
   ),

@@ -7,6 +7,7 @@ import { ScrapeSource, type ScrapeView } from './scrape.js';
 import { BACKEND_FAMILIES } from './backend-families.js';
 import { LISTENER_FAMILIES, POOL_FAMILIES } from './traffic-families.js';
 import { PROCESS_FAMILIES } from './process-families.js';
+import { DISCOVERY_FAMILIES } from './discovery-families.js';
 import type { Table } from '../../state/table.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { HealthReport } from '../service-health.js';
@@ -29,6 +30,7 @@ const ALL_FAMILIES: readonly FamilyDef<ScrapeView>[] = [
   ...LISTENER_FAMILIES,
   ...POOL_FAMILIES,
   ...BACKEND_FAMILIES,
+  ...DISCOVERY_FAMILIES,
 ];
 
 export function createRegistry(source: MetricsSource): Registry {

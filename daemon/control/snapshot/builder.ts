@@ -8,6 +8,7 @@ import type { Topology } from '../topology/topology.js';
 import type {
   AlertSnapshot,
   BackendSnapshot,
+  DiscoverySnapshot,
   InfoSnapshot,
   ListenerSnapshot,
   PoolSnapshot,
@@ -32,6 +33,8 @@ export interface SnapshotSources {
   adaptiveReason(pool: string): string | null;
   /** where a listener is actually served, and why not as configured */
   listenerStatus(name: string): { serving: string | null; error: string | null };
+  /** every discovery source, with its pool */
+  discovery(): (DiscoverySnapshot & { pool: string })[];
 }
 
 export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
@@ -39,6 +42,7 @@ export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
   const config = topology.config!;
   const backends: BackendSnapshot[] = [];
   const pools: PoolSnapshot[] = [];
+  const sources = src.discovery();
 
   for (const pool of config.pools) {
     const poolSlot = topology.pools.get(pool.name)!;
@@ -69,6 +73,7 @@ export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
       up,
       total: pool.backends.length,
       rates: sumRates(backends.filter((b) => b.pool === pool.name).map((b) => b.rates)),
+      discovery: sources.filter((s) => s.pool === pool.name).map(({ pool: _, ...s }) => s),
     });
   }
 
@@ -160,6 +165,7 @@ function backendSnapshot(
       connections: finiteOrNull(agent.connections),
     },
     removed,
+    source: b.discovered?.source ?? null,
   };
 }
 

@@ -66,6 +66,8 @@ export interface BackendSnapshot {
   agent: { cpu: number | null; memory: number | null; connections: number | null };
   /** true while the backend is removed from the config and finishing its connections */
   removed: boolean;
+  /** the discovery source it came from ("dns app.internal:8080", "etcd /netmon/web/"); null: written in the config */
+  source: string | null;
   /** state-table slot; lets the metrics registry read raw histograms. Main thread only. */
   slot?: number;
 }
@@ -85,6 +87,39 @@ export interface PoolSnapshot {
   up: number;
   total: number;
   rates: Rates;
+  /** where its backends come from besides the config's IP addresses; [] when only from there */
+  discovery: DiscoverySnapshot[];
+}
+
+/**
+ * One discovery source of a pool. `state`: pending (no answer yet), ok (the last
+ * refresh succeeded), failing (the last refresh failed; the last good set is
+ * kept, for DNS until the hold time of the failure runs out), expired (failing
+ * past the hold time: its backends were removed).
+ */
+export interface DiscoverySnapshot {
+  kind: 'dns' | 'srv' | 'etcd';
+  /** what is asked: "app.internal:8080", "_app._tcp.internal", "/netmon/web/" */
+  target: string;
+  /** "dns app.internal:8080": the name backends' `source` and events give it */
+  source: string;
+  /** the config key that asks for it: "pool.web.address", "pool.web.backend[2].srv" */
+  path: string;
+  state: 'pending' | 'ok' | 'failing' | 'expired';
+  /** backends in its last good set */
+  backends: number;
+  /** ms since epoch; null before the first */
+  lastRefresh: number | null;
+  lastSuccess: number | null;
+  /** the next DNS question; null for etcd (a watch) */
+  nextRefresh: number | null;
+  /** the last failure ("timeout: app.internal A: ETIMEOUT") while failing, else null */
+  error: string | null;
+  refreshes: number;
+  /** failed refreshes by reason */
+  failures: { nx: number; timeout: number; refused: number; invalid: number; disconnected: number };
+  /** backends it added, removed and re-weighted since it started */
+  changes: { added: number; removed: number; reweighted: number };
 }
 
 export interface ListenerSnapshot {
@@ -156,6 +191,8 @@ export interface InfoSnapshot {
   lastReload: { ok: boolean; outcome: ReloadOutcome; time: number; errors: string[] } | null;
   controlSocket: string;
   metricsListen: string | null;
+  /** discovered sets not applied because they did not fit limits.max_backends */
+  discoveryRefusals: number;
   /** the instance's health for routing tools, as /healthz and `show health` report it now */
   health: HealthReport;
 }
@@ -177,7 +214,7 @@ export interface ProcessSnapshot {
 type AlertState = 'pending' | 'firing' | 'resolved';
 
 export interface AlertSnapshot {
-  /** rule name: backend_down, high_latency, high_cpu, high_memory, fd_exhaustion, traffic_spike, poor_distribution */
+  /** rule name: backend_down, high_latency, high_cpu, high_memory, fd_exhaustion, traffic_spike, poor_distribution, discovery_failed */
   name: string;
   /** what it is about: a backend key, a pool, "daemon" */
   subject: string;
@@ -204,6 +241,18 @@ export interface Snapshot {
   alerts: AlertSnapshot[];
 }
 
+export type DiscoveryEventWhat =
+  | 'added'
+  | 'removed'
+  | 'reweighted'
+  | 'failed'
+  | 'recovered'
+  | 'expired'
+  | 'invalid'
+  | 'disconnected'
+  | 'connected'
+  | 'refused';
+
 export type DaemonEvent =
   | {
       type: 'state';
@@ -227,5 +276,21 @@ export type DaemonEvent =
       changes: string[];
     }
   | { type: 'adaptive'; time: number; pool: string; from: string; to: string; reason: string }
+  | {
+      type: 'discovery';
+      time: number;
+      /** "*" when about every pool (a running config refused for capacity) */
+      pool: string;
+      /** "dns app.internal:8080", "srv _app._tcp.internal", "etcd /netmon/web/" */
+      source: string;
+      /**
+       * added / removed / reweighted: a backend (`backend`); failed, recovered,
+       * expired, invalid (an etcd entry refused), disconnected (etcd), refused
+       * (the backends found do not fit limits.max_backends: not applied)
+       */
+      what: DiscoveryEventWhat;
+      backend: string | null;
+      detail: string;
+    }
   | { type: 'action'; time: number; command: string; ok: boolean; message: string }
   | { type: 'worker'; time: number; worker: number; what: 'started' | 'exited' | 'restarted'; detail: string };

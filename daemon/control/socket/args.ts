@@ -20,6 +20,8 @@ type ArgValue = string | number | undefined;
 export type Args = Readonly<Record<string, ArgValue>>;
 
 const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** a backend's name: a written one, or a discovered one ("app#10.0.0.7:8080", "app#[2001:db8::7]:8080") */
+const BACKEND_NAME = /^[A-Za-z0-9_.:-]{1,128}(#[0-9A-Fa-f.:[\]]{1,64})?$/;
 
 export function usageOf(specs: readonly ArgSpec[]): string {
   return specs
@@ -48,7 +50,7 @@ function convert(spec: ArgSpec, raw: unknown): ArgValue {
     case 'backend': {
       if (typeof raw !== 'string') throw bad(spec, `expected POOL/BACKEND, got ${show(raw)}`);
       const parts = raw.split('/');
-      if (parts.length !== 2 || !NAME.test(parts[0]!) || !NAME.test(parts[1]!)) {
+      if (parts.length !== 2 || !NAME.test(parts[0]!) || !BACKEND_NAME.test(parts[1]!)) {
         throw bad(spec, `expected POOL/BACKEND, got ${show(raw)}`);
       }
       return raw;

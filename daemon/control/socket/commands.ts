@@ -80,6 +80,16 @@ function setState(ctx: ControlContext, backend: string, state: AdminStateName): 
   return action(`${backend}: admin state ${state}`);
 }
 
+/** `fleet`: the change goes to etcd, for every instance watching the backend's prefix (`netmon ctl ... --fleet`). */
+const SCOPE: ArgSpec = {
+  name: 'scope',
+  metavar: 'local|fleet',
+  kind: 'enum',
+  values: ['local', 'fleet'],
+  optional: true,
+};
+const fleet = (a: Args): boolean => a.scope === 'fleet';
+
 /**
  * A reload's text report: the summary lines (or "no changes"), then every
  * changed key path in the file's spelling ("pool.web.timeouts.idle"), so a
@@ -175,20 +185,28 @@ const COMMANDS: readonly Command[] = [
   }),
   def({
     name: 'set state',
-    help: 'admin state of a backend: ready takes traffic, drain keeps its connections but gets no new ones, maint neither',
-    args: [BACKEND, { name: 'state', metavar: 'STATE', kind: 'enum', values: ADMIN_NAMES }],
+    help: 'admin state of a backend: ready takes traffic, drain keeps its connections but gets no new ones, maint neither; fleet: written to its etcd entry, for every instance',
+    args: [BACKEND, { name: 'state', metavar: 'STATE', kind: 'enum', values: ADMIN_NAMES }, SCOPE],
     mutates: true,
-    run: (ctx, a) => setState(ctx, str(a, 'backend'), str(a, 'state') as AdminStateName),
+    run: async (ctx, a) => {
+      const backend = str(a, 'backend');
+      const state = str(a, 'state') as AdminStateName;
+      if (!fleet(a)) return setState(ctx, backend, state);
+      await ctx.setFleetState(backend, state);
+      return action(`${backend}: admin state ${state} (fleet: written to etcd)`);
+    },
     text: (d) => d.message,
   }),
   def({
     name: 'set weight',
-    help: 'configured weight of a backend (1..256); kept across reloads unless the config changes it',
-    args: [BACKEND, { name: 'weight', metavar: 'N', kind: 'int', min: 1, max: 256 }],
+    help: 'configured weight of a backend (1..256); kept across reloads unless the config changes it; fleet: written to its etcd entry',
+    args: [BACKEND, { name: 'weight', metavar: 'N', kind: 'int', min: 1, max: 256 }, SCOPE],
     mutates: true,
-    run: (ctx, a) => {
-      ctx.setWeight(str(a, 'backend'), num(a, 'weight'));
-      return action(`${str(a, 'backend')}: weight ${num(a, 'weight')}`);
+    run: async (ctx, a) => {
+      const backend = str(a, 'backend');
+      if (fleet(a)) await ctx.setFleetWeight(backend, num(a, 'weight'));
+      else ctx.setWeight(backend, num(a, 'weight'));
+      return action(`${backend}: weight ${num(a, 'weight')}${fleet(a) ? ' (fleet: written to etcd)' : ''}`);
     },
     text: (d) => d.message,
   }),

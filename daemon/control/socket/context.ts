@@ -58,6 +58,13 @@ export interface ControlContext {
   /** backend: "pool/name" */
   setState(backend: string, state: AdminStateName): void;
   setWeight(backend: string, weight: number): void;
+  /**
+   * The same, for every netmon instance watching the backend's etcd prefix
+   * (`--fleet`): written to etcd. Throws E_BAD_ARGUMENT for a backend not from
+   * etcd, E_ETCD when etcd cannot take the write.
+   */
+  setFleetState(backend: string, state: AdminStateName): Promise<void>;
+  setFleetWeight(backend: string, weight: number): Promise<void>;
   setAlgorithm(pool: string, algorithm: string): void;
   setListenerEnabled(listener: string, enabled: boolean): void;
   reload(): Promise<ReloadResult>;

@@ -17,6 +17,8 @@ export interface CtlOptions {
   socket?: string;
   json: boolean;
   timeout: string;
+  /** --fleet: `set state` / `set weight` for every instance watching the backend's etcd prefix */
+  fleet?: boolean;
 }
 
 function printError(e: unknown, json: boolean, socket?: SocketChoice): void {
@@ -36,7 +38,7 @@ function exitFor(e: unknown): number {
 export async function runCtl(o: CtlOptions): Promise<number> {
   if (o.words.length === 0) {
     process.stdout.write(
-      `usage: netmon ctl [--socket PATH] [--json] [--timeout 5s] <command...>\n\ncommands:\n${helpText('  ')}\n`,
+      `usage: netmon ctl [--socket PATH] [--json] [--timeout 5s] [--fleet] <command...>\n\ncommands:\n${helpText('  ')}\n`,
     );
     return 0;
   }
@@ -48,6 +50,15 @@ export async function runCtl(o: CtlOptions): Promise<number> {
   let resolved;
   try {
     resolved = resolveWords(o.words);
+    if (o.fleet) {
+      if (!resolved.command.args.some((a) => a.name === 'scope')) {
+        throw new NetmonError(
+          'E_BAD_ARGUMENT',
+          `--fleet applies to set state and set weight, not to ${resolved.command.name}`,
+        );
+      }
+      resolved = resolveWords([...o.words, 'fleet']);
+    }
   } catch (e) {
     printError(e, o.json);
     return EXIT_ERROR_REPLY;
@@ -61,7 +72,8 @@ export async function runCtl(o: CtlOptions): Promise<number> {
   try {
     client = await ControlClient.connect(socket.path, { timeoutMs: t.ms });
     // a reload answers when it is done: give it longer than a query
-    const timeoutMs = command.id === 'reload' ? Math.max(t.ms, RELOAD_TIMEOUT_MS) : t.ms;
+    // (so does a fleet write: etcd's timeouts, then this instance applying it)
+    const timeoutMs = command.id === 'reload' || o.fleet ? Math.max(t.ms, RELOAD_TIMEOUT_MS) : t.ms;
     const data = await client.request(command.id, { ...args }, { timeoutMs });
     const out = o.json ? JSON.stringify({ ok: true, data }) : command.text(data, args);
     process.stdout.write(out.endsWith('\n') ? out : out + '\n');

@@ -112,22 +112,42 @@ export function formatPools(list: PoolSnapshot[]): string {
     rate(p.rates.errors),
     String(p.retries),
     String(p.adaptiveSwitches),
+    backendsFrom(p, Date.now()),
   ]);
-  const text = table(['POOL', 'ALGORITHM', 'UP', 'QUEUED', 'CONN/S', 'ERR/S', 'RETRIES', 'SWITCHES'], rows, [
-    'left',
-    'left',
-    'right',
-    'right',
-    'right',
-    'right',
-    'right',
-    'right',
-  ]);
+  const text = table(
+    ['POOL', 'ALGORITHM', 'UP', 'QUEUED', 'CONN/S', 'ERR/S', 'RETRIES', 'SWITCHES', 'BACKENDS FROM'],
+    rows,
+    ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  );
   // adaptive pools: why each uses its strategy now, one line each under the table
   const reasons = list
     .filter((p) => p.adaptiveReason !== null)
     .map((p) => `${p.name}: ${p.activeAlgorithm}: ${p.adaptiveReason}`);
   return reasons.length === 0 ? text : `${text}\n\n${reasons.join('\n')}`;
+}
+
+/** "config" or "config + dns app.internal:8080 ok 3 (1s ago)", a source per part; "failing" sources say why. */
+function backendsFrom(p: PoolSnapshot, now: number): string {
+  const discovered = p.discovery.reduce((n, d) => n + d.backends, 0);
+  const parts = p.total > discovered ? ['config'] : [];
+  for (const d of p.discovery) {
+    const ago =
+      d.lastRefresh === null
+        ? 'never'
+        : // a watch is current while it is up: its time is that of the last change seen
+          `${d.kind === 'etcd' && d.state === 'ok' ? 'watching, last event ' : ''}${ageText(now - d.lastRefresh)} ago`;
+    const why = d.state === 'failing' || d.state === 'expired' ? `: ${d.error ?? 'no answer'}` : '';
+    parts.push(`${d.source} ${d.state.toUpperCase()} ${d.backends} (${ago})${why}`);
+  }
+  return parts.join(' + ') || 'config';
+}
+
+/** "850ms", "12s", "3m" */
+function ageText(ms: number): string {
+  const t = Math.max(0, ms);
+  if (t < 1000) return `${Math.round(t)}ms`;
+  if (t < 120_000) return `${Math.round(t / 1000)}s`;
+  return `${Math.round(t / 60_000)}m`;
 }
 
 export function formatListeners(list: ListenerSnapshot[]): string {
@@ -234,7 +254,15 @@ export function eventLine(e: DaemonEvent): string {
       return `${at} action   ${e.command}: ${e.ok ? 'ok' : 'failed'}${e.message ? ' ' + e.message : ''}`;
     case 'worker':
       return `${at} worker   ${e.worker} ${e.what}${e.detail ? ': ' + e.detail : ''}`;
+    case 'discovery':
+      return `${at} discovery ${discoveryText(e)}`;
   }
+}
+
+/** "web dns app.internal:8080 added web/app.internal#10.0.0.7:8080: 10.0.0.7:8080, weight 1" */
+function discoveryText(e: Extract<DaemonEvent, { type: 'discovery' }>): string {
+  const who = e.pool === '*' ? e.source : `${e.pool} ${e.source}`;
+  return `${who} ${e.what}${e.backend ? ' ' + e.backend : ''}${e.detail ? ': ' + e.detail : ''}`;
 }
 
 export function formatEvents(list: DaemonEvent[]): string {

@@ -7,12 +7,22 @@
 // The topology is the one writer of a backend's configured weight (the config,
 // or `set weight`); its effective weight is slow start's (health/slow-start.ts).
 import type { AlgorithmName, BackendConfig, Config, PoolConfig } from '../../config/schema.js';
-import { AdminState, Cause, OpState } from '../../state/names.js';
+import { ADMIN_NAMES, AdminState, Cause, OpState, type AdminStateName } from '../../state/names.js';
 import type { Table } from '../../state/table.js';
 import { algorithmId } from '../../data/balance/index.js';
 import { NamedSlots } from './slots.js';
 import { touches, type ConfigDiff } from './diff.js';
 import type { ListenerPlan, PoolPlan, WorkerPlan } from '../../data/plan.js';
+
+/** Why a config is applied: the start, a reload, or a discovery source's change (their removals drain alike). */
+export type ApplyCause = Cause.Config | Cause.Reload | Cause.Discovery;
+
+/** An admin state a discovery source (an etcd entry's "state") set on a backend. */
+export interface SourceAdminChange {
+  key: string;
+  from: AdminStateName;
+  to: AdminStateName;
+}
 
 /** A backend removed by a reload, finishing its connections before its slot is freed. */
 export interface RemovedBackend {
@@ -37,7 +47,11 @@ export class Topology {
   /** listener name -> listening fd passed by systemd (socket activation) */
   readonly activated = new Map<string, number>();
 
-  constructor(readonly table: Table) {
+  constructor(
+    readonly table: Table,
+    /** told when a discovery source's admin state is written to a backend (a `state` event) */
+    private readonly onSourceAdmin: (e: SourceAdminChange) => void = () => undefined,
+  ) {
     this.listeners = new NamedSlots(table.cap.listeners, 'listener');
     this.pools = new NamedSlots(table.cap.pools, 'pool');
     this.backends = new NamedSlots(table.cap.backends, 'backend');
@@ -71,12 +85,15 @@ export class Topology {
     return null;
   }
 
-  /** Apply the table's share of `d` and return the human summary of it. Main thread only. */
-  apply(d: ConfigDiff, now: number): string[] {
+  /**
+   * Apply the table's share of `d` and return the human summary of it. Main
+   * thread only. `cause` is recorded on the backends it removes (they drain).
+   */
+  apply(d: ConfigDiff, now: number, cause: ApplyCause = Cause.Reload): string[] {
     const changes: string[] = [];
     const generation = ++this.generation;
     this.applyPools(d, changes);
-    this.applyBackends(d, generation, now, changes);
+    this.applyBackends(d, generation, now, cause, changes);
     this.applyListeners(d, changes);
     this.config = d.next;
     this.table.header.setGeneration(generation);
@@ -109,7 +126,7 @@ export class Topology {
     }
   }
 
-  private applyBackends(d: ConfigDiff, generation: number, now: number, changes: string[]): void {
+  private applyBackends(d: ConfigDiff, generation: number, now: number, cause: ApplyCause, changes: string[]): void {
     const t = this.table;
     this.backendConfig.clear();
     for (const pool of d.next.pools)
@@ -120,33 +137,39 @@ export class Topology {
         const init = { weight: b.weight, maxConnections: b.maxConnections, backup: b.backup, generation };
         t.backends.init(slot, { ...init, pool: this.pools.get(pool.name)!, op: OpState.Up }, now);
         changes.push(`backend ${b.key} added (${b.address.text}, weight ${b.weight})`);
+        this.applySourceAdmin(slot, null, b, now);
         continue;
       }
       // back while still draining from its removal: the slot keeps its state and counters
       const returning = this.removed.get(b.key)!;
       this.removed.delete(b.key);
-      if (t.backends.adminState(slot) === AdminState.Drain && t.backends.lastCause(slot) === Cause.Reload) {
-        t.backends.setAdminState(slot, AdminState.Ready, Cause.Reload, now);
+      const removal = t.backends.lastCause(slot);
+      if (
+        t.backends.adminState(slot) === AdminState.Drain &&
+        (removal === Cause.Reload || removal === Cause.Discovery)
+      ) {
+        t.backends.setAdminState(slot, AdminState.Ready, cause, now);
       }
       changes.push(`backend ${b.key} restored`);
-      this.applyBackend(slot, returning.backend, b, changes);
+      this.applyBackend(slot, returning.backend, b, now, changes);
     }
     for (const c of d.backends.changed)
-      this.applyBackend(this.backends.get(c.name)!, c.before.backend, c.after.backend, changes);
+      this.applyBackend(this.backends.get(c.name)!, c.before.backend, c.after.backend, now, changes);
     for (const b of d.next.pools.flatMap((p) => p.backends))
       t.backends.setGeneration(this.backends.get(b.key)!, generation);
     for (const { pool, backend } of d.backends.removed) {
       const slot = this.backends.get(backend.key)!;
       // removed backends drain: no new connections, existing ones finish
-      t.backends.setAdminState(slot, AdminState.Drain, Cause.Reload, now);
+      t.backends.setAdminState(slot, AdminState.Drain, cause === Cause.Discovery ? Cause.Discovery : Cause.Reload, now);
       this.removed.set(backend.key, { slot, pool: pool.name, backend });
       changes.push(`backend ${backend.key} removed (draining ${t.backends.active(slot)} connections)`);
     }
   }
 
   /** What the config changed on a backend that keeps its slot; a run-time weight is kept unless the weight key changed. */
-  private applyBackend(slot: number, before: BackendConfig, b: BackendConfig, changes: string[]): void {
+  private applyBackend(slot: number, before: BackendConfig, b: BackendConfig, now: number, changes: string[]): void {
     const t = this.table;
+    this.applySourceAdmin(slot, before, b, now);
     if (before.weight !== b.weight) {
       t.backends.setConfiguredWeight(slot, b.weight);
       changes.push(`backend ${b.key} weight ${before.weight} -> ${b.weight}`);
@@ -155,6 +178,20 @@ export class Topology {
     if (before.backup !== b.backup) t.backends.setBackup(slot, b.backup);
     if (before.address.text !== b.address.text) {
       changes.push(`backend ${b.key} address ${before.address.text} -> ${b.address.text}`);
+    }
+  }
+
+  /**
+   * The admin state a discovery source asks for (an etcd entry's "state"), when
+   * it is new or changed: like a configured weight, it wins over a run-time
+   * `set state` only when the source changes it.
+   */
+  private applySourceAdmin(slot: number, before: BackendConfig | null, b: BackendConfig, now: number): void {
+    const want = b.discovered?.admin ?? null;
+    if (want === null || want === (before?.discovered?.admin ?? null)) return;
+    const from = ADMIN_NAMES[this.table.backends.adminState(slot)];
+    if (this.table.backends.setAdminState(slot, ADMIN_NAMES.indexOf(want) as AdminState, Cause.Fleet, now)) {
+      this.onSourceAdmin({ key: b.key, from, to: want });
     }
   }
 
