@@ -30,10 +30,11 @@ export async function checkConfig(file: string, json: boolean, resolve = false):
     if (!(err instanceof ConfigErrors)) throw err;
     if (json) {
       const errors = err.errors.map((e) => ({ code: e.code, path: e.path, line: e.line ?? null, message: e.message }));
-      process.stdout.write(JSON.stringify({ ok: false, file, errors }, null, 2) + '\n');
+      const out = err.omitted > 0 ? { ok: false, file, errors, omitted: err.omitted } : { ok: false, file, errors };
+      process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     } else {
-      for (const e of err.errors) process.stderr.write(e.format() + '\n');
-      process.stderr.write(`${file}: ${err.errors.length} error(s)\n`);
+      for (const line of err.lines()) process.stderr.write(line + '\n');
+      process.stderr.write(`${file}: ${err.total} error(s)\n`);
     }
     return 1;
   }

@@ -79,6 +79,11 @@ export const CODES = {
   // control socket
   E_BAD_REQUEST: { fault: 'client', retryable: false, doc: 'a control line that is neither a command nor valid JSON' },
   E_LINE_TOO_LONG: { fault: 'client', retryable: false, doc: 'a control line over the size limit' },
+  E_LINE_TIMEOUT: {
+    fault: 'client',
+    retryable: true,
+    doc: 'a control client did not finish a request line within 10 s of connecting or of starting it',
+  },
   E_UNKNOWN_COMMAND: { fault: 'client', retryable: false, doc: 'a command the control socket does not know' },
   E_BAD_ARGUMENT: { fault: 'client', retryable: false, doc: 'a command argument that is missing or malformed' },
   E_NOT_FOUND: { fault: 'client', retryable: false, doc: 'the named listener, pool or backend does not exist' },
@@ -87,7 +92,11 @@ export const CODES = {
     retryable: false,
     doc: 'the reloaded config is invalid; the old one keeps running',
   },
-  E_TOO_MANY_CLIENTS: { fault: 'daemon', retryable: true, doc: 'the control socket has its maximum number of clients' },
+  E_TOO_MANY_CLIENTS: {
+    fault: 'daemon',
+    retryable: true,
+    doc: 'the control socket has its maximum number of clients, none of them idle; or this idle client was closed to make room',
+  },
   E_SOCKET_IN_USE: {
     fault: 'client',
     retryable: false,
@@ -112,7 +121,7 @@ export const CODES = {
   E_LISTEN: {
     fault: 'client',
     retryable: false,
-    doc: 'a listener cannot be opened (address in use, no permission); at start netmon exits, on a reload the rest of the config runs',
+    doc: 'a listener cannot be opened (address in use, another program listening there, no permission); at start netmon exits, on a reload the rest of the config runs',
   },
   E_METRICS_LISTEN: {
     fault: 'client',
@@ -181,14 +190,35 @@ export class ConfigError extends NetmonError {
   }
 }
 
-/** Thrown by loaders with every problem found, not just the first. */
+/**
+ * Thrown by loaders with every problem found, not just the first: up to a bound
+ * (`errors`), then only counted (`omitted`), so a file of garbage costs time
+ * linear in its size and an operator gets a readable list.
+ */
 export class ConfigErrors extends Error {
   readonly errors: ConfigError[];
-  constructor(errors: ConfigError[]) {
-    super(errors.map((e) => e.format()).join('\n'));
+  /** problems found past the reported ones */
+  readonly omitted: number;
+  constructor(errors: ConfigError[], omitted = 0) {
+    super(configReport(errors, omitted).join('\n'));
     this.name = 'ConfigErrors';
     this.errors = errors;
+    this.omitted = omitted;
   }
+  /** every problem found */
+  get total(): number {
+    return this.errors.length + this.omitted;
+  }
+  /** one formatted line per reported problem, then "... and N more problems" when some were not kept */
+  lines(): string[] {
+    return configReport(this.errors, this.omitted);
+  }
+}
+
+function configReport(errors: readonly ConfigError[], omitted: number): string[] {
+  const out = errors.map((e) => e.format());
+  if (omitted > 0) out.push(`... and ${omitted} more problem(s) not listed`);
+  return out;
 }
 
 export function isErrorCode(s: string): s is ErrorCode {

@@ -27,8 +27,8 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     config = opts.load();
   } catch (err) {
     if (err instanceof ConfigErrors) {
-      for (const e of err.errors) process.stderr.write(e.format() + '\n');
-      process.stderr.write(`netmon: refusing to start: ${err.errors.length} config error(s)\n`);
+      for (const line of err.lines()) process.stderr.write(line + '\n');
+      process.stderr.write(`netmon: refusing to start: ${err.total} config error(s)\n`);
       return 1;
     }
     process.stderr.write(`netmon: ${err instanceof Error ? err.message : String(err)}\n`);

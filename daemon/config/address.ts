@@ -1,6 +1,6 @@
 // host:port parsing. IPv6 literals are bracketed ("[::1]:80") so the port is never
 // ambiguous; names are allowed only where the caller says so (backends). IP
-// literals are read by data/edge/ip.ts, the one address parser.
+// literals are read by net/ip.ts, the one address parser.
 import { formatIp, parseIp } from '../net/ip.js';
 import type { Address } from './schema.js';
 

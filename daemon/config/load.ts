@@ -74,7 +74,10 @@ export function parseConfig(text: string, source: string): Config {
   const config = readConfig(Section.of(issues, '', doc, TOP_KEYS), source);
   if (issues.list.length > 0) {
     // in file order: an operator fixes them top to bottom
-    throw new ConfigErrors([...issues.list].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity)));
+    throw new ConfigErrors(
+      [...issues.list].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity)),
+      issues.omitted,
+    );
   }
   return deepFreeze(config);
 }

@@ -1,7 +1,10 @@
 // Maps key paths ("pool.web.backend[2].weight") to the line that defines them, so
 // semantic errors point at a line like syntax errors do. A best-effort scan of
 // table headers and `key =` lines; a path it does not know falls back to its
-// closest known ancestor (usually the table header).
+// closest known ancestor (usually the table header). It runs on text that
+// toml.parse has already accepted, never throws, and takes time linear in the
+// text: keys are decoded by TOML's rules (not JSON's), and paths deeper than
+// any the validator reports (MAX_DEPTH segments) are not recorded.
 
 const BARE = /^[A-Za-z0-9_-]+$/;
 const KEY_PART = String.raw`(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')`;
@@ -9,6 +12,14 @@ const DOTTED = new RegExp(String.raw`^(${KEY_PART}(?:\s*\.\s*${KEY_PART})*)`);
 const ARRAY_HEADER = new RegExp(String.raw`^\[\[\s*(${KEY_PART}(?:\s*\.\s*${KEY_PART})*)\s*\]\]`);
 const TABLE_HEADER = new RegExp(String.raw`^\[\s*(${KEY_PART}(?:\s*\.\s*${KEY_PART})*)\s*\]`);
 const KEY_LINE = new RegExp(String.raw`^(${KEY_PART}(?:\s*\.\s*${KEY_PART})*)\s*=`);
+
+/**
+ * Deepest path recorded, in segments. The validator reports keys at most a few
+ * levels down (pool.web.backend[2].health.expect); a deeper path is located by
+ * its ancestor. Without the bound, a dotted key of n segments records n paths
+ * of up to n segments each: quadratic time.
+ */
+const MAX_DEPTH = 16;
 
 /** One path segment as it appears in messages: bare when possible, else quoted. */
 function segment(name: string): string {
@@ -19,34 +30,7 @@ export function joinPath(parent: string, key: string): string {
   return parent === '' ? segment(key) : `${parent}.${segment(key)}`;
 }
 
-/**
- * Key paths deeper than this are located by their first MAX_KEY_PARTS segments:
- * no config key is nearly this deep, and a dotted key of thousands of segments
- * must not cost quadratic time.
- */
-const MAX_KEY_PARTS = 32;
-
-/** The segments of a (dotted) TOML key, quotes removed and escapes decoded; at most MAX_KEY_PARTS. */
-function splitKey(text: string): string[] {
-  const out: string[] = [];
-  const m = DOTTED.exec(text);
-  if (!m) return out;
-  const re = new RegExp(KEY_PART, 'y');
-  let at = 0;
-  const s = m[1]!;
-  while (at < s.length && out.length < MAX_KEY_PARTS) {
-    while (s[at] === ' ' || s[at] === '\t' || s[at] === '.') at++;
-    re.lastIndex = at;
-    const part = re.exec(s);
-    if (!part) break;
-    const raw = part[0];
-    out.push(raw.startsWith('"') ? unescapeBasic(raw.slice(1, -1)) : raw.startsWith("'") ? raw.slice(1, -1) : raw);
-    at = re.lastIndex;
-  }
-  return out;
-}
-
-const ESCAPES: Record<string, string> = {
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
   b: '\b',
   t: '\t',
   n: '\n',
@@ -56,19 +40,79 @@ const ESCAPES: Record<string, string> = {
   '"': '"',
   '\\': '\\',
 };
-const ESCAPE = /\\(?:([btnfre"\\])|x([0-9A-Fa-f]{2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8}))/g;
+const HEX_DIGITS: Readonly<Record<string, number>> = { x: 2, u: 4, U: 8 };
 
 /**
- * The text of a TOML basic string body (TOML 1.1 escapes: \b \t \n \f \r \e \" \\
- * \xHH \uHHHH \UHHHHHHHH). Never throws: the TOML parser has already accepted the
- * file, and what it would refuse is left as written (the key is then not located).
+ * The text of a TOML basic string body (between the quotes): escapes as TOML
+ * 1.1 defines them (\b \t \n \f \r \e \" \\ \xHH \uXXXX \UXXXXXXXX), raw tabs
+ * allowed. An escape TOML would refuse (never seen: the text was parsed first)
+ * is kept as written rather than thrown.
  */
-function unescapeBasic(body: string): string {
-  return body.replace(ESCAPE, (all, simple?: string, x?: string, u?: string, U?: string) => {
-    if (simple !== undefined) return ESCAPES[simple]!;
-    const code = parseInt((x ?? u ?? U)!, 16);
-    return code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCodePoint(code) : all;
-  });
+function tomlBasicString(body: string): string {
+  if (!body.includes('\\')) return body;
+  let out = '';
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c !== '\\' || i + 1 >= body.length) {
+      out += c;
+      continue;
+    }
+    const e = body[i + 1]!;
+    const simple = SIMPLE_ESCAPES[e];
+    if (simple !== undefined) {
+      out += simple;
+      i++;
+      continue;
+    }
+    const n = HEX_DIGITS[e];
+    const hex = n === undefined ? '' : body.slice(i + 2, i + 2 + n);
+    const cp = n !== undefined && hex.length === n && /^[0-9A-Fa-f]+$/.test(hex) ? parseInt(hex, 16) : -1;
+    if (cp >= 0 && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff)) {
+      out += String.fromCodePoint(cp);
+      i += 1 + n!;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/** The segments of a dotted key, decoded; at most `max` of them (the rest are not needed). */
+function splitKey(text: string, max: number): string[] {
+  const out: string[] = [];
+  const m = DOTTED.exec(text);
+  if (!m) return out;
+  const re = new RegExp(KEY_PART, 'y');
+  let at = 0;
+  const s = m[1]!;
+  while (at < s.length && out.length < max) {
+    while (s[at] === ' ' || s[at] === '\t' || s[at] === '.') at++;
+    re.lastIndex = at;
+    const part = re.exec(s);
+    if (!part) break;
+    const raw = part[0];
+    out.push(raw.startsWith('"') ? tomlBasicString(raw.slice(1, -1)) : raw.startsWith("'") ? raw.slice(1, -1) : raw);
+    at = re.lastIndex;
+  }
+  return out;
+}
+
+/**
+ * Where `path` can be cut to name an ancestor: before each `.` and `[` that is
+ * not inside a quoted segment ("a.b" is one segment), outermost first.
+ */
+function cuts(path: string): number[] {
+  const out: number[] = [];
+  let quoted = false;
+  for (let i = 0; i < path.length; i++) {
+    const c = path[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if ((c === '.' || c === '[') && i > 0) out.push(i);
+  }
+  return out;
 }
 
 export class LineLocator {
@@ -80,14 +124,14 @@ export class LineLocator {
 
   /** Line (1-based) of the path, or of its closest located ancestor; undefined when none. */
   locate(path: string): number | undefined {
-    let p = path;
-    for (;;) {
-      const line = this.lines.get(p);
-      if (line !== undefined) return line;
-      const cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['));
-      if (cut <= 0) return undefined;
-      p = p.slice(0, cut);
+    const line = this.lines.get(path);
+    if (line !== undefined) return line;
+    const at = cuts(path);
+    for (let i = at.length - 1; i >= 0; i--) {
+      const l = this.lines.get(path.slice(0, at[i]));
+      if (l !== undefined) return l;
     }
+    return undefined;
   }
 
   private record(path: string, line: number): void {
@@ -96,7 +140,9 @@ export class LineLocator {
 
   private scan(lines: string[]): void {
     const arrays = new Map<string, number>(); // resolved array path -> element count
-    let table = '';
+    // the current table's path and depth in segments; null: deeper than MAX_DEPTH, nothing under it is recorded
+    let table: string | null = '';
+    let tableDepth = 0;
     let depth = 0; // open brackets/braces of a value that spans lines
     let value: ValueScan | null = null; // the array value being scanned, for `[ {..}, {..} ]`
     let inString: '"""' | "'''" | null = null;
@@ -119,28 +165,43 @@ export class LineLocator {
       if (t === '' || t.startsWith('#')) continue;
       let m = ARRAY_HEADER.exec(t);
       if (m) {
-        const parts = splitKey(m[1]!);
+        const parts = splitKey(m[1]!, MAX_DEPTH + 1);
+        if (parts.length === 0 || parts.length > MAX_DEPTH) {
+          this.recordPrefixes(resolve(parts.slice(0, MAX_DEPTH), arrays), lineNo);
+          table = null;
+          continue;
+        }
         const parent = resolve(parts.slice(0, -1), arrays);
         const base = joinPath(parent, parts[parts.length - 1]!);
         const n = arrays.get(base) ?? 0;
         arrays.set(base, n + 1);
         this.record(base, lineNo);
         table = `${base}[${n}]`;
+        tableDepth = parts.length;
         this.record(table, lineNo);
         continue;
       }
       m = TABLE_HEADER.exec(t);
       if (m) {
-        table = resolve(splitKey(m[1]!), arrays);
+        const parts = splitKey(m[1]!, MAX_DEPTH + 1);
+        table = resolve(parts.slice(0, MAX_DEPTH), arrays);
+        tableDepth = parts.length;
         this.recordPrefixes(table, lineNo);
+        if (parts.length > MAX_DEPTH) table = null;
         continue;
       }
       m = KEY_LINE.exec(t);
       if (!m) continue;
-      let path = table;
-      for (const k of splitKey(m[1]!)) {
-        path = joinPath(path, k);
-        this.record(path, lineNo);
+      // the value's path, or null when it is deeper than MAX_DEPTH (its ancestors are still recorded)
+      let path: string | null = table;
+      if (table !== null) {
+        const room = MAX_DEPTH - tableDepth;
+        const parts = splitKey(m[1]!, room + 1);
+        for (const k of parts.slice(0, room)) {
+          path = joinPath(path!, k);
+          this.record(path, lineNo);
+        }
+        if (parts.length > room || parts.length === 0) path = null;
       }
       const rest = t.slice(m[0].length);
       const ml = /"""|'''/.exec(rest);
@@ -149,9 +210,9 @@ export class LineLocator {
         value = null;
         continue;
       }
-      value = { path, depth: 0, element: 0 };
+      value = path === null ? null : { path, depth: 0, element: 0 };
       depth = Math.max(0, this.scanValue(rest, value, lineNo));
-      this.recordInline(path, rest, lineNo);
+      if (path !== null) this.recordInline(path, rest, lineNo);
     }
   }
 
@@ -188,13 +249,7 @@ export class LineLocator {
   }
 
   private recordPrefixes(path: string, line: number): void {
-    let at = 0;
-    for (;;) {
-      const dot = path.indexOf('.', at);
-      if (dot < 0) break;
-      this.record(path.slice(0, dot), line);
-      at = dot + 1;
-    }
+    for (const cut of cuts(path)) if (path[cut] === '.') this.record(path.slice(0, cut), line);
     this.record(path, line);
   }
 

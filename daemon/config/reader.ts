@@ -12,16 +12,27 @@ import type { Address, Cidr } from './schema.js';
 
 export type TomlTable = Record<string, unknown>;
 
+/** Problems reported in full; past this they are counted (a file of garbage would list thousands). */
+export const MAX_REPORTED_ISSUES = 100;
+
 /** Collects errors; knows the file and how to find a key's line. */
 export class Issues {
   readonly list: ConfigError[] = [];
+  /** problems found after MAX_REPORTED_ISSUES: counted, not kept */
+  omitted = 0;
   constructor(
     readonly file: string,
     private readonly locate: (path: string) => number | undefined = () => undefined,
   ) {}
 
-  add(code: ErrorCode, path: string, message: string): void {
-    const e = new ConfigError(code, path, message, this.locate(path));
+  /** `message` may be a function, called only for a problem that is kept (suggestions cost time) */
+  add(code: ErrorCode, path: string, message: string | (() => string)): void {
+    if (this.list.length >= MAX_REPORTED_ISSUES) {
+      this.omitted++;
+      return;
+    }
+    const text = typeof message === 'string' ? message : message();
+    const e = new ConfigError(code, path, text, this.locate(path));
     e.file = this.file;
     this.list.push(e);
   }
@@ -68,7 +79,7 @@ export class Section {
         issues.add(
           'E_UNKNOWN_KEY',
           this.at(key),
-          `unknown key ${JSON.stringify(key)} ${where}${didYouMean(key, known)}`,
+          () => `unknown key ${JSON.stringify(key)} ${where}${didYouMean(key, known)}`,
         );
       }
     }

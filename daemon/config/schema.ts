@@ -185,7 +185,7 @@ interface ListenerTimeouts {
 /**
  * An IPv4 or IPv6 network as plain data: {family, bytes, prefix}, host bits zero;
  * a range written inside ::ffff:0:0/96 is held as the IPv4 range it denotes.
- * Parsed by data/edge/ip.ts (ipaddr.js), the one parser of addresses.
+ * Parsed by net/ip.ts (ipaddr.js), the one parser of addresses.
  */
 export type Cidr = IpRange;
 

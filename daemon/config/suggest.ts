@@ -20,14 +20,16 @@ function closest(word: string, candidates: readonly string[]): string | undefine
   const w = word.toLowerCase().replace(/-/g, '_');
   let best: string | undefined;
   let bestD = Infinity;
+  const allowed = Math.max(2, Math.floor(word.length / 3));
   for (const c of candidates) {
+    // the distance is at least the difference in length: skip the work (a key may be kilobytes long)
+    if (Math.abs(w.length - c.length) > allowed) continue;
     const d = editDistance(w, c.toLowerCase());
     if (d < bestD) {
       best = c;
       bestD = d;
     }
   }
-  const allowed = Math.max(2, Math.floor(word.length / 3));
   return bestD <= allowed ? best : undefined;
 }
 

@@ -24,6 +24,8 @@ export interface ApplierParts {
   topology: Topology;
   /** every worker gets the plan; resolves with the listeners some could not open (supervisor.ts) */
   sendPlan(plan: WorkerPlan): Promise<ListenErrors>;
+  /** listener names some live worker has open now (supervisor.ts) */
+  openListeners(): ReadonlySet<string>;
   health: HealthService;
   adaptive: AdaptiveService;
   sourceWatch: SourceWatch;
@@ -145,7 +147,9 @@ export class Applier {
       const errors: string[] = [];
       let code: ErrorCode | null = null;
       try {
-        const failures = await p.sendPlan(p.workerPlan());
+        // each listener's address, checked before the workers bind (topology/listen-addresses.ts)
+        const refused = await p.topology.prepareBinds(p.openListeners());
+        const failures = [...refused, ...(await p.sendPlan(p.workerPlan()))];
         this.recordListening(failures);
         errors.push(...listenErrorLines(this.listening));
         code = failureCode(failures);
@@ -173,7 +177,10 @@ export class Applier {
 
   /** What the workers could open of the running config, per listener. */
   recordListening(failures: ListenErrors): void {
-    this.listening = listenerStatus(this.running, failures, new Set(this.p.topology.activated.keys()));
+    const { topology } = this.p;
+    const activated = new Set(topology.activated.keys());
+    this.listening = listenerStatus(this.running, failures, activated, (name) => topology.boundText(name));
+    topology.addresses.commit(this.running.listeners, (name) => this.listening.get(name)?.serving ?? null);
   }
 
   /** A source's set changed: one discovery change is queued (changes that come meanwhile join it). */

@@ -117,6 +117,7 @@ export class Daemon implements ControlContext {
     this.applier = new Applier(config, {
       topology: this.topology,
       sendPlan: (plan) => this.supervisor.apply(plan),
+      openListeners: () => this.supervisor.openListeners(),
       health: this.health,
       adaptive: this.adaptive,
       sourceWatch: this.sourceWatch,
@@ -125,7 +126,7 @@ export class Daemon implements ControlContext {
       workerPlan: () => this.workerPlan(),
       now: this.now,
     });
-    this.supervisor = new Supervisor(this.table, config.workers, this.workerPlan(), {
+    this.supervisor = new Supervisor(this.table, config.workers, {
       onPassive: (slot) => this.health.reportConnectFailures(slot),
       onWorker: (worker, what, detail) =>
         this.eventLog.push({ type: 'worker', time: this.now(), worker, what, detail }),
@@ -141,8 +142,8 @@ export class Daemon implements ControlContext {
 
   /**
    * Opens every listener in every worker. Throws, with every worker stopped,
-   * E_LISTEN when a listener cannot bind, E_PLAN when a worker cannot apply
-   * the plan.
+   * E_LISTEN when a listener cannot bind or another program listens on its
+   * address (then no worker starts), E_PLAN when a worker cannot apply the plan.
    */
   async start(): Promise<void> {
     return this.applier.serial(() => this.doStart());
@@ -150,7 +151,8 @@ export class Daemon implements ControlContext {
 
   private async doStart(): Promise<void> {
     await this.applier.startDiscovery();
-    const failures = await this.supervisor.start(this.workerPlan());
+    const refused = await this.topology.prepareBinds(new Set());
+    const failures = refused.length > 0 ? refused : await this.supervisor.start(this.workerPlan());
     this.applier.recordListening(failures);
     if (failures.length > 0) {
       await this.supervisor.terminate();
@@ -276,10 +278,7 @@ export class Daemon implements ControlContext {
       file = this.opts.load();
       next = await this.applier.prepare(file);
     } catch (err) {
-      const errors =
-        err instanceof ConfigErrors
-          ? err.errors.map((e) => e.format())
-          : [err instanceof Error ? err.message : String(err)];
+      const errors = err instanceof ConfigErrors ? err.lines() : [err instanceof Error ? err.message : String(err)];
       return this.reloadFailed(errors, now);
     }
     const r = (await this.applier.apply(file, next, Cause.Reload, now))!;
@@ -379,7 +378,8 @@ export class Daemon implements ControlContext {
         alerts: () => this.alertSource(),
         health: (slot) => this.health.backend(slot),
         adaptiveReason: (pool) => this.adaptive.reason(pool),
-        listenerStatus: (name) => this.applier.listening.get(name) ?? { serving: null, error: null },
+        listenerStatus: (name) =>
+          this.applier.listening.get(name) ?? { bind: this.topology.boundText(name), serving: null, error: null },
         discovery: () => this.discovery.status(),
       },
       this.now(),

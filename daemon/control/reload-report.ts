@@ -58,6 +58,8 @@ function isRange(v: object): v is IpRange {
 
 /** Where a listener is actually served, and why not as configured. */
 export interface ListenerStatus {
+  /** the address it is bound on as configured: the config's text, a port 0 as the port it was given */
+  bind: string;
   /** the address workers accept on: the configured bind, a previous bind kept after a failed move, or null */
   serving: string | null;
   /** why it is not served as configured ("bind 127.0.0.1:80: listen EACCES: permission denied ... [E_LISTEN]"), or null */
@@ -69,19 +71,22 @@ export interface ListenerStatus {
  * the workers: E_LISTEN (a bind failed) or E_PLAN (a plan a worker could not
  * apply: the listener is closed, fail closed). A listener that only some
  * workers could bind is served by the others (on the configured bind) and
- * still reported.
+ * still reported. `bound` gives the concrete address of a listener's
+ * configured bind (its port 0 resolved).
  */
 export function listenerStatus(
   config: Config,
   failures: ListenErrors,
   activated: ReadonlySet<string>,
+  bound: (name: string) => string,
 ): Map<string, ListenerStatus> {
   const status = new Map<string, ListenerStatus>();
   for (const l of config.listeners) {
+    const bind = bound(l.name);
     // "*": the worker could not apply the plan at all, or died before it did
     const f = failures.filter((x) => x.listener === l.name || x.listener === '*');
     if (f.length === 0) {
-      status.set(l.name, { serving: l.bind.text, error: null });
+      status.set(l.name, { bind, serving: bind, error: null });
       continue;
     }
     // a socket passed by systemd is served by one worker; a bind, by every worker
@@ -89,9 +94,10 @@ export function listenerStatus(
     const failed = f.reduce((n, x) => n + x.workers, 0);
     const why = f.map((x) => `${x.message} [${x.code}]`).join('; ');
     if (failed < expected && f.every((x) => x.code === 'E_LISTEN')) {
-      status.set(l.name, { serving: l.bind.text, error: `${failed} of ${expected} workers: ${why}` });
+      status.set(l.name, { bind, serving: bind, error: `${failed} of ${expected} workers: ${why}` });
     } else {
-      status.set(l.name, { serving: f.every((x) => x.serving === f[0]!.serving) ? f[0]!.serving : null, error: why });
+      const serving = f.every((x) => x.serving === f[0]!.serving) ? f[0]!.serving : null;
+      status.set(l.name, { bind, serving, error: why });
     }
   }
   return status;

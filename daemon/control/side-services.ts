@@ -22,8 +22,9 @@ export async function startSideServices(daemon: Daemon): Promise<SideServices> {
     for (const s of started.splice(0).reverse()) await s.close().catch(() => undefined);
   };
   try {
-    started.push(await startControlServer({ path: daemon.currentConfig.control.socket, context: daemon }));
-    started.push(await startMetricsServer(daemon, daemon.currentConfig.metrics.listen));
+    const control = await startControlServer({ path: daemon.currentConfig.control.socket, context: daemon });
+    started.push(control);
+    started.push(await startMetricsServer(daemon, daemon.currentConfig.metrics.listen, () => control.stats()));
     started.push(startAlerts(daemon));
   } catch (err) {
     await closeAll();

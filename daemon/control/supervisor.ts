@@ -53,24 +53,19 @@ export interface SupervisorEvents {
 
 export class Supervisor {
   private readonly slots: Slot[] = [];
-  private plan: WorkerPlan;
+  /** the generation every worker serves, and a restarted worker starts with */
+  private plan: WorkerPlan | null = null;
   private stopping = false;
   private drainWaiters: (() => void)[] = [];
 
   constructor(
     private readonly table: Table,
     private readonly count: number,
-    plan: WorkerPlan,
     private readonly events: SupervisorEvents,
-  ) {
-    this.plan = plan;
-  }
+  ) {}
 
-  /**
-   * Start every worker on `plan` (default: the constructor's); resolves with the
-   * listen errors of that first plan (all workers).
-   */
-  async start(plan: WorkerPlan = this.plan): Promise<ListenErrors> {
+  /** Start every worker with `plan`; resolves with the listen errors of it (all workers). */
+  async start(plan: WorkerPlan): Promise<ListenErrors> {
     this.plan = plan;
     const results: Promise<ListenFailure[]>[] = [];
     for (let id = 0; id < this.count; id++) {
@@ -87,14 +82,14 @@ export class Supervisor {
         waiters: [],
       };
       this.slots.push(s);
-      results.push(this.waitApplied(s, this.plan.generation));
-      this.spawn(s);
+      results.push(this.waitApplied(s, plan.generation));
+      this.spawn(s, plan);
     }
     return merge(await Promise.all(results));
   }
 
-  private spawn(s: Slot): void {
-    const init: WorkerInit = { id: s.id, buffer: this.table.buffer, cap: this.table.cap, plan: this.plan };
+  private spawn(s: Slot, plan: WorkerPlan): void {
+    const init: WorkerInit = { id: s.id, buffer: this.table.buffer, cap: this.table.cap, plan };
     const t = new Worker(WORKER_URL, {
       workerData: init,
       name: `netmon-worker-${s.id}`,
@@ -149,7 +144,7 @@ export class Supervisor {
       this.checkDrained();
       return;
     }
-    if (s.id === 0 && this.plan.listeners.some((l) => l.fd !== undefined)) {
+    if (s.id === 0 && this.plan!.listeners.some((l) => l.fd !== undefined)) {
       log.error('the worker serving systemd-passed sockets exited; they cannot be reopened', { worker: s.id, code });
       this.events.onWorker(s.id, 'exited', `exit code ${code}; socket-activated listeners lost`);
       this.events.onActivatedLost?.(s.id);
@@ -163,7 +158,7 @@ export class Supervisor {
     setTimeout(() => {
       if (this.stopping) return;
       s.restarts++;
-      this.spawn(s);
+      this.spawn(s, this.plan!);
       this.events.onWorker(s.id, 'restarted', `restart ${s.restarts}`);
     }, delay).unref();
   }

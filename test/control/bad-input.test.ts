@@ -135,13 +135,29 @@ test('binary garbage gets error replies, never a crash', async () => {
   assert.match(await textRequest(f.sock, 'show info'), /^Name:\s+netmon/m);
 });
 
-test('a client that connects and never sends is closed after the idle timeout', async () => {
-  const s = await f.extraServer({ idleTimeoutMs: 300 });
+test('a client that connects and never finishes a line gets E_LINE_TIMEOUT and is closed', async () => {
+  const s = await f.extraServer({ lineTimeoutMs: 300, idleTimeoutMs: 60_000 });
+  for (const payload of ['', 'show inf']) {
+    const start = Date.now();
+    const r = await converse(s.address, payload, () => false, 5000);
+    assert.equal(r.closed, true);
+    assert.match(r.text, /^error E_LINE_TIMEOUT: no complete request line within 300 ms/);
+    assert.ok(Date.now() - start >= 250, 'not closed before the line timeout');
+  }
+  await waitFor(() => s.stats().clients === 0, 2000, 'the slow clients forgotten');
+  assert.equal(s.stats().closed.line_timeout, 2);
+});
+
+test('a line begun after a reply has the line timeout; a silent client the idle timeout', async () => {
+  const s = await f.extraServer({ lineTimeoutMs: 300, idleTimeoutMs: 900 });
+  const partial = await converse(s.address, 'show info\nshow', (t) => t.includes('E_LINE_TIMEOUT'), 5000);
+  assert.match(partial.text, /^Name:\s+netmon/m);
   const start = Date.now();
-  const r = await converse(s.address, '', () => false, 5000);
-  assert.equal(r.closed, true);
-  assert.ok(Date.now() - start >= 250, 'not closed before the idle timeout');
-  await waitFor(() => s.stats().clients === 0, 2000, 'the idle client forgotten');
+  const silent = await converse(s.address, 'show info\n', () => false, 5000);
+  assert.equal(silent.closed, true);
+  assert.doesNotMatch(silent.text, /E_LINE_TIMEOUT/);
+  assert.ok(Date.now() - start >= 850, 'after a reply, a silent client has the idle timeout');
+  await waitFor(() => s.stats().closed.idle_timeout === 1, 2000, 'counted as idle');
 });
 
 test('a client that sends but never reads is dropped once its unsent replies pass the bound', async () => {
@@ -152,31 +168,98 @@ test('a client that sends but never reads is dropped once its unsent replies pas
   const closed = new Promise<void>((r) => c.once('close', () => r()));
   c.on('error', () => {});
   for (let i = 0; i < 400; i++) c.write('show stats\n');
+  await waitFor(() => s.stats().dropped === 1, 5000, 'the client that does not read is dropped');
+  // the client sees it as soon as it reads
+  c.resume();
   await closed;
-  assert.equal(s.stats().dropped, 1);
 });
 
-test('200 clients at once are all answered; past the client limit extra ones get E_TOO_MANY_CLIENTS', async () => {
+test('200 clients at once are all answered', async () => {
   const replies = await Promise.all(
     Array.from({ length: 200 }, (_, i) => jsonRequest(f.sock, { id: i, cmd: 'show-info' })),
   );
   assert.ok(replies.every((r, i) => r.ok && r.id === i));
+});
 
-  const small = await f.extraServer({ maxClients: 20 });
-  const holders: net.Socket[] = [];
-  for (let i = 0; i < 20; i++) {
-    const c = net.createConnection({ path: small.address });
+/** `n` clients connected to `path`, each having sent `first` (nothing when empty) and got a first reply to it. */
+async function holders(path: string, n: number, first = ''): Promise<net.Socket[]> {
+  const out: net.Socket[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = net.createConnection({ path });
     c.on('error', () => {});
+    c.setEncoding('utf8');
     await new Promise<void>((r) => c.once('connect', () => r()));
-    holders.push(c);
+    if (first) {
+      // the first reply says the request is being served
+      const answered = new Promise<void>((r) => c.once('data', () => r()));
+      c.write(first);
+      await answered;
+    }
+    out.push(c);
   }
+  return out;
+}
+
+test('at the client limit the longest idle client makes room for a new one', async () => {
+  const small = await f.extraServer({ maxClients: 20 });
+  const idle = await holders(small.address, 20);
+  const told = new Promise<string>((resolve) => {
+    let text = '';
+    idle[0]!.on('data', (d: string) => (text += d));
+    idle[0]!.on('close', () => resolve(text));
+  });
   try {
     await waitFor(() => small.stats().clients === 20, 2000, '20 clients held');
+    assert.match(await textRequest(small.address, 'show info'), /^Name:\s+netmon/m);
+    assert.match(await told, /^error E_TOO_MANY_CLIENTS: .*closing the longest idle one/);
+    assert.equal(small.stats().closed.evicted, 1);
+    assert.ok(
+      idle.slice(1).every((c) => !c.destroyed && c.readyState === 'open'),
+      'only the oldest was closed',
+    );
+    // a flood of new clients: each closes the longest idle one; the log gets a line, not one per client
+    const warnings = (): number => f.d.logs.filter((l) => l.msg === 'control socket clients closed or refused').length;
+    const before = warnings();
+    // the `show info` client has gone: 19 held, so the first of 30 new ones takes the free place
+    await waitFor(() => small.stats().clients === 19, 10_000, 'the answered client gone');
+    idle.push(...(await holders(small.address, 30)));
+    await waitFor(() => small.stats().accepted === 51, 10_000, '30 more clients accepted');
+    assert.equal(small.stats().closed.evicted, 30, 'each new client past the limit closed the longest idle one');
+    assert.equal(small.stats().clients, 20);
+    assert.ok(warnings() - before <= 1, `${warnings() - before} warnings for 29 evictions`);
+  } finally {
+    for (const c of idle) c.destroy();
+  }
+});
+
+test('at the client limit with every client busy (subscribed), a new one gets E_TOO_MANY_CLIENTS', async () => {
+  const small = await f.extraServer({ maxClients: 20 });
+  const busy = await holders(small.address, 20, '{"id":1,"cmd":"subscribe","args":{"interval":60000}}\n');
+  try {
+    await waitFor(() => small.stats().clients === 20, 2000, '20 subscribers held');
     const refused = await converse(small.address, 'show info\n', () => false);
     assert.match(refused.text, /^error E_TOO_MANY_CLIENTS: /);
+    assert.equal(small.stats().rejected, 1);
     // the main socket is unaffected
     assert.match(await textRequest(f.sock, 'show info'), /^Name:\s+netmon/m);
   } finally {
-    for (const c of holders) c.destroy();
+    for (const c of busy) c.destroy();
+  }
+});
+
+test('deeply nested JSON arguments get E_BAD_ARGUMENT, not E_INTERNAL', async () => {
+  // 4,500 levels overflowed the stack when the value was shown in the message; 30,000 fit in a line
+  for (const depth of [4500, 30_000]) {
+    const nested = '['.repeat(depth) + ']'.repeat(depth);
+    for (const args of [
+      `{"backend":${nested},"weight":3}`,
+      `{"backend":"web/b1","weight":${nested}}`,
+      `{"backend":"web/b1","weight":{"a":${nested}}}`,
+    ]) {
+      const r = await converse(f.sock, `{"id":7,"cmd":"set-weight","args":${args}}\n`);
+      const reply = JSON.parse(r.text) as { id: number; ok: boolean; error: { code: string; message: string } };
+      assert.deepEqual([reply.id, reply.ok, reply.error.code], [7, false, 'E_BAD_ARGUMENT'], args.slice(0, 40));
+      assert.match(reply.error.message, /got an (array|object)$/);
+    }
   }
 });

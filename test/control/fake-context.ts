@@ -153,6 +153,7 @@ export class FakeContext implements ControlContext {
         {
           name: 'web',
           bind: '0.0.0.0:8080',
+          configuredBind: '0.0.0.0:8080',
           pool: 'web',
           enabled: this.listenerEnabled.get('web')!,
           active: 6,

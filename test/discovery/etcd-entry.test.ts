@@ -41,6 +41,9 @@ test('what is refused, and why', () => {
     ['b1', '{"address":"10.0.0.1:80","wieght":2}', /unknown field\(s\) "wieght"/],
     ['a/b', '{"address":"10.0.0.1:80"}', /the key after the prefix/],
     ['', '{"address":"10.0.0.1:80"}', /the key after the prefix/],
+    // nested 10,000 deep: serialized for the reason, it overflowed the stack (a raw RangeError)
+    ['b1', `{"address":"10.0.0.1:80","weight":${'['.repeat(10_000)}${']'.repeat(10_000)}}`, /got an array/],
+    ['b1', `{"address":"10.0.0.1:80","state":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`, /got an object/],
   ];
   for (const [name, value, why] of cases) {
     const r = parseEntry(name, value);

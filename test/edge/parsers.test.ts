@@ -134,6 +134,23 @@ test('PROXY v1 and v2 headers round-trip, IPv4 and IPv6, with payload after them
   assert.equal(parseProxyHeader(Buffer.from('GET / HTTP/1.1\r\n')).status, 'invalid');
 });
 
+test('PROXY v1: a line of 107 bytes with its CRLF is the longest accepted; 108 is invalid at any split', () => {
+  // the spec (2.1): "a 108-byte buffer is always enough to store all the line and a trailing zero"
+  const line = (n: number): Buffer => Buffer.from('PROXY UNKNOWN ' + 'x'.repeat(n - 16) + '\r\n', 'latin1');
+  const ok = parseProxyHeader(line(107));
+  assert.equal(ok.status, 'ok');
+  assert.equal(ok.status === 'ok' && ok.headerLength, 107);
+  const long = line(108);
+  assert.equal(parseProxyHeader(long).status, 'invalid');
+  // however the bytes arrive: a 106-byte prefix without CR can only end in a 108-byte line
+  for (let n = 0; n <= long.length; n++) {
+    const r = parseProxyHeader(long.subarray(0, n));
+    assert.equal(r.status, n < 106 ? 'incomplete' : 'invalid', `prefix of ${n} bytes`);
+  }
+  const crAt106 = Buffer.concat([long.subarray(0, 106), Buffer.from('\r', 'latin1')]);
+  assert.equal(parseProxyHeader(crAt106).status, 'invalid', 'a CR at offset 106 would make a 108-byte line');
+});
+
 const fuzzRuns = { numRuns: 3000 };
 
 test('fuzz: PROXY parser never throws on random bytes and stays within them', () => {

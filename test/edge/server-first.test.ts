@@ -82,6 +82,14 @@ test('greetings are recognised: MySQL handshake, SMTP and FTP 220, SSH banner; p
   assert.equal(sniffGreeting(Buffer.from([0x10, 0, 0, 0, 0xff, 0x15, 0x04])), 'other', 'a MySQL error packet');
 });
 
+test('a 220 line longer than the greeting bound gets one verdict however its bytes arrive', () => {
+  // the name past byte 512: decided as 'other' at 512 bytes, it must not turn 'smtp' when the LF comes
+  const long = Buffer.from(`220 ${'x'.repeat(600)} ESMTP\r\n`, 'latin1');
+  for (const n of [512, 600, long.length]) assert.equal(sniffGreeting(long.subarray(0, n)), 'other', `${n} bytes`);
+  const early = Buffer.from(`220 mail ESMTP ${'x'.repeat(600)}\r\n`, 'latin1');
+  for (const n of [512, 600, early.length]) assert.equal(sniffGreeting(early.subarray(0, n)), 'smtp', `${n} bytes`);
+});
+
 test('no routes: a server-first protocol is connected at once and counted from its greeting', async () => {
   const servers = Object.fromEntries(
     await Promise.all(Object.entries(GREETINGS).map(async ([k, g]) => [k, await greeter(g)] as const)),

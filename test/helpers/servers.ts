@@ -54,17 +54,31 @@ export async function startNamedEcho(
   return s;
 }
 
-/** A port that nothing listens on (bound, then closed). */
+/**
+ * A port on 127.0.0.1 that refuses connections for the rest of the test process: it is
+ * the local port of a held loopback connection, so no listener (of this test or of any
+ * other process, port 0 included) can bind it while a SYN to it is answered with a reset.
+ * A port merely bound and closed could be given to another test's listener meanwhile.
+ * The held sockets are unref'd: they never keep the process alive.
+ */
 export async function deadPort(): Promise<number> {
+  const server = net.createServer((accepted) => accepted.unref());
+  await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+  server.unref();
+  const hold = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+  hold.on('error', () => {});
+  await new Promise<void>((r) => hold.once('connect', () => r()));
+  hold.unref();
+  return hold.localPort!;
+}
+
+/** A port nothing listens on now (bound, then closed), for a listener the test starts next. */
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, () => r()));
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((r) => server.close(() => r()));
   return port;
-}
-
-export async function freePort(): Promise<number> {
-  return deadPort();
 }
 
 /** Connect, read the first line (the backend's name), close. */

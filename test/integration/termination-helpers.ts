@@ -96,9 +96,16 @@ export class Client {
     });
   }
 
-  /** Resolves when the connection has closed, with nothing received. */
-  async refused(): Promise<void> {
-    await this.closed;
+  /** Resolves when the connection has closed, with nothing received; rejects after `timeoutMs`. */
+  async refused(timeoutMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.socket.destroy();
+        reject(new Error(`not closed within ${timeoutMs} ms (got ${JSON.stringify(this.text)})`));
+      }, timeoutMs);
+    });
+    await Promise.race([this.closed, late]).finally(() => clearTimeout(timer));
     assert.equal(this.text, '', 'a refused client gets no byte from a backend');
   }
 }

@@ -1,4 +1,4 @@
-// The one address parser (daemon/data/edge/ip.ts): strict spellings, IPv4-mapped
+// The one address parser (daemon/net/ip.ts): strict spellings, IPv4-mapped
 // addresses and ranges held as IPv4, and the range set built from typed ranges.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

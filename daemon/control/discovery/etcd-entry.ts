@@ -32,10 +32,10 @@ export function parseEntry(name: string, value: string): EntryResult {
   if (!a.ok) return bad(`"address": ${a.reason.replace('a bind address', 'an etcd entry')}`);
   const weight = o.weight ?? 1;
   if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 1 || weight > 256) {
-    return bad(`"weight" must be an integer 1..256, got ${JSON.stringify(o.weight)}`);
+    return bad(`"weight" must be an integer 1..256, got ${shown(o.weight)}`);
   }
   const backup = o.backup ?? false;
-  if (typeof backup !== 'boolean') return bad(`"backup" must be true or false, got ${JSON.stringify(o.backup)}`);
+  if (typeof backup !== 'boolean') return bad(`"backup" must be true or false, got ${shown(o.backup)}`);
   const maxConnections = o.max_connections ?? 0;
   if (
     typeof maxConnections !== 'number' ||
@@ -43,11 +43,11 @@ export function parseEntry(name: string, value: string): EntryResult {
     maxConnections < 0 ||
     maxConnections > 1_000_000
   ) {
-    return bad(`"max_connections" must be an integer 0..1000000, got ${JSON.stringify(o.max_connections)}`);
+    return bad(`"max_connections" must be an integer 0..1000000, got ${shown(o.max_connections)}`);
   }
   const state = o.state ?? null;
   if (state !== null && !(ADMIN_NAMES as readonly unknown[]).includes(state)) {
-    return bad(`"state" must be one of ${ADMIN_NAMES.join(', ')}, got ${JSON.stringify(o.state)}`);
+    return bad(`"state" must be one of ${ADMIN_NAMES.join(', ')}, got ${shown(o.state)}`);
   }
   return {
     ok: true,
@@ -62,6 +62,16 @@ export function parseEntry(name: string, value: string): EntryResult {
       host: '',
     },
   };
+}
+
+/**
+ * A field's value for a reason: a scalar as JSON, an array or object by its kind (one nested
+ * thousands deep would overflow the stack when serialized: a raw RangeError, not a refusal).
+ */
+function shown(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object' && v !== null) return 'an object';
+  return JSON.stringify(v);
 }
 
 /** An entry's value with `patch` applied (a fleet-wide `set state` / `set weight`), other fields kept as they are. */

@@ -10,6 +10,11 @@ export interface ProbeSession {
   fail(err: unknown): void;
   /** names the step in a timeout message: "connect", "read", "response" */
   phase: string;
+  /**
+   * Set once the probe has its verdict and only waits for extra data (an http
+   * agent body): the timeout runs this instead of failing the probe.
+   */
+  onTimeout: (() => void) | null;
 }
 
 /**
@@ -27,7 +32,7 @@ export function guardProbe(
     let cleanup: (() => void) | null = null;
 
     let local = false;
-    const session: ProbeSession = { finish, fail, phase: 'connect' };
+    const session: ProbeSession = { finish, fail, phase: 'connect', onTimeout: null };
 
     function fail(err: unknown): void {
       local = isFdExhaustion(err);
@@ -55,7 +60,10 @@ export function guardProbe(
       resolve({ ok: false, durationMs: 0, detail: 'aborted' });
       return;
     }
-    const timer = setTimeout(() => finish(false, `timeout after ${timeoutMs} ms (${session.phase})`), timeoutMs);
+    const timer = setTimeout(() => {
+      if (session.onTimeout) session.onTimeout();
+      else finish(false, `timeout after ${timeoutMs} ms (${session.phase})`);
+    }, timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const c = start(session);

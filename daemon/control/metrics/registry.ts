@@ -7,6 +7,8 @@ import { ScrapeSource, type ScrapeView } from './scrape.js';
 import { BACKEND_FAMILIES } from './backend-families.js';
 import { LISTENER_FAMILIES, POOL_FAMILIES } from './traffic-families.js';
 import { PROCESS_FAMILIES } from './process-families.js';
+import { CONTROL_FAMILIES, NO_CONTROL_SOCKET } from './control-families.js';
+import type { ControlServerStats } from '../socket/server.js';
 import { DISCOVERY_FAMILIES } from './discovery-families.js';
 import type { Table } from '../../state/table.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
@@ -33,25 +35,27 @@ const ALL_FAMILIES: readonly FamilyDef<ScrapeView>[] = [
   ...DISCOVERY_FAMILIES,
 ];
 
-export function createRegistry(source: MetricsSource): Registry {
+/** `control`: the control socket's counters, read at each scrape (zeros without one). */
+export function createRegistry(source: MetricsSource, control?: () => ControlServerStats): Registry {
   const registry = new Registry();
   const scrape = new ScrapeSource(source.table, () => source.snapshot(), {
     backend: (key) => source.topology.backends.get(key),
     listener: (name) => source.topology.listeners.get(name),
   });
   const view = (): ScrapeView => scrape.view();
-  for (const def of ALL_FAMILIES)
-    registry.registerMetric(new Family(def, view) as unknown as Parameters<Registry['registerMetric']>[0]);
+  type Metric = Parameters<Registry['registerMetric']>[0];
+  for (const def of ALL_FAMILIES) registry.registerMetric(new Family(def, view) as unknown as Metric);
   const health = (): HealthReport => source.serviceHealth();
-  for (const def of HEALTH_FAMILIES)
-    registry.registerMetric(new Family(def, health) as unknown as Parameters<Registry['registerMetric']>[0]);
+  for (const def of HEALTH_FAMILIES) registry.registerMetric(new Family(def, health) as unknown as Metric);
+  const controlView = control ?? ((): ControlServerStats => NO_CONTROL_SOCKET);
+  for (const def of CONTROL_FAMILIES) registry.registerMetric(new Family(def, controlView) as unknown as Metric);
   return registry;
 }
 
 /** Every series name a scrape can contain (histograms expand to _bucket, _sum, _count). */
 export function exportedSeriesNames(): string[] {
   const names: string[] = HEALTH_FAMILIES.map((f) => f.name);
-  for (const f of ALL_FAMILIES) {
+  for (const f of [...ALL_FAMILIES, ...CONTROL_FAMILIES]) {
     if (f.type === 'histogram') names.push(`${f.name}_bucket`, `${f.name}_sum`, `${f.name}_count`);
     else names.push(f.name);
   }

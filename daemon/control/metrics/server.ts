@@ -13,6 +13,7 @@ import { VERSION } from '../../version.js';
 import { createRegistry, type MetricsSource } from './registry.js';
 import type { Address } from '../../config/schema.js';
 import type { Registry } from 'prom-client';
+import type { ControlServerStats } from '../socket/server.js';
 
 export interface MetricsServer {
   /** where it listens; null when the metrics port is off */
@@ -25,10 +26,17 @@ export interface MetricsServer {
 const MAX_CONNECTIONS = 64;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-/** Listens on `listen` (null = metrics off). A bind failure rejects with E_METRICS_LISTEN. */
-export async function startMetricsServer(source: MetricsSource, listen: Address | null): Promise<MetricsServer> {
+/**
+ * Listens on `listen` (null = metrics off); `control` gives the control socket's
+ * counters. A bind failure rejects with E_METRICS_LISTEN.
+ */
+export async function startMetricsServer(
+  source: MetricsSource,
+  listen: Address | null,
+  control?: () => ControlServerStats,
+): Promise<MetricsServer> {
   if (listen === null) return { address: null, close: async () => undefined };
-  const registry = createRegistry(source);
+  const registry = createRegistry(source, control);
   const server = http.createServer((req, res) => {
     handle(source, registry, req, res).catch((err: unknown) => {
       log.warn('metrics request failed', { path: req.url, err });

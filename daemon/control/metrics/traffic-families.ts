@@ -41,6 +41,16 @@ export const LISTENER_FAMILIES: Def[] = [
     'gauge',
     (l) => (l.snap.enabled ? 1 : 0),
   ),
+  {
+    name: 'netmon_listener_info',
+    help: 'Always 1; labels: bind (the address bound, a port 0 as the one port every worker was given), configured (as written), serving (where workers accept; empty when not served).',
+    type: 'gauge',
+    read: (v) =>
+      v.listeners.map((l) => ({
+        labels: { ...l.labels, bind: l.snap.bind, configured: l.snap.configuredBind, serving: l.snap.serving ?? '' },
+        value: 1,
+      })),
+  },
   perListener(
     'netmon_listener_bytes_in_total',
     'Bytes received from clients on the listener, counted as they are relayed.',

@@ -32,7 +32,7 @@ export interface SnapshotSources {
   /** why an adaptive pool uses its strategy now; null when it is not adaptive */
   adaptiveReason(pool: string): string | null;
   /** where a listener is actually served, and why not as configured */
-  listenerStatus(name: string): { serving: string | null; error: string | null };
+  listenerStatus(name: string): { bind: string; serving: string | null; error: string | null };
   /** every discovery source, with its pool */
   discovery(): (DiscoverySnapshot & { pool: string })[];
 }
@@ -82,7 +82,7 @@ export function buildSnapshot(src: SnapshotSources, now: number): Snapshot {
     const c = table.listeners.counters(slot);
     return {
       name: l.name,
-      bind: l.bind.text,
+      configuredBind: l.bind.text,
       pool: l.pool,
       enabled: table.listeners.enabled(slot),
       active: table.listeners.active(slot),

@@ -124,7 +124,10 @@ export interface DiscoverySnapshot {
 
 export interface ListenerSnapshot {
   name: string;
+  /** the address it is bound on as configured: a port 0 shows the one port every worker was given */
   bind: string;
+  /** `bind` as the config writes it ("127.0.0.1:0") */
+  configuredBind: string;
   pool: string;
   enabled: boolean;
   active: number;

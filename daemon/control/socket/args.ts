@@ -37,8 +37,15 @@ function bad(spec: ArgSpec, message: string): NetmonError {
   return new NetmonError('E_BAD_ARGUMENT', `${spec.metavar}: ${message}`);
 }
 
+/**
+ * A received value as a message shows it: a string or number as written (cut
+ * at 64 characters), an array or object by its kind. Structures are never
+ * serialized: a request line may nest them thousands deep.
+ */
 function show(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object' && v !== null) return 'an object';
+  const s = String(v);
   return JSON.stringify(s.length > 64 ? s.slice(0, 64) + '...' : s);
 }
 

@@ -79,22 +79,39 @@ export class ControlClient {
     );
   }
 
+  /**
+   * Connects within `opts.timeoutMs` (default 5000 ms). A full accept queue
+   * (EAGAIN: the daemon is busy accepting other clients) is tried again every
+   * 50 ms until then, as a TCP SYN would be retransmitted.
+   * Rejects with E_CONTROL_CONNECT (no daemon, no permission) or E_CONTROL_TIMEOUT.
+   */
   static connect(path: string, opts: RequestOptions = {}): Promise<ControlClient> {
+    const timeoutMs = opts.timeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
-      const socket = createConnection({ path });
+      let socket: Socket;
+      let retry: NodeJS.Timeout | undefined;
       const timer = setTimeout(() => {
+        clearTimeout(retry);
         socket.destroy();
-        reject(new NetmonError('E_CONTROL_TIMEOUT', `${path}: no connection after ${opts.timeoutMs ?? 5000} ms`));
-      }, opts.timeoutMs ?? 5000);
-      socket.once('error', (e) => {
-        clearTimeout(timer);
-        reject(connectError(path, e));
-      });
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new ControlClient(socket, path));
-      });
+        reject(new NetmonError('E_CONTROL_TIMEOUT', `${path}: no connection after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const attempt = (): void => {
+        socket = createConnection({ path });
+        socket.once('error', (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EAGAIN') {
+            retry = setTimeout(attempt, 50);
+            return;
+          }
+          clearTimeout(timer);
+          reject(connectError(path, e));
+        });
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          socket.removeAllListeners('error');
+          resolve(new ControlClient(socket, path));
+        });
+      };
+      attempt();
     });
   }
 

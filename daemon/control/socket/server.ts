@@ -1,14 +1,19 @@
 // The control socket: a Unix stream socket that answers the command table
 // (commands.ts) through a ControlContext. Startup is careful with the path: a
 // socket file left by a crashed daemon is replaced, a live daemon on the path is
-// never displaced, and a path that is not a socket is never removed.
+// never displaced, and a path that is not a socket is never removed. Clients
+// share the main thread through one LineScheduler (bounded work per event-loop
+// turn), and at the client limit the longest idle client makes room for a new
+// one, so silent clients cannot lock an operator out.
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { NetmonError } from '../../errors.js';
 import { log } from '../../log.js';
-import { ControlConnection } from './connection.js';
+import { BoundedWarning } from './bounded-warning.js';
+import { ControlConnection, type ClosedReason } from './connection.js';
 import type { ControlContext } from './context.js';
+import { DEFAULT_TURN_BUDGET_MS, LineScheduler } from './line-scheduler.js';
 import { textError } from './protocol.js';
 
 export interface ControlServerOptions {
@@ -18,19 +23,30 @@ export interface ControlServerOptions {
   mode?: number;
   /** longest request line; a longer one gets E_LINE_TOO_LONG and the client is closed */
   maxLineBytes?: number;
-  /** further clients get E_TOO_MANY_CLIENTS and are closed */
+  /**
+   * clients at once; at the limit the longest idle one is closed (E_TOO_MANY_CLIENTS) to
+   * make room, and only when none is idle is the new one refused
+   */
   maxClients?: number;
-  /** a client that neither sends nor has a request in flight is closed after this long */
+  /** ms a client has to send a complete line (from connecting, or from a line's first byte); then E_LINE_TIMEOUT */
+  lineTimeoutMs?: number;
+  /** ms a client that has been answered may stay silent before it is closed */
   idleTimeoutMs?: number;
   /** unsent output a client may have queued before it is dropped (it does not read) */
   maxBufferedBytes?: number;
+  /** ms of request handling per event-loop turn, across all clients */
+  turnBudgetMs?: number;
 }
 
-interface ControlServerStats {
+export interface ControlServerStats {
   clients: number;
   accepted: number;
+  /** refused at the limit with no idle client to close */
   rejected: number;
+  /** closed for not reading their replies */
   dropped: number;
+  /** closed, by reason (evicted, line_timeout, idle_timeout, line_too_long, slow_reader) */
+  closed: Record<ClosedReason, number>;
 }
 
 export interface ControlServer {
@@ -44,6 +60,8 @@ const DEFAULTS = {
   mode: 0o660,
   maxLineBytes: 64 * 1024,
   maxClients: 1000,
+  // HAProxy's stats socket closes a silent CLI client after 10 s (`stats timeout`)
+  lineTimeoutMs: 10_000,
   idleTimeoutMs: 60_000,
   maxBufferedBytes: 4 * 1024 * 1024,
 } as const;
@@ -149,48 +167,74 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const maxClients = options.maxClients ?? DEFAULTS.maxClients;
   const limits = {
     maxLineBytes: options.maxLineBytes ?? DEFAULTS.maxLineBytes,
+    lineTimeoutMs: options.lineTimeoutMs ?? DEFAULTS.lineTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
     maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
   };
   await prepare(path);
 
   const clients = new Set<ControlConnection>();
-  const stats = { accepted: 0, rejected: 0, dropped: 0 };
+  /** clients waiting for input, longest idle first (insertion order) */
+  const idle = new Set<ControlConnection>();
+  const scheduler = new LineScheduler(options.turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS);
+  const closed: Record<ClosedReason, number> = {
+    evicted: 0,
+    line_timeout: 0,
+    idle_timeout: 0,
+    line_too_long: 0,
+    slow_reader: 0,
+  };
+  const stats = { accepted: 0, rejected: 0 };
+  // one line per 10 s at most, however many clients a flood brings
+  const warning = new BoundedWarning('control socket clients closed or refused', { maxClients, ...limits });
   let shared: { at: number; json: string } | undefined;
-  const hooksFor = (conn: () => ControlConnection) => ({
+  const hooks = {
     snapshotJson: (): string => {
       const now = Date.now();
       if (!shared || now - shared.at >= SNAPSHOT_SHARE_MS)
         shared = { at: now, json: JSON.stringify(context.snapshot()) };
       return shared.json;
     },
-    onDropped: () => {
-      stats.dropped++;
+    scheduler,
+    onIdle: (c: ControlConnection) => {
+      if (!idle.has(c)) idle.add(c);
     },
-    onClose: () => {
-      clients.delete(conn());
+    onBusy: (c: ControlConnection) => {
+      idle.delete(c);
     },
-  });
+    onClosedFor: (reason: ClosedReason) => {
+      closed[reason]++;
+      // an idle client closed at its timeout is the normal end of a forgotten session
+      if (reason !== 'idle_timeout') warning.note(reason);
+    },
+    onClose: (c: ControlConnection) => {
+      clients.delete(c);
+      idle.delete(c);
+    },
+  };
 
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     if (clients.size >= maxClients) {
-      stats.rejected++;
-      log.warn('control socket client limit reached, refusing a client', { maxClients });
-      socket.on('error', () => {});
-      socket.end(
-        textError({ code: 'E_TOO_MANY_CLIENTS', message: `the control socket already has ${maxClients} clients` }),
-      );
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
+      const victim = idle.values().next().value;
+      if (victim === undefined) {
+        stats.rejected++;
+        warning.note('refused');
+        socket.on('error', () => {});
+        socket.end(
+          textError({
+            code: 'E_TOO_MANY_CLIENTS',
+            message: `the control socket already has ${maxClients} busy clients`,
+          }),
+        );
+        setTimeout(() => socket.destroy(), 1000).unref();
+        return;
+      }
+      clients.delete(victim);
+      idle.delete(victim);
+      victim.evict(maxClients);
     }
     stats.accepted++;
-    const c: ControlConnection = new ControlConnection(
-      socket,
-      context,
-      limits,
-      hooksFor(() => c),
-    );
-    clients.add(c);
+    clients.add(new ControlConnection(socket, context, limits, hooks));
   });
   server.on('error', (e) => log.error('control socket error', { path, err: e }));
 
@@ -208,12 +252,14 @@ export async function startControlServer(options: ControlServerOptions): Promise
   let closing: Promise<void> | undefined;
   return {
     address: path,
-    stats: () => ({ clients: clients.size, ...stats }),
+    stats: () => ({ clients: clients.size, ...stats, dropped: closed.slow_reader, closed: { ...closed } }),
     close: () =>
       (closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        scheduler.stop();
+        warning.close();
         for (const c of clients) c.destroy();
-        await closed;
+        await stopped;
         // remove the file only if it is still ours (not a successor's socket)
         const st = await lstat(path).catch(() => undefined);
         if (st?.isSocket() && st.ino === ino) await unlink(path).catch(() => undefined);

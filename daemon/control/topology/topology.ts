@@ -11,6 +11,8 @@ import { ADMIN_NAMES, AdminState, Cause, OpState, type AdminStateName } from '..
 import type { Table } from '../../state/table.js';
 import { algorithmId } from '../../data/balance/index.js';
 import { NamedSlots } from './slots.js';
+import { ListenAddresses } from './listen-addresses.js';
+import type { ListenErrors } from '../supervisor.js';
 import { touches, type ConfigDiff } from './diff.js';
 import type { ListenerPlan, PoolPlan, WorkerPlan } from '../../data/plan.js';
 
@@ -46,6 +48,8 @@ export class Topology {
   readonly backendConfig = new Map<string, { pool: PoolConfig; backend: BackendConfig }>();
   /** listener name -> listening fd passed by systemd (socket activation) */
   readonly activated = new Map<string, number>();
+  /** the concrete address every other listener is bound on (a port 0 resolved once; checked before binding) */
+  readonly addresses = new ListenAddresses();
 
   constructor(
     readonly table: Table,
@@ -290,17 +294,40 @@ export class Topology {
         backup: b.backup,
       })),
     }));
-    const listeners: ListenerPlan[] = c.listeners.map((l) => ({
-      slot: this.listeners.get(l.name)!,
-      name: l.name,
-      bind: l.bind,
-      pool: this.pools.get(l.pool)!,
-      backlog: l.backlog,
-      clientIdle: l.timeouts.clientIdle,
-      edge: l.edge,
-      ...(this.activated.has(l.name) ? { fd: this.activated.get(l.name)! } : {}),
-    }));
+    const listeners: ListenerPlan[] = [];
+    for (const l of c.listeners) {
+      const fd = this.activated.get(l.name);
+      const bind = fd === undefined ? this.addresses.address(l.name) : l.bind;
+      // refused before any worker bound it (listen-addresses.ts): no worker opens it this generation
+      if (bind === null) continue;
+      listeners.push({
+        slot: this.listeners.get(l.name)!,
+        name: l.name,
+        bind: bind ?? l.bind,
+        pool: this.pools.get(l.pool)!,
+        backlog: l.backlog,
+        clientIdle: l.timeouts.clientIdle,
+        edge: l.edge,
+        ...(fd !== undefined ? { fd } : {}),
+      });
+    }
     return { generation: this.generation, accessLog: c.log.access, logLevel: c.log.level, listeners, pools };
+  }
+
+  /**
+   * Check and resolve the addresses the workers are to bind for the current
+   * config, before they bind (listen-addresses.ts); `open`: listeners some live
+   * worker serves now. Returns the listeners refused (E_LISTEN).
+   */
+  prepareBinds(open: ReadonlySet<string>): Promise<ListenErrors> {
+    const c = this.config!;
+    return this.addresses.prepare({ listeners: c.listeners, activated: this.activated, open, workers: c.workers });
+  }
+
+  /** The address a listener is bound on as configured: its port 0 as the port it was given. */
+  boundText(name: string): string {
+    const configured = this.config?.listeners.find((l) => l.name === name)?.bind.text ?? '';
+    return this.activated.has(name) ? configured : (this.addresses.address(name)?.text ?? configured);
   }
 
   poolAlgorithmName(pool: string): AlgorithmName | undefined {

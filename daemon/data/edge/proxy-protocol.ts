@@ -56,7 +56,8 @@ export function parseProxyHeader(buf: Buffer, maxLength: number = PROXY_V2_DEFAU
 // ---- v1 ----
 
 function parseV1(buf: Buffer): ProxyParseResult {
-  const limit = Math.min(buf.length, PROXY_V1_MAX);
+  // the CR of a line of at most 107 bytes is at index 105 or before: the limit counts the CRLF
+  const limit = Math.min(buf.length, PROXY_V1_MAX - 1);
   const prefix = Math.min(limit, V1_PREFIX.length);
   for (let i = 0; i < prefix; i++) {
     if (buf[i] !== V1_PREFIX[i]) return invalid('no PROXY protocol signature');
@@ -73,7 +74,7 @@ function parseV1(buf: Buffer): ProxyParseResult {
     if (c < 0x20 || c > 0x7e) return invalid('v1: a byte that is not printable ASCII');
   }
   if (eol < 0) {
-    return buf.length >= PROXY_V1_MAX ? invalid('v1: no CRLF within 107 bytes') : INCOMPLETE;
+    return buf.length >= PROXY_V1_MAX - 1 ? invalid('v1: no CRLF within 107 bytes') : INCOMPLETE;
   }
   const headerLength = eol + 2;
   const line = buf.toString('latin1', V1_PREFIX.length, eol);

@@ -79,11 +79,16 @@ export function sniffGreeting(buf: Buffer): Protocol | null {
   return mysql(buf);
 }
 
-/** A `220 ` or `220-` line: SMTP or FTP by what the server calls itself, else 'other'. */
+/**
+ * A `220 ` or `220-` line: SMTP or FTP by what the server calls itself in its first
+ * MAX_GREETING_LINE bytes, else 'other'. Past the bound the answer is already given,
+ * so an LF after it must not widen what is read: the verdict would depend on how the
+ * bytes were segmented.
+ */
 function reply220(buf: Buffer): Protocol | null {
   const end = buf.indexOf(0x0a);
   if (end < 0 && buf.length < MAX_GREETING_LINE) return null;
-  const line = buf.toString('latin1', 4, end < 0 ? MAX_GREETING_LINE : end);
+  const line = buf.toString('latin1', 4, end < 0 || end > MAX_GREETING_LINE ? MAX_GREETING_LINE : end);
   if (SMTP.test(line)) return 'smtp';
   if (FTP.test(line)) return 'ftp';
   return 'other';
