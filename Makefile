@@ -12,7 +12,7 @@ export npm_config_audit := false
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build node deps test test-deps lint format demo bench fuzz clean distclean install install-config relay asan soak
+.PHONY: all build node deps test test-deps lint format demo bench fuzz soak soak-relay clean distclean install install-config relay asan
 
 all: build
 
@@ -90,7 +90,7 @@ asan: build $(RELAY_ASAN)
 	  node --test --test-timeout=600000 dist/test/relay/*.test.js
 
 # Long runs kept out of `make test`: 1 GiB each way through each relay, checksummed
-soak: build
+soak-relay: build
 	NETMON_RELAY_TRANSFER_MIB=1024 node --test --test-timeout=1800000 --test-name-pattern=checksummed dist/test/relay/transfer.test.js
 
 # eslint (with the rule that keeps daemon/data/ off the control plane), formatting,
@@ -111,6 +111,11 @@ demo: build
 # `make bench BENCH_ARGS=--quick` for a short run
 bench: build
 	bin/netmon bench $(BENCH_ARGS)
+
+# faults under load against a real daemon (docs/reliability.md): about 12 minutes;
+# `make soak SOAK_ARGS=--quick` for a short run, `SOAK_ARGS="--only burst"` for one
+soak: build test-deps
+	$(NODE) dist/bench/soak/soak-main.js $(SOAK_ARGS)
 
 # every parser with 1,000,000 seeded inputs each (random, mutated, well-formed): a table of
 # exceptions, wrong answers and hangs; failing inputs saved under test/fixtures/fuzz/<parser>/;

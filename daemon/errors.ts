@@ -76,6 +76,11 @@ export const CODES = {
     retryable: true,
     doc: 'the native relay could not take a client read first by Node (out of file descriptors or memory): it was closed',
   },
+  E_FD_EXHAUSTED: {
+    fault: 'daemon',
+    retryable: true,
+    doc: 'netmon ran out of file descriptors (EMFILE/ENFILE) to connect to a backend; not counted against the backend',
+  },
   // control socket
   E_BAD_REQUEST: { fault: 'client', retryable: false, doc: 'a control line that is neither a command nor valid JSON' },
   E_LINE_TOO_LONG: { fault: 'client', retryable: false, doc: 'a control line over the size limit' },

@@ -15,6 +15,8 @@ export interface RunOptions {
   configPath: string | null;
   load: () => Config;
   notify?: Notifier;
+  /** Told once the daemon serves: `make soak`'s host reaches the daemon's test hooks through it. */
+  started?: (daemon: Daemon) => void;
 }
 
 /** Resolves with the exit code once the daemon has stopped. */
@@ -97,6 +99,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       ),
   });
   notify.ready(`serving ${config.listeners.length} listener(s), generation ${daemon.topology.generation}`);
+  opts.started?.(daemon);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

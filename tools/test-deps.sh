@@ -7,7 +7,7 @@
 # and apt-get; elsewhere it says what is missing.
 set -u
 PKGS=(haproxy nginx libnginx-mod-stream socat tmux openssl prometheus python3 systemd iproute2
-  mariadb-server mariadb-client dnsmasq-base etcd-server etcd-client keepalived bird2 curl nftables wrk iperf3
+  mariadb-server mariadb-client dnsmasq-base etcd-server etcd-client keepalived bird2 curl nftables wrk iperf3 util-linux
   gcc make libc6-dev)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,13 +1,18 @@
-// The daemon process's own CPU, memory and main-thread event-loop lag, sampled
-// once a second for the snapshot, alerts and metrics.
+// The daemon process's own CPU, memory, file descriptors and main-thread
+// event-loop lag, sampled once a second for the snapshot, alerts and metrics.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fdLimit, openFds } from '../process-fds.js';
 import type { ProcessSnapshot } from './snapshot/snapshot.js';
+
+/** What ProcessStats measures itself (the health checker counts probes without descriptors). */
+type Sampled = Omit<ProcessSnapshot, 'probesWithoutFds'>;
 
 export class ProcessStats {
   private lastCpu = process.cpuUsage();
   private lastTime = performance.now();
   private readonly lag = monitorEventLoopDelay({ resolution: 20 });
-  private current: ProcessSnapshot = { cpu: 0, rssBytes: 0, heapUsedBytes: 0, loopLagMs: 0 };
+  private maxFds = fdLimit();
+  private current: Sampled = { cpu: 0, rssBytes: 0, heapUsedBytes: 0, loopLagMs: 0, openFds: -1, maxFds: null };
 
   constructor() {
     this.lag.enable();
@@ -21,16 +26,20 @@ export class ProcessStats {
     this.lastCpu = cpu;
     this.lastTime = now;
     const mem = process.memoryUsage();
+    // the limit can be raised while running (prlimit); at the limit itself it cannot be read: kept
+    this.maxFds = fdLimit(this.maxFds);
     this.current = {
       cpu: Math.round(cores * 1000) / 1000,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
       loopLagMs: Math.round((this.lag.mean / 1e6 || 0) * 1000) / 1000,
+      openFds: openFds(),
+      maxFds: Number.isFinite(this.maxFds) ? this.maxFds : null,
     };
     this.lag.reset();
   }
 
-  get snapshot(): ProcessSnapshot {
+  get snapshot(): Sampled {
     return this.current;
   }
 

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { log } from '../log.js';
 import { NetmonError } from '../errors.js';
 import type { Reclaimed, Table } from '../state/table.js';
-import type { FromWorker, ListenFailure, ToWorker, WorkerInit, WorkerPlan } from '../data/plan.js';
+import type { FromWorker, InjectedFault, ListenFailure, ToWorker, WorkerInit, WorkerPlan } from '../data/plan.js';
 
 const WORKER_URL = new URL('../data/worker.js', import.meta.url);
 const RESTART_BACKOFF_MS = [100, 250, 500, 1000, 2000, 5000];
@@ -12,6 +12,13 @@ const RESTART_BACKOFF_MS = [100, 250, 500, 1000, 2000, 5000];
 const STABLE_MS = 30_000;
 /** how long an immediate stop waits for workers to cut their connections before ending the threads */
 const CUT_MS = 1000;
+/**
+ * MB of a worker's V8 young generation (three times a semi-space). V8 sizes it
+ * from the machine's memory, up to 64 MB semi-spaces: after a burst of short
+ * connections the pages of a worker's new space stayed resident; with 8 MB
+ * semi-spaces the burst's memory comes back (docs/reliability.md, Soak).
+ */
+const YOUNG_GENERATION_MB = 24;
 
 /** A listener some worker could not open; `workers` says how many. */
 interface ListenError extends ListenFailure {
@@ -83,10 +90,16 @@ export class Supervisor {
 
   private spawn(s: Slot, plan: WorkerPlan): void {
     const init: WorkerInit = { id: s.id, buffer: this.table.buffer, cap: this.table.cap, plan };
-    const t = new Worker(WORKER_URL, { workerData: init, name: `netmon-worker-${s.id}` });
+    const t = new Worker(WORKER_URL, {
+      workerData: init,
+      name: `netmon-worker-${s.id}`,
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     s.thread = t;
     s.startedAt = Date.now();
     s.alive = true;
+    // a new thread holds connections of its own: an immediate stop must reach it
+    s.drained = false;
     t.on('message', (m: FromWorker) => this.onMessage(s, m));
     t.on('error', (err) => log.error('worker error', { worker: s.id, err }));
     t.on('exit', (code) => this.onExit(s, t, code));
@@ -236,12 +249,26 @@ export class Supervisor {
     }
   }
 
-  /** Ends one worker abruptly, as a crash would (control: `debug kill-worker`). */
+  /**
+   * Crash one worker, as an exception outside any connection would: it resets
+   * its connections and exits, and is restarted. One that does not exit within
+   * CUT_MS (stuck) is ended by force. Resolves once it has exited.
+   */
   async kill(id: number): Promise<boolean> {
     const s = this.slots[id];
-    if (!s?.thread) return false;
-    await s.thread.terminate();
+    const t = s?.thread;
+    if (!t) return false;
+    const exited = new Promise<void>((resolve) => t.once('exit', () => resolve()));
+    t.postMessage({ type: 'crash' } satisfies ToWorker);
+    const timer = setTimeout(() => void t.terminate(), CUT_MS);
+    await exited;
+    clearTimeout(timer);
     return true;
+  }
+
+  /** Test hook: arm (`at`) or disarm (null) a fault on a listener's connections in every worker. */
+  injectFault(listener: string, at: InjectedFault | null): void {
+    for (const s of this.slots) this.send(s, { type: 'fault', listener, at });
   }
 
   /** Listener names with an open socket in at least one live worker. */

@@ -35,7 +35,9 @@ export type Termination =
   /** refused: before it was served (ACL, limits, PROXY header, listener full or disabled), or every backend full */
   | 'rejected'
   /** cut by an immediate stop */
-  | 'shutdown';
+  | 'shutdown'
+  /** reset because of an exception inside netmon on its path (error E_INTERNAL) */
+  | 'internal_error';
 
 export interface AccessRecord {
   client: string;

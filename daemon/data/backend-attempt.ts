@@ -4,8 +4,10 @@
 // sends nothing within timeouts.first_byte is counted (connect errors, response
 // errors, passive health) and retried on another backend while nothing has
 // happened yet, or, opted in, with the client's bytes replayed; a reset from
-// either side once relaying is passed on as a reset. Connection (connection.ts)
-// extends this class and owns the rest of the connection's life.
+// either side once relaying is passed on as a reset. Out of file descriptors
+// for the backend socket (EMFILE/ENFILE) is netmon's own limit, never counted
+// against the backend. Connection (connection.ts) extends this class and owns
+// the rest of the connection's life.
 import net from 'node:net';
 import { Histogram, type ConnectErrorReason, type RejectReason, type ResetSide } from '../state/names.js';
 import type { PickContext } from './balance/interface.js';
@@ -14,6 +16,8 @@ import { clientAddress, type ClientAddress } from '../net/ip.js';
 import type { Termination } from './access-log.js';
 import type { Origin } from './edge/preamble.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
+import { guardSocket, resetSocket } from './fault-guard.js';
+import { isFdExhaustion } from '../process-fds.js';
 import { FirstBytes } from './first-bytes.js';
 import type { MemberPlan } from './plan.js';
 import type { PoolRuntime } from './pool-queue.js';
@@ -33,18 +37,6 @@ export function isReset(err: NodeJS.ErrnoException): boolean {
 
 // a failed attempt's socket gets none of our handlers any more, but an 'error' must not throw
 function ignore(): void {}
-
-/**
- * RST to the peer of a connected socket (SO_LINGER 0, then close). A socket
- * still connecting is just dropped; one whose FIN was already sent is closed
- * plainly: libuv refuses a reset after a shutdown (uv_tcp_close_reset returns
- * EINVAL, and Node then leaves the handle, and its descriptor, open).
- */
-export function resetSocket(s: net.Socket): void {
-  if (s.destroyed) return;
-  if (s.connecting || s.writableEnded) s.destroy();
-  else s.resetAndDestroy();
-}
 
 /** bytes read from a client while its backend is picked, queued for or connected to, before it is paused */
 const WAITING_BYTES = 64 * 1024;
@@ -132,6 +124,7 @@ export abstract class BackendAttempt extends FirstBytes {
     this.connectMs = -1;
     const s = net.connect({ host: m.host, port: m.port, allowHalfOpen: true, noDelay: true });
     this.backend = s;
+    guardSocket(s, this);
     s.setTimeout(this.pool.plan.connectTimeout);
     s.on('connect', this.onBackendConnect);
     s.on('timeout', this.onBackendTimeout);
@@ -185,6 +178,7 @@ export abstract class BackendAttempt extends FirstBytes {
 
   private readonly onBackendError = (err: NodeJS.ErrnoException): void => {
     if (this.phase === Phase.Connecting) {
+      if (isFdExhaustion(err)) return this.outOfFds(err);
       this.connectFailed(err.code === 'ECONNREFUSED' ? 'refused' : err.code === 'ETIMEDOUT' ? 'timeout' : 'other');
       return;
     }
@@ -300,6 +294,16 @@ export abstract class BackendAttempt extends FirstBytes {
       return this.pick();
     }
     this.refuse('no_backend');
+  }
+
+  // No descriptor for the backend socket (EMFILE/ENFILE): our limit, not the backend's: no connect
+  // error or passive count, no retry (it needs a descriptor too); the worker stops accepting a while.
+  private outOfFds(err: NodeJS.ErrnoException): void {
+    this.dropBackend();
+    this.error = 'E_FD_EXHAUSTED';
+    this.w.outOfFds(err);
+    if (this.client.destroyed) return this.close();
+    this.refuse('fd_exhaustion');
   }
 
   /**

@@ -3,13 +3,16 @@
 // (backend-attempt.ts: connect, retry, PROXY header out, failures and resets),
 // the relay both ways (first-bytes.ts, relay-pump.ts), and one close path that
 // gives back everything the connection took (reservations.ts) and writes the
-// access line.
+// access line. An exception on its path resets it alone (fault-guard.ts);
+// running out of file descriptors is a local error, never the backend's
+// (backend-attempt.ts).
 import type net from 'node:net';
 import { Histogram, type PeekMissReason, type Protocol, type RejectReason } from '../state/names.js';
 import { log } from '../log.js';
 import { admitPeer, admitSource } from './admission.js';
 import { writeAccessLog, type AccessRecord } from './access-log.js';
-import { BackendAttempt, isReset, Phase, resetSocket } from './backend-attempt.js';
+import { BackendAttempt, isReset, Phase } from './backend-attempt.js';
+import { guardSocket, guardedTimeout, reportFault, resetSocket } from './fault-guard.js';
 import { readPreamble, type Preamble } from './edge/preamble.js';
 import { ProtocolWatch } from './edge/protocol-watch.js';
 import type { Waiter } from './pool-queue.js';
@@ -26,6 +29,7 @@ export class Connection extends BackendAttempt implements OpenConnection, Waiter
   constructor(w: WorkerContext, listener: ListenerRuntime, client: net.Socket) {
     super(w, listener, client);
     this.acceptedAt = performance.now();
+    guardSocket(client, this);
     client.on('error', this.onClientError);
     client.on('close', this.onClientClose);
   }
@@ -42,16 +46,40 @@ export class Connection extends BackendAttempt implements OpenConnection, Waiter
     if (!this.held.takeListener(slot, this.w.limit)) return this.refuse('max_connections');
     if (edge === null || !edge.preamble) return this.pick();
     this.phase = Phase.Preamble;
-    void readPreamble(edge, this.client, this.peer).then(this.onPreamble);
+    readPreamble(edge, this.client, this.peer)
+      .then(this.onPreamble)
+      .catch((err: unknown) => this.fault(err, 'preamble'));
   }
 
-  /** Immediate stop: both sides get a reset now (a clean FIN would pass a cut-off exchange for a complete one). */
-  abort(): void {
+  /** Cut both sides now (an immediate stop, the worker failing) with a reset: not taken for a complete stream. */
+  abort(termination: 'shutdown' | 'internal_error'): void {
     if (this.phase === Phase.Closed) return;
-    this.termination = 'shutdown';
+    this.termination = termination;
     resetSocket(this.client);
-    if (this.backend !== null) resetSocket(this.backend);
+    resetSocket(this.backend);
     this.close();
+  }
+
+  /**
+   * An exception on this connection's path (a bug in netmon): count and log it
+   * (before the reset: whoever sees the reset finds it counted), reset both
+   * sides; the worker goes on. Never throws, even when the close path does.
+   */
+  fault(err: unknown, where: string): void {
+    const first = this.termination !== 'internal_error';
+    this.termination = 'internal_error';
+    this.error = 'E_INTERNAL';
+    const fields = { where, listener: this.listener.plan.name, client: this.ctx.clientAddress };
+    if (first) reportFault(this.table, this.worker, err, fields);
+    resetSocket(this.client);
+    resetSocket(this.backend);
+    if (!first) return;
+    try {
+      this.close();
+    } catch {
+      // the close path is what failed: the worker's set must not keep the connection
+    }
+    this.w.closed(this);
   }
 
   private readonly onPreamble = (p: Preamble): void => {
@@ -138,7 +166,7 @@ export class Connection extends BackendAttempt implements OpenConnection, Waiter
     this.phase = Phase.Queued;
     // whichever backend frees first serves a waiter, one it tried before it waited included
     this.tried.length = 0;
-    this.queueTimer = setTimeout(this.onQueueTimeout, pool.plan.queueTimeout);
+    this.queueTimer = guardedTimeout(this, this.onQueueTimeout, pool.plan.queueTimeout);
     pool.queue.wake();
     return true;
   }

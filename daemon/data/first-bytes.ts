@@ -14,9 +14,10 @@
 import { Histogram } from '../state/names.js';
 import type { Protocol } from '../state/names.js';
 import type { ProtocolWatch } from './edge/protocol-watch.js';
+import { guardedTimeout, type FaultOwner } from './fault-guard.js';
 import { RelayPump } from './relay-pump.js';
 
-export abstract class FirstBytes extends RelayPump {
+export abstract class FirstBytes extends RelayPump implements FaultOwner {
   /** performance.now() when the current backend connected */
   protected connectedAt = 0;
   /** ms to the backend's first byte (see above); -1 before it */
@@ -39,6 +40,8 @@ export abstract class FirstBytes extends RelayPump {
   protected abstract firstByteTimedOut(): void;
   /** The protocol is known (from the watch): count it once. */
   protected abstract protocolSeen(p: Protocol): void;
+  /** An exception on the connection's path (here: the first-byte timer): reset it alone (fault-guard.ts). */
+  abstract fault(err: unknown, where: string): void;
 
   /** Keep up to `bytes` of the client's data for a replay (0 = no replay). Once per connection. */
   protected keepForReplay(bytes: number): void {
@@ -115,7 +118,7 @@ export abstract class FirstBytes extends RelayPump {
   private clientStarted(now: number): void {
     this.clientFirstAt = now;
     if (this.firstByteLimit > 0 && this.firstByteMs < 0 && this.firstByteTimer === null) {
-      this.firstByteTimer = setTimeout(this.onFirstByteTimer, this.firstByteLimit);
+      this.firstByteTimer = guardedTimeout(this, this.onFirstByteTimer, this.firstByteLimit);
     }
   }
 

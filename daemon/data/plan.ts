@@ -90,8 +90,25 @@ export interface ListenFailure {
   serving: string | null;
 }
 
-/** main -> worker; a stop is graceful (connections finish) or immediate (every connection is cut now) */
-export type ToWorker = { type: 'plan'; plan: WorkerPlan } | { type: 'stop'; immediate: boolean };
+/**
+ * Test hook (fault-injection.ts): where an armed listener's connections fail.
+ * `accept`: the listener's runtime has no pool, as with `pool = ""` (a
+ * TypeError while the connection is opened); `relay`: a client 'data' handler
+ * throws at the first byte; `timer`: a timer of the connection throws.
+ */
+export type InjectedFault = 'accept' | 'relay' | 'timer';
+
+/**
+ * main -> worker; a stop is graceful (connections finish) or immediate (every
+ * connection is cut now). `fault` and `crash` are test hooks (fault-injection.ts):
+ * arm (or with `at: null` disarm) a fault on a listener's connections, or end
+ * the worker as an exception outside any connection would.
+ */
+export type ToWorker =
+  | { type: 'plan'; plan: WorkerPlan }
+  | { type: 'stop'; immediate: boolean }
+  | { type: 'fault'; listener: string; at: InjectedFault | null }
+  | { type: 'crash' };
 
 /** worker -> main */
 export type FromWorker =

@@ -12,6 +12,8 @@ import type { RefusalLines } from './access-log.js';
 
 /** A listening socket: a Node server, or one the native relay accepts on. */
 export interface ListeningSocket {
+  /** open and accepting (false once closed) */
+  readonly listening: boolean;
   /** Stop accepting and close the socket. */
   close(): void;
 }
@@ -22,7 +24,7 @@ export interface ListenerRuntime {
   server: ListeningSocket;
   /** who accepts on `server`: the native relay, or Node (whose connections the relay may still take over) */
   accept: 'native' | 'node';
-  /** the native relay moves its connections' bytes (else Node sockets do: needsNode in worker.ts) */
+  /** the native relay moves its connections' bytes (else Node sockets do: needsNode in native/worker-relay.ts) */
   native: boolean;
   /** the listener's default pool */
   pool: PoolRuntime;
@@ -30,10 +32,10 @@ export interface ListenerRuntime {
   edge: ListenerEdge | null;
 }
 
-/** A connection as the worker sees it: something to cut on an immediate stop. */
+/** A connection as the worker sees it: something to cut on an immediate stop or when the worker fails. */
 export interface OpenConnection {
-  /** Close both sides now (immediate stop); the connection gives back what it holds. */
-  abort(): void;
+  /** Reset both sides now (immediate stop, or the worker failing); the connection gives back what it holds. */
+  abort(termination: 'shutdown' | 'internal_error'): void;
 }
 
 export interface WorkerContext {
@@ -49,6 +51,8 @@ export interface WorkerContext {
   pool(slot: number): PoolRuntime | undefined;
   /** A backend reached passive.consecutive_failures failed connections in a row: tell the main thread. */
   reportPassive(slot: number): void;
+  /** A backend connect failed with EMFILE/ENFILE: count it, log at a bounded rate, stop accepting for a while. */
+  outOfFds(err: NodeJS.ErrnoException): void;
   /** The connection has closed and given back everything it held. Called once per connection. */
   closed(c: OpenConnection): void;
 }

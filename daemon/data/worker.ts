@@ -2,14 +2,16 @@
 // listener (the kernel spreads accepts across workers), applies each config
 // generation the main thread sends, and hands every accepted socket to a
 // Connection (connection.ts), which owns it from there to its close. It reads
-// health and admin state from the shared table; it never writes them.
+// health and admin state from the shared table; it never writes them. An
+// exception on one connection's path resets that connection alone
+// (fault-guard.ts); one outside any connection ends the worker, after it reset
+// every connection it held (die()). Short of file descriptors it stops
+// accepting for a while (fd-guard.ts).
 //
-// With the native relay ([data] relay, native/relay.ts) the relay listens and
-// accepts, and each client is a NativeConnection; a listener that reads a
-// preamble (PROXY header, peek) accepts with Node and hands the client to the
-// relay once it is read.
+// With the native relay ([data] relay, native/worker-relay.ts) each client is
+// a NativeConnection, accepted by the relay (or by Node, for a preamble), and
+// guarded, counted by the fd guard, paused and reset as a Connection is.
 import net from 'node:net';
-import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
 import { parentPort, workerData, threadId } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Table } from '../state/table.js';
@@ -17,20 +19,30 @@ import { log, setLogLevel } from '../log.js';
 import { Connection } from './connection.js';
 import { RefusalLines } from './access-log.js';
 import { ListenerEdge } from './edge/listener-edge.js';
-import type { FromWorker, ListenerPlan, ListenFailure, PoolPlan, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
+import type {
+  FromWorker,
+  InjectedFault,
+  ListenerPlan,
+  ListenFailure,
+  ToWorker,
+  WorkerInit,
+  WorkerPlan,
+} from './plan.js';
 import { PoolQueue, PoolRuntime } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
-import type { ListenerRuntime, ListeningSocket, OpenConnection, WorkerContext } from './worker-context.js';
-import { loadRelayAddon } from './native/addon.js';
-import { NativeConnection } from './native/connection.js';
-import { NativeRelay, type RelayListeners } from './native/relay.js';
-import type { RelayMode } from '../config/schema.js';
+import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
+import { reportFault, resetSocket } from './fault-guard.js';
+import { crashSoon, faultyRuntime, plantFault, plantNativeFault } from './fault-injection.js';
+import { FdGuard } from './fd-guard.js';
+import { IdleGc } from './idle-gc.js';
+import { isFdExhaustion } from '../process-fds.js';
+import { NativeConnection, type AcceptedClient } from './native/connection.js';
+import type { NativeRelay } from './native/relay.js';
+import { WorkerRelay, type NativeAccepts } from './native/worker-relay.js';
 
 const HEARTBEAT_MS = 1000;
-/** at most one log line per listener per interval for accept failures (EMFILE repeats while it lasts) */
-const ACCEPT_ERROR_LOG_MS = 10_000;
 
-class Worker implements WorkerContext, RelayListeners {
+class Worker implements WorkerContext, NativeAccepts {
   readonly table: Table;
   readonly worker: number;
   accessLog: boolean;
@@ -43,22 +55,22 @@ class Worker implements WorkerContext, RelayListeners {
   private readonly queues = new Map<number, PoolQueue>();
   /** every connection accepted and not yet closed, whatever its phase */
   private readonly open = new Set<OpenConnection>();
-  /** the native relay, once started on this thread; null: Node sockets relay */
-  private relay: NativeRelay | null = null;
-  /** why the native relay is not running, when it was wanted */
-  private relayProblem: string | null = null;
-  /** [data] relay of the applied plan */
-  private relayMode: RelayMode = 'auto';
-  /** listeners the relay accepts on, by the key given to it */
-  private readonly nativeListeners = new Map<number, ListenerRuntime>();
-  private nextListenerKey = 1;
-  private readonly acceptErrorLogged = new Map<number, number>();
+  private readonly fds: FdGuard;
+  /** test hook: listeners whose connections meet an injected fault */
+  private readonly faults = new Map<string, InjectedFault>();
+  private dying = false;
+  private readonly native: WorkerRelay;
 
   constructor(init: WorkerInit) {
     this.worker = init.id;
     this.table = new Table(init.cap, init.buffer);
     this.accessLog = init.plan.accessLog;
     this.refusals = new RefusalLines(this.worker, (n) => this.table.workers.countAccessSuppressed(this.worker, n));
+    this.fds = new FdGuard(this.table, this.worker, init.cap.workers, {
+      pause: () => this.pauseListening(),
+      resume: () => this.resumeListening(),
+    });
+    this.native = new WorkerRelay(this.table, this.worker, this);
   }
 
   /**
@@ -69,8 +81,7 @@ class Worker implements WorkerContext, RelayListeners {
   async apply(plan: WorkerPlan): Promise<void> {
     setLogLevel(plan.logLevel);
     this.accessLog = plan.accessLog;
-    this.useRelay(plan.relay);
-    this.table.workers.setNativeRelay(this.worker, this.relaying !== null);
+    this.native.use(plan.relay);
     this.limit = { maxConnections: plan.edge?.maxConnections ?? 0, listeners: plan.listeners.map((l) => l.slot) };
     const pools = new Map<number, PoolRuntime>();
     for (const p of plan.pools) pools.set(p.slot, new PoolRuntime(p, this.table, this.queue(p.slot)));
@@ -108,23 +119,15 @@ class Worker implements WorkerContext, RelayListeners {
           return;
         }
         if (pool === undefined) return;
-        if (this.relayMode === 'native' && this.relay === null) {
+        const refusal = this.native.refusal;
+        if (refusal !== null) {
           // fail closed: the config asks for the native relay, which cannot run here
           cur?.server.close();
           this.listeners.delete(lp.name);
-          const message = `[data] relay = "native": ${this.relayProblem ?? 'the native relay is not running'}`;
-          failures.push({ listener: lp.name, code: 'E_PLAN', message, serving: null });
+          failures.push({ listener: lp.name, code: 'E_PLAN', message: refusal, serving: null });
           return;
         }
-        const nodeOnly = this.relaying === null ? null : needsNode(lp, edge, pool, plan.pools);
-        if (nodeOnly !== null) {
-          log.info('listener relays with Node sockets: the native relay does not implement it', {
-            listener: lp.name,
-            feature: nodeOnly,
-          });
-        }
-        const native = this.relaying !== null && nodeOnly === null;
-        const accept = native && !(edge?.preamble ?? false) ? 'native' : 'node';
+        const { accept, native } = this.native.serving(lp, edge, pool, plan.pools);
         const same =
           cur?.accept === accept &&
           cur.native === native &&
@@ -140,8 +143,8 @@ class Worker implements WorkerContext, RelayListeners {
           return;
         }
         try {
-          const rt: ListenerRuntime = { plan: lp, server: { close() {} }, accept, native, pool, edge };
-          rt.server = accept === 'native' ? this.listenNative(rt) : await this.listen(lp);
+          const rt: ListenerRuntime = { plan: lp, server: CLOSED, accept, native, pool, edge };
+          rt.server = accept === 'native' ? this.native.listen(rt) : await this.listen(lp);
           // a moved bind: the old socket stops accepting once the new one is up
           cur?.server.close();
           this.listeners.set(lp.name, rt);
@@ -176,33 +179,14 @@ class Worker implements WorkerContext, RelayListeners {
           : { host: lp.bind.host, port: lp.bind.port, backlog: lp.backlog, reusePort: true };
       server.listen(where, () => {
         server.removeListener('error', reject);
-        server.on('error', (err) => log.error('listener error', { listener: lp.name, err }));
+        server.on('error', (err) => {
+          // at the descriptor limit, when libuv cannot keep its spare one
+          if (isFdExhaustion(err)) this.fds.exhausted(err, 'accept');
+          else log.error('listener error', { listener: lp.name, err });
+        });
         resolve(server);
       });
     });
-  }
-
-  /** Open a listener's socket in the native relay. Throws what listen(2) said, as net.Server would. */
-  private listenNative(rt: ListenerRuntime): ListeningSocket {
-    const relay = this.relay!;
-    const lp = rt.plan;
-    const key = this.nextListenerKey++;
-    const e = relay.listen(key, lp.bind.host, lp.bind.port, lp.backlog, lp.fd);
-    if (e < 0) {
-      const err: NodeJS.ErrnoException = new Error(
-        `listen ${getSystemErrorName(e)}: ${getSystemErrorMessage(e)} ${lp.fd !== undefined ? `fd ${lp.fd}` : lp.bind.text}`,
-      );
-      err.code = getSystemErrorName(e);
-      throw err;
-    }
-    this.nativeListeners.set(key, rt);
-    return {
-      close: () => {
-        relay.unlisten(key);
-        this.nativeListeners.delete(key);
-        this.acceptErrorLogged.delete(key);
-      },
-    };
   }
 
   private onConnection(listenerName: string, socket: net.Socket): void {
@@ -211,66 +195,80 @@ class Worker implements WorkerContext, RelayListeners {
       socket.destroy();
       return;
     }
-    const relay = this.relaying;
-    const c =
-      relay !== null && rt.native ? new NativeConnection(this, rt, relay, socket) : new Connection(this, rt, socket);
-    this.open.add(c);
-    c.open();
+    this.fds.accepted();
+    let c: Connection | NativeConnection | null = null;
+    try {
+      const fault = this.faults.get(listenerName);
+      const served = fault === undefined ? rt : faultyRuntime(fault, rt);
+      const relay = this.native.relaying;
+      // a preamble listener of the native relay: read on Node, handed to the relay once read
+      c =
+        relay !== null && rt.native
+          ? new NativeConnection(this, served, relay, socket)
+          : new Connection(this, served, socket);
+      this.open.add(c);
+      if (fault !== undefined) plantFault(fault, c, socket);
+      c.open();
+    } catch (err) {
+      if (c !== null) return c.fault(err, 'accept');
+      reportFault(this.table, this.worker, err, { where: 'accept', listener: listenerName });
+      resetSocket(socket);
+    }
   }
 
-  // ---- the native relay ----
+  /** A client the native relay accepted: served as onConnection serves Node's, under the same guard. */
+  serveAccepted(rt: ListenerRuntime, relay: NativeRelay, client: AcceptedClient): void {
+    if (this.stopping) {
+      relay.close(client.id, false);
+      return;
+    }
+    this.fds.accepted();
+    let c: NativeConnection | null = null;
+    try {
+      const fault = this.faults.get(rt.plan.name);
+      c = NativeConnection.accepted(this, fault === undefined ? rt : faultyRuntime(fault, rt), relay, client);
+      this.open.add(c);
+      if (fault !== undefined) plantNativeFault(fault, c);
+      c.open();
+    } catch (err) {
+      if (c !== null) return c.fault(err, 'accept');
+      reportFault(this.table, this.worker, err, { where: 'accept', listener: rt.plan.name });
+      relay.close(client.id, true);
+    }
+  }
+
+  outOfFdsOnAccept(err: NodeJS.ErrnoException): void {
+    this.fds.exhausted(err, 'accept');
+  }
 
   /**
-   * Start the native relay when [data] relay wants it and it is not running
-   * yet. It cannot be stopped once started: with "js" it keeps its
-   * connections, and listeners are opened on Node again.
+   * Close every listening socket this worker can reopen (not systemd's), the
+   * native relay's as Node's (native/worker-relay.ts says why); returns the
+   * listeners' names.
    */
-  private useRelay(mode: RelayMode): void {
-    this.relayMode = mode;
-    if (mode === 'js' || this.relay !== null) return;
-    const loaded = loadRelayAddon();
-    if ('error' in loaded) {
-      if (this.relayProblem === null) {
-        this.relayProblem = loaded.error;
-        // auto: Node sockets relay instead, said once and shown by netmon_worker_native_relay = 0
-        if (mode === 'auto') log.warn('native relay unavailable: the JavaScript relay runs', { err: loaded.error });
+  private pauseListening(): string[] {
+    const closed: string[] = [];
+    for (const [name, rt] of this.listeners) {
+      if (rt.plan.fd !== undefined || !rt.server.listening) continue;
+      rt.server.close();
+      closed.push(name);
+    }
+    return closed;
+  }
+
+  /** Reopen the listeners pauseListening() closed; resolves with those that failed to bind. */
+  private async resumeListening(): Promise<string[]> {
+    const failed: string[] = [];
+    for (const [name, rt] of this.listeners) {
+      if (rt.plan.fd !== undefined || rt.server.listening || this.stopping) continue;
+      try {
+        rt.server = rt.accept === 'native' ? this.native.listen(rt) : await this.listen(rt.plan);
+      } catch (err) {
+        failed.push(name);
+        log.debug('listener not reopened yet', { listener: name, err });
       }
-      return;
     }
-    try {
-      this.relay = new NativeRelay(loaded.addon, this.table, this);
-      this.relayProblem = null;
-    } catch (err) {
-      this.relayProblem = (err as Error).message;
-      if (mode === 'auto') log.warn('native relay unavailable: the JavaScript relay runs', { err: this.relayProblem });
-    }
-  }
-
-  /** the relay to relay with now: none when the plan says js */
-  private get relaying(): NativeRelay | null {
-    return this.relayMode === 'js' ? null : this.relay;
-  }
-
-  accepted(key: number, id: number, address: string, port: number, at: number): void {
-    const rt = this.nativeListeners.get(key);
-    if (rt === undefined || this.stopping) {
-      this.relay!.close(id, false);
-      return;
-    }
-    const c = NativeConnection.accepted(this, rt, this.relay!, { id, address, port, at });
-    this.open.add(c);
-    c.open();
-  }
-
-  listenError(key: number, errno: number): void {
-    const rt = this.nativeListeners.get(key);
-    const now = Date.now();
-    if (rt === undefined || now - (this.acceptErrorLogged.get(key) ?? 0) < ACCEPT_ERROR_LOG_MS) return;
-    this.acceptErrorLogged.set(key, now);
-    log.warn('accept failed: not accepting for 100 ms', {
-      listener: rt.plan.name,
-      err: `${getSystemErrorName(-errno)}: ${getSystemErrorMessage(-errno)}`,
-    });
+    return failed;
   }
 
   private queue(slot: number): PoolQueue {
@@ -291,6 +289,10 @@ class Worker implements WorkerContext, RelayListeners {
     this.post({ type: 'passive', slot });
   }
 
+  outOfFds(err: NodeJS.ErrnoException): void {
+    this.fds.exhausted(err, 'connect');
+  }
+
   closed(c: OpenConnection): void {
     if (!this.open.delete(c)) return;
     if (this.stopping && this.open.size === 0) this.post({ type: 'drained' });
@@ -309,11 +311,44 @@ class Worker implements WorkerContext, RelayListeners {
    */
   stop(immediate: boolean): void {
     this.stopping = true;
+    this.fds.stop();
     for (const rt of this.listeners.values()) rt.server.close();
     this.listeners.clear();
     if (this.open.size === 0) this.post({ type: 'drained' });
     // the last one to close says 'drained' (closed())
-    else if (immediate) for (const c of [...this.open]) c.abort();
+    else if (immediate) for (const c of [...this.open]) c.abort('shutdown');
+  }
+
+  /**
+   * Last resort: an exception outside any connection's guard. The worker's
+   * state may be broken, so it ends; but first every connection it holds is
+   * reset: a thread that just ends has its sockets closed by libuv with a FIN,
+   * which a client takes for a complete stream. The main thread restarts it.
+   */
+  die(err: unknown, what: string): void {
+    if (this.dying) process.exit(70);
+    // not `stopping`: a dying worker is not drained, and must not say so
+    this.dying = true;
+    this.table.workers.countInternalError(this.worker);
+    const e = err instanceof Error ? err : new Error(String(err));
+    log.error(`worker failed (${what}): resetting its ${this.open.size} connection(s) and exiting; it is restarted`, {
+      worker: this.worker,
+      err: { name: e.name, message: e.message, stack: e.stack },
+    });
+    for (const c of [...this.open]) {
+      try {
+        c.abort('internal_error');
+      } catch {
+        // its sockets were reset before its close path ran; the rest is given back at exit
+      }
+    }
+    process.exit(70); // EX_SOFTWARE
+  }
+
+  /** Test hook: arm (or disarm) a fault on a listener's connections. */
+  armFault(listener: string, at: InjectedFault | null): void {
+    if (at === null) this.faults.delete(listener);
+    else this.faults.set(listener, at);
   }
 
   post(m: FromWorker): void {
@@ -323,19 +358,27 @@ class Worker implements WorkerContext, RelayListeners {
   startHeartbeat(): void {
     const lag = monitorEventLoopDelay({ resolution: 20 });
     lag.enable();
+    const idleGc = new IdleGc(IdleGc.exposed());
     const beat = (): void => {
       const cpu = process.threadCpuUsage?.() ?? { user: 0, system: 0 };
       this.table.workers.beat(this.worker, Date.now(), lag.mean / 1e6 || 0, cpu.user / 1e6, cpu.system / 1e6);
-      this.table.workers.setNativeRelay(this.worker, this.relaying !== null);
+      this.native.publish();
       lag.reset();
+      idleGc.beat(this.table.workers.stats(this.worker).accepted);
+      this.fds.tick();
     };
     beat();
     setInterval(beat, HEARTBEAT_MS).unref();
   }
 }
 
+/** a listener's socket before it is opened */
+const CLOSED = { listening: false, close(): void {} };
+
 const init = workerData as WorkerInit;
 const w = new Worker(init);
+process.on('uncaughtException', (err) => w.die(err, 'uncaught exception'));
+process.on('unhandledRejection', (err) => w.die(err, 'unhandled rejection'));
 w.table.workers.countStart(init.id);
 w.startHeartbeat();
 // a plan that throws while applied is reported, not left to kill the thread silently
@@ -350,28 +393,8 @@ const apply = (plan: WorkerPlan): void => {
 parentPort!.on('message', (m: ToWorker) => {
   if (m.type === 'plan') apply(m.plan);
   else if (m.type === 'stop') w.stop(m.immediate);
+  else if (m.type === 'fault') w.armFault(m.listener, m.at);
+  else if (m.type === 'crash') crashSoon();
 });
 apply(init.plan);
 log.debug('worker started', { worker: init.id, threadId });
-
-/**
- * The feature of a listener (or of a pool it may send clients to) that only the
- * Node relay implements, or null when the native relay serves it all. The
- * native relay moves bytes without looking at them and without timers of its
- * own beyond the connect and idle timeouts.
- */
-function needsNode(
-  lp: ListenerPlan,
-  edge: ListenerEdge | null,
-  pool: PoolRuntime,
-  pools: readonly PoolPlan[],
-): string | null {
-  if (lp.clientIdle > 0) return 'timeouts.client_idle';
-  if (edge?.watchesProtocol) return 'protocol counting (peek without routes)';
-  // a route may send a client to any pool
-  for (const p of edge?.router ? pools : [pool.plan]) {
-    if (p.firstByteTimeout > 0) return `timeouts.first_byte of pool ${p.name}`;
-    if (p.replayBytes > 0) return `retry_on empty_response of pool ${p.name}`;
-  }
-  return null;
-}

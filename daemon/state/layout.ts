@@ -178,13 +178,13 @@ export const enum ListenerStripe {
   /** + reject reason index */
   Rejected = 4,
   /** + protocol index */
-  Protocol = 11,
+  Protocol = 12,
   /** + PeekMissReason index */
-  PeekMisses = 20,
+  PeekMisses = 21,
   /** + ResetSide index */
-  Resets = 25,
-  /** elements in the slot: 4 fields, 7 reject reasons, 9 protocols, 5 peek misses, 2 reset sides */
-  Size = 27,
+  Resets = 26,
+  /** elements in the slot: 4 fields, 8 reject reasons, 9 protocols, 5 peek misses, 2 reset sides */
+  Size = 28,
 }
 
 /** f64 fields of one worker's own stripe. */
@@ -202,9 +202,17 @@ export const enum WorkerStripe {
   Starts = 6,
   /** access lines of refused connections not written: over the worker's refusal line rate */
   AccessSuppressed = 7,
+  /** exceptions caught on a connection's path (that connection reset) or that ended the worker */
+  InternalErrors = 8,
+  /** times accepting was paused because the process was out of file descriptors */
+  FdAcceptPauses = 9,
+  /** backend connects that failed with EMFILE/ENFILE (local, not the backend's) */
+  FdConnectFailures = 10,
+  /** 1 while the worker's listeners are paused for want of file descriptors */
+  AcceptPaused = 11,
   /** 1 while the worker relays with the native relay, 0 with Node sockets */
-  NativeRelay = 8,
-  Size = 9,
+  NativeRelay = 12,
+  Size = 13,
 }
 
 /** f64 fields of one worker's stripe for one pool. */

@@ -97,6 +97,8 @@ export const REJECT_REASONS = [
   'rate_limit',
   'proxy_header',
   'disabled',
+  /** the process was out of file descriptors (EMFILE/ENFILE) to connect to a backend */
+  'fd_exhaustion',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -23,6 +23,14 @@ export interface WorkerStats {
   nativeRelay: boolean;
   /** access lines of refused connections counted instead of written (over the refusal line rate) */
   accessSuppressed: number;
+  /** exceptions caught on a connection's path (the connection was reset) or that ended the worker */
+  internalErrors: number;
+  /** times accepting was paused for want of file descriptors */
+  fdAcceptPauses: number;
+  /** backend connects that failed with EMFILE/ENFILE */
+  fdConnectFailures: number;
+  /** the worker's listeners are paused now for want of file descriptors */
+  acceptPaused: boolean;
 }
 
 export class WorkersView {
@@ -58,6 +66,20 @@ export class WorkersView {
   countStart(worker: number): void {
     this.f64[this.at.workerStripe(worker) + WorkerStripe.Starts]! += 1;
   }
+  /** An exception inside netmon: one connection reset for it, or the worker ended by it. */
+  countInternalError(worker: number): void {
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.InternalErrors]! += 1;
+  }
+  /** A backend connect failed for want of a file descriptor (EMFILE/ENFILE). */
+  countFdConnectFailure(worker: number): void {
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.FdConnectFailures]! += 1;
+  }
+  /** The worker paused (`paused`, counted) or resumed accepting for want of file descriptors. */
+  setAcceptPaused(worker: number, paused: boolean): void {
+    const s = this.at.workerStripe(worker);
+    if (paused) this.f64[s + WorkerStripe.FdAcceptPauses]! += 1;
+    this.f64[s + WorkerStripe.AcceptPaused] = paused ? 1 : 0;
+  }
   stats(worker: number): WorkerStats {
     const s = this.at.workerStripe(worker);
     return {
@@ -70,6 +92,10 @@ export class WorkersView {
       starts: this.f64[s + WorkerStripe.Starts]!,
       nativeRelay: this.f64[s + WorkerStripe.NativeRelay] === 1,
       accessSuppressed: this.f64[s + WorkerStripe.AccessSuppressed]!,
+      internalErrors: this.f64[s + WorkerStripe.InternalErrors]!,
+      fdAcceptPauses: this.f64[s + WorkerStripe.FdAcceptPauses]!,
+      fdConnectFailures: this.f64[s + WorkerStripe.FdConnectFailures]!,
+      acceptPaused: this.f64[s + WorkerStripe.AcceptPaused] === 1,
     };
   }
   /** A worker died: its connections are gone. Returns how many it counted open. Main thread only, after the worker's exit. */
@@ -77,6 +103,8 @@ export class WorkersView {
     const at = this.at.workerStripe(worker) + WorkerStripe.Active;
     const open = this.f64[at]!;
     this.f64[at] = 0;
+    // its listeners closed with it
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.AcceptPaused] = 0;
     return open;
   }
 }

@@ -7,6 +7,7 @@ import type { AdminStateName } from '../../daemon/state/names.js';
 import type { BackendSnapshot, DaemonEvent, PoolSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
 
 const rates = { connections: 12.5, bytesIn: 1000, bytesOut: 2000, errors: 0, retries: 0 };
+const noFaults = { internalErrors: 0, fdAcceptPauses: 0, fdConnectFailures: 0, acceptPaused: false };
 
 function backend(pool: string, name: string, port: number): BackendSnapshot {
   return {
@@ -113,7 +114,15 @@ export class FakeContext implements ControlContext {
         discoveryRefusals: 0,
         health: this.serviceHealth(),
       },
-      process: { cpu: 0.05, rssBytes: 80 * 1024 * 1024, heapUsedBytes: 20 * 1024 * 1024, loopLagMs: 0.4 },
+      process: {
+        cpu: 0.05,
+        rssBytes: 80 * 1024 * 1024,
+        heapUsedBytes: 20 * 1024 * 1024,
+        loopLagMs: 0.4,
+        openFds: 41,
+        maxFds: 65536,
+        probesWithoutFds: 0,
+      },
       workers: [
         {
           id: 0,
@@ -126,6 +135,7 @@ export class FakeContext implements ControlContext {
           cpuSeconds: 1.5,
           accessSuppressed: 0,
           nativeRelay: false,
+          ...noFaults,
         },
         {
           id: 1,
@@ -138,6 +148,7 @@ export class FakeContext implements ControlContext {
           cpuSeconds: 1.4,
           accessSuppressed: 0,
           nativeRelay: false,
+          ...noFaults,
         },
       ],
       listeners: [

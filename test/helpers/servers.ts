@@ -19,7 +19,7 @@ export interface TestServer {
 export async function startNamedEcho(
   name: string,
   port = 0,
-  opts: { greetDelayMs?: number } = {},
+  opts: { greetDelayMs?: number; greetAfterData?: boolean } = {},
 ): Promise<TestServer> {
   const open = new Set<net.Socket>();
   const s: TestServer = {
@@ -38,8 +38,10 @@ export async function startNamedEcho(
     open.add(c);
     c.on('close', () => open.delete(c));
     c.on('error', () => {});
-    // a delayed greeting is a backend slow to its first byte
-    if (opts.greetDelayMs) setTimeout(() => c.writable && c.write(`${name}\n`), opts.greetDelayMs);
+    // a delayed greeting is a backend slow to its first byte; one after the client's first bytes, a
+    // client-first protocol's answer (its first byte can never come before the client's)
+    if (opts.greetAfterData) c.once('data', () => c.write(`${name}\n`));
+    else if (opts.greetDelayMs) setTimeout(() => c.writable && c.write(`${name}\n`), opts.greetDelayMs);
     else c.write(`${name}\n`);
     c.on('data', (d) => c.write(d));
     c.on('end', () => c.end());
@@ -77,6 +79,15 @@ export async function freePort(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((r) => server.close(() => r()));
   return port;
+}
+
+/** `n` distinct free ports: all held open at once, so that no two are the same (freePort twice can be). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => net.createServer());
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.listen({ host: '127.0.0.1', port: 0 }, () => r()))));
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
 }
 
 /** Connect, read the first line (the backend's name), close. */

@@ -81,3 +81,21 @@ test('a second signal stops at once', async () => {
     await b1.close();
   }
 });
+
+test('a second signal resets every stream it cuts: each client sees ECONNRESET, not a clean end', async () => {
+  const { b1, port, d } = await setup('30s');
+  try {
+    const held = await Promise.all(Array.from({ length: 20 }, () => HeldConnection.open(port)));
+    d.child.kill('SIGTERM');
+    await waitFor(() => refused(port), 5000, 'the listener to stop accepting');
+    for (const h of held) await h.echo('still draining');
+    d.child.kill('SIGTERM');
+    assert.equal(await d.exited, 0);
+    await Promise.all(held.map((h) => h.closed));
+    const codes = held.map((h) => (h.error as NodeJS.ErrnoException | null)?.code ?? 'clean end');
+    assert.deepEqual(codes, Array<string>(20).fill('ECONNRESET'));
+  } finally {
+    await d.cleanup();
+    await b1.close();
+  }
+});

@@ -103,6 +103,11 @@ test('immediate stop: relaying, queued and peeking connections are cut through t
     stopped = true;
     await d.stop(false);
     await Promise.all([relaying.closed, queued.closed, peeking.closed]);
+    // cut, not complete: each client sees a reset
+    assert.deepEqual(
+      [relaying, queued, peeking].map((c) => c.error?.code),
+      ['ECONNRESET', 'ECONNRESET', 'ECONNRESET'],
+    );
     assert.deepEqual(held(d), ZERO);
     assert.deepEqual(reclaimed(td), [], 'the workers cut their connections themselves before exiting');
   } finally {

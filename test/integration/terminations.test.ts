@@ -10,7 +10,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { deadPort, freePort, startHungListener, waitFor } from '../helpers/servers.js';
+import { deadPort, freePorts, startHungListener, waitFor } from '../helpers/servers.js';
 import {
   ZERO,
   allReleased,
@@ -155,7 +155,9 @@ test('every termination gives back every reservation: the active counts return t
   const hung = await startHungListener();
   assert.ok(hung, 'a never-accepting listener for connect timeouts');
   const listeners: Record<string, number> = {};
-  for (const name of [...LISTENERS, 'fresh']) listeners[name] = await freePort();
+  const names = [...LISTENERS, 'fresh'];
+  const free = await freePorts(names.length);
+  for (const [i, name] of names.entries()) listeners[name] = free[i]!;
   const ports: Ports = {
     scripted: scripted.port,
     resetting: resetting.port,

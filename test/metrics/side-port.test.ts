@@ -178,11 +178,13 @@ test('a metrics port that cannot bind is a clear startup error; "off" starts not
 });
 
 /** A daemon with its metrics port in front of one echo backend b1; `listenerKey` is added to its listener. */
+/** `greetAfterData`: the backend speaks only after the client (startNamedEcho). */
 async function oneBackendDaemon(
   t: TestContext,
   listenerKey: string,
+  greetAfterData = false,
 ): Promise<{ port: number; d: TestDaemon; metrics: MetricsServer }> {
-  const b1 = await startNamedEcho('b1');
+  const b1 = await startNamedEcho('b1', 0, { greetAfterData });
   const port = await freePort();
   const toml = simpleConfig({ listenPort: port, backends: [{ name: 'b1', port: b1.port }] }).replace(
     'pool = "web"\n',
@@ -200,7 +202,8 @@ async function oneBackendDaemon(
 }
 
 test('netmon_protocol_connections_total counts the protocol seen on the first bytes', async (t) => {
-  const { port, d, metrics } = await oneBackendDaemon(t, 'inspect_delay = "300ms"');
+  // a listener without routes reads the protocol from whichever side speaks first: here, always the client
+  const { port, d, metrics } = await oneBackendDaemon(t, 'inspect_delay = "300ms"', true);
   const send = (bytes: string): Promise<void> =>
     new Promise((resolve, reject) => {
       const c = net.connect({ host: '127.0.0.1', port }, () => c.write(bytes));

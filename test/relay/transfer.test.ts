@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { assert, RELAY_PATHS, allClosed, connect, counters, pattern, server, sha256, startRelay } from './harness.js';
 
 const MiB = 1024 * 1024;
-/** 64 MiB in `make test`; `make soak` sends 1 GiB (NETMON_RELAY_TRANSFER_MIB=1024) */
+/** 64 MiB in `make test`; `make soak-relay` sends 1 GiB (NETMON_RELAY_TRANSFER_MIB=1024) */
 const TRANSFER_MIB = Number(process.env['NETMON_RELAY_TRANSFER_MIB'] ?? 64);
 
 /** The echo backend: every byte back, FIN for FIN. */

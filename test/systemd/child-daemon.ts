@@ -65,15 +65,21 @@ export function childConfig(o: {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * `wrap`: a command the daemon runs under, its arguments first
+ * (["prlimit", "--nofile=256", "--"]); it must exec the daemon in its place.
+ */
 export async function startChildDaemon(
   makeConfig: (sock: string) => string,
   env: NodeJS.ProcessEnv = {},
+  wrap: string[] = [],
 ): Promise<ChildDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'netmon-child-'));
   const sock = join(dir, 'netmon.sock');
   const configPath = join(dir, 'netmon.toml');
   writeFileSync(configPath, makeConfig(sock));
-  const child = spawn(NETMON, ['daemon', '-c', configPath], {
+  const argv = [...wrap, NETMON, 'daemon', '-c', configPath];
+  const child = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,6 +5,7 @@ export const ALERT_NAMES = [
   'high_latency',
   'high_cpu',
   'high_memory',
+  'fd_exhaustion',
   'traffic_spike',
   'poor_distribution',
   'discovery_failed',

@@ -33,6 +33,12 @@ export interface AlertInputs {
   listeners: { name: string; accepted: number }[];
   /** the daemon process: CPU in cores over the last second, resident memory */
   process: { cpu: number; rssBytes: number };
+  /**
+   * The process's file descriptors: open now (-1 unknown), the limit (null:
+   * unlimited), EMFILE/ENFILE events since start, whether a worker has stopped
+   * accepting for want of them. Absent in hand-written inputs.
+   */
+  fds?: { open: number; limit: number | null; exhaustion: number; acceptPaused: boolean };
   /** discovery sources (absent in hand-written inputs: none) */
   discovery?: DiscoveryInput[];
 }
@@ -68,6 +74,13 @@ export function inputsFromSnapshot(snap: Snapshot, latency: (key: string) => Bac
     })),
     listeners: snap.listeners.map((l) => ({ name: l.name, accepted: l.accepted })),
     process: { cpu: snap.process.cpu, rssBytes: snap.process.rssBytes },
+    fds: {
+      open: snap.process.openFds,
+      limit: snap.process.maxFds,
+      exhaustion:
+        snap.process.probesWithoutFds + snap.workers.reduce((n, w) => n + w.fdAcceptPauses + w.fdConnectFailures, 0),
+      acceptPaused: snap.workers.some((w) => w.alive && w.acceptPaused),
+    },
     discovery: snap.pools.flatMap((p) =>
       p.discovery.map((d) => ({
         pool: p.name,

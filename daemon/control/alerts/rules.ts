@@ -4,6 +4,7 @@
 // resolved alerts; rules know nothing of time beyond the `now` they are given.
 import { SpikeTracker } from './spike.js';
 import { DistributionTracker } from './distribution.js';
+import { FdTracker } from './fds.js';
 import type { AlertsConfig } from '../../config/schema.js';
 import type { AlertInputs } from './inputs.js';
 import { round, type Condition } from './condition.js';
@@ -14,12 +15,14 @@ export type { Condition } from './condition.js';
 export class RuleSet {
   private readonly spike = new SpikeTracker();
   private readonly distribution = new DistributionTracker();
+  private readonly fds = new FdTracker();
 
   evaluate(inputs: AlertInputs, cfg: AlertsConfig, now: number): Condition[] {
     const out: Condition[] = [];
     backendDown(inputs, out);
     if (cfg.latencyP95 > 0) highLatency(inputs, cfg.latencyP95, out);
     resources(inputs, cfg, out);
+    this.fds.evaluate(inputs, out);
     discoveryFailed(inputs, out);
     this.spike.evaluate(inputs, cfg, now, out);
     this.distribution.evaluate(inputs, cfg, now, out);

@@ -3,6 +3,7 @@
 // each result is recorded in the table and fed to rise/fall, and a flip asks the
 // checker for the transition.
 import { log } from '../../log.js';
+import { LogThrottle } from '../../log-throttle.js';
 import { Cause, CheckResult, OpState } from '../../state/names.js';
 import type { Table } from '../../state/table.js';
 import { describeError } from './probe-guard.js';
@@ -13,6 +14,7 @@ import type { StateWriter, Tracked } from './tracked.js';
 
 /** The next probe comes interval ± this share, so probes of many backends do not march in step. */
 const INTERVAL_JITTER = 0.1;
+const localLog = new LogThrottle(5, 10_000);
 
 export interface ActiveProberOptions {
   table: Table;
@@ -30,6 +32,8 @@ export class ActiveProber {
   /** probes whose result arrived, and how many of them failed */
   probes = 0;
   probeFailures = 0;
+  /** probes that could not be made for want of file descriptors (not counted as probes) */
+  localFailures = 0;
 
   constructor(private readonly o: ActiveProberOptions) {}
 
@@ -83,23 +87,32 @@ export class ActiveProber {
     const table = this.o.table;
     const slot = rec.e.slot;
     const now = this.o.now();
-    this.probes++;
-    if (!r.ok) this.probeFailures++;
-    rec.detail = r.detail;
-    table.backends.recordCheck(slot, r.ok ? CheckResult.Ok : CheckResult.Failed, r.durationMs, now);
-    // a backend that stops reporting must not keep showing its last figures
-    table.backends.recordAgent(slot, r.agent?.cpu ?? NaN, r.agent?.memory ?? NaN, r.agent?.connections ?? NaN);
-    if (!r.ok) log.debug('health probe failed', { backend: rec.e.key, check: check.type, detail: r.detail });
+    if (r.local) {
+      // our descriptors ran out, not the backend: its state and rise/fall stay as they were
+      this.localFailures++;
+      localLog.write('warn', 'health probe not made: out of file descriptors', {
+        backend: rec.e.key,
+        detail: r.detail,
+      });
+    } else {
+      this.probes++;
+      if (!r.ok) this.probeFailures++;
+      rec.detail = r.detail;
+      table.backends.recordCheck(slot, r.ok ? CheckResult.Ok : CheckResult.Failed, r.durationMs, now);
+      // a backend that stops reporting must not keep showing its last figures
+      table.backends.recordAgent(slot, r.agent?.cpu ?? NaN, r.agent?.memory ?? NaN, r.agent?.connections ?? NaN);
+      if (!r.ok) log.debug('health probe failed', { backend: rec.e.key, check: check.type, detail: r.detail });
 
-    const up = table.backends.opState(slot) !== OpState.Down;
-    const step = riseFall(up, rec.count, r.ok, check.rise, check.fall);
-    writer.setCount(rec, step.count);
-    if (step.flip) {
-      if (up) writer.transition(rec, OpState.Down, Cause.Health, r.detail);
-      else writer.transition(rec, rec.e.slowStartMs > 0 ? OpState.Starting : OpState.Up, Cause.Health, r.detail);
+      const up = table.backends.opState(slot) !== OpState.Down;
+      const step = riseFall(up, rec.count, r.ok, check.rise, check.fall);
+      writer.setCount(rec, step.count);
+      if (step.flip) {
+        if (up) writer.transition(rec, OpState.Down, Cause.Health, r.detail);
+        else writer.transition(rec, rec.e.slowStartMs > 0 ? OpState.Starting : OpState.Up, Cause.Health, r.detail);
+      }
+      // a transition listener may have stopped us, or changed the check and rescheduled
+      if (rec.gone || writer.stopped || rec.timer !== null || rec.inFlight !== null) return;
     }
-    // a transition listener may have stopped us, or changed the check and rescheduled
-    if (rec.gone || writer.stopped || rec.timer !== null || rec.inFlight !== null) return;
 
     const interval = check.interval * (1 - INTERVAL_JITTER + 2 * INTERVAL_JITTER * this.o.random());
     // the period runs from probe start to probe start; a slow probe delays the next, never overlaps it

@@ -50,6 +50,8 @@ export interface HealthCheckerOptions {
 export interface HealthCounters {
   probes: number;
   probeFailures: number;
+  /** probes not made for want of file descriptors (EMFILE/ENFILE); not in `probes` */
+  probesWithoutFds: number;
   transitions: number;
   passiveEjections: number;
   /** ejections refused because the pool was at max_ejected_share */
@@ -202,6 +204,7 @@ export class HealthChecker implements StateWriter {
     return {
       probes: this.prober.probes,
       probeFailures: this.prober.probeFailures,
+      probesWithoutFds: this.prober.localFailures,
       transitions: this.transitions,
       passiveEjections: this.passive.ejections,
       passiveCapped: this.passive.capped,

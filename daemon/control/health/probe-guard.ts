@@ -1,10 +1,13 @@
 // The common frame of every probe: one settle, one hard timeout, abort support,
 // and a cleanup that destroys whatever the probe opened, whichever way it ends.
 import type { AgentData, ProbeResult } from './probe-types.js';
+import { isFdExhaustion } from '../../process-fds.js';
 
 export interface ProbeSession {
   /** Settle the probe; later calls are ignored. */
   finish(ok: boolean, detail: string, agent?: AgentData): void;
+  /** Settle the probe as failed by `err`; EMFILE/ENFILE make it a local failure (ProbeResult.local). */
+  fail(err: unknown): void;
   /** names the step in a timeout message: "connect", "read", "response" */
   phase: string;
   /**
@@ -28,7 +31,13 @@ export function guardProbe(
     let settled = false;
     let cleanup: (() => void) | null = null;
 
-    const session: ProbeSession = { finish, phase: 'connect', onTimeout: null };
+    let local = false;
+    const session: ProbeSession = { finish, fail, phase: 'connect', onTimeout: null };
+
+    function fail(err: unknown): void {
+      local = isFdExhaustion(err);
+      finish(false, describeError(err));
+    }
 
     function onAbort(): void {
       finish(false, 'aborted');
@@ -42,6 +51,7 @@ export function guardProbe(
       if (cleanup) runCleanup(cleanup);
       const result: ProbeResult = { ok, durationMs: performance.now() - t0, detail };
       if (agent) result.agent = agent;
+      if (local && !ok) result.local = true;
       resolve(result);
     }
 
@@ -61,7 +71,7 @@ export function guardProbe(
       if (settled) runCleanup(c);
       else cleanup = c;
     } catch (err) {
-      finish(false, describeError(err));
+      fail(err);
     }
   });
 }
@@ -83,6 +93,8 @@ const ERRNO_TEXT: Record<string, string> = {
   EAI_AGAIN: 'name lookup failed',
   ETIMEDOUT: 'timed out',
   EPIPE: 'connection closed while writing',
+  EMFILE: 'netmon is out of file descriptors',
+  ENFILE: 'the system is out of file descriptors',
 };
 
 /** "connection refused (ECONNREFUSED)" rather than a stack trace. */

@@ -7,7 +7,7 @@
 // the probe's connection is closed as soon as the verdict (and agent data) is in.
 import http from 'node:http';
 import { parseAgent } from './agent.js';
-import { describeError, guardProbe, type ProbeSession } from './probe-guard.js';
+import { guardProbe, type ProbeSession } from './probe-guard.js';
 import type { HttpCheck, Probe, ProbeTarget } from './probe-types.js';
 
 /** Bytes of a framed body read for agent data; past this the body is not read (agent JSON is a few dozen bytes). */
@@ -38,7 +38,7 @@ export const probeHttp: Probe<HttpCheck> = (target, check, signal) =>
       // arrive with the end of the body, so the verdict would depend on how the bytes
       // were cut into segments: the complete response decides, on its 'end'.
       if (response?.complete) return;
-      s.finish(false, describeError(err));
+      s.fail(err);
     });
     req.on('response', (res) => {
       response = res;

@@ -1,7 +1,7 @@
 // send_expect: write `send`, then read until the bytes received contain `expect`
 // (a string, compared byte for byte) or match it (a RegExp, over the UTF-8 text).
 import net from 'node:net';
-import { describeError, excerpt, guardProbe } from './probe-guard.js';
+import { excerpt, guardProbe } from './probe-guard.js';
 import type { Probe, SendExpectCheck } from './probe-types.js';
 
 /** A reply is searched within its first 16 KiB: a banner or a PONG fits many times over. */
@@ -39,6 +39,6 @@ export const probeSendExpect: Probe<SendExpectCheck> = (target, check, signal) =
     sock.on('end', () => {
       s.finish(false, `connection closed before expect matched, got ${acc.length} bytes: ${excerpt(acc)}`);
     });
-    sock.on('error', (err) => s.finish(false, describeError(err)));
+    sock.on('error', (err) => s.fail(err));
     return () => sock.destroy();
   });

@@ -27,6 +27,11 @@ export interface ProbeResult {
   /** what happened, for logs, `show backends` and the dashboard */
   detail: string;
   agent?: AgentData;
+  /**
+   * The probe could not be made for want of a local resource (EMFILE/ENFILE):
+   * it says nothing of the backend, and rise/fall do not count it.
+   */
+  local?: true;
 }
 
 export type ActiveCheck = Exclude<HealthCheck, { type: 'none' }>;

@@ -84,6 +84,11 @@ export class HealthService {
     };
   }
 
+  /** Health probes not made for want of file descriptors, since start. */
+  probesWithoutFds(): number {
+    return this.checker.counters().probesWithoutFds;
+  }
+
   stop(): void {
     this.checker.stop();
   }

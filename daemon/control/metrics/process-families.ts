@@ -96,6 +96,35 @@ export const PROCESS_FAMILIES: Def[] = [
     (v) => v.snap.process.heapUsedBytes,
   ),
   single(
+    'netmon_process_open_fds',
+    'File descriptors open in the daemon process (all threads); -1 when they cannot be counted.',
+    'gauge',
+    (v) => v.snap.process.openFds,
+  ),
+  single(
+    'netmon_process_max_fds',
+    'The limit on open file descriptors (RLIMIT_NOFILE, LimitNOFILE=); -1 when unlimited.',
+    'gauge',
+    (v) => v.snap.process.maxFds ?? -1,
+  ),
+  {
+    name: 'netmon_fd_exhaustion_total',
+    help:
+      'Times the daemon met its file descriptor limit (EMFILE/ENFILE), by what: accept_paused (a worker stopped ' +
+      'accepting), backend_connect (a client refused; not counted against the backend), health_probe (a probe ' +
+      'not made; not counted against the backend).',
+    type: 'counter',
+    read: (v) => {
+      const sum = (f: (w: ScrapeView['snap']['workers'][number]) => number): number =>
+        v.snap.workers.reduce((n, w) => n + f(w), 0);
+      return [
+        { labels: { what: 'accept_paused' }, value: sum((w) => w.fdAcceptPauses) },
+        { labels: { what: 'backend_connect' }, value: sum((w) => w.fdConnectFailures) },
+        { labels: { what: 'health_probe' }, value: v.snap.process.probesWithoutFds },
+      ];
+    },
+  },
+  single(
     'netmon_process_event_loop_lag_seconds',
     'Mean event-loop delay of the main thread over the last second.',
     'gauge',
@@ -125,6 +154,18 @@ export const PROCESS_FAMILIES: Def[] = [
     'Mean event-loop delay of the worker thread at its last heartbeat.',
     'gauge',
     (w) => w.loopLagMs / 1000,
+  ),
+  perWorker(
+    'netmon_internal_errors_total',
+    'Exceptions inside netmon: each reset the one connection on whose path it was thrown (the worker went on), or ended the worker (which reset its connections and was restarted).',
+    'counter',
+    (w) => w.internalErrors,
+  ),
+  perWorker(
+    'netmon_worker_accept_paused',
+    '1 while the worker does not accept: the process is short of file descriptors.',
+    'gauge',
+    (w) => (w.acceptPaused ? 1 : 0),
   ),
   perWorker(
     'netmon_worker_active_connections',

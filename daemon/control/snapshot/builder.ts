@@ -195,6 +195,10 @@ export function workerSnapshots(
       cpuSeconds: round3(s.cpuUser + s.cpuSystem),
       nativeRelay: s.nativeRelay,
       accessSuppressed: s.accessSuppressed,
+      internalErrors: s.internalErrors,
+      fdAcceptPauses: s.fdAcceptPauses,
+      fdConnectFailures: s.fdConnectFailures,
+      acceptPaused: s.acceptPaused,
     };
   });
 }

@@ -163,6 +163,14 @@ export interface WorkerSnapshot {
   nativeRelay: boolean;
   /** access lines of refused connections counted instead of written (the worker's refusal line bound) */
   accessSuppressed: number;
+  /** exceptions inside netmon on this worker: one connection reset for each, or the worker ended */
+  internalErrors: number;
+  /** times it stopped accepting for want of file descriptors */
+  fdAcceptPauses: number;
+  /** backend connects that failed with EMFILE/ENFILE (not counted against the backend) */
+  fdConnectFailures: number;
+  /** not accepting now: out of file descriptors */
+  acceptPaused: boolean;
 }
 
 /**
@@ -200,12 +208,18 @@ export interface ProcessSnapshot {
   rssBytes: number;
   heapUsedBytes: number;
   loopLagMs: number;
+  /** file descriptors open in the process (all threads); -1 when they cannot be counted */
+  openFds: number;
+  /** the soft limit on them (RLIMIT_NOFILE); null when unlimited or unknown */
+  maxFds: number | null;
+  /** health probes not made for want of file descriptors (they say nothing of the backend) */
+  probesWithoutFds: number;
 }
 
 type AlertState = 'pending' | 'firing' | 'resolved';
 
 export interface AlertSnapshot {
-  /** rule name: backend_down, high_latency, high_cpu, high_memory, traffic_spike, poor_distribution, discovery_failed */
+  /** rule name: backend_down, high_latency, high_cpu, high_memory, fd_exhaustion, traffic_spike, poor_distribution, discovery_failed */
   name: string;
   /** what it is about: a backend key, a pool, "daemon" */
   subject: string;

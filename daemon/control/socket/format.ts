@@ -17,6 +17,14 @@ import { bytes, duration, keyValues, ms, rate, table, time } from './text-table.
 
 export type InfoData = InfoSnapshot & { process: ProcessSnapshot };
 
+/** "1203 of 65536 (1.8%)"; what the workers did at the limit when they met it */
+function fds(p: ProcessSnapshot): string {
+  const open = p.openFds < 0 ? '?' : String(p.openFds);
+  const of = p.maxFds === null ? 'unlimited' : `${p.maxFds}`;
+  const pct = p.maxFds !== null && p.openFds >= 0 ? ` (${((p.openFds / p.maxFds) * 100).toFixed(1)}%)` : '';
+  return `${open} of ${of}${pct}`;
+}
+
 export function formatInfo(d: InfoData): string {
   const pairs: Array<[string, string]> = [
     ['Name', d.name],
@@ -36,6 +44,7 @@ export function formatInfo(d: InfoData): string {
     ['RSS', bytes(d.process.rssBytes)],
     ['Heap used', bytes(d.process.heapUsedBytes)],
     ['Loop lag', `${d.process.loopLagMs.toFixed(1)}ms`],
+    ['Open fds', fds(d.process)],
   ];
   const r = d.lastReload;
   const outcome = r === null ? '' : r.outcome === 'applied' ? 'ok' : r.outcome === 'partial' ? 'PARTIAL' : 'FAILED';
@@ -168,17 +177,19 @@ function formatWorkers(list: WorkerSnapshot[]): string {
   const rows = list.map((w) => [
     String(w.id),
     String(w.threadId),
-    w.alive ? 'alive' : 'DEAD',
+    !w.alive ? 'DEAD' : w.acceptPaused ? 'NO FDS' : 'alive',
     String(w.starts),
     String(w.active),
     String(w.accepted),
+    String(w.internalErrors),
     `${w.loopLagMs.toFixed(1)}ms`,
     `${w.cpuSeconds.toFixed(1)}s`,
   ]);
-  return table(['WORKER', 'THREAD', 'STATE', 'STARTS', 'ACTIVE', 'ACCEPTED', 'LAG', 'CPU'], rows, [
+  return table(['WORKER', 'THREAD', 'STATE', 'STARTS', 'ACTIVE', 'ACCEPTED', 'ERRORS', 'LAG', 'CPU'], rows, [
     'right',
     'right',
     'left',
+    'right',
     'right',
     'right',
     'right',

@@ -4,7 +4,10 @@
 // under retry_on connect_failure, the PROXY header out, and what the relay
 // reports of the attempt: connected, the backend's first byte, and an empty
 // answer (the backend closed or reset before any byte either way), counted and
-// retried as the Node relay does (../backend-attempt.ts).
+// retried as the Node relay does (../backend-attempt.ts). Its timer and its
+// lookup run under the connection's fault guard (../fault-guard.ts); no
+// descriptor for the backend socket (EMFILE/ENFILE) is netmon's own limit,
+// never the backend's, as on the Node relay.
 import net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { constants } from 'node:os';
@@ -19,10 +22,11 @@ import { buildProxyV1, buildProxyV2 } from '../edge/proxy-protocol.js';
 import type { MemberPlan } from '../plan.js';
 import type { PoolRuntime, Waiter } from '../pool-queue.js';
 import { Reservations } from '../reservations.js';
+import { guardedTimeout, type FaultOwner } from '../fault-guard.js';
 import type { ListenerRuntime, WorkerContext } from '../worker-context.js';
 import { ENOENT, type NativeRelay } from './relay.js';
 
-const { ECONNREFUSED, ECONNRESET, ENODATA, ETIMEDOUT } = constants.errno;
+const { ECONNREFUSED, ECONNRESET, EMFILE, ENFILE, ENODATA, ETIMEDOUT } = constants.errno;
 
 const CONNECT_ERROR_CODE: Record<ConnectErrorReason, ErrorCode> = {
   refused: 'E_CONNECT_REFUSED',
@@ -41,7 +45,7 @@ export const enum Phase {
   Closed = 6,
 }
 
-export abstract class NativeAttempt implements Waiter {
+export abstract class NativeAttempt implements Waiter, FaultOwner {
   protected phase = Phase.Admitting;
   protected readonly table: Table;
   protected readonly worker: number;
@@ -114,6 +118,8 @@ export abstract class NativeAttempt implements Waiter {
   protected abstract closeClient(reset: boolean): void;
   /** The one close path. */
   protected abstract close(): void;
+  /** An exception on this connection's path: reset it alone, logged and counted. Never throws. */
+  abstract fault(err: unknown, where: string): void;
 
   protected pick(): void {
     this.phase = Phase.Picking;
@@ -143,7 +149,7 @@ export abstract class NativeAttempt implements Waiter {
     this.phase = Phase.Queued;
     // whichever backend frees first serves a waiter, one it tried before it waited included
     this.tried.length = 0;
-    this.queueTimer = setTimeout(() => this.queueTimedOut(), pool.plan.queueTimeout);
+    this.queueTimer = guardedTimeout(this, this.queueTimedOut, pool.plan.queueTimeout);
     pool.queue.wake();
     return true;
   }
@@ -167,12 +173,12 @@ export abstract class NativeAttempt implements Waiter {
     this.phase = Phase.Picking;
   }
 
-  private queueTimedOut(): void {
+  private readonly queueTimedOut = (): void => {
     this.queueTimer = null;
     if (this.phase !== Phase.Queued) return;
     this.leaveQueue();
     this.refuse('queue_timeout');
-  }
+  };
 
   private connect(slot: number): void {
     this.phase = Phase.Connecting;
@@ -186,7 +192,7 @@ export abstract class NativeAttempt implements Waiter {
     } else {
       this.connectStartedAt = performance.now();
       this.reusable = false;
-      void this.resolveThenConnect(m);
+      this.resolveThenConnect(m).catch((err: unknown) => this.fault(err, 'lookup'));
     }
   }
 
@@ -227,6 +233,7 @@ export abstract class NativeAttempt implements Waiter {
     );
     // -ENOENT: the client is gone, and its close event is on its way
     if (e === 0 || e === -ENOENT) return;
+    if (e === -EMFILE || e === -ENFILE) return this.outOfFds(e);
     this.connectFailed(e === -ECONNREFUSED ? 'refused' : 'other');
   }
 
@@ -308,6 +315,19 @@ export abstract class NativeAttempt implements Waiter {
     if (reset) this.table.listeners.countReset(this.worker, this.listenerSlot, 'backend');
     this.closeClient(reset);
     this.close();
+  }
+
+  // No descriptor for the backend socket: our limit, not the backend's: no connect error or passive
+  // count, no retry (it needs a descriptor too); the worker stops accepting a while (../fd-guard.ts).
+  private outOfFds(negErrno: number): void {
+    this.member = null;
+    this.held.releaseBackend();
+    this.pool.wake();
+    const err: NodeJS.ErrnoException = new Error(`connect: ${negErrno === -EMFILE ? 'EMFILE' : 'ENFILE'}`);
+    err.code = negErrno === -EMFILE ? 'EMFILE' : 'ENFILE';
+    this.error = 'E_FD_EXHAUSTED';
+    this.w.outOfFds(err);
+    this.refuse('fd_exhaustion');
   }
 
   /** One more failed connection in a row to backend `slot`: at the pool's threshold, passive health hears of it. */

@@ -6,7 +6,9 @@
 // the connection took and writes the access line. The
 // relay moves the bytes, keeps the idle and connect timeouts, passes FINs and
 // resets on, counts the bytes in the table, and reports the connect, the
-// backend's first byte and the end as events.
+// backend's first byte and the end as events. An exception on its path (a
+// relay event's handler, its timer, its lookup, its preamble) resets it alone,
+// counted as on the Node relay (../fault-guard.ts).
 //
 // File descriptors: a client accepted by the relay is never a Node socket. A
 // client read first on a Node socket (PROXY header, peek) is handed over once
@@ -22,6 +24,7 @@ import { clientAddress } from '../../net/ip.js';
 import { admitPeer, admitSource } from '../admission.js';
 import { writeAccessLog, type AccessRecord, type Termination } from '../access-log.js';
 import { isReset } from '../backend-attempt.js';
+import { guardSocket, reportFault, resetSocket } from '../fault-guard.js';
 import { readPreamble, type Preamble } from '../edge/preamble.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from '../worker-context.js';
 import { NativeAttempt, Phase } from './attempt.js';
@@ -62,6 +65,9 @@ const spare: NativeConnection[] = [];
 const SPARE_MAX = 1024;
 
 export class NativeConnection extends NativeAttempt implements OpenConnection, RelayedConnection {
+  /** test hook: what the relay's connect event throws (throwOnRelayEvent); null: nothing */
+  private eventFault: (() => never) | null = null;
+
   /** A connection for a client accepted by the relay: a spare one when there is one. */
   static accepted(
     w: WorkerContext,
@@ -92,6 +98,7 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
         this.table.listeners.countReset(this.worker, this.listenerSlot, 'client');
       };
       this.onSocketClose = (): void => this.close();
+      guardSocket(client, this);
       client.on('error', this.onSocketError);
       client.on('close', this.onSocketClose);
     } else {
@@ -151,15 +158,55 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
       return;
     }
     this.phase = Phase.Preamble;
-    void readPreamble(edge, this.socket, this.peer).then((p) => this.preambleRead(p));
+    readPreamble(edge, this.socket, this.peer)
+      .then((p) => this.preambleRead(p))
+      .catch((err: unknown) => this.fault(err, 'preamble'));
   }
 
-  /** Immediate stop: both sides get a reset now. */
-  abort(): void {
+  /** Cut both sides now (an immediate stop, the worker failing) with a reset: not taken for a complete stream. */
+  abort(termination: 'shutdown' | 'internal_error'): void {
     if (this.phase === Phase.Closed) return;
-    this.termination = 'shutdown';
+    this.termination = termination;
     this.closeClient(true);
     this.close();
+  }
+
+  /**
+   * An exception on this connection's path (a bug in netmon): count and log it
+   * (before the reset: whoever sees the reset finds it counted), reset both
+   * sides; the worker goes on. Never throws, even when the close path does.
+   */
+  fault(err: unknown, where: string): void {
+    const first = this.termination !== 'internal_error';
+    this.termination = 'internal_error';
+    this.error = 'E_INTERNAL';
+    // its state may be anything: never taken again as a spare
+    this.reusable = false;
+    const fields = { where, listener: this.listener.plan.name, client: this.ctx.clientAddress };
+    if (first) reportFault(this.table, this.worker, err, fields);
+    try {
+      this.closeClient(true);
+    } catch {
+      // the relay holds it still; it is given back when the relay closes it or at the worker's exit
+    }
+    if (!first) return;
+    try {
+      this.close();
+    } catch {
+      // the close path is what failed: the worker's set must not keep the connection
+    }
+    this.w.closed(this);
+  }
+
+  /** Test hook (fault-injection.ts): the relay's connect event throws `thrower`'s error in its handler. */
+  throwOnRelayEvent(thrower: () => never): void {
+    this.reusable = false;
+    this.eventFault = thrower;
+  }
+
+  override relayConnected(at: number, startedAt: number): void {
+    if (this.eventFault !== null) this.eventFault();
+    super.relayConnected(at, startedAt);
   }
 
   private preambleRead(p: Preamble): void {
@@ -260,9 +307,7 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
   }
 
   relayHandlerFailed(err: unknown): void {
-    log.error('connection failed', { listener: this.listener.plan.name, client: this.ctx.clientAddress, err });
-    this.error = 'E_INTERNAL';
-    this.abort();
+    this.fault(err, 'relay event');
   }
 
   // ---- the end ----
@@ -270,7 +315,7 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
   /** Close the client (and a backend being connected to or relayed to): reset, or a plain close. */
   protected closeClient(reset: boolean): void {
     if (this.socket !== null) {
-      if (reset) this.socket.resetAndDestroy();
+      if (reset) resetSocket(this.socket);
       else this.socket.destroy();
       return;
     }

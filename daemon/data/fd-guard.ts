@@ -1,0 +1,151 @@
+// A worker stops accepting before the process runs out of file descriptors and
+// starts again once some are free, as HAProxy pauses a listener on EMFILE
+// (limit_listener) rather than accept what it cannot serve. Node's event loop
+// (libuv) has no call to stop polling a listening socket, and at the limit it
+// accepts each pending connection and closes it at once (its EMFILE trick),
+// which a client takes for a connection served and ended. So a worker short of
+// descriptors closes the listening sockets it opened (the kernel then refuses
+// new clients, ECONNREFUSED: they retry, or go to another instance) and reopens
+// them when descriptors are free. Sockets passed by systemd stay open: closed,
+// they could not be reopened.
+import { log } from '../log.js';
+import { LogThrottle } from '../log-throttle.js';
+import { fdLimit, fdReserve, openFds } from '../process-fds.js';
+import type { Table } from '../state/table.js';
+
+/** The worker's listening sockets, as the guard pauses and resumes them. */
+export interface Listening {
+  /** Close every listening socket the worker can reopen; returns the listeners' names. */
+  pause(): string[];
+  /** Reopen what pause() closed; resolves with the names that could not be reopened yet. */
+  resume(): Promise<string[]>;
+}
+
+/** ms between checks while paused: quick at first, then once a second */
+const RESUME_BACKOFF_MS = [100, 250, 500, 1000];
+/** at most this many accepts between two counts of the open descriptors */
+const MAX_BUDGET = 1024;
+
+const exhaustionLog = new LogThrottle(5, 10_000);
+
+export class FdGuard {
+  private limit: number;
+  private reserve: number;
+  /** accepts left before the descriptors are counted again */
+  private budget = 0;
+  private paused = false;
+  private stopped = false;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  /** `workers`: how many threads share the process's descriptors. */
+  constructor(
+    private readonly table: Table,
+    private readonly worker: number,
+    private readonly workers: number,
+    private readonly listening: Listening,
+  ) {
+    this.limit = fdLimit();
+    this.reserve = fdReserve(this.limit);
+  }
+
+  /**
+   * One connection was accepted. Cheap: the descriptors are counted (a stat
+   * of /proc/self/fd) only when this worker's share of the free ones, two per
+   * connection, may be spent.
+   */
+  accepted(): void {
+    if (--this.budget > 0 || this.paused || this.stopped || !Number.isFinite(this.limit)) return;
+    const used = openFds();
+    if (used < 0) {
+      this.budget = MAX_BUDGET;
+      return;
+    }
+    const free = this.limit - used;
+    if (free < this.reserve) {
+      this.pause(`${used} of ${this.limit} file descriptors open, fewer than ${this.reserve} free`);
+      return;
+    }
+    this.budget = Math.max(1, Math.min(MAX_BUDGET, Math.floor((free - this.reserve) / (2 * this.workers))));
+  }
+
+  /**
+   * EMFILE/ENFILE where a descriptor was needed: a backend connect (counted
+   * as such, never against the backend) or an accept. Logged at a bounded
+   * rate; the worker stops accepting.
+   */
+  exhausted(err: NodeJS.ErrnoException, where: 'connect' | 'accept'): void {
+    if (where === 'connect') this.table.workers.countFdConnectFailure(this.worker);
+    exhaustionLog.write('warn', `out of file descriptors (${err.code ?? 'EMFILE'}) on ${where}`, {
+      worker: this.worker,
+      where,
+      code: err.code,
+      open_fds: openFds(),
+      limit: this.limit,
+    });
+    this.pause(`${err.code ?? 'EMFILE'} on ${where}`);
+  }
+
+  /**
+   * Once a second (the worker's heartbeat): the limit may have been changed
+   * (prlimit), and other threads may have opened descriptors since the last
+   * count: read the limit again and count afresh at the next accept.
+   */
+  tick(): void {
+    if (this.paused || this.stopped) return;
+    this.limit = fdLimit(this.limit);
+    this.reserve = fdReserve(this.limit);
+    this.budget = 0;
+  }
+
+  /** The worker stops: no more pausing or reopening. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private pause(reason: string): void {
+    if (this.paused || this.stopped) return;
+    this.paused = true;
+    const closed = this.listening.pause();
+    this.table.workers.setAcceptPaused(this.worker, true);
+    log.warn(
+      'out of file descriptors (EMFILE ahead): stopped accepting until some are free; clients are refused meanwhile',
+      {
+        worker: this.worker,
+        reason,
+        listeners: closed,
+        open_fds: openFds(),
+        limit: this.limit,
+        reserve: this.reserve,
+      },
+    );
+    this.attempt = 0;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    const ms = RESUME_BACKOFF_MS[Math.min(this.attempt, RESUME_BACKOFF_MS.length - 1)]!;
+    this.attempt++;
+    this.timer = setTimeout(() => void this.tryResume(), ms);
+  }
+
+  // Reopen only with twice the reserve free, so that a worker does not flap
+  // between accepting one connection and pausing again.
+  private async tryResume(): Promise<void> {
+    this.timer = null;
+    if (this.stopped || !this.paused) return;
+    this.limit = fdLimit(this.limit); // raised meanwhile (prlimit, ulimit)? counts from now
+    this.reserve = fdReserve(this.limit);
+    const used = openFds();
+    if (used >= 0 && this.limit - used < 2 * this.reserve) return this.schedule();
+    const still = await this.listening.resume();
+    if (this.stopped) return;
+    if (still.length > 0) return this.schedule();
+    this.paused = false;
+    this.budget = 0;
+    this.table.workers.setAcceptPaused(this.worker, false);
+    log.info('file descriptors free again: accepting', { worker: this.worker, open_fds: openFds(), limit: this.limit });
+  }
+}

@@ -1,0 +1,129 @@
+// Running out of file descriptors is named, not blamed on backends. A daemon
+// under `prlimit --nofile=256` (a real child process) is filled with held
+// connections: it warns at start that the limit is below what max_connections
+// needs, stops accepting before the limit (new clients are refused by the
+// kernel, never accepted and closed), says so in the log, the metrics' figures
+// and an fd_exhaustion alert, never counts its own EMFILE against a backend
+// (no connect error, no passive ejection, health probes not failed), and
+// accepts again once descriptors are free. On both relays (NETMON_TEST_RELAY
+// narrows it): the native relay's listeners are paused and reopened as Node's.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AlertSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
+import { freePort, startNamedEcho, waitFor } from '../helpers/servers.js';
+import { startChildDaemon } from '../systemd/child-daemon.js';
+import { HeldConnection } from './reload-helpers.js';
+import { RELAY_PATHS } from '../relay/harness.js';
+
+const LIMIT = 256;
+
+type Stats = Pick<Snapshot, 'process' | 'workers' | 'backends'>;
+
+/** How a connect attempt ends: served (the greeting), refused by the kernel, or anything else. */
+function attempt(port: number): Promise<'served' | 'ECONNREFUSED' | string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    let text = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      text += d;
+      if (text.includes('\n')) s.destroy();
+    });
+    let code: string | null = null;
+    s.on('error', (e: NodeJS.ErrnoException) => (code = e.code ?? e.message));
+    s.on('close', () => resolve(text.includes('\n') ? 'served' : (code ?? `closed after ${JSON.stringify(text)}`)));
+    s.setTimeout(5000, () => s.destroy(new Error('no answer within 5 s')));
+  });
+}
+
+for (const path of RELAY_PATHS) {
+  test(`${path}: out of file descriptors: accepting backs off, nothing is blamed on the backends, and it recovers`, async () => {
+    const b1 = await startNamedEcho('b1');
+    const b2 = await startNamedEcho('b2');
+    const port = await freePort();
+    const d = await startChildDaemon(
+      (sock) =>
+        [
+          'workers = 2',
+          'max_connections = 1000',
+          '[data]',
+          `relay = "${path}"`,
+          '[metrics]',
+          'listen = "off"',
+          '[control]',
+          `socket = ${JSON.stringify(sock)}`,
+          '[alerts]',
+          'interval = "200ms"',
+          '[[listener]]',
+          'name = "main"',
+          `bind = "127.0.0.1:${port}"`,
+          'pool = "web"',
+          '[pool.web]',
+          // one counted failure would eject a backend: none may be counted
+          'passive = { consecutive_failures = 1 }',
+          'health = { type = "tcp", interval = "200ms", timeout = "100ms", rise = 1, fall = 1 }',
+          '[[pool.web.backend]]',
+          'name = "b1"',
+          `address = "127.0.0.1:${b1.port}"`,
+          '[[pool.web.backend]]',
+          'name = "b2"',
+          `address = "127.0.0.1:${b2.port}"`,
+        ].join('\n') + '\n',
+      {},
+      ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, '--'],
+    );
+    const held: HeldConnection[] = [];
+    try {
+      assert.match(d.stdout.join(''), /file descriptor limit \(256\) is below the \d+ that max_connections needs/);
+      const stats = async (): Promise<Stats> => (await d.ctl('show stats')) as Stats;
+
+      // fill the daemon until a client is turned away
+      let refusal = '';
+      while (held.length < LIMIT) {
+        try {
+          held.push(await HeldConnection.open(port));
+        } catch (err) {
+          refusal = String(err);
+          break;
+        }
+      }
+      assert.ok(held.length > 50 && held.length < LIMIT / 2, `held ${held.length} before the first refusal`);
+      await waitFor(async () => (await stats()).workers.every((w) => w.acceptPaused), 5000, 'both workers paused');
+      // backed off: every new client is refused by the kernel, none accepted and closed
+      const tries = await Promise.all(Array.from({ length: 20 }, () => attempt(port)));
+      assert.deepEqual(tries, Array<string>(20).fill('ECONNREFUSED'), `first refusal: ${refusal}`);
+      for (const [i, h] of held.entries()) await h.echo(`held ${i}`);
+
+      const s = await stats();
+      assert.equal(s.process.maxFds, LIMIT);
+      assert.ok(s.process.openFds > 0 && s.process.openFds <= LIMIT, `open fds ${s.process.openFds}`);
+      assert.ok(s.workers.reduce((n, w) => n + w.fdAcceptPauses, 0) >= 2);
+      for (const b of s.backends) {
+        assert.equal(b.op, 'up', `${b.key} is not blamed`);
+        assert.deepEqual(b.connectErrors, { refused: 0, timeout: 0, other: 0 }, b.key);
+        assert.equal(b.passiveFailures, 0, b.key);
+      }
+      await waitFor(
+        async () =>
+          ((await d.ctl('show alerts')) as AlertSnapshot[]).some(
+            (a) => a.name === 'fd_exhaustion' && a.state === 'firing',
+          ),
+        5000,
+        'the fd_exhaustion alert',
+      );
+      assert.match(d.stdout.join(''), /out of file descriptors/);
+
+      // descriptors free again: accepting resumes
+      for (const h of held.splice(0)) h.destroy();
+      await waitFor(async () => (await attempt(port)) === 'served', 10_000, 'the daemon to accept again');
+      await waitFor(async () => (await stats()).workers.every((w) => !w.acceptPaused), 5000, 'no worker paused');
+      const after = await stats();
+      assert.ok(after.backends.every((b) => b.op === 'up' && b.passiveFailures === 0));
+    } finally {
+      for (const h of held) h.destroy();
+      await d.cleanup();
+      await Promise.all([b1.close(), b2.close()]);
+    }
+  });
+}
