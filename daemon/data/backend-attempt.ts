@@ -16,7 +16,7 @@ import { clientAddress, type ClientAddress } from '../net/ip.js';
 import type { Termination } from './access-log.js';
 import type { Origin } from './edge/preamble.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
-import { guardSocket } from './fault-guard.js';
+import { guardSocket, resetSocket } from './fault-guard.js';
 import { isFdExhaustion } from '../process-fds.js';
 import { FirstBytes } from './first-bytes.js';
 import type { MemberPlan } from './plan.js';
@@ -190,10 +190,10 @@ export abstract class BackendAttempt extends FirstBytes {
 
   // A reset or a failure is handled by onBackendError, a FIN by the relay (the
   // client may still be reading what was sent). This is the net for a backend
-  // socket that closed any other way. The client's own 'close' always comes
-  // last and closes the connection.
+  // socket that closed any other way: the stream was cut, so the client gets a
+  // reset. The client's own 'close' always comes last and closes the connection.
   private readonly onBackendClose = (): void => {
-    if (this.phase === Phase.Relaying && !this.backendEnded && this.aborted === null) this.client.destroy();
+    if (this.phase === Phase.Relaying && !this.backendEnded && this.aborted === null) resetSocket(this.client);
   };
 
   protected backendEndedEmpty(): boolean {

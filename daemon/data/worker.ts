@@ -170,7 +170,8 @@ class Worker implements WorkerContext {
   private onConnection(listenerName: string, socket: net.Socket): void {
     const rt = this.listeners.get(listenerName);
     if (!rt || this.stopping) {
-      socket.destroy();
+      // never served: a reset, not a FIN that would look like a completed exchange
+      resetSocket(socket);
       return;
     }
     this.fds.accepted();
