@@ -6,10 +6,9 @@
 // adaptive, the per-source tables, and whoever subscribed with
 // onConfigApplied (alerts). A discovery source's change (DNS, etcd) is applied
 // the same way, one at a time with reloads.
-import os from 'node:os';
 import { Table } from '../state/table.js';
 import type { TableCapacity } from '../state/layout.js';
-import { Cause, type AdminStateName, type CauseName, type OpStateName } from '../state/names.js';
+import type { AdminStateName, CauseName, OpStateName } from '../state/names.js';
 import type { AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot } from './snapshot/snapshot.js';
 import { Topology } from './topology/topology.js';
 import { Supervisor } from './supervisor.js';
@@ -20,20 +19,20 @@ import { buildSnapshot, workerSnapshots } from './snapshot/builder.js';
 import { HealthService } from './health/service.js';
 import { AdaptiveService } from './adaptive/service.js';
 import { log, setLogLevel } from '../log.js';
-import { NetmonError, ConfigErrors } from '../errors.js';
+import { NetmonError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { ClientStats, ControlContext, ReloadResult, StopAck } from './socket/context.js';
 import { InstanceHealth, observeHealth, type HealthReport } from './service-health.js';
 import { VERSION } from '../version.js';
-import type { WorkerPlan } from '../data/plan.js';
+import type { InjectedFault, WorkerPlan } from '../data/plan.js';
 import { readClients, SourceWatch } from './sources/source-clients.js';
 import { Operator } from './operator.js';
 import { sourceTableEntries } from '../data/edge/source-limits.js';
-import { changedKeys, type ConfigDiff } from './topology/diff.js';
+import type { ConfigDiff } from './topology/diff.js';
 import { failureCode, listenErrorLines } from './reload-report.js';
 import { DiscoveryService } from './discovery/service.js';
 import { Applier } from './applier.js';
-import type { InjectedFault } from '../data/plan.js';
+import { Reloader, type ReloadWatcher } from './reloader.js';
 import { warnFdLimit } from './fd-check.js';
 
 export interface DaemonOptions {
@@ -59,10 +58,7 @@ export class Daemon implements ControlContext {
   private readonly processStats = new ProcessStats();
   private readonly now: () => number;
   private tick: NodeJS.Timeout | null = null;
-  private reloading: Promise<ReloadResult> | null = null;
   private readonly fatalHooks: ((reason: string) => void)[] = [];
-  private readonly reloadWatchers: { start(): void; end(r: ReloadResult): void }[] = [];
-  private lastReload: InfoSnapshot['lastReload'] = null;
   private alertSource: () => AlertSnapshot[] = () => [];
   private readonly tickHooks: ((now: number) => void)[] = [];
   private readonly sourceWatch: SourceWatch;
@@ -71,13 +67,11 @@ export class Daemon implements ControlContext {
   private readonly operator: Operator;
   readonly discovery: DiscoveryService;
   private readonly applier: Applier;
+  private readonly reloader: Reloader;
   private readonly instanceHealth: InstanceHealth;
   private readonly stopRequestHooks: ((cause: string) => StopAck)[] = [];
 
-  constructor(
-    config: Config,
-    private readonly opts: DaemonOptions,
-  ) {
+  constructor(config: Config, opts: DaemonOptions) {
     this.now = opts.now ?? Date.now;
     this.discovery = new DiscoveryService({
       now: this.now,
@@ -124,6 +118,14 @@ export class Daemon implements ControlContext {
       discovery: this.discovery,
       appliedHooks: this.appliedHooks,
       workerPlan: () => this.workerPlan(),
+      now: this.now,
+    });
+    this.reloader = new Reloader({
+      table: this.table,
+      topology: this.topology,
+      eventLog: this.eventLog,
+      applier: this.applier,
+      load: opts.load,
       now: this.now,
     });
     this.supervisor = new Supervisor(this.table, config.workers, {
@@ -196,20 +198,11 @@ export class Daemon implements ControlContext {
     this.processStats.sample();
     const slots = [...this.topology.backends.entries()].map(([, s]) => s);
     this.backendRates.sample(slots, now);
-    const keep = new Set<string>();
-    for (const l of this.config.listeners) {
-      const slot = this.topology.listeners.get(l.name)!;
-      const c = this.table.listeners.counters(slot);
-      const key = `listener/${l.name}`;
-      keep.add(key);
-      const rejected = Object.values(c.rejected).reduce((a, b) => a + b, 0);
-      this.counterRates.sample(
-        key,
-        { connections: c.accepted, bytesIn: c.bytesIn, bytesOut: c.bytesOut, errors: rejected, retries: 0 },
-        now,
-      );
-    }
-    this.counterRates.forget(keep);
+    this.counterRates.sampleListeners(
+      this.table,
+      this.config.listeners.map((l) => [l.name, this.topology.listeners.get(l.name)!]),
+      now,
+    );
     // a slot freed while an apply is under way could be given to a backend of a plan not yet everywhere
     if (this.applier.idle) {
       for (const what of this.topology.reapRemoved()) log.info('removed and drained; slot freed', { what });
@@ -243,21 +236,9 @@ export class Daemon implements ControlContext {
   }
 
   // ---- reload ----
+  /** Reloads the config file (see Reloader.reload): applied, partial or refused, never a rejection. */
   reload(): Promise<ReloadResult> {
-    if (this.reloading) return this.reloading;
-    for (const w of this.reloadWatchers) w.start();
-    this.reloading = this.applier
-      .serial(() => this.doReload())
-      .finally(() => {
-        this.reloading = null;
-      });
-    void this.reloading.then(
-      (r) => {
-        for (const w of this.reloadWatchers) w.end(r);
-      },
-      () => undefined,
-    );
-    return this.reloading;
+    return this.reloader.reload();
   }
 
   /** Told when the daemon cannot go on serving as configured (main stops the process, exit 1). */
@@ -266,50 +247,8 @@ export class Daemon implements ControlContext {
   }
 
   /** Told when a reload starts and ends, whoever asked (SIGHUP or the control socket): systemd notify. */
-  onReload(w: { start(): void; end(r: ReloadResult): void }): void {
-    this.reloadWatchers.push(w);
-  }
-
-  private async doReload(): Promise<ReloadResult> {
-    const now = this.now();
-    let file: Config;
-    let next: Config;
-    try {
-      file = this.opts.load();
-      next = await this.applier.prepare(file);
-    } catch (err) {
-      const errors = err instanceof ConfigErrors ? err.lines() : [err instanceof Error ? err.message : String(err)];
-      return this.reloadFailed(errors, now);
-    }
-    const r = (await this.applier.apply(file, next, Cause.Reload, now))!;
-    const { d, changes, errors, code } = r;
-    warnFdLimit(this.config);
-    const generation = this.topology.generation;
-    const ok = errors.length === 0;
-    const outcome = ok ? 'applied' : 'partial';
-    this.table.header.recordReload(ok, now);
-    this.lastReload = { ok, outcome, time: now, errors };
-    const keys = changedKeys(d);
-    this.eventLog.push({ type: 'reload', time: now, ok, outcome, generation, errors, changes });
-    if (ok) log.info('config reloaded', { generation, changes, keys });
-    else {
-      log.warn('config reloaded in part: the new config runs except what failed', {
-        generation,
-        changes,
-        keys,
-        errors,
-      });
-    }
-    return { ok, outcome, code, generation, errors, changes, keys };
-  }
-
-  private reloadFailed(errors: string[], now: number): ReloadResult {
-    this.table.header.recordReload(false, now);
-    this.lastReload = { ok: false, outcome: 'refused', time: now, errors };
-    const generation = this.topology.generation;
-    this.eventLog.push({ type: 'reload', time: now, ok: false, outcome: 'refused', generation, errors, changes: [] });
-    log.warn('reload rejected; the running config is unchanged', { errors });
-    return { ok: false, outcome: 'refused', code: 'E_RELOAD_FAILED', generation, errors, changes: [], keys: [] };
+  onReload(w: ReloadWatcher): void {
+    this.reloader.watch(w);
   }
 
   // ---- health and stop ----
@@ -404,7 +343,7 @@ export class Daemon implements ControlContext {
       generation: this.topology.generation,
       reloads: rs.reloads,
       reloadFailures: rs.failures,
-      lastReload: this.lastReload,
+      lastReload: this.reloader.last,
       controlSocket: this.config.control.socket,
       metricsListen: this.config.metrics.listen?.text ?? null,
       discoveryRefusals: this.discovery.refusals,
@@ -453,9 +392,5 @@ export class Daemon implements ControlContext {
       ...this.topology.plan(),
       edge: { maxConnections: this.config.maxConnections },
     };
-  }
-
-  get hostName(): string {
-    return os.hostname();
   }
 }

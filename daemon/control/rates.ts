@@ -142,7 +142,27 @@ export class CounterRates {
     return this.rates.get(key) ?? ZERO_RATES;
   }
 
-  forget(keep: Set<string>): void {
+  /**
+   * Samples each listener's totals under `listener/<name>` (connections accepted,
+   * bytes, refusals of every reason as errors) and forgets listeners no longer given.
+   */
+  sampleListeners(table: Table, listeners: readonly (readonly [name: string, slot: number])[], now: number): void {
+    const keep = new Set<string>();
+    for (const [name, slot] of listeners) {
+      const c = table.listeners.counters(slot);
+      const key = `listener/${name}`;
+      keep.add(key);
+      const rejected = Object.values(c.rejected).reduce((a, b) => a + b, 0);
+      this.sample(
+        key,
+        { connections: c.accepted, bytesIn: c.bytesIn, bytesOut: c.bytesOut, errors: rejected, retries: 0 },
+        now,
+      );
+    }
+    this.forget(keep);
+  }
+
+  private forget(keep: Set<string>): void {
     for (const k of [...this.last.keys()]) {
       if (!keep.has(k)) {
         this.last.delete(k);

@@ -9,22 +9,13 @@
 import type { Socket } from 'node:net';
 import { log } from '../../log.js';
 import { NetmonError, type ErrorCode, type ErrorPayload } from '../../errors.js';
-import { resolveJson, resolveWords, type Command, type Resolved } from './commands.js';
+import type { Command } from './commands.js';
 import type { ControlContext } from './context.js';
 import { LineFramer, LineQueue } from './line-framer.js';
 import type { LineRunner, LineScheduler } from './line-scheduler.js';
-import {
-  BadRequest,
-  isJsonLine,
-  jsonError,
-  jsonOk,
-  parseRequest,
-  textError,
-  textOk,
-  toPayload,
-  type RequestId,
-} from './protocol.js';
+import { isJsonLine, jsonError, jsonOk, textError, textOk, toPayload, type RequestId } from './protocol.js';
 import { startSubscription } from './subscription.js';
+import { decodeLine } from './decode.js';
 import type { Args } from './args.js';
 
 export interface ConnectionLimits {
@@ -236,23 +227,13 @@ export class ControlConnection implements LineRunner {
       return undefined;
     }
     if (line.trim() === '') return undefined;
-    const json = isJsonLine(line);
-    let id: RequestId = null;
-    let resolved: Resolved;
-    try {
-      const req = parseRequest(line);
-      if (req.json) {
-        id = req.id;
-        resolved = resolveJson(req.cmd, req.args);
-      } else {
-        resolved = resolveWords(req.words);
-      }
-    } catch (e) {
-      if (e instanceof BadRequest) id = e.id;
-      this.write(json ? jsonError(id, toPayload(e)) : textError(toPayload(e)));
+    const decoded = decodeLine(line);
+    const { json, id } = decoded;
+    if (!decoded.ok) {
+      this.write(json ? jsonError(id, toPayload(decoded.error)) : textError(toPayload(decoded.error)));
       return undefined;
     }
-    const { command, args } = resolved;
+    const { command, args } = decoded.resolved;
     if (command.kind === 'quit') {
       this.closed = true;
       this.hooks.onBusy(this);
