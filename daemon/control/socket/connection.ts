@@ -25,7 +25,7 @@ export interface ConnectionLimits {
   lineTimeoutMs: number;
   /** ms a client that has been answered may stay silent before it is closed */
   idleTimeoutMs: number;
-  /** bytes of unsent replies before a client that does not read is dropped */
+  /** bytes of unsent replies before a client that does not read is dropped (its next line waits from 1 MiB) */
   maxBufferedBytes: number;
 }
 
@@ -46,6 +46,11 @@ export type ClosedReason = 'slow_reader' | 'line_timeout' | 'idle_timeout' | 'li
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** how long a closing client may take to read its last reply before it is destroyed */
 const LINGER_MS = 1000;
+/**
+ * unsent reply bytes at which a client's next line waits until its socket has
+ * drained: a client that pipelines faster than it reads is slowed, not dropped
+ */
+const OUTPUT_HIGH_WATER = 1024 * 1024;
 
 export class ControlConnection implements LineRunner {
   private readonly framer: LineFramer;
@@ -56,6 +61,8 @@ export class ControlConnection implements LineRunner {
   private inputEnded = false;
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
+  /** set while the next line waits for the replies to drain; fires when the client read nothing for too long */
+  private drainTimer: NodeJS.Timeout | null = null;
   private stopSubscription: (() => void) | undefined;
 
   constructor(
@@ -85,7 +92,11 @@ export class ControlConnection implements LineRunner {
 
   /** LineRunner: answers the next queued line. */
   step(): boolean {
-    if (this.closed || this.stopSubscription || this.running) return false;
+    if (this.closed || this.stopSubscription || this.running || this.drainTimer !== null) return false;
+    if (this.socket.writableLength >= OUTPUT_HIGH_WATER) {
+      this.waitForDrain();
+      return false;
+    }
     const raw = this.lines.shift();
     if (raw === undefined) {
       this.drained();
@@ -103,6 +114,27 @@ export class ControlConnection implements LineRunner {
     if (this.lines.length > 0 && !this.closed && !this.stopSubscription) return true;
     this.drained();
     return false;
+  }
+
+  // Its replies are not read as fast as it asks: answer again once they are, and
+  // drop the client (slow_reader) if it reads nothing for the idle timeout.
+  private waitForDrain(): void {
+    this.drainTimer = setTimeout(() => {
+      if (this.closed) return;
+      log.debug('control client does not read its replies, dropping it', {
+        bufferedBytes: this.socket.writableLength,
+        idleTimeoutMs: this.limits.idleTimeoutMs,
+      });
+      this.hooks.onClosedFor('slow_reader');
+      this.closed = true;
+      this.socket.destroy();
+    }, this.limits.idleTimeoutMs);
+    this.drainTimer.unref();
+    this.socket.once('drain', () => {
+      if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+      this.next();
+    });
   }
 
   private next(): void {
@@ -184,6 +216,8 @@ export class ControlConnection implements LineRunner {
   private onSocketClose(): void {
     this.closed = true;
     this.clearTimer();
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
     this.lines.clear();
     this.hooks.scheduler.cancel(this);
     this.stopSubscription?.();
