@@ -4,7 +4,9 @@ NODE_VERSION := 24.21.0
 NODE_ARCH := $(subst x86_64,x64,$(subst aarch64,arm64,$(shell uname -m)))
 NODE_DIR := $(CURDIR)/.node
 NODE := $(NODE_DIR)/bin/node
-export PATH := $(NODE_DIR)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# the system tools the tests and benchmarks run (sysctl, nft, keepalived, bird, haproxy) live
+# in sbin, which a non-login or minimal environment may leave off PATH
+export PATH := $(NODE_DIR)/bin:$(CURDIR)/node_modules/.bin:$(PATH):/usr/local/sbin:/usr/sbin:/sbin
 export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false

@@ -3,13 +3,8 @@
 // algorithm, all at once against the same backends (so every algorithm sees the
 // same timeline), each with its own paced client; traffic is sent one second at a
 // time, so each algorithm's share to b1 is known second by second.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { ALGORITHMS } from '../daemon/config/schema.js';
 import { startEnvironment } from './environment.js';
-import { freePorts } from './proxies/child.js';
-import { netmonKind } from './proxies/netmon.js';
-import type { RunningProxy } from './proxies/types.js';
+import { startPerAlgorithm, type AlgorithmDaemon } from './algorithms.js';
 import { median } from './measure/stats.js';
 import { runTraffic } from './traffic/index.js';
 
@@ -60,7 +55,7 @@ export async function runRecovery(o: {
     { backends: 3, iperf: false, flags: ['--latency', [NORMAL_LATENCY, NORMAL_LATENCY, NORMAL_LATENCY].join(',')] },
     o.log,
   );
-  const daemons: { algorithm: string; proxy: RunningProxy }[] = [];
+  const daemons: AlgorithmDaemon[] = [];
   const seconds: Record<string, RecoverySecond[]> = {};
   const b1 = env.httpBackends[0]!;
   const setB1 = async (latency: string): Promise<void> => {
@@ -68,23 +63,8 @@ export async function runRecovery(o: {
     if (!res.ok) throw new Error(`POST /_sim on b1: ${res.status} ${await res.text()}`);
   };
   try {
-    for (const algorithm of ALGORITHMS) {
-      const [httpPort, bulkPort] = await freePorts(2);
-      const dir = join(env.dir, `recovery-${algorithm}`);
-      mkdirSync(dir, { recursive: true });
-      const health =
-        '{ type = "http", path = "/health", expect_status = 200, interval = "1s", timeout = "1s", rise = 1, fall = 3 }';
-      const proxy = await netmonKind({ algorithm, health }, `netmon-${algorithm}`).start({
-        httpPort: httpPort!,
-        bulkPort: bulkPort!,
-        httpBackends: env.httpBackends,
-        bulkBackend: env.httpBackends[0]!,
-        maxConnections: 1000,
-        dir,
-      });
-      daemons.push({ algorithm, proxy });
-      seconds[algorithm] = [];
-    }
+    await startPerAlgorithm(env, 'recovery-', daemons);
+    for (const { algorithm } of daemons) seconds[algorithm] = [];
     await new Promise((r) => setTimeout(r, 2500));
     const total = phases.beforeS + phases.slowS + phases.afterS;
     const start = performance.now();

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALGORITHMS } from '../daemon/config/schema.js';
-import { startEnvironment } from './environment.js';
+import { startEnvironment, type BenchEnvironment } from './environment.js';
 import { freePorts } from './proxies/child.js';
 import { netmonKind } from './proxies/netmon.js';
 import type { RunningProxy } from './proxies/types.js';
@@ -41,6 +41,36 @@ export interface AlgorithmRow {
   shares: Record<string, number>;
 }
 
+/** A netmon started for one algorithm, in front of a bench environment's backends. */
+export interface AlgorithmDaemon {
+  algorithm: string;
+  proxy: RunningProxy;
+}
+
+/**
+ * Starts one netmon per algorithm in front of `env`'s HTTP backends (http checks every
+ * 1 s, fall 3), each in `env.dir/<prefix><algorithm>`. Each is pushed to `into` as it
+ * starts, so a failure part way still leaves the caller those to stop.
+ */
+export async function startPerAlgorithm(env: BenchEnvironment, prefix: string, into: AlgorithmDaemon[]): Promise<void> {
+  const health =
+    '{ type = "http", path = "/health", expect_status = 200, interval = "1s", timeout = "1s", rise = 1, fall = 3 }';
+  for (const algorithm of ALGORITHMS) {
+    const [httpPort, bulkPort] = await freePorts(2);
+    const dir = join(env.dir, `${prefix}${algorithm}`);
+    mkdirSync(dir, { recursive: true });
+    const proxy = await netmonKind({ algorithm, health }, `netmon-${algorithm}`).start({
+      httpPort: httpPort!,
+      bulkPort: bulkPort!,
+      httpBackends: env.httpBackends,
+      bulkBackend: env.httpBackends[0]!,
+      maxConnections: 1000,
+      dir,
+    });
+    into.push({ algorithm, proxy });
+  }
+}
+
 export async function runAlgorithms(o: {
   runs: number;
   requests: number;
@@ -63,25 +93,10 @@ export async function runAlgorithms(o: {
     o.log,
   );
   const names = Object.fromEntries(PROFILES.map((p, i) => [`b${i + 1}`, p.name]));
-  const daemons: { algorithm: string; proxy: RunningProxy }[] = [];
+  const daemons: AlgorithmDaemon[] = [];
   const samples: AlgorithmSample[] = [];
   try {
-    for (const algorithm of ALGORITHMS) {
-      const [httpPort, bulkPort] = await freePorts(2);
-      const dir = join(env.dir, algorithm);
-      mkdirSync(dir, { recursive: true });
-      const health =
-        '{ type = "http", path = "/health", expect_status = 200, interval = "1s", timeout = "1s", rise = 1, fall = 3 }';
-      const proxy = await netmonKind({ algorithm, health }, `netmon-${algorithm}`).start({
-        httpPort: httpPort!,
-        bulkPort: bulkPort!,
-        httpBackends: env.httpBackends,
-        bulkBackend: env.httpBackends[0]!,
-        maxConnections: 1000,
-        dir,
-      });
-      daemons.push({ algorithm, proxy });
-    }
+    await startPerAlgorithm(env, '', daemons);
     await new Promise((r) => setTimeout(r, 2500));
     for (let run = 1; run <= o.runs; run++) {
       for (const { algorithm, proxy } of daemons) {

@@ -180,15 +180,21 @@ export class HealthAnnouncer {
   }
 }
 
-/** The CLI body: runs until SIGTERM or SIGINT, then withdraws. Returns the exit code. */
-export async function runAnnounce(a: {
+/** `netmon announce`'s options as given on the command line (durations as text, e.g. "1s"). */
+export interface AnnounceArgs {
+  /** shell command run when the daemon turns healthy (announce the route) */
   up: string;
+  /** shell command run when it turns unhealthy or stops (withdraw the route) */
   down: string;
+  /** control socket path; when absent: $NETMON_SOCKET, else the default path (socket-path.ts) */
   socket?: string;
   interval: string;
   timeout: string;
   repeat: string;
-}): Promise<number> {
+}
+
+/** The CLI body: runs until SIGTERM or SIGINT, then withdraws. Returns the exit code. */
+export async function runAnnounce(a: AnnounceArgs): Promise<number> {
   const interval = parseDuration(a.interval);
   const timeout = parseDuration(a.timeout);
   const repeat = parseDuration(a.repeat);

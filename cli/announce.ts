@@ -2,16 +2,8 @@
 // changes, to announce or withdraw the virtual address of an ECMP fleet through
 // the local BGP speaker (BIRD, FRR, ExaBGP). docs/fleet.md shows it with BIRD.
 import type { CommandModule } from 'yargs';
+import type { AnnounceArgs } from './announce-run.js';
 import { DEFAULT_SOCKET, DEMO_SOCKET } from '../daemon/control/socket/socket-path.js';
-
-interface AnnounceArgs {
-  up: string;
-  down: string;
-  socket?: string;
-  interval: string;
-  timeout: string;
-  repeat: string;
-}
 
 export const announceCommand: CommandModule<object, AnnounceArgs> = {
   command: 'announce',

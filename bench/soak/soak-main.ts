@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Lab } from './lab.js';
-import { baseline, sleep, type Scenario, type SoakOptions } from './scenario.js';
+import { baseline, sleep, type Findings, type Scenario, type SoakOptions } from './scenario.js';
 import { backendKilled, backendStopped, reloads } from './backend-faults.js';
 import { controlFloods, fdExhaustion, sigtermTwice, workerCrash } from './daemon-faults.js';
 import { burst, manySources } from './load-faults.js';
@@ -45,11 +45,38 @@ async function workerStarts(lab: Lab): Promise<number> {
   return (await lab.stats()).workers.reduce((n, w) => n + w.starts, 0);
 }
 
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * One scenario with the figures before and after. The `show stats` that count
+ * worker restarts are part of what is measured: one that gets no answer before
+ * the fault fails the row as "before the fault", one after it fails the row
+ * with the fault's own findings kept (a control socket still busy with what the
+ * fault sent is the daemon's failure, not the fault's not having run).
+ */
 async function runOne(lab: Lab, s: Scenario, o: SoakOptions): Promise<Row> {
   const t0 = performance.now();
   const rss0 = lab.rss();
   const fds0 = lab.fds();
-  const starts0 = await workerStarts(lab);
+  const row = (f: Findings, extra: Partial<Row>): Row => ({
+    ...f,
+    name: s.name,
+    seconds: Math.round((performance.now() - t0) / 1000),
+    crashes: '?',
+    rss: [rss0, 0],
+    fds: [fds0, 0],
+    pass: false,
+    ...extra,
+  });
+  let starts0: number;
+  try {
+    starts0 = await workerStarts(lab);
+  } catch (err) {
+    const f = { short: null, streams: null, unexpected: 1, expected: '-', notes: [] };
+    return row(f, { notes: [`before the fault (not run): ${message(err)}`] });
+  }
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -60,17 +87,22 @@ async function runOne(lab: Lab, s: Scenario, o: SoakOptions): Promise<Row> {
   const f = await Promise.race([s.run(lab, o), deadline]).finally(() => clearTimeout(timer));
   const alive = lab.daemon!.exitCode === null && lab.daemon!.signalCode === null;
   if (alive) await sleep(SETTLE_MS);
-  const restarts = alive ? (await workerStarts(lab)) - starts0 : 0;
   const died = !alive && !f.daemonGone;
-  return {
-    ...f,
-    name: s.name,
-    seconds: Math.round((performance.now() - t0) / 1000),
-    crashes: died ? 'daemon died' : `${restarts} worker restart(s)`,
-    rss: [rss0, alive ? lab.rss() : 0],
-    fds: [fds0, alive ? lab.fds() : 0],
-    pass: f.unexpected === 0 && !died,
+  const after = {
+    rss: [rss0, alive ? lab.rss() : 0] as [number, number],
+    fds: [fds0, alive ? lab.fds() : 0] as [number, number],
   };
+  let restarts = 0;
+  try {
+    if (alive) restarts = (await workerStarts(lab)) - starts0;
+  } catch (err) {
+    return row(f, { ...after, unexpected: f.unexpected + 1, notes: [...f.notes, `after the fault: ${message(err)}`] });
+  }
+  return row(f, {
+    ...after,
+    crashes: died ? 'daemon died' : `${restarts} worker restart(s)`,
+    pass: f.unexpected === 0 && !died,
+  });
 }
 
 async function main(): Promise<number> {
@@ -92,7 +124,7 @@ async function main(): Promise<number> {
         streams: null,
         unexpected: 1,
         expected: '-',
-        notes: [`error: ${err instanceof Error ? err.message : String(err)}`],
+        notes: [`error: ${message(err)}`],
         seconds: 0,
         crashes: '?',
         rss: [0, 0],

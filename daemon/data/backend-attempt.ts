@@ -190,10 +190,10 @@ export abstract class BackendAttempt extends FirstBytes {
 
   // A reset or a failure is handled by onBackendError, a FIN by the relay (the
   // client may still be reading what was sent). This is the net for a backend
-  // socket that closed any other way. The client's own 'close' always comes
-  // last and closes the connection.
+  // socket that closed any other way: the stream was cut, so the client gets a
+  // reset. The client's own 'close' always comes last and closes the connection.
   private readonly onBackendClose = (): void => {
-    if (this.phase === Phase.Relaying && !this.backendEnded && this.aborted === null) this.client.destroy();
+    if (this.phase === Phase.Relaying && !this.backendEnded && this.aborted === null) resetSocket(this.client);
   };
 
   protected backendEndedEmpty(): boolean {

@@ -96,8 +96,8 @@ export class Connection extends BackendAttempt implements OpenConnection, Waiter
       return this.refuse('proxy_header');
     }
     if (this.w.stopping) {
-      // a graceful stop began while it was read: it was never served
-      this.client.destroy();
+      // a graceful stop began while it was read: it was never served, and must not look served
+      resetSocket(this.client);
       return this.close();
     }
     if (edge.trusted !== null) {
@@ -219,7 +219,12 @@ export class Connection extends BackendAttempt implements OpenConnection, Waiter
     this.close();
   };
 
-  /** Refuse the connection, counted on the listener under `reason`. */
+  /**
+   * Refuse the connection, counted on the listener under `reason`. The client
+   * gets a reset, never a clean FIN: a client that has not sent yet (or a
+   * protocol whose server speaks last) would take a FIN with no byte for an
+   * exchange that completed.
+   */
   protected refuse(reason: RejectReason): void {
     this.termination =
       reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
@@ -227,7 +232,7 @@ export class Connection extends BackendAttempt implements OpenConnection, Waiter
     if (reason === 'queue_timeout') this.error = 'E_QUEUE_TIMEOUT';
     else if (this.admitted) this.error ??= 'E_NO_BACKEND';
     this.table.listeners.countRejected(this.worker, this.listenerSlot, reason);
-    this.client.destroy();
+    resetSocket(this.client);
     this.close();
   }
 

@@ -23,8 +23,16 @@ export interface Listening {
 
 /** ms between checks while paused: quick at first, then once a second */
 const RESUME_BACKOFF_MS = [100, 250, 500, 1000];
-/** at most this many accepts between two counts of the open descriptors */
-const MAX_BUDGET = 1024;
+/**
+ * At most this many accepts between two counts of the open descriptors and
+ * reads of the limit. A limit lowered while running (prlimit) is seen within
+ * this many accepts per worker however fast they come, not only at the next
+ * heartbeat. Workers count apart: when one pauses, each other one may still
+ * accept what is left of its budget, 2 x MAX_BUDGET descriptors, which the
+ * reserve (32 at least) must hold for two workers (with 1,024, and then 32, a
+ * burst of connections ran into EMFILE, where libuv accepts and closes them).
+ */
+const MAX_BUDGET = 8;
 
 const exhaustionLog = new LogThrottle(5, 10_000);
 
@@ -51,11 +59,18 @@ export class FdGuard {
 
   /**
    * One connection was accepted. Cheap: the descriptors are counted (a stat
-   * of /proc/self/fd) only when this worker's share of the free ones, two per
-   * connection, may be spent.
+   * of /proc/self/fd) and the limit read again (/proc/self/limits) only when
+   * this worker's share of the free ones, two per connection, may be spent,
+   * or after MAX_BUDGET accepts.
    */
   accepted(): void {
-    if (--this.budget > 0 || this.paused || this.stopped || !Number.isFinite(this.limit)) return;
+    if (--this.budget > 0 || this.paused || this.stopped) return;
+    this.limit = fdLimit(this.limit);
+    this.reserve = fdReserve(this.limit);
+    if (!Number.isFinite(this.limit)) {
+      this.budget = MAX_BUDGET;
+      return;
+    }
     const used = openFds();
     if (used < 0) {
       this.budget = MAX_BUDGET;

@@ -192,7 +192,8 @@ class Worker implements WorkerContext, NativeAccepts {
   private onConnection(listenerName: string, socket: net.Socket): void {
     const rt = this.listeners.get(listenerName);
     if (!rt || this.stopping) {
-      socket.destroy();
+      // never served: a reset, not a FIN that would look like a completed exchange
+      resetSocket(socket);
       return;
     }
     this.fds.accepted();
@@ -219,7 +220,8 @@ class Worker implements WorkerContext, NativeAccepts {
   /** A client the native relay accepted: served as onConnection serves Node's, under the same guard. */
   serveAccepted(rt: ListenerRuntime, relay: NativeRelay, client: AcceptedClient): void {
     if (this.stopping) {
-      relay.close(client.id, false);
+      // never served: a reset, not a FIN that would look like a completed exchange
+      relay.close(client.id, true);
       return;
     }
     this.fds.accepted();

@@ -2,7 +2,8 @@
 // adds to its own stripe with a plain `+=` (exact, never contended); the main
 // thread sums the stripes. A stripe's S_ACTIVE_HELD field belongs to the
 // connection slots (backends.ts), which give it back when a worker dies.
-import { BackendStripe, histogramBase, type Layout } from './layout.js';
+import { type Layout } from './layout.js';
+import { BackendStripe, histogramBase } from './fields.js';
 import {
   HISTOGRAM_BOUNDS,
   type ConnectErrorReason,

@@ -3,7 +3,8 @@
 // check and agent results. States, weights and check results have one writer,
 // the main thread; workers take and give back connection slots and feed the EWMAs.
 import type { BackendStatsView } from './backend-stats.js';
-import { BackendF64, BackendI32, BackendStripe, type Layout } from './layout.js';
+import { type Layout } from './layout.js';
+import { BackendF64, BackendI32, BackendStripe } from './fields.js';
 import { AdminState, Cause, CheckResult, OpState } from './names.js';
 import type { PoolsView } from './pools.js';
 

@@ -1,6 +1,7 @@
 // The table's header: which config generation runs, the reload record and the
 // daemon's start time. Written by the main thread; workers read the generation.
-import { HeaderF64, HeaderI32, MAGIC, type Layout } from './layout.js';
+import { MAGIC, type Layout } from './layout.js';
+import { HeaderF64, HeaderI32 } from './fields.js';
 
 /** Reloads since start, as `show info` and the metrics report them. */
 export interface ReloadStats {

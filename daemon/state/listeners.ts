@@ -1,7 +1,8 @@
 // Listener slots: whether a listener is configured and accepting, its open
 // connections against max_connections (one Int32 shared by all workers), and the
 // per-worker stripes of what it accepted, refused and carried.
-import { ListenerI32, ListenerStripe, type Layout } from './layout.js';
+import { type Layout } from './layout.js';
+import { ListenerI32, ListenerStripe } from './fields.js';
 import {
   PEEK_MISS_REASONS,
   PROTOCOLS,

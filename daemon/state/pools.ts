@@ -3,7 +3,8 @@
 // across workers: its count (bounded by queue_size, with each worker's share of
 // it, given back if the worker dies), the tickets that order its waiters, each
 // worker's oldest ticket, and the signal that wakes waiters in other workers.
-import { PoolI32, PoolStripe, type Layout } from './layout.js';
+import { type Layout } from './layout.js';
+import { PoolI32, PoolStripe } from './fields.js';
 
 export class PoolsView {
   constructor(

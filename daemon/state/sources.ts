@@ -3,7 +3,8 @@
 // daemon. The hash index and its claim protocol are in
 // daemon/data/edge/source-index.ts; here, each field and the atomic step that
 // changes it.
-import { KEY_WORDS, SOURCE_REJECTS, SourceEntry, SourceListenerI32, type Layout } from './layout.js';
+import { type Layout } from './layout.js';
+import { KEY_WORDS, SOURCE_REJECTS, SourceEntry, SourceListenerI32 } from './fields.js';
 import type { SourceReject } from './names.js';
 
 const TAG_WRITER = 0xff;

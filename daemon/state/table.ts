@@ -1,7 +1,7 @@
 // The state table: one SharedArrayBuffer that the main thread allocates and every
 // worker attaches to, seen through one typed view per region. Where each field
-// lives is in layout.ts (the only place that knows offsets); what each state and
-// reason is called is in names.ts.
+// lives is in fields.ts (its index in a slot) and layout.ts (the only place that knows
+// offsets); what each state and reason is called is in names.ts.
 //
 //   table.header        generation, reload record, start time
 //   table.listeners     listener slots and per-worker listener stripes

@@ -1,7 +1,8 @@
 // Per-worker stripes: heartbeat, event-loop lag, CPU time and connection counts,
 // each written by its own worker and read by the main thread (supervision,
 // `show workers`, metrics).
-import { WorkerStripe, type Layout } from './layout.js';
+import { type Layout } from './layout.js';
+import { WorkerStripe } from './fields.js';
 
 /** One worker's stripe as the main thread reads it. */
 export interface WorkerStats {

@@ -174,6 +174,42 @@ test('a client that sends but never reads is dropped once its unsent replies pas
   await closed;
 });
 
+test('a client that pipelines faster than it reads is slowed down, not dropped: every reply comes, in order', async () => {
+  const s = await f.extraServer({ maxBufferedBytes: 2 * 1024 * 1024 });
+  const c = net.createConnection({ path: s.address });
+  await new Promise<void>((r) => c.once('connect', () => r()));
+  c.pause();
+  c.on('error', () => {});
+  const lines = 3000;
+  c.write(Array.from({ length: lines }, (_, i) => JSON.stringify({ id: i, cmd: 'show-stats' }) + '\n').join(''));
+  // it reads nothing for a while: 3,000 replies are far more than the bound
+  await new Promise((r) => setTimeout(r, 500));
+  let text = '';
+  let ends = 0;
+  c.setEncoding('utf8');
+  const all = new Promise<void>((resolve, reject) => {
+    c.on('data', (d: string) => {
+      text += d;
+      for (let at = d.indexOf('\n'); at !== -1; at = d.indexOf('\n', at + 1)) ends++;
+      if (ends >= lines) resolve();
+    });
+    c.once('close', () => reject(new Error(`closed after ${ends} replies of ${lines}`)));
+  });
+  c.resume();
+  await all;
+  c.destroy();
+  const ids = text
+    .split('\n')
+    .slice(0, lines)
+    .map((l) => (JSON.parse(l) as { id: number }).id);
+  assert.deepEqual(
+    ids,
+    Array.from({ length: lines }, (_, i) => i),
+  );
+  assert.ok(text.length > 2 * 1024 * 1024, `the replies (${text.length} bytes) are more than the bound`);
+  assert.equal(s.stats().dropped, 0);
+});
+
 test('200 clients at once are all answered', async () => {
   const replies = await Promise.all(
     Array.from({ length: 200 }, (_, i) => jsonRequest(f.sock, { id: i, cmd: 'show-info' })),

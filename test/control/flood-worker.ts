@@ -47,11 +47,15 @@ function healthz(port: number): Promise<number> {
   });
 }
 
-function connect(path: string): Promise<net.Socket> {
+/** Connects; a full accept queue (EAGAIN, the daemon's thread busy) is tried again every 50 ms, as netmon ctl does. */
+function connect(path: string, deadline = Date.now() + 5000): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.createConnection({ path });
     s.once('connect', () => resolve(s));
-    s.once('error', reject);
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EAGAIN' || Date.now() >= deadline) return reject(e);
+      setTimeout(() => connect(path, deadline).then(resolve, reject), 50);
+    });
   });
 }
 

@@ -5,12 +5,16 @@
 // kernel, never accepted and closed), says so in the log, the metrics' figures
 // and an fd_exhaustion alert, never counts its own EMFILE against a backend
 // (no connect error, no passive ejection, health probes not failed), and
-// accepts again once descriptors are free. On both relays (NETMON_TEST_RELAY
-// narrows it): the native relay's listeners are paused and reopened as Node's.
+// accepts again once descriptors are free. A limit lowered while the daemon
+// runs is seen before a burst uses it up: every client of the burst is served or
+// refused (ECONNREFUSED, a reset), none accepted and closed with a clean FIN.
+// The first test runs on both relays (NETMON_TEST_RELAY narrows it): the native
+// relay's listeners are paused and reopened as Node's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
-import type { AlertSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
+import type { AlertSnapshot, InfoSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
 import { freePort, startNamedEcho, waitFor } from '../helpers/servers.js';
 import { startChildDaemon } from '../systemd/child-daemon.js';
 import { HeldConnection } from './reload-helpers.js';
@@ -127,3 +131,77 @@ for (const path of RELAY_PATHS) {
     }
   });
 }
+
+/**
+ * How a held client ends up: served (the backend's greeting, the socket kept
+ * open), or closed before it, by `ECONNREFUSED`, `ECONNRESET`..., or `clean FIN`
+ * (an end with no byte, which a client takes for a complete exchange).
+ */
+function hold(port: number, open: net.Socket[]): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    open.push(s);
+    let code: string | null = null;
+    s.once('data', () => resolve('served'));
+    s.on('error', (e: NodeJS.ErrnoException) => (code = e.code ?? e.message));
+    s.on('end', () => (code ??= 'clean FIN'));
+    s.on('close', () => resolve(code ?? 'closed'));
+    s.setTimeout(5000, () => s.destroy(new Error('no answer within 5 s')));
+  });
+}
+
+test('a limit lowered while running is seen before it runs out: a burst right after gets served or refused, never a clean FIN', async () => {
+  const b1 = await startNamedEcho('b1');
+  const port = await freePort();
+  const d = await startChildDaemon(
+    (sock) =>
+      [
+        'workers = 2',
+        '[metrics]',
+        'listen = "off"',
+        '[control]',
+        `socket = ${JSON.stringify(sock)}`,
+        '[[listener]]',
+        'name = "main"',
+        `bind = "127.0.0.1:${port}"`,
+        'pool = "web"',
+        'backlog = 1024',
+        '[pool.web]',
+        'health = { type = "none" }',
+        '[[pool.web.backend]]',
+        'name = "b1"',
+        `address = "127.0.0.1:${b1.port}"`,
+      ].join('\n') + '\n',
+  );
+  const open: net.Socket[] = [];
+  try {
+    const info = (await d.ctl('show info')) as InfoSnapshot;
+    const before = (await d.ctl('show stats')) as Stats;
+    // room for about 80 connections (two descriptors each) above what is open, 32 kept in reserve
+    const limit = before.process.openFds + 200;
+    const r = spawnSync('prlimit', ['--pid', String(info.pid), `--nofile=${limit}:`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `prlimit: ${r.stderr}`);
+    // at once, before any heartbeat of the workers: clients that send nothing, so a close would be a clean FIN
+    const outcomes = await Promise.all(Array.from({ length: 250 }, () => hold(port, open)));
+    const tally: Record<string, number> = {};
+    for (const o of outcomes) tally[o] = (tally[o] ?? 0) + 1;
+    const s = (await d.ctl('show stats')) as Stats;
+    for (const o of Object.keys(tally))
+      assert.ok(['served', 'ECONNREFUSED', 'ECONNRESET'].includes(o), JSON.stringify(tally));
+    assert.ok((tally['served'] ?? 0) >= 20, `some were served: ${JSON.stringify(tally)}`);
+    assert.ok((tally['served'] ?? 0) < 250, `the limit was met: ${JSON.stringify(tally)}`);
+    assert.equal(
+      s.workers.reduce((n, w) => n + w.fdConnectFailures, 0),
+      0,
+      `no backend connect met EMFILE: the workers stopped accepting first (${JSON.stringify(tally)})`,
+    );
+    assert.ok(
+      s.workers.every((w) => w.acceptPaused),
+      'both workers paused',
+    );
+  } finally {
+    for (const s of open) s.destroy();
+    await d.cleanup();
+    await b1.close();
+  }
+});

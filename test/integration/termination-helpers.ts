@@ -96,7 +96,7 @@ export class Client {
     });
   }
 
-  /** Resolves when the connection has closed, with nothing received; rejects after `timeoutMs`. */
+  /** Resolves when the connection has closed with a reset, nothing received; rejects after `timeoutMs`. */
   async refused(timeoutMs = 10_000): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -107,6 +107,8 @@ export class Client {
     });
     await Promise.race([this.closed, late]).finally(() => clearTimeout(timer));
     assert.equal(this.text, '', 'a refused client gets no byte from a backend');
+    // a clean FIN with no byte would pass for an exchange that completed with an empty answer
+    assert.equal(this.error?.code, 'ECONNRESET', 'a refused client gets a reset, never a clean FIN');
   }
 }
 

@@ -4,18 +4,16 @@
 // tables over one buffer (the main thread's and a worker's).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CACHE_LINE, Layout, MAX_SOURCE_ENTRIES, type Region, type TableCapacity } from '../../daemon/state/layout.js';
 import {
   BackendF64,
   BackendI32,
   BackendStripe,
-  CACHE_LINE,
   HeaderF64,
   HeaderI32,
   histogramBase,
-  Layout,
   ListenerI32,
   ListenerStripe,
-  MAX_SOURCE_ENTRIES,
   PoolI32,
   PoolStripe,
   KEY_WORDS,
@@ -23,9 +21,7 @@ import {
   SourceEntry,
   SourceListenerI32,
   WorkerStripe,
-  type Region,
-  type TableCapacity,
-} from '../../daemon/state/layout.js';
+} from '../../daemon/state/fields.js';
 import {
   AdminState,
   Cause,

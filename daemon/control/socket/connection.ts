@@ -9,22 +9,13 @@
 import type { Socket } from 'node:net';
 import { log } from '../../log.js';
 import { NetmonError, type ErrorCode, type ErrorPayload } from '../../errors.js';
-import { resolveJson, resolveWords, type Command, type Resolved } from './commands.js';
+import type { Command } from './commands.js';
 import type { ControlContext } from './context.js';
 import { LineFramer, LineQueue } from './line-framer.js';
 import type { LineRunner, LineScheduler } from './line-scheduler.js';
-import {
-  BadRequest,
-  isJsonLine,
-  jsonError,
-  jsonOk,
-  parseRequest,
-  textError,
-  textOk,
-  toPayload,
-  type RequestId,
-} from './protocol.js';
+import { isJsonLine, jsonError, jsonOk, textError, textOk, toPayload, type RequestId } from './protocol.js';
 import { startSubscription } from './subscription.js';
+import { decodeLine } from './decode.js';
 import type { Args } from './args.js';
 
 export interface ConnectionLimits {
@@ -34,7 +25,7 @@ export interface ConnectionLimits {
   lineTimeoutMs: number;
   /** ms a client that has been answered may stay silent before it is closed */
   idleTimeoutMs: number;
-  /** bytes of unsent replies before a client that does not read is dropped */
+  /** bytes of unsent replies before a client that does not read is dropped (its next line waits from 1 MiB) */
   maxBufferedBytes: number;
 }
 
@@ -55,6 +46,11 @@ export type ClosedReason = 'slow_reader' | 'line_timeout' | 'idle_timeout' | 'li
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** how long a closing client may take to read its last reply before it is destroyed */
 const LINGER_MS = 1000;
+/**
+ * unsent reply bytes at which a client's next line waits until its socket has
+ * drained: a client that pipelines faster than it reads is slowed, not dropped
+ */
+const OUTPUT_HIGH_WATER = 1024 * 1024;
 
 export class ControlConnection implements LineRunner {
   private readonly framer: LineFramer;
@@ -65,6 +61,8 @@ export class ControlConnection implements LineRunner {
   private inputEnded = false;
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
+  /** set while the next line waits for the replies to drain; fires when the client read nothing for too long */
+  private drainTimer: NodeJS.Timeout | null = null;
   private stopSubscription: (() => void) | undefined;
 
   constructor(
@@ -94,7 +92,11 @@ export class ControlConnection implements LineRunner {
 
   /** LineRunner: answers the next queued line. */
   step(): boolean {
-    if (this.closed || this.stopSubscription || this.running) return false;
+    if (this.closed || this.stopSubscription || this.running || this.drainTimer !== null) return false;
+    if (this.socket.writableLength >= OUTPUT_HIGH_WATER) {
+      this.waitForDrain();
+      return false;
+    }
     const raw = this.lines.shift();
     if (raw === undefined) {
       this.drained();
@@ -112,6 +114,27 @@ export class ControlConnection implements LineRunner {
     if (this.lines.length > 0 && !this.closed && !this.stopSubscription) return true;
     this.drained();
     return false;
+  }
+
+  // Its replies are not read as fast as it asks: answer again once they are, and
+  // drop the client (slow_reader) if it reads nothing for the idle timeout.
+  private waitForDrain(): void {
+    this.drainTimer = setTimeout(() => {
+      if (this.closed) return;
+      log.debug('control client does not read its replies, dropping it', {
+        bufferedBytes: this.socket.writableLength,
+        idleTimeoutMs: this.limits.idleTimeoutMs,
+      });
+      this.hooks.onClosedFor('slow_reader');
+      this.closed = true;
+      this.socket.destroy();
+    }, this.limits.idleTimeoutMs);
+    this.drainTimer.unref();
+    this.socket.once('drain', () => {
+      if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+      this.next();
+    });
   }
 
   private next(): void {
@@ -193,6 +216,8 @@ export class ControlConnection implements LineRunner {
   private onSocketClose(): void {
     this.closed = true;
     this.clearTimer();
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
     this.lines.clear();
     this.hooks.scheduler.cancel(this);
     this.stopSubscription?.();
@@ -236,23 +261,13 @@ export class ControlConnection implements LineRunner {
       return undefined;
     }
     if (line.trim() === '') return undefined;
-    const json = isJsonLine(line);
-    let id: RequestId = null;
-    let resolved: Resolved;
-    try {
-      const req = parseRequest(line);
-      if (req.json) {
-        id = req.id;
-        resolved = resolveJson(req.cmd, req.args);
-      } else {
-        resolved = resolveWords(req.words);
-      }
-    } catch (e) {
-      if (e instanceof BadRequest) id = e.id;
-      this.write(json ? jsonError(id, toPayload(e)) : textError(toPayload(e)));
+    const decoded = decodeLine(line);
+    const { json, id } = decoded;
+    if (!decoded.ok) {
+      this.write(json ? jsonError(id, toPayload(decoded.error)) : textError(toPayload(decoded.error)));
       return undefined;
     }
-    const { command, args } = resolved;
+    const { command, args } = decoded.resolved;
     if (command.kind === 'quit') {
       this.closed = true;
       this.hooks.onBusy(this);

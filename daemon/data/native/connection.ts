@@ -223,8 +223,8 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
       return this.refuse('proxy_header');
     }
     if (this.w.stopping) {
-      // a graceful stop began while it was read: it was never served
-      this.closeClient(false);
+      // a graceful stop began while it was read: it was never served, and must not look served
+      this.closeClient(true);
       return this.close();
     }
     if (edge.trusted !== null) {
@@ -333,7 +333,8 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
     if (reason === 'queue_timeout') this.error = 'E_QUEUE_TIMEOUT';
     else if (this.admitted) this.error ??= 'E_NO_BACKEND';
     this.table.listeners.countRejected(this.worker, this.listenerSlot, reason);
-    this.closeClient(false);
+    // a reset, never a clean FIN that would pass for a served empty answer (as ../connection.ts refuses)
+    this.closeClient(true);
     this.close();
   }
 

@@ -130,7 +130,8 @@ export class WorkerRelay implements RelayListeners {
   accepted(key: number, id: number, address: string, port: number, at: number): void {
     const rt = this.listeners.get(key);
     if (rt === undefined) {
-      this.relay!.close(id, false);
+      // its listener closed meanwhile: never served, a reset
+      this.relay!.close(id, true);
       return;
     }
     this.host.serveAccepted(rt, this.relay!, { id, address, port, at });

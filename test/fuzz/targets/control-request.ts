@@ -6,17 +6,8 @@
 // E_NOT_FOUND), never E_INTERNAL; a JSON reply is one JSON line carrying the
 // request's id when it had a readable one; arguments of the wrong type, however
 // deeply nested, are E_BAD_ARGUMENT; a well-formed request is answered.
-import { resolveJson, resolveWords, type Resolved } from '../../../daemon/control/socket/commands.js';
-import {
-  isJsonLine,
-  jsonError,
-  jsonOk,
-  parseRequest,
-  textOk,
-  toPayload,
-  BadRequest,
-  type RequestId,
-} from '../../../daemon/control/socket/protocol.js';
+import { decodeLine } from '../../../daemon/control/socket/decode.js';
+import { jsonError, jsonOk, textOk, toPayload, type RequestId } from '../../../daemon/control/socket/protocol.js';
 import { NetmonError } from '../../../daemon/errors.js';
 import { FakeContext } from '../../control/fake-context.js';
 import { tokens } from '../mutate.js';
@@ -54,24 +45,14 @@ function idOf(line: string): RequestId | undefined {
 
 /** The reply the connection would write, and its outcome; throws what the parser threw if not a NetmonError. */
 async function answer(line: string): Promise<{ code: string | null; reply: string; json: boolean }> {
-  const json = isJsonLine(line);
-  let id: RequestId = null;
-  let resolved: Resolved;
-  try {
-    const req = parseRequest(line);
-    if (req.json) {
-      id = req.id;
-      resolved = resolveJson(req.cmd, req.args);
-    } else {
-      resolved = resolveWords(req.words);
-    }
-  } catch (e) {
-    if (!(e instanceof NetmonError)) throw e;
-    if (e instanceof BadRequest) id = e.id;
-    const p = toPayload(e);
+  const decoded = decodeLine(line);
+  const { json, id } = decoded;
+  if (!decoded.ok) {
+    if (!(decoded.error instanceof NetmonError)) throw decoded.error;
+    const p = toPayload(decoded.error);
     return { code: p.code, reply: json ? jsonError(id, p) : p.message, json };
   }
-  const { command, args } = resolved;
+  const { command, args } = decoded.resolved;
   if (command.kind !== 'request') return { code: null, reply: json ? jsonOk(id, null) : '', json };
   try {
     let data = command.run(context(), args);
