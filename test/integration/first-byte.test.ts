@@ -15,14 +15,23 @@ import { freePort, startNamedEcho, waitFor } from '../helpers/servers.js';
 import { parsePromText, sampleValue } from '../metrics/prom-text.js';
 import type { BackendSnapshot } from '../../daemon/control/snapshot/snapshot.js';
 
-/** Connect, wait `waitMs`, send `line`, resolve with the first line back (null: none) and how it ended. */
-function ask(port: number, line: string, waitMs = 0): Promise<{ reply: string | null; ended: string }> {
+/**
+ * Connect, wait `waitMs` (counted once `after` resolves too: e.g. once netmon has
+ * accepted and connected on), send `line`, resolve with the first line back
+ * (null: none) and how it ended.
+ */
+function ask(
+  port: number,
+  line: string,
+  waitMs = 0,
+  after: Promise<void> = Promise.resolve(),
+): Promise<{ reply: string | null; ended: string }> {
   return new Promise((resolve) => {
     const c = net.connect({ host: '127.0.0.1', port });
     let buf = '';
     let ended = 'end';
     c.setEncoding('utf8');
-    c.on('connect', () => setTimeout(() => c.write(line), waitMs));
+    c.on('connect', () => void after.then(() => setTimeout(() => c.write(line), waitMs)));
     c.on('data', (d: string) => {
       buf += d;
       if (buf.includes('\n')) c.end();
@@ -32,14 +41,17 @@ function ask(port: number, line: string, waitMs = 0): Promise<{ reply: string | 
   });
 }
 
-/** An echo backend that answers each line after `delayMs`. */
-async function slowEcho(delayMs: number): Promise<{ port: number; close(): void }> {
+/** An echo backend that answers each line after `delayMs`; `connected` resolves at its first connection. */
+async function slowEcho(delayMs: number): Promise<{ port: number; close(): void; connected: Promise<void> }> {
+  let connected!: () => void;
+  const first = new Promise<void>((r) => (connected = r));
   const server = net.createServer((c) => {
+    connected();
     c.on('error', () => {});
     c.on('data', (d) => setTimeout(() => c.writable && c.write(d), delayMs));
   });
   await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, () => r()));
-  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close(), connected: first };
 }
 
 test('first byte is timed from the first client byte (or the connect for a server that speaks first)', async (t) => {
@@ -88,8 +100,10 @@ test('first byte is timed from the first client byte (or the connect for a serve
   const backend = async (pool: string): Promise<BackendSnapshot> =>
     ((await d.ctl('show stats')) as { backends: BackendSnapshot[] }).backends.find((b) => b.pool === pool)!;
 
-  // the client connects, waits 2 s, then asks a backend that answers at once
-  assert.deepEqual(await ask(ports.fast, 'ping\n', 2000), { reply: 'ping', ended: 'end' });
+  // the client connects, waits 2 s from when netmon has accepted it and connected on (so the
+  // connection's duration covers the wait however late a loaded worker accepts), then asks a
+  // backend that answers at once
+  assert.deepEqual(await ask(ports.fast, 'ping\n', 2000, fast.connected), { reply: 'ping', ended: 'end' });
   // the backend that waits 300 ms before it answers, asked at once
   assert.deepEqual(await ask(ports.slow, 'ping\n'), { reply: 'ping', ended: 'end' });
   // a server that speaks first; the client sends only after 2 s
