@@ -2,7 +2,7 @@
 // with two workers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNamedEcho, freePort, whoAnswers, type TestServer } from '../helpers/servers.js';
+import { startNamedEcho, freePort, waitFor, whoAnswers, type TestServer } from '../helpers/servers.js';
 import { startTestDaemon, simpleConfig } from '../helpers/daemon.js';
 
 async function countAnswers(port: number, n: number): Promise<Map<string, number>> {
@@ -35,7 +35,14 @@ test('round_robin: 3000 sequential connections over 3 backends give each 1000 (+
         const n = counts.get(b.name) ?? 0;
         assert.ok(Math.abs(n - 1000) <= 1, `${b.name} got ${n}`);
       }
-      // the table's counters are exact: per backend, and summed
+      // the table's counters are exact: per backend, and summed. With the native relay a
+      // connection's connect is counted when its event reaches JavaScript, which can come
+      // after the client has its answer: wait until the last connects are counted, then check
+      await waitFor(
+        () => d.daemon.snapshot().backends.reduce((a, b) => a + b.connections, 0) >= 3000,
+        5000,
+        'the last connects counted',
+      );
       const snap = d.daemon.snapshot();
       const total = snap.backends.reduce((a, b) => a + b.connections, 0);
       assert.equal(total, 3000);
@@ -75,11 +82,10 @@ test('weighted_round_robin 3:2:1 over 6000 connections: each share within 2% of 
         const want = weights[i]! / 6;
         assert.ok(Math.abs(share - want) <= 0.02, `${b.name}: share ${share.toFixed(4)} want ${want.toFixed(4)}`);
       });
-      const snap = d.daemon.snapshot();
-      assert.equal(
-        snap.backends.reduce((a, b) => a + b.connections, 0),
-        6000,
-      );
+      // as above: the last connects are counted when their events reach JavaScript
+      const counted = (): number => d.daemon.snapshot().backends.reduce((a, b) => a + b.connections, 0);
+      await waitFor(() => counted() >= 6000, 5000, 'the last connects counted');
+      assert.equal(counted(), 6000);
     } finally {
       await d.stop();
     }
