@@ -122,8 +122,15 @@ soak: build test-deps
 # every parser with 1,000,000 seeded inputs each (random, mutated, well-formed): a table of
 # exceptions, wrong answers and hangs; failing inputs saved under test/fixtures/fuzz/<parser>/;
 # exit 1 on any. `make fuzz FUZZ_ARGS="--inputs 100000 --only config --seed 7"`
+# Then the relays under random peers (test/relay/fuzz.test.ts): the same seeded peers, RELAY_FUZZ
+# connections, through the native relay and through Node sockets; no crash, nothing leaked, still
+# serving. `make fuzz RELAY_FUZZ=500 RELAY_FUZZ_SEED=3`
+RELAY_FUZZ ?= 4000
+RELAY_FUZZ_SEED ?= 7
 fuzz: build
 	$(NODE) dist/test/fuzz/main.js $(FUZZ_ARGS)
+	NETMON_RELAY_FUZZ=$(RELAY_FUZZ) NETMON_RELAY_FUZZ_SEED=$(RELAY_FUZZ_SEED) NETMON_RELAY_FUZZ_AT_ONCE=64 \
+	  $(NODE) --test --test-timeout=7200000 dist/test/relay/fuzz.test.js
 
 clean:
 	rm -rf dist build

@@ -3,15 +3,17 @@
 // (random bytes in random chunks, FIN, reset, stop reading, close at once) and
 // when. No input may crash the daemon or leak a connection: every connection
 // ends, everything held is given back, and a clean client is served after.
-// `make asan` runs it longer (NETMON_RELAY_FUZZ connections) on the native
-// relay built with AddressSanitizer.
+// `make fuzz` runs it longer on both relays (NETMON_RELAY_FUZZ connections,
+// NETMON_RELAY_FUZZ_SEED, NETMON_RELAY_FUZZ_AT_ONCE at once); `make asan` on the
+// native relay built with AddressSanitizer.
 import { test } from 'node:test';
 import net from 'node:net';
 import { assert, RELAY_PATHS, allClosed, connect, server, startRelay } from './harness.js';
 
 const CONNECTIONS = Number(process.env['NETMON_RELAY_FUZZ'] ?? 120);
 const SEED = Number(process.env['NETMON_RELAY_FUZZ_SEED'] ?? 7);
-const AT_ONCE = 16;
+/** connections played at once (`make fuzz` runs more at once to fit more connections in its time) */
+const AT_ONCE = Number(process.env['NETMON_RELAY_FUZZ_AT_ONCE'] ?? 16);
 
 /** xorshift32: the same numbers for the same seed on every path */
 function generator(seed: number): () => number {
