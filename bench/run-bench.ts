@@ -23,7 +23,7 @@ import { markdownTable } from './report/markdown.js';
 import { recoveryChart, recoveryMarkdown } from './report/recovery.js';
 import { compareChart, summarise, targets, targetsTable, workloadTables, type Target } from './report/summary.js';
 import { renderSvg } from './report/svg.js';
-import { costChartGroups, costTable, costTargets } from './report/cost-targets.js';
+import { costChartGroups, costLines, costMet, costTable, costTargets, type CostTarget } from './report/cost-targets.js';
 import { startEnvironment } from './environment.js';
 import { bulk1, bulk4 } from './workloads/bulk.js';
 import { keepAliveAutocannon, keepAliveWrk, newConnection, paced } from './workloads/http.js';
@@ -104,12 +104,19 @@ export async function runBench(o: BenchOptions): Promise<number> {
     const proxies = pick(allProxies, o.proxies, 'proxy');
     const workloads = pick(allWorkloads, o.workloads, 'workload');
     const result = await runCompare({ proxies, workloads, runs, durationS, idleConnections, log });
-    const list = writeCompare(out, suffix, result, { runs, durationS, machine, idleConnections, fdLimit: limit });
-    missed = list.some((t) => t.met === false);
+    const { list, cost } = writeCompare(out, suffix, result, {
+      runs,
+      durationS,
+      machine,
+      idleConnections,
+      fdLimit: limit,
+    });
+    missed = list.some((t) => t.met === false) || cost.some((t) => costMet(t) === false);
     for (const t of list)
       log(
         `target ${t.what}: ${Number.isFinite(t.value) ? t.value.toFixed(2) : '-'} (${t.goal}) ${t.met === undefined ? 'not measured' : t.met ? 'met' : 'MISSED'}`,
       );
+    for (const line of costLines(cost)) log(line);
   }
   if (o.only === 'all' || o.only === 'algorithms') {
     const requests = o.quick ? 1500 : 6000;
@@ -164,7 +171,7 @@ function writeCompare(
   suffix: string,
   result: CompareResult,
   meta: { runs: number; durationS: number; machine: string; idleConnections: number; fdLimit: number },
-): Target[] {
+): { list: Target[]; cost: CostTarget[] } {
   const summary = summarise(result.samples);
   const ka = result.workloads.some((w) => w.name === 'keepalive-wrk') ? 'keepalive-wrk' : 'keepalive-autocannon';
   const list = targets(summary, ka);
@@ -205,7 +212,7 @@ function writeCompare(
     join(out, `proxies${suffix}.json`),
     JSON.stringify({ ...meta, ...result, summary, targets: list, cost }, null, 2) + '\n',
   );
-  return list;
+  return { list, cost };
 }
 
 function writeAlgorithms(

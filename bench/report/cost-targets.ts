@@ -13,7 +13,7 @@ import type { ChartGroup } from './svg.js';
 const NETMON_RELAYS = ['netmon', 'netmon-js'] as const;
 const HAPROXY = 'haproxy';
 
-interface CostTarget {
+export interface CostTarget {
   what: string;
   /** lower is better; the goal is met at or below it */
   goal: number;
@@ -56,15 +56,30 @@ function cell(s: Spread | undefined): string {
   return `${f(s.median)} (${f(s.min)}..${f(s.max)})`;
 }
 
+/** Whether the native relay's median meets the goal; undefined when it was not measured. */
+export function costMet(t: CostTarget): boolean | undefined {
+  const m = t.values[NETMON_RELAYS[0]];
+  return m === undefined || m.runs === 0 ? undefined : m.median <= t.goal;
+}
+
 export function costTable(list: readonly CostTarget[]): string {
   return markdownTable(
     ['cost', ...NETMON_RELAYS.map((p) => `${p} median (min..max)`), 'goal', `met (${NETMON_RELAYS[0]})`],
     list.map((t) => {
-      const m = t.values[NETMON_RELAYS[0]];
-      const met = m === undefined || m.runs === 0 ? 'not measured' : m.median <= t.goal ? 'yes' : 'NO';
-      return [t.what, ...NETMON_RELAYS.map((p) => cell(t.values[p])), `<= ${t.goal} ${t.unit}`, met];
+      const met = costMet(t);
+      const verdict = met === undefined ? 'not measured' : met ? 'yes' : 'NO';
+      return [t.what, ...NETMON_RELAYS.map((p) => cell(t.values[p])), `<= ${t.goal} ${t.unit}`, verdict];
     }),
   );
+}
+
+/** One console line per cost goal: each relay's median (min..max) and the verdict for the native relay. */
+export function costLines(list: readonly CostTarget[]): string[] {
+  return list.map((t) => {
+    const met = costMet(t);
+    const values = NETMON_RELAYS.map((p) => `${p} ${cell(t.values[p])}`).join(', ');
+    return `cost ${t.what}: ${values} (<= ${t.goal} ${t.unit}) ${met === undefined ? 'not measured' : met ? 'met' : 'MISSED'}`;
+  });
 }
 
 /** One chart group per cost goal: each netmon relay's median, the runs' min..max as error bars. */
