@@ -165,6 +165,7 @@ class Worker implements WorkerContext, NativeAccepts {
         }
       }),
     );
+    this.native.settle(this.listeners.values());
     this.post({ type: 'applied', generation: plan.generation, failures, listening: this.listening });
   }
 

@@ -191,7 +191,7 @@ export const enum WorkerStripe {
   FdConnectFailures = 10,
   /** 1 while the worker's listeners are paused for want of file descriptors */
   AcceptPaused = 11,
-  /** 1 while the worker relays with the native relay, 0 with Node sockets */
+  /** 0: the worker relays with Node sockets; the native relay: 1 watched by the event loop, 2 waiting in its place */
   NativeRelay = 12,
   Size = 13,
 }

@@ -22,6 +22,8 @@ export interface WorkerStats {
   starts: number;
   /** the worker relays with the native relay (else with Node sockets) */
   nativeRelay: boolean;
+  /** the native relay waits in the event loop's place (daemon/data/native/wait.c); false: the loop watches it */
+  relayInPlace: boolean;
   /** access lines of refused connections counted instead of written (over the refusal line rate) */
   accessSuppressed: number;
   /** exceptions caught on a connection's path (the connection was reset) or that ended the worker */
@@ -56,9 +58,9 @@ export class WorkersView {
   connectionClosed(worker: number): void {
     this.f64[this.at.workerStripe(worker) + WorkerStripe.Active]! -= 1;
   }
-  /** Which relay the worker runs: native (true) or Node sockets. */
-  setNativeRelay(worker: number, on: boolean): void {
-    this.f64[this.at.workerStripe(worker) + WorkerStripe.NativeRelay] = on ? 1 : 0;
+  /** Which relay the worker runs: the native one, waited on as said (wait.c), or null: Node sockets. */
+  setNativeRelay(worker: number, wait: 'watched' | 'in_place' | null): void {
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.NativeRelay] = wait === null ? 0 : wait === 'watched' ? 1 : 2;
   }
   /** The worker counted `n` refusal access lines instead of writing them. */
   countAccessSuppressed(worker: number, n: number): void {
@@ -91,7 +93,8 @@ export class WorkersView {
       active: this.f64[s + WorkerStripe.Active]!,
       accepted: this.f64[s + WorkerStripe.Accepted]!,
       starts: this.f64[s + WorkerStripe.Starts]!,
-      nativeRelay: this.f64[s + WorkerStripe.NativeRelay] === 1,
+      nativeRelay: this.f64[s + WorkerStripe.NativeRelay]! >= 1,
+      relayInPlace: this.f64[s + WorkerStripe.NativeRelay] === 2,
       accessSuppressed: this.f64[s + WorkerStripe.AccessSuppressed]!,
       internalErrors: this.f64[s + WorkerStripe.InternalErrors]!,
       fdAcceptPauses: this.f64[s + WorkerStripe.FdAcceptPauses]!,

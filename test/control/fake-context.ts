@@ -135,6 +135,7 @@ export class FakeContext implements ControlContext {
           cpuSeconds: 1.5,
           accessSuppressed: 0,
           nativeRelay: false,
+        relayInPlace: false,
           ...noFaults,
         },
         {
@@ -148,6 +149,7 @@ export class FakeContext implements ControlContext {
           cpuSeconds: 1.4,
           accessSuppressed: 0,
           nativeRelay: false,
+        relayInPlace: false,
           ...noFaults,
         },
       ],

@@ -194,6 +194,7 @@ export function workerSnapshots(
       loopLagMs: round3(s.loopLagMs),
       cpuSeconds: round3(s.cpuUser + s.cpuSystem),
       nativeRelay: s.nativeRelay,
+      relayInPlace: s.relayInPlace,
       accessSuppressed: s.accessSuppressed,
       internalErrors: s.internalErrors,
       fdAcceptPauses: s.fdAcceptPauses,

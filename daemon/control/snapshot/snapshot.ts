@@ -161,6 +161,8 @@ export interface WorkerSnapshot {
   cpuSeconds: number;
   /** relays with the native relay; false: with Node sockets ([data] relay, or the native relay did not load) */
   nativeRelay: boolean;
+  /** the native relay waits in the event loop's place (every listener accepts in it; docs/relay.md) */
+  relayInPlace: boolean;
   /** access lines of refused connections counted instead of written (the worker's refusal line bound) */
   accessSuppressed: number;
   /** exceptions inside netmon on this worker: one connection reset for each, or the worker ended */

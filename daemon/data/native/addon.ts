@@ -43,6 +43,12 @@ export interface RelayAddon {
   addresses(id: number): [string, number, string, number] | null;
   /** [open connections, events dropped for want of memory] */
   stats(): [number, number];
+  /**
+   * true: the relay waits in the event loop's place (one epoll_wait per wake-up;
+   * only while Node watches no socket on this thread); false: the loop watches
+   * the relay's epoll fd. 0 or -errno (it stays as it was).
+   */
+  waitInPlace(on: boolean): number;
 }
 
 /** Where `make build` puts the addon; NETMON_RELAY_ADDON names another build (the AddressSanitizer one). */

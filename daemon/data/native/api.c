@@ -123,6 +123,7 @@ struct relay *relay_new(relay_event_fn emit, void *ctx, uint32_t tick_ms) {
     errno = e ? e : ENOMEM;
     return NULL;
   }
+  r->loop_fd = -1;
   r->emit = emit;
   r->ctx = ctx;
   r->tick_ms = tick_ms > 0 ? tick_ms : 50;
@@ -167,16 +168,37 @@ uint32_t relay_count(const struct relay *r) { return r->count; }
 
 int relay_busy(const struct relay *r) { return r->in_wheel > 0 || r->paused > 0; }
 
-void relay_poll(struct relay *r) {
+int relay_watch_loop(struct relay *r, int loop_fd) {
+  if (r->loop_fd >= 0) return 0;
+  /* level-triggered: the loop's set stays ready until the loop has taken its events */
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LOOP};
+  if (epoll_ctl(r->ep, EPOLL_CTL_ADD, loop_fd, &ev) < 0) return -errno;
+  r->loop_fd = loop_fd;
+  return 0;
+}
+
+void relay_unwatch_loop(struct relay *r) {
+  if (r->loop_fd < 0) return;
+  epoll_ctl(r->ep, EPOLL_CTL_DEL, r->loop_fd, NULL);
+  r->loop_fd = -1;
+}
+
+int relay_poll(struct relay *r, int timeout_ms) {
   struct epoll_event evs[POLL_BATCH];
-  int n = epoll_wait(r->ep, evs, POLL_BATCH, 0);
-  if (n <= 0) return;
+  int n = epoll_wait(r->ep, evs, POLL_BATCH, timeout_ms);
+  if (n <= 0) return 0;
   r->now = relay_now(r);
   r->in_batch = 1;
+  int loop_ready = 0, handled = 0;
   for (int i = 0; i < n; i++) {
     uint64_t u = evs[i].data.u64;
     int tag = (int)(u & TAG_MASK);
     void *p = (void *)(uintptr_t)(u & ~(uint64_t)TAG_MASK);
+    if (tag == TAG_LOOP) {
+      loop_ready = 1;
+      continue;
+    }
+    handled++;
     if (tag == TAG_LISTENER) {
       /* a listener closed during this batch is gone from the table: skip its event */
       struct listener *l = p;
@@ -189,6 +211,7 @@ void relay_poll(struct relay *r) {
   }
   r->in_batch = 0;
   bury(r);
+  return loop_ready ? -1 : handled;
 }
 
 void relay_tick(struct relay *r) {

@@ -1,8 +1,8 @@
 // Node-API binding of the native relay (relay.c): one relay per worker thread
 // (Node-API instance data), run on the thread's own libuv loop, so JavaScript
 // and the relay never run at the same time and share the state table without
-// locks. One uv_poll watches the relay's epoll fd, one uv_timer drives its
-// timer wheel while it holds connections.
+// locks. wait.c wakes the relay on that loop (its epoll fd watched by the
+// loop, or waiting in the loop's place) and drives its timer wheel.
 //
 // Events are queued in C while a poll or tick runs and handed to JavaScript
 // after it, in chunks of EVENT_CAP: copied into a Float64Array (EVENT_WIDTH
@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "relay.h"
+#include "wait.h"
 
 #define EVENT_CAP 1024
 #define EVENT_WIDTH 8
@@ -36,10 +37,7 @@ struct queued {
 struct inst {
   napi_env env;
   struct relay *r;
-  uv_poll_t poll;
-  uv_timer_t timer;
-  int timer_on;
-  int handles_open;
+  struct relay_wait wait;
   napi_ref cb, events_ref, text_ref, table_ref;
   napi_async_context actx;
   double *events;
@@ -118,41 +116,12 @@ static void deliver(struct inst *I) {
   I->qlen = 0;
 }
 
-static void on_timer(uv_timer_t *t);
-
-static void timer_update(struct inst *I) {
-  int want = relay_busy(I->r);
-  if (want == I->timer_on) return;
-  I->timer_on = want;
-  if (want) {
-    uint64_t ms = 50;
-    uv_timer_start(&I->timer, on_timer, ms, ms);
-  } else {
-    uv_timer_stop(&I->timer);
-  }
-}
-
-static void on_poll(uv_poll_t *p, int status, int events) {
-  (void)status;
-  (void)events;
-  struct inst *I = p->data;
-  relay_poll(I->r);
-  deliver(I);
-  timer_update(I);
-}
-
-static void on_timer(uv_timer_t *t) {
-  struct inst *I = t->data;
-  relay_tick(I->r);
-  deliver(I);
-  timer_update(I);
-}
+static void after_wait(void *ctx) { deliver(ctx); }
 
 /* ---- teardown with the thread (worker exit or terminate) ---- */
 
-static void handle_closed(uv_handle_t *h) {
-  struct inst *I = h->data;
-  if (--I->handles_open > 0) return;
+static void wait_closed(void *ctx) {
+  struct inst *I = ctx;
   relay_free(I->r);
   napi_async_cleanup_hook_handle cleanup = I->cleanup;
   free(I->q);
@@ -163,8 +132,7 @@ static void handle_closed(uv_handle_t *h) {
 static void on_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   (void)handle;
   struct inst *I = arg;
-  uv_close((uv_handle_t *)&I->poll, handle_closed);
-  uv_close((uv_handle_t *)&I->timer, handle_closed);
+  wait_close(&I->wait);
 }
 
 /* ---- argument helpers ---- */
@@ -256,15 +224,11 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   napi_create_object(env, &resource);
   napi_create_string_utf8(env, "netmon.relay", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, resource, name, &I->actx);
-  uv_poll_init(loop, &I->poll, relay_fd(I->r));
-  uv_timer_init(loop, &I->timer);
-  I->poll.data = I;
-  I->timer.data = I;
-  I->handles_open = 2;
-  /* the worker's message port keeps its loop alive; these handles must not */
-  uv_unref((uv_handle_t *)&I->poll);
-  uv_unref((uv_handle_t *)&I->timer);
-  uv_poll_start(&I->poll, UV_READABLE, on_poll);
+  if (wait_init(&I->wait, loop, I->r, after_wait, wait_closed, I) < 0) {
+    relay_free(I->r);
+    free(I);
+    THROW(env, "cannot watch the relay on the event loop");
+  }
   napi_add_async_cleanup_hook(env, on_cleanup, I, &I->cleanup);
   napi_set_instance_data(env, I, NULL, NULL);
   napi_value out;
@@ -296,7 +260,7 @@ static napi_value js_unlisten(napi_env env, napi_callback_info info) {
   if (!args(env, info, 1, argv)) return NULL;
   INSTANCE(env, I);
   relay_unlisten(I->r, (uint32_t)arg_num(env, argv[0]));
-  timer_update(I);
+  wait_update(&I->wait);
   return NULL;
 }
 
@@ -336,7 +300,7 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   int e = relay_connect(I->r, arg_num(env, argv[0]), host, (int)arg_num(env, argv[2]),
                         connect_ms > 0 ? (uint32_t)connect_ms : 0, idle_ms > 0 ? (uint32_t)idle_ms : 0, preface,
                         preface_len, pending, pending_len, &acct);
-  timer_update(I);
+  wait_update(&I->wait);
   return num(env, e);
 }
 
@@ -348,7 +312,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   bool reset = false;
   napi_get_value_bool(env, argv[1], &reset);
   int e = relay_close(I->r, arg_num(env, argv[0]), reset, I->scratch);
-  timer_update(I);
+  wait_update(&I->wait);
   return num(env, e);
 }
 
@@ -386,6 +350,19 @@ static napi_value js_addresses(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/**
+ * waitInPlace(on): 0 or -errno. On: the relay waits in the event loop's place
+ * (wait.c), allowed only while Node watches no socket on this thread.
+ */
+static napi_value js_wait_in_place(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return NULL;
+  INSTANCE(env, I);
+  bool on = false;
+  napi_get_value_bool(env, argv[0], &on);
+  return num(env, wait_in_place(&I->wait, on));
+}
+
 /** stats(): [open connections, events dropped for want of memory] */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void)info;
@@ -409,6 +386,7 @@ NAPI_MODULE_INIT() {
       {"closedBytes", NULL, js_closed_bytes, NULL, NULL, NULL, napi_default, NULL},
       {"addresses", NULL, js_addresses, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"waitInPlace", NULL, js_wait_in_place, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   return exports;

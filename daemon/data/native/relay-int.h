@@ -25,7 +25,8 @@ enum { ST_IDLE, ST_CONNECTING, ST_RELAYING, ST_CLOSED };
 /* per side */
 enum { S_READABLE = 1, S_WRITABLE = 2, S_RDHUP = 4, S_RD_EOF = 8, S_WR_SHUT = 16 };
 /* epoll tags in the low bits of the pointer (structs are at least 16-byte aligned) */
-enum { TAG_CLIENT = 0, TAG_BACKEND = 1, TAG_LISTENER = 2, TAG_MASK = 3 };
+/* TAG_LOOP: the worker's libuv epoll fd, watched while the relay waits in the loop's place (relay_watch_loop) */
+enum { TAG_CLIENT = 0, TAG_BACKEND = 1, TAG_LISTENER = 2, TAG_LOOP = 3, TAG_MASK = 3 };
 
 /* an id is a slot and the slot's generation, in 31 bits (a small integer in JavaScript); a generation wraps
    after 2048 uses of its slot, far more than one batch of events can hold */
@@ -105,6 +106,8 @@ struct relay {
   uint32_t nfree;
   struct relay_conn *dead;
   int in_batch;
+  /* the loop's epoll fd while it is watched here (relay_watch_loop), else -1 */
+  int loop_fd;
   /* listeners by slot */
   struct listener **listeners;
   uint32_t nlisteners;

@@ -69,10 +69,24 @@ struct relay *relay_new(relay_event_fn emit, void *ctx, uint32_t tick_ms);
 void relay_free(struct relay *r);
 /** The epoll fd to watch for readability; call relay_poll() when it is readable. */
 int relay_fd(const struct relay *r);
+/**
+ * Watch `loop_fd` (the event loop's own epoll fd, libuv's uv_backend_fd) in the
+ * relay's set, so that relay_poll() with a timeout returns when the loop has
+ * something to do: the relay then waits in the loop's place. The relay's fd
+ * must not be in the loop's set meanwhile (the kernel refuses a loop of epoll
+ * sets: ELOOP). 0 or -errno. relay_unwatch_loop() undoes it.
+ */
+int relay_watch_loop(struct relay *r, int loop_fd);
+void relay_unwatch_loop(struct relay *r);
 /** The counters byte counts are added to (a shared table), `len` doubles. */
 void relay_set_counters(struct relay *r, double *counters, size_t len);
-/** Handles every ready socket. `now_ms`: the instance's clock (relay_set_clock). */
-void relay_poll(struct relay *r);
+/**
+ * Waits up to `timeout_ms` (0: not at all, -1: no limit) for ready sockets and
+ * handles them (at most one batch). Returns the number handled, 0 when the wait
+ * ended with none, or -1 when the loop's fd (relay_watch_loop) is ready: the
+ * loop has events of its own.
+ */
+int relay_poll(struct relay *r, int timeout_ms);
 /** Expires idle and connect timeouts; call every tick_ms. */
 void relay_tick(struct relay *r);
 /** True while the instance holds connections or paused listeners (the tick timer is needed). */

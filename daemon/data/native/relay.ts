@@ -161,6 +161,11 @@ export class NativeRelay {
     return this.addon.addresses(id);
   }
 
+  /** See RelayAddon.waitInPlace (daemon/data/native/wait.c): 0 or -errno. */
+  waitInPlace(on: boolean): number {
+    return this.addon.waitInPlace(on);
+  }
+
   /** Connections the relay holds. */
   get open(): number {
     return this.addon.stats()[0];

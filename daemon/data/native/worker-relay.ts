@@ -52,6 +52,8 @@ export class WorkerRelay implements RelayListeners {
   private readonly listeners = new Map<number, ListenerRuntime>();
   private nextKey = 1;
   private readonly errorLogged = new Map<number, number>();
+  /** the relay waits in the event loop's place (settle) */
+  private inPlace = false;
 
   constructor(
     private readonly table: Table,
@@ -67,12 +69,40 @@ export class WorkerRelay implements RelayListeners {
   use(mode: RelayMode): void {
     this.mode = mode;
     if (mode !== 'js' && this.relay === null) this.start(mode);
+    // while listeners are opened, closed and moved the loop watches the relay: a Node server may be opened
+    this.waitInPlace(false);
     this.publish();
   }
 
-  /** netmon_worker_native_relay: written at each plan and heartbeat. */
+  /**
+   * After a plan is applied: the relay waits in the event loop's place while
+   * it relays and every listener accepts in it, so that Node watches no socket
+   * on this thread (native/wait.c says why that is needed).
+   */
+  settle(listeners: Iterable<ListenerRuntime>): void {
+    const all = [...listeners];
+    this.waitInPlace(this.relaying !== null && all.every((rt) => rt.accept === 'native'));
+    this.publish();
+  }
+
+  /** netmon_worker_native_relay and how the relay waits: written at each plan and heartbeat. */
   publish(): void {
-    this.table.workers.setNativeRelay(this.worker, this.relaying !== null);
+    const relaying = this.relaying !== null;
+    this.table.workers.setNativeRelay(this.worker, relaying ? (this.inPlace ? 'in_place' : 'watched') : null);
+  }
+
+  private waitInPlace(on: boolean): void {
+    if (this.relay === null || this.inPlace === on) return;
+    const e = this.relay.waitInPlace(on);
+    if (e < 0) {
+      log.warn('the native relay cannot change how it waits; it keeps its way', {
+        in_place: on,
+        err: getSystemErrorMessage(e),
+      });
+      return;
+    }
+    this.inPlace = on;
+    log.debug('native relay wait', { in_place: on });
   }
 
   /** the relay to relay with now: none when the plan says js */
