@@ -193,7 +193,9 @@ export const enum WorkerStripe {
   AcceptPaused = 11,
   /** 1 while the worker relays with the native relay, 0 with Node sockets */
   NativeRelay = 12,
-  Size = 13,
+  /** the soft file descriptor limit the worker applies, as it last read it (Infinity: unlimited; 0: not read yet) */
+  FdLimit = 13,
+  Size = 14,
 }
 
 /** f64 fields of one worker's stripe for one pool. */
