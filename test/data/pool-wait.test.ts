@@ -10,34 +10,15 @@ import { Table } from '../../daemon/state/table.js';
 import { PoolQueue, PoolRuntime, type Waiter } from '../../daemon/data/pool-queue.js';
 import { PoolWait } from '../../daemon/data/pool-wait.js';
 import { Reservations } from '../../daemon/data/reservations.js';
-import type { PoolPlan } from '../../daemon/data/plan.js';
+import { initOneBackendPool, oneBackendPlan } from './one-backend-pool.js';
 
 const CAP = { workers: 1, listeners: 1, pools: 1, backends: 1 };
-
-function plan(queueSize: number, queueTimeout: number): PoolPlan {
-  return {
-    slot: 0,
-    name: 'web',
-    retries: 0,
-    retryConnect: true,
-    replayBytes: 0,
-    connectTimeout: 1000,
-    idleTimeout: 1000,
-    firstByteTimeout: 0,
-    queueSize,
-    queueTimeout,
-    passiveFailures: 0,
-    sendProxy: 'off',
-    members: [{ slot: 0, key: 'web/b0', host: '127.0.0.1', port: 1, backup: false }],
-  };
-}
 
 /** One backend at max_connections 1 in worker 0's pool. */
 function setup(queueSize: number, queueTimeout = 10_000): { table: Table; pool: PoolRuntime } {
   const table = new Table(CAP);
-  table.pools.init(0, 0);
-  table.backends.init(0, { pool: 0, weight: 1, maxConnections: 1, backup: false, generation: 1, op: OpState.Up }, 0);
-  return { table, pool: new PoolRuntime(plan(queueSize, queueTimeout), table, new PoolQueue(table, 0, 0)) };
+  initOneBackendPool(table, 1);
+  return { table, pool: new PoolRuntime(oneBackendPlan(queueSize, queueTimeout), table, new PoolQueue(table, 0, 0)) };
 }
 
 /** A connection's side of a wait: what it was called back with, and a promise of the next call. */
