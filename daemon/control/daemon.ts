@@ -34,6 +34,7 @@ import { DiscoveryService } from './discovery/service.js';
 import { Applier } from './applier.js';
 import { Reloader, type ReloadWatcher } from './reloader.js';
 import { warnFdLimit } from './fd-check.js';
+import { restartCheck } from './restart-check.js';
 
 export interface DaemonOptions {
   /** re-read on reload; null = the embedded default (reload re-applies it) */
@@ -135,6 +136,7 @@ export class Daemon implements ControlContext {
       onActivatedLost: () => {
         for (const fn of this.fatalHooks) fn('the worker serving socket-activated listeners exited');
       },
+      restartPlan: restartCheck(this.topology, this.applier),
     });
     this.instanceHealth = new InstanceHealth(
       () => observeHealth(this.applier.running, this.topology, this.supervisor.openListeners()),

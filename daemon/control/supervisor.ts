@@ -40,6 +40,12 @@ interface Slot {
   waiters: { generation: number; resolve: (failures: ListenFailure[]) => void }[];
 }
 
+/** The plan a restarted worker starts with, given the listeners live workers serve, and one line per listener left out. */
+export type RestartPlan = (
+  plan: WorkerPlan,
+  open: ReadonlySet<string>,
+) => Promise<{ plan: WorkerPlan; refused: string[] }>;
+
 export interface SupervisorEvents {
   onPassive(slot: number): void;
   onWorker(id: number, what: 'started' | 'exited' | 'restarted', detail: string): void;
@@ -49,6 +55,13 @@ export interface SupervisorEvents {
    * restarted; the daemon stops and systemd restarts it with the sockets again.
    */
   onActivatedLost?(worker: number): void;
+  /**
+   * Before a worker restarts: the plan it starts with, given the listeners the
+   * live workers serve (`open`), and what it leaves out and why (one line each).
+   * A listener whose every worker died is checked again here
+   * (restart-check.ts): another program may hold its port by now.
+   */
+  restartPlan?: RestartPlan;
 }
 
 export class Supervisor {
@@ -155,12 +168,32 @@ export class Supervisor {
     s.crashes++;
     log.warn('worker exited; restarting', { worker: s.id, code, restart_in_ms: delay });
     this.events.onWorker(s.id, 'exited', `exit code ${code}`);
-    setTimeout(() => {
-      if (this.stopping) return;
-      s.restarts++;
-      this.spawn(s, this.plan!);
-      this.events.onWorker(s.id, 'restarted', `restart ${s.restarts}`);
-    }, delay).unref();
+    setTimeout(() => void this.restart(s), delay).unref();
+  }
+
+  private async restart(s: Slot): Promise<void> {
+    if (this.stopping) return;
+    let plan = this.plan!;
+    let refused: string[] = [];
+    if (this.events.restartPlan) {
+      const open = this.openListeners();
+      try {
+        ({ plan, refused } = await this.events.restartPlan(plan, open));
+      } catch (err) {
+        // fail closed: what could not be checked is not reopened (a reload checks it again)
+        log.error('worker restart: the listener check failed; listeners no worker serves stay closed', { err });
+        const keep = plan.listeners.filter((l) => open.has(l.name) || l.fd !== undefined);
+        refused = plan.listeners.filter((l) => !keep.includes(l)).map((l) => `listener ${l.name}: not checked`);
+        plan = { ...plan, listeners: keep };
+      }
+      // a generation applied meanwhile went through its own checks: the worker starts with it
+      if (this.plan !== null && this.plan.generation !== plan.generation) plan = this.plan;
+      if (this.stopping || s.alive) return;
+    }
+    s.restarts++;
+    this.spawn(s, plan);
+    const not = refused.length > 0 ? `; not reopened: ${refused.join('; ')}` : '';
+    this.events.onWorker(s.id, 'restarted', `restart ${s.restarts}${not}`);
   }
 
   /** Send a new generation to every worker; resolves when all have applied it. */

@@ -9,26 +9,15 @@
 // against the backend. Connection (connection.ts) extends this class and owns
 // the rest of the connection's life.
 import net from 'node:net';
-import { Histogram, type ConnectErrorReason, type RejectReason, type ResetSide } from '../state/names.js';
-import type { PickContext } from './balance/interface.js';
-import type { ErrorCode } from '../errors.js';
-import { clientAddress, type ClientAddress } from '../net/ip.js';
+import { Histogram, type ConnectErrorReason, type ResetSide } from '../state/names.js';
+import { clientAddress } from '../net/ip.js';
 import type { Termination } from './access-log.js';
-import type { Origin } from './edge/preamble.js';
+import { CONNECT_ERROR_CODE, Phase } from './connection-base.js';
 import { buildProxyV1, buildProxyV2 } from './edge/proxy-protocol.js';
 import { guardSocket, resetSocket } from './fault-guard.js';
 import { isFdExhaustion } from '../process-fds.js';
 import { FirstBytes } from './first-bytes.js';
-import type { MemberPlan } from './plan.js';
-import type { PoolRuntime } from './pool-queue.js';
-import { Reservations } from './reservations.js';
 import type { ListenerRuntime, WorkerContext } from './worker-context.js';
-
-const CONNECT_ERROR_CODE: Record<ConnectErrorReason, ErrorCode> = {
-  refused: 'E_CONNECT_REFUSED',
-  timeout: 'E_CONNECT_TIMEOUT',
-  other: 'E_CONNECT_ERROR',
-};
 
 /** A peer that sent RST: ECONNRESET on a read, EPIPE on a write to it. */
 export function isReset(err: NodeJS.ErrnoException): boolean {
@@ -41,59 +30,16 @@ function ignore(): void {}
 /** bytes read from a client while its backend is picked, queued for or connected to, before it is paused */
 const WAITING_BYTES = 64 * 1024;
 
-export const enum Phase {
-  Admitting = 0,
-  /** reading the PROXY header or peeking at the first bytes */
-  Preamble = 1,
-  Picking = 2,
-  Queued = 3,
-  Connecting = 4,
-  Relaying = 5,
-  Closed = 6,
-}
-
 export abstract class BackendAttempt extends FirstBytes {
-  protected phase = Phase.Admitting;
-  protected readonly held: Reservations;
-  protected pool: PoolRuntime;
-  /** the backend connected (or being connected) to; null before and after a failed attempt */
-  protected member: MemberPlan | null = null;
-  /** backends a retry must avoid */
-  protected readonly tried: number[] = [];
-  protected attempts = 0;
-  private connectStartedAt = 0;
-  /** ms the last successful connect took; -1 when none connected */
-  protected connectMs = -1;
   /** the side whose reset (or socket failure) ended the connection; null otherwise */
   protected aborted: ResetSide | null = null;
-  /** why no backend served the client: the last failure or the refusal; null once one connected */
-  protected error: ErrorCode | null = null;
-  /** the client as rules, limits and logs see it: the socket's peer, or the PROXY header's source */
-  protected peer: ClientAddress;
-  protected readonly ctx: PickContext;
-  /** bytes already read from the client (the rest after a PROXY header, peeked bytes), relayed first */
-  protected pending: Buffer | null = null;
-  /** the addresses a PROXY header carried, passed on by send_proxy; null = the sockets' own */
-  protected origin: Origin | null = null;
 
-  constructor(
-    protected readonly w: WorkerContext,
-    protected readonly listener: ListenerRuntime,
-    client: net.Socket,
-  ) {
-    super(w.table, w.worker, listener.plan.slot, client);
-    this.held = new Reservations(w.table, w.worker);
-    this.pool = listener.pool;
-    this.peer = clientAddress(client.remoteAddress);
-    this.ctx = { clientAddress: this.peer.text, avoid: this.tried, now: 0, random: Math.random };
+  constructor(w: WorkerContext, listener: ListenerRuntime, client: net.Socket) {
+    super(w, listener, clientAddress(client.remoteAddress), client);
   }
 
   /** Pick a backend (again, after a failed attempt), wait in the queue, or refuse. */
   protected abstract pick(): void;
-  /** Refuse the connection, counted on the listener under `reason`. */
-  protected abstract refuse(reason: RejectReason): void;
-  /** The one close path. */
-  protected abstract close(): void;
 
   /**
    * While a backend is picked, queued for or connected to, the client is read
@@ -263,16 +209,6 @@ export abstract class BackendAttempt extends FirstBytes {
     const slot = this.held.releaseBackend();
     this.pool.wake();
     return slot;
-  }
-
-  /** One more failed connection in a row to backend `slot`: at the pool's threshold, passive health hears of it. */
-  private backendFailed(slot: number): void {
-    const fails = this.table.backends.addConsecutiveFailure(slot);
-    const threshold = this.pool.plan.passiveFailures;
-    if (threshold > 0 && fails === threshold) {
-      this.table.backendStats.countPassiveFailure(this.worker, slot);
-      this.w.reportPassive(slot);
-    }
   }
 
   // Retry only before the first byte: after that the client may have acted on a

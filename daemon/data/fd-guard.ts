@@ -53,8 +53,9 @@ export class FdGuard {
     private readonly workers: number,
     private readonly listening: Listening,
   ) {
-    this.limit = fdLimit();
-    this.reserve = fdReserve(this.limit);
+    this.limit = Infinity;
+    this.reserve = 0;
+    this.readLimit();
   }
 
   /**
@@ -65,8 +66,7 @@ export class FdGuard {
    */
   accepted(): void {
     if (--this.budget > 0 || this.paused || this.stopped) return;
-    this.limit = fdLimit(this.limit);
-    this.reserve = fdReserve(this.limit);
+    this.readLimit();
     if (!Number.isFinite(this.limit)) {
       this.budget = MAX_BUDGET;
       return;
@@ -108,8 +108,7 @@ export class FdGuard {
    */
   tick(): void {
     if (this.paused || this.stopped) return;
-    this.limit = fdLimit(this.limit);
-    this.reserve = fdReserve(this.limit);
+    this.readLimit();
     this.budget = 0;
   }
 
@@ -118,6 +117,14 @@ export class FdGuard {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  // The limit as it is now (at the limit itself it cannot be read: the last one
+  // is kept), published for the main thread: the one the fd_exhaustion alert quotes.
+  private readLimit(): void {
+    this.limit = fdLimit(this.limit);
+    this.reserve = fdReserve(this.limit);
+    this.table.workers.setFdLimit(this.worker, this.limit);
   }
 
   private pause(reason: string): void {
@@ -151,8 +158,7 @@ export class FdGuard {
   private async tryResume(): Promise<void> {
     this.timer = null;
     if (this.stopped || !this.paused) return;
-    this.limit = fdLimit(this.limit); // raised meanwhile (prlimit, ulimit)? counts from now
-    this.reserve = fdReserve(this.limit);
+    this.readLimit(); // raised meanwhile (prlimit, ulimit)? counts from now
     const used = openFds();
     if (used >= 0 && this.limit - used < 2 * this.reserve) return this.schedule();
     const still = await this.listening.resume();

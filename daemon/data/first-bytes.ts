@@ -14,14 +14,10 @@
 import { Histogram } from '../state/names.js';
 import type { Protocol } from '../state/names.js';
 import type { ProtocolWatch } from './edge/protocol-watch.js';
-import { guardedTimeout, type FaultOwner } from './fault-guard.js';
+import { guardedTimeout } from './fault-guard.js';
 import { RelayPump } from './relay-pump.js';
 
-export abstract class FirstBytes extends RelayPump implements FaultOwner {
-  /** performance.now() when the current backend connected */
-  protected connectedAt = 0;
-  /** ms to the backend's first byte (see above); -1 before it */
-  protected firstByteMs = -1;
+export abstract class FirstBytes extends RelayPump {
   /** the client's bytes so far, kept for a replay; null when replay is off or they outgrew the buffer */
   protected replay: Buffer[] | null = null;
   /** bytes in `replay` */
@@ -40,8 +36,6 @@ export abstract class FirstBytes extends RelayPump implements FaultOwner {
   protected abstract firstByteTimedOut(): void;
   /** The protocol is known (from the watch): count it once. */
   protected abstract protocolSeen(p: Protocol): void;
-  /** An exception on the connection's path (here: the first-byte timer): reset it alone (fault-guard.ts). */
-  abstract fault(err: unknown, where: string): void;
 
   /** Keep up to `bytes` of the client's data for a replay (0 = no replay). Once per connection. */
   protected keepForReplay(bytes: number): void {

@@ -3,22 +3,20 @@
 // and the per-chunk counters. The hot path of the data plane: no allocation and
 // no closure per chunk, only the handlers bound once per connection.
 // Connection (connection.ts) extends this class (through first-bytes.ts), so
-// the handlers are methods of the one object that owns the connection.
+// the handlers are methods of the one object that owns the connection; the
+// state both relays share (bytes, termination) is connection-base.ts's.
 import type net from 'node:net';
-import type { Table } from '../state/table.js';
-import type { Termination } from './access-log.js';
+import type { ClientAddress } from '../net/ip.js';
+import { ConnectionBase } from './connection-base.js';
+import type { ListenerRuntime, WorkerContext } from './worker-context.js';
 
-export abstract class RelayPump {
+export abstract class RelayPump extends ConnectionBase {
   protected backend: net.Socket | null = null;
   /** the backend slot the relay counts bytes on; -1 before the relay */
   protected backendSlot = -1;
-  /** client bytes relayed (bytes replayed to another backend are not counted again) */
-  protected bytesIn = 0;
-  protected bytesOut = 0;
   /** the client sent FIN (passed on to the backend once relaying) */
   protected clientEnded = false;
   protected backendEnded = false;
-  protected termination: Termination = 'client_close';
   /**
    * While true, every chunk is shown to clientFirstBytes / backendFirstBytes
    * before it is relayed; the subclass clears it once the first bytes are settled.
@@ -31,11 +29,13 @@ export abstract class RelayPump {
   protected clientIdle = 0;
 
   constructor(
-    protected readonly table: Table,
-    protected readonly worker: number,
-    readonly listenerSlot: number,
+    w: WorkerContext,
+    listener: ListenerRuntime,
+    peer: ClientAddress,
     protected readonly client: net.Socket,
-  ) {}
+  ) {
+    super(w, listener, peer);
+  }
 
   /** A client chunk while `early`, before it is counted and relayed. */
   protected abstract clientFirstBytes(chunk: Buffer): void;

@@ -1,6 +1,6 @@
-// Data-plane thread: opens its own SO_REUSEPORT listening socket for every
-// listener (the kernel spreads accepts across workers), applies each config
-// generation the main thread sends, and hands every accepted socket to a
+// Data-plane thread: keeps its listening sockets (worker-listeners.ts: its own
+// SO_REUSEPORT socket for every listener), applies each config generation the
+// main thread sends, and hands every accepted socket to a
 // Connection (connection.ts), which owns it from there to its close. It reads
 // health and admin state from the shared table; it never writes them. An
 // exception on one connection's path resets that connection alone
@@ -18,24 +18,15 @@ import { Table } from '../state/table.js';
 import { log, setLogLevel } from '../log.js';
 import { Connection } from './connection.js';
 import { RefusalLines } from './access-log.js';
-import { ListenerEdge } from './edge/listener-edge.js';
-import type {
-  FromWorker,
-  InjectedFault,
-  ListenerPlan,
-  ListenFailure,
-  ToWorker,
-  WorkerInit,
-  WorkerPlan,
-} from './plan.js';
+import type { FromWorker, InjectedFault, ListenFailure, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
 import { PoolQueue, PoolRuntime } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
 import { reportFault, resetSocket } from './fault-guard.js';
 import { crashSoon, faultyRuntime, plantFault, plantNativeFault } from './fault-injection.js';
 import { FdGuard } from './fd-guard.js';
+import { WorkerListeners } from './worker-listeners.js';
 import { IdleGc } from './idle-gc.js';
-import { isFdExhaustion } from '../process-fds.js';
 import { NativeConnection, type AcceptedClient } from './native/connection.js';
 import type { NativeRelay } from './native/relay.js';
 import { WorkerRelay, type NativeAccepts } from './native/worker-relay.js';
@@ -49,7 +40,7 @@ class Worker implements WorkerContext, NativeAccepts {
   readonly refusals: RefusalLines;
   stopping = false;
   limit: GlobalLimit = { maxConnections: 0, listeners: [] };
-  private readonly listeners = new Map<string, ListenerRuntime>();
+  private readonly listeners: WorkerListeners;
   private pools = new Map<number, PoolRuntime>();
   /** this worker's part of each pool slot's queue, kept across generations (waiters keep waiting in it) */
   private readonly queues = new Map<number, PoolQueue>();
@@ -66,11 +57,12 @@ class Worker implements WorkerContext, NativeAccepts {
     this.table = new Table(init.cap, init.buffer);
     this.accessLog = init.plan.accessLog;
     this.refusals = new RefusalLines(this.worker, (n) => this.table.workers.countAccessSuppressed(this.worker, n));
-    this.fds = new FdGuard(this.table, this.worker, init.cap.workers, {
-      pause: () => this.pauseListening(),
-      resume: () => this.resumeListening(),
-    });
     this.native = new WorkerRelay(this.table, this.worker, this);
+    this.listeners = new WorkerListeners(this.table, this.worker, this.native, {
+      connection: (name, socket) => this.onConnection(name, socket),
+      outOfFds: (err) => this.fds.exhausted(err, 'accept'),
+    });
+    this.fds = new FdGuard(this.table, this.worker, init.cap.workers, this.listeners);
   }
 
   /**
@@ -86,108 +78,9 @@ class Worker implements WorkerContext, NativeAccepts {
     const pools = new Map<number, PoolRuntime>();
     for (const p of plan.pools) pools.set(p.slot, new PoolRuntime(p, this.table, this.queue(p.slot)));
     this.pools = pools;
-    const poolSlot = (name: string): number => plan.pools.find((p) => p.name === name)?.slot ?? -1;
-
-    const failures: ListenFailure[] = [];
-    const wanted = new Set(plan.listeners.map((l) => l.name));
-    for (const [name, rt] of this.listeners) {
-      if (!wanted.has(name)) {
-        rt.server.close();
-        this.listeners.delete(name);
-      }
-    }
-    await Promise.all(
-      plan.listeners.map(async (lp) => {
-        // a socket passed by systemd is served by worker 0 alone: one fd is never shared between threads
-        if (lp.fd !== undefined && this.worker !== 0) return;
-        const cur = this.listeners.get(lp.name);
-        // from typed plan values only; throws on what cannot be applied (ListenerEdge)
-        const pool = pools.get(lp.pool);
-        let edge: ListenerEdge | null = null;
-        try {
-          if (pool === undefined) throw new Error(`its pool slot ${lp.pool} is not in the plan`);
-          edge = ListenerEdge.wanted(lp.edge)
-            ? new ListenerEdge(lp.edge, poolSlot, { table: this.table, worker: this.worker, listener: lp.slot })
-            : null;
-        } catch (err) {
-          // fail closed: a listener whose plan cannot be applied is not served, with these rules or the old
-          cur?.server.close();
-          this.listeners.delete(lp.name);
-          const message = `cannot apply the plan: ${(err as Error).message}`;
-          log.error('listener not served', { listener: lp.name, err: message });
-          failures.push({ listener: lp.name, code: 'E_PLAN', message, serving: null });
-          return;
-        }
-        if (pool === undefined) return;
-        const refusal = this.native.refusal;
-        if (refusal !== null) {
-          // fail closed: the config asks for the native relay, which cannot run here
-          cur?.server.close();
-          this.listeners.delete(lp.name);
-          failures.push({ listener: lp.name, code: 'E_PLAN', message: refusal, serving: null });
-          return;
-        }
-        const { accept, native } = this.native.serving(lp, edge, pool, plan.pools);
-        const same =
-          cur?.accept === accept &&
-          cur.native === native &&
-          (lp.fd !== undefined
-            ? cur.plan.fd === lp.fd
-            : cur.plan.bind.host === lp.bind.host &&
-              cur.plan.bind.port === lp.bind.port &&
-              cur.plan.backlog === lp.backlog);
-        if (cur && same) {
-          cur.plan = lp;
-          cur.pool = pool;
-          cur.edge = edge;
-          return;
-        }
-        try {
-          const rt: ListenerRuntime = { plan: lp, server: CLOSED, accept, native, pool, edge };
-          rt.server = accept === 'native' ? this.native.listen(rt) : await this.listen(lp);
-          // a moved bind: the old socket stops accepting once the new one is up
-          cur?.server.close();
-          this.listeners.set(lp.name, rt);
-        } catch (err) {
-          const e = err as NodeJS.ErrnoException;
-          // a moved bind that fails keeps the old socket: it goes on serving the new generation there
-          if (cur) {
-            cur.plan = { ...lp, bind: cur.plan.bind, backlog: cur.plan.backlog };
-            cur.pool = pool;
-            cur.edge = edge;
-          }
-          failures.push({
-            listener: lp.name,
-            code: 'E_LISTEN',
-            message: `bind ${lp.bind.text}: ${e.message}`,
-            serving: cur ? cur.plan.bind.text : null,
-          });
-        }
-      }),
-    );
-    this.native.settle(this.listeners.values());
+    const failures = await this.listeners.apply(plan, pools);
+    this.native.settle(this.listeners.runtimes());
     this.post({ type: 'applied', generation: plan.generation, failures, listening: this.listening });
-  }
-
-  private listen(lp: ListenerPlan): Promise<net.Server> {
-    return new Promise((resolve, reject) => {
-      const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true });
-      server.on('connection', (socket) => this.onConnection(lp.name, socket));
-      server.once('error', reject);
-      const where =
-        lp.fd !== undefined
-          ? { fd: lp.fd }
-          : { host: lp.bind.host, port: lp.bind.port, backlog: lp.backlog, reusePort: true };
-      server.listen(where, () => {
-        server.removeListener('error', reject);
-        server.on('error', (err) => {
-          // at the descriptor limit, when libuv cannot keep its spare one
-          if (isFdExhaustion(err)) this.fds.exhausted(err, 'accept');
-          else log.error('listener error', { listener: lp.name, err });
-        });
-        resolve(server);
-      });
-    });
   }
 
   private onConnection(listenerName: string, socket: net.Socket): void {
@@ -244,36 +137,6 @@ class Worker implements WorkerContext, NativeAccepts {
     this.fds.exhausted(err, 'accept');
   }
 
-  /**
-   * Close every listening socket this worker can reopen (not systemd's), the
-   * native relay's as Node's (native/worker-relay.ts says why); returns the
-   * listeners' names.
-   */
-  private pauseListening(): string[] {
-    const closed: string[] = [];
-    for (const [name, rt] of this.listeners) {
-      if (rt.plan.fd !== undefined || !rt.server.listening) continue;
-      rt.server.close();
-      closed.push(name);
-    }
-    return closed;
-  }
-
-  /** Reopen the listeners pauseListening() closed; resolves with those that failed to bind. */
-  private async resumeListening(): Promise<string[]> {
-    const failed: string[] = [];
-    for (const [name, rt] of this.listeners) {
-      if (rt.plan.fd !== undefined || rt.server.listening || this.stopping) continue;
-      try {
-        rt.server = rt.accept === 'native' ? this.native.listen(rt) : await this.listen(rt.plan);
-      } catch (err) {
-        failed.push(name);
-        log.debug('listener not reopened yet', { listener: name, err });
-      }
-    }
-    return failed;
-  }
-
   private queue(slot: number): PoolQueue {
     let q = this.queues.get(slot);
     if (q === undefined) {
@@ -303,7 +166,7 @@ class Worker implements WorkerContext, NativeAccepts {
 
   /** names of the listeners this worker has a socket open for */
   get listening(): string[] {
-    return [...this.listeners.keys()];
+    return this.listeners.names;
   }
 
   // ---- lifecycle ----
@@ -315,8 +178,7 @@ class Worker implements WorkerContext, NativeAccepts {
   stop(immediate: boolean): void {
     this.stopping = true;
     this.fds.stop();
-    for (const rt of this.listeners.values()) rt.server.close();
-    this.listeners.clear();
+    this.listeners.closeAll();
     if (this.open.size === 0) this.post({ type: 'drained' });
     // the last one to close says 'drained' (closed())
     else if (immediate) for (const c of [...this.open]) c.abort('shutdown');
@@ -374,9 +236,6 @@ class Worker implements WorkerContext, NativeAccepts {
     setInterval(beat, HEARTBEAT_MS).unref();
   }
 }
-
-/** a listener's socket before it is opened */
-const CLOSED = { listening: false, close(): void {} };
 
 const init = workerData as WorkerInit;
 const w = new Worker(init);

@@ -193,7 +193,9 @@ export const enum WorkerStripe {
   AcceptPaused = 11,
   /** 0: the worker relays with Node sockets; the native relay: 1 watched by the event loop, 2 waiting in its place */
   NativeRelay = 12,
-  Size = 13,
+  /** the soft file descriptor limit the worker applies, as it last read it (Infinity: unlimited; 0: not read yet) */
+  FdLimit = 13,
+  Size = 14,
 }
 
 /** f64 fields of one worker's stripe for one pool. */

@@ -34,6 +34,8 @@ export interface WorkerStats {
   fdConnectFailures: number;
   /** the worker's listeners are paused now for want of file descriptors */
   acceptPaused: boolean;
+  /** the soft file descriptor limit the worker applies, as it last read it: Infinity when unlimited, 0 before it read it */
+  fdLimit: number;
 }
 
 export class WorkersView {
@@ -83,6 +85,10 @@ export class WorkersView {
     if (paused) this.f64[s + WorkerStripe.FdAcceptPauses]! += 1;
     this.f64[s + WorkerStripe.AcceptPaused] = paused ? 1 : 0;
   }
+  /** The file descriptor limit the worker read (RLIMIT_NOFILE, Infinity: unlimited): the one it pauses accepting by. */
+  setFdLimit(worker: number, limit: number): void {
+    this.f64[this.at.workerStripe(worker) + WorkerStripe.FdLimit] = limit;
+  }
   stats(worker: number): WorkerStats {
     const s = this.at.workerStripe(worker);
     return {
@@ -100,6 +106,7 @@ export class WorkersView {
       fdAcceptPauses: this.f64[s + WorkerStripe.FdAcceptPauses]!,
       fdConnectFailures: this.f64[s + WorkerStripe.FdConnectFailures]!,
       acceptPaused: this.f64[s + WorkerStripe.AcceptPaused] === 1,
+      fdLimit: this.f64[s + WorkerStripe.FdLimit]!,
     };
   }
   /** A worker died: its connections are gone. Returns how many it counted open. Main thread only, after the worker's exit. */

@@ -3,40 +3,20 @@
 // waiter in any worker, woken by the pool's queue signal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OpState } from '../../daemon/state/names.js';
 import { Table } from '../../daemon/state/table.js';
 import { PoolQueue, PoolRuntime, type Waiter } from '../../daemon/data/pool-queue.js';
-import type { PoolPlan } from '../../daemon/data/plan.js';
+import { initOneBackendPool, oneBackendPlan } from './one-backend-pool.js';
 import { waitFor } from '../helpers/servers.js';
 
 const CAP = { workers: 2, listeners: 1, pools: 1, backends: 1 };
 
-function plan(queueSize: number): PoolPlan {
-  return {
-    slot: 0,
-    name: 'web',
-    retries: 0,
-    retryConnect: true,
-    replayBytes: 0,
-    connectTimeout: 1000,
-    idleTimeout: 1000,
-    firstByteTimeout: 0,
-    queueSize,
-    queueTimeout: 1000,
-    passiveFailures: 0,
-    sendProxy: 'off',
-    members: [{ slot: 0, key: 'web/b0', host: '127.0.0.1', port: 1, backup: false }],
-  };
-}
-
 /** The main thread's table with one backend at max_connections 1, and one pool runtime per worker over it. */
 function setup(queueSize: number): { main: Table; workers: PoolRuntime[] } {
   const main = new Table(CAP);
-  main.pools.init(0, 0);
-  main.backends.init(0, { pool: 0, weight: 1, maxConnections: 1, backup: false, generation: 1, op: OpState.Up }, 0);
+  initOneBackendPool(main, 1);
   const workers = [0, 1].map((w) => {
     const t = new Table(CAP, main.buffer);
-    return new PoolRuntime(plan(queueSize), t, new PoolQueue(t, w, 0));
+    return new PoolRuntime(oneBackendPlan(queueSize), t, new PoolQueue(t, w, 0));
   });
   return { main, workers };
 }

@@ -2,33 +2,16 @@
 // close path runs, and a refused take holds nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OpState } from '../../daemon/state/names.js';
 import { Table } from '../../daemon/state/table.js';
 import { Reservations } from '../../daemon/data/reservations.js';
 import { PoolQueue, PoolRuntime } from '../../daemon/data/pool-queue.js';
-import type { PoolPlan } from '../../daemon/data/plan.js';
+import { initOneBackendPool, oneBackendPlan } from './one-backend-pool.js';
 
 function setup(): { table: Table; pool: PoolRuntime } {
   const table = new Table({ workers: 2, listeners: 2, pools: 1, backends: 2 });
   table.listeners.init(0, 1);
-  table.pools.init(0, 0);
-  table.backends.init(0, { pool: 0, weight: 1, maxConnections: 0, backup: false, generation: 1, op: OpState.Up }, 0);
-  const plan: PoolPlan = {
-    slot: 0,
-    name: 'web',
-    retries: 0,
-    retryConnect: true,
-    replayBytes: 0,
-    connectTimeout: 1000,
-    idleTimeout: 1000,
-    firstByteTimeout: 0,
-    queueSize: 1,
-    queueTimeout: 1000,
-    passiveFailures: 0,
-    sendProxy: 'off',
-    members: [{ slot: 0, key: 'web/b0', host: '127.0.0.1', port: 1, backup: false }],
-  };
-  return { table, pool: new PoolRuntime(plan, table, new PoolQueue(table, 1, 0)) };
+  initOneBackendPool(table, 0);
+  return { table, pool: new PoolRuntime(oneBackendPlan(1), table, new PoolQueue(table, 1, 0)) };
 }
 
 const counts = (t: Table) => [

@@ -13,56 +13,29 @@ import { promisify } from 'node:util';
 import { NETMON } from '../systemd/child-daemon.js';
 import { own } from '../helpers/own.js';
 import { hasTool } from '../helpers/tools.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { freePort, waitFor, whoAnswers } from '../helpers/servers.js';
+import type { TestDaemon } from '../helpers/daemon.js';
+import { discoveryConfig, nextDiscovery, startDiscoveryDaemon, type DiscoveryEvent } from '../helpers/discovery.js';
+import { waitFor, whoAnswers } from '../helpers/servers.js';
 import { DOMAIN, echoOn, echoesOnOnePort, startDnsmasq, startSlowDns, type EchoOn } from '../helpers/dns.js';
 import { HeldConnection, shortConnections } from './reload-helpers.js';
-import type { DaemonEvent, PoolSnapshot } from '../../daemon/control/snapshot/snapshot.js';
+import type { PoolSnapshot } from '../../daemon/control/snapshot/snapshot.js';
 import { startAlerts } from '../../daemon/control/alerts/service.js';
 import { createRegistry } from '../../daemon/control/metrics/registry.js';
 
-type DiscoveryEvent = Extract<DaemonEvent, { type: 'discovery' }>;
 const run = promisify(execFile);
 
 function config(o: { port: number; dns: number; pool: string; resolvers?: string; pre?: string }): string {
-  return [
-    'workers = 2',
-    'drain_timeout = "5s"',
-    o.pre ?? '',
-    '[log]',
-    'level = "warn"',
-    '[resolvers]',
-    `nameservers = ["127.0.0.1:${o.dns}"]`,
-    o.resolvers ?? 'timeout = { resolve = "200ms", retry = "300ms" }',
-    '[[listener]]',
-    'name = "main"',
-    `bind = "127.0.0.1:${o.port}"`,
-    'pool = "web"',
-    '[pool.web]',
-    'retries = 2',
-    'timeouts = { connect = "1s", idle = "30s" }',
-    'health = { type = "none" }',
-    o.pool,
-  ].join('\n');
-}
-
-/** Resolves with the first discovery event that `match` accepts, from now on. */
-function nextDiscovery(
-  d: TestDaemon,
-  match: (e: DiscoveryEvent) => boolean,
-  timeoutMs = 10_000,
-): Promise<DiscoveryEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no matching discovery event in ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = d.daemon.onEvent((e) => {
-      if (e.type !== 'discovery' || !match(e)) return;
-      clearTimeout(timer);
-      off();
-      resolve(e);
-    });
+  return discoveryConfig({
+    port: o.port,
+    top: ['drain_timeout = "5s"', o.pre ?? ''],
+    sections: [
+      '[log]',
+      'level = "warn"',
+      '[resolvers]',
+      `nameservers = ["127.0.0.1:${o.dns}"]`,
+      o.resolvers ?? 'timeout = { resolve = "200ms", retry = "300ms" }',
+    ],
+    pool: ['retries = 2', o.pool],
   });
 }
 
@@ -86,12 +59,8 @@ test('a name with N addresses is N backends that follow its records without a re
   const port = a1!.port;
   const app = `app.${DOMAIN}`;
   const dns = own(t, await startDnsmasq([`127.0.0.1 ${app}`, `127.0.0.2 ${app}`]));
-  const listen = await freePort();
-  const d = own(
-    t,
-    await startTestDaemon(
-      config({ port: listen, dns: dns.port, pool: `address = "${app}:${port}"\nslow_start = "3s"` }),
-    ),
+  const { d, port: listen } = await startDiscoveryDaemon(t, (at) =>
+    config({ port: at, dns: dns.port, pool: `address = "${app}:${port}"\nslow_start = "3s"` }),
   );
   const key = (ip: string): string => `web/${app}#${ip}:${port}`;
   const load = own(t, shortConnections(listen, 4, 30_000));
@@ -169,18 +138,14 @@ test('SRV records: ports and weights from the records, a higher priority is a ba
     `${srvName},t3.${DOMAIN},${t3.port},10,5`,
   ];
   const dns = own(t, await startDnsmasq(hosts, records(10)));
-  const listen = await freePort();
-  const d = own(
-    t,
-    await startTestDaemon(
-      config({
-        port: listen,
-        dns: dns.port,
-        pool: ['algorithm = "weighted_round_robin"', '[[pool.web.backend]]', 'name = "app"', `srv = "${srvName}"`].join(
-          '\n',
-        ),
-      }),
-    ),
+  const { d, port: listen } = await startDiscoveryDaemon(t, (at) =>
+    config({
+      port: at,
+      dns: dns.port,
+      pool: ['algorithm = "weighted_round_robin"', '[[pool.web.backend]]', 'name = "app"', `srv = "${srvName}"`].join(
+        '\n',
+      ),
+    }),
   );
   const backend = (s: EchoOn) => d.daemon.snapshot().backends.find((b) => b.key === `web/app#127.0.0.1:${s.port}`);
   assert.equal(backend(t1)?.weight, 10);
@@ -217,22 +182,18 @@ test('a stopped name server: the last good set is kept for the hold time (event,
   const [a1] = (await echoesOnOnePort(['127.0.0.1'], ['a1'])).map((e) => own(t, e));
   const app = `app.${DOMAIN}`;
   const dns = own(t, await startDnsmasq([`127.0.0.1 ${app}`]));
-  const listen = await freePort();
-  const d = own(
-    t,
-    await startTestDaemon(
-      config({
-        port: listen,
-        dns: dns.port,
-        pre: '[alerts]\nfor = "0s"\ninterval = "100ms"',
-        resolvers: [
-          'resolve_retries = 1',
-          'timeout = { resolve = "200ms", retry = "200ms" }',
-          'hold = { nx = "3s", timeout = "3s", refused = "3s" }',
-        ].join('\n'),
-        pool: `address = "${app}:${a1!.port}"`,
-      }),
-    ),
+  const { d, port: listen } = await startDiscoveryDaemon(t, (at) =>
+    config({
+      port: at,
+      dns: dns.port,
+      pre: '[alerts]\nfor = "0s"\ninterval = "100ms"',
+      resolvers: [
+        'resolve_retries = 1',
+        'timeout = { resolve = "200ms", retry = "200ms" }',
+        'hold = { nx = "3s", timeout = "3s", refused = "3s" }',
+      ].join('\n'),
+      pool: `address = "${app}:${a1!.port}"`,
+    }),
   );
   const alerts = own(t, startAlerts(d.daemon));
   const registry = createRegistry(d.daemon);
@@ -284,22 +245,18 @@ test('a name server that answers after 2 s does not delay client connections at 
   const app = `app.${DOMAIN}`;
   const dns = own(t, await startDnsmasq([`127.0.0.1 ${app}`, `127.0.0.2 ${app}`]));
   const slow = own(t, await startSlowDns(dns.port, 2000));
-  const listen = await freePort();
   // every answer is 2 s late; a refresh is due every 200 ms (TTL 1 s cut to hold.valid), so one is nearly always in flight
-  const d = own(
-    t,
-    await startTestDaemon(
-      config({
-        port: listen,
-        dns: slow.port,
-        resolvers: [
-          'resolve_retries = 1',
-          'timeout = { resolve = "100ms", retry = "5s" }',
-          'hold = { valid = "200ms" }',
-        ].join('\n'),
-        pool: `address = "${app}:${a1!.port}"`,
-      }),
-    ),
+  const { d, port: listen } = await startDiscoveryDaemon(t, (at) =>
+    config({
+      port: at,
+      dns: slow.port,
+      resolvers: [
+        'resolve_retries = 1',
+        'timeout = { resolve = "100ms", retry = "5s" }',
+        'hold = { valid = "200ms" }',
+      ].join('\n'),
+      pool: `address = "${app}:${a1!.port}"`,
+    }),
   );
   assert.equal(liveKeys(d).length, 2, 'the start waited for the first (slow) answer');
   // a refresh is in flight: its answer is being held for 2 s
@@ -321,23 +278,19 @@ test('a name that does not resolve at start: the daemon starts without it, says 
   const b1 = own(t, await echoOn('127.0.0.1', 0, 'b1'));
   const app = `late.${DOMAIN}`;
   const dns = own(t, await startDnsmasq([]));
-  const listen = await freePort();
-  const d = own(
-    t,
-    await startTestDaemon(
-      config({
-        port: listen,
-        dns: dns.port,
-        pool: [
-          '[[pool.web.backend]]',
-          'name = "b1"',
-          `address = "127.0.0.1:${b1.port}"`,
-          '[[pool.web.backend]]',
-          'name = "late"',
-          `address = "${app}:${a1!.port}"`,
-        ].join('\n'),
-      }),
-    ),
+  const { d, port: listen } = await startDiscoveryDaemon(t, (at) =>
+    config({
+      port: at,
+      dns: dns.port,
+      pool: [
+        '[[pool.web.backend]]',
+        'name = "b1"',
+        `address = "127.0.0.1:${b1.port}"`,
+        '[[pool.web.backend]]',
+        'name = "late"',
+        `address = "${app}:${a1!.port}"`,
+      ].join('\n'),
+    }),
   );
   assert.deepEqual(liveKeys(d), ['web/b1']);
   const src = pool(d).discovery[0]!;

@@ -15,55 +15,32 @@ import type { BackendSnapshot, DaemonEvent } from '../../daemon/control/snapshot
 import { AdminState } from '../../daemon/state/names.js';
 import { own } from '../helpers/own.js';
 import { hasTool } from '../helpers/tools.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startTestDaemon } from '../helpers/daemon.js';
+import { discoveryConfig, nextDiscovery, startDiscoveryDaemon } from '../helpers/discovery.js';
 import { startEtcd } from '../helpers/etcd.js';
 import { freePort, startNamedEcho, waitFor, whoAnswers } from '../helpers/servers.js';
 import { NETMON, startChildDaemon } from '../systemd/child-daemon.js';
 import { shortConnections } from './reload-helpers.js';
 
 const run = promisify(execFile);
-type DiscoveryEvent = Extract<DaemonEvent, { type: 'discovery' }>;
 
 /** A daemon's config: one pool on `prefix`; `etcd` is the [etcd] section's lines. */
 function config(o: { port: number; etcd: string[]; prefix: string; pre?: string; sock?: string }): string {
-  return [
-    'workers = 2',
-    o.pre ?? '',
-    // a daemon of its own (a child process): its control socket, no metrics port
-    ...(o.sock === undefined ? [] : ['[metrics]', 'listen = "off"', '[control]', `socket = ${JSON.stringify(o.sock)}`]),
-    '[log]',
-    // a child process is seen to be up by its "netmon started" line (info)
-    `level = "${o.sock === undefined ? 'warn' : 'info'}"`,
-    '[etcd]',
-    ...o.etcd,
-    '[[listener]]',
-    'name = "main"',
-    `bind = "127.0.0.1:${o.port}"`,
-    'pool = "web"',
-    '[pool.web]',
-    'algorithm = "weighted_round_robin"',
-    'timeouts = { connect = "1s", idle = "30s" }',
-    'health = { type = "none" }',
-    `etcd_prefix = "${o.prefix}"`,
-  ].join('\n');
-}
-
-function nextDiscovery(
-  d: TestDaemon,
-  match: (e: DiscoveryEvent) => boolean,
-  timeoutMs = 10_000,
-): Promise<DiscoveryEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no matching discovery event in ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = d.daemon.onEvent((e) => {
-      if (e.type !== 'discovery' || !match(e)) return;
-      clearTimeout(timer);
-      off();
-      resolve(e);
-    });
+  return discoveryConfig({
+    port: o.port,
+    top: [o.pre ?? ''],
+    sections: [
+      // a daemon of its own (a child process): its control socket, no metrics port
+      ...(o.sock === undefined
+        ? []
+        : ['[metrics]', 'listen = "off"', '[control]', `socket = ${JSON.stringify(o.sock)}`]),
+      '[log]',
+      // a child process is seen to be up by its "netmon started" line (info)
+      `level = "${o.sock === undefined ? 'warn' : 'info'}"`,
+      '[etcd]',
+      ...o.etcd,
+    ],
+    pool: ['algorithm = "weighted_round_robin"', `etcd_prefix = "${o.prefix}"`],
   });
 }
 
@@ -149,12 +126,10 @@ test('killing etcd keeps traffic on the last good set (an alert); a restarted et
   const b1 = own(t, await startNamedEcho('b1'));
   const b2 = own(t, await startNamedEcho('b2'));
   await etcd.client.put(prefix + 'b1').value(entry(b1.port));
-  const port = await freePort();
   // a request (a fleet write) gives up after `timeout`; a lost watch is tried again at most every `retry_max`
   const keys = [`endpoints = ["${etcd.url}"]`, 'timeout = "1s"', 'retry_max = "500ms"'];
-  const d = own(
-    t,
-    await startTestDaemon(config({ port, etcd: keys, prefix, pre: '[alerts]\nfor = "0s"\nkeep_firing_for = "0s"' })),
+  const { d, port } = await startDiscoveryDaemon(t, (at) =>
+    config({ port: at, etcd: keys, prefix, pre: '[alerts]\nfor = "0s"\nkeep_firing_for = "0s"' }),
   );
   const alerts = own(t, startAlerts(d.daemon));
   assert.equal(await whoAnswers(port), 'b1');
@@ -211,21 +186,16 @@ test('username and password: an etcd with authentication serves the daemon that 
   await etcd.client.user('root').addRole('root');
   await etcd.client.auth.authEnable();
   const endpoints = `endpoints = ["${etcd.url}"]`;
-  const port = await freePort();
-  const d = own(
-    t,
-    await startTestDaemon(
-      config({ port, etcd: [endpoints, 'username = "root"', 'password = "s3cret"', 'timeout = "1s"'], prefix }),
-    ),
+  const { d, port } = await startDiscoveryDaemon(t, (at) =>
+    config({ port: at, etcd: [endpoints, 'username = "root"', 'password = "s3cret"', 'timeout = "1s"'], prefix }),
   );
   assert.deepEqual(
     d.daemon.snapshot().backends.map((b) => b.key),
     ['web/b1'],
   );
   assert.equal(await whoAnswers(port), 'b1');
-  const anonymous = own(
-    t,
-    await startTestDaemon(config({ port: await freePort(), etcd: [endpoints, 'timeout = "1s"'], prefix })),
+  const { d: anonymous } = await startDiscoveryDaemon(t, (at) =>
+    config({ port: at, etcd: [endpoints, 'timeout = "1s"'], prefix }),
   );
   const src = anonymous.daemon.snapshot().pools[0]!.discovery[0]!;
   assert.equal(src.state, 'failing');

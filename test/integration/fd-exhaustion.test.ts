@@ -108,14 +108,17 @@ for (const path of RELAY_PATHS) {
         assert.deepEqual(b.connectErrors, { refused: 0, timeout: 0, other: 0 }, b.key);
         assert.equal(b.passiveFailures, 0, b.key);
       }
+      let alert: AlertSnapshot | undefined;
       await waitFor(
-        async () =>
-          ((await d.ctl('show alerts')) as AlertSnapshot[]).some(
-            (a) => a.name === 'fd_exhaustion' && a.state === 'firing',
-          ),
+        async () => {
+          const alerts = (await d.ctl('show alerts')) as AlertSnapshot[];
+          alert = alerts.find((a) => a.name === 'fd_exhaustion' && a.state === 'firing');
+          return alert !== undefined;
+        },
         5000,
         'the fd_exhaustion alert',
       );
+      assert.match(alert!.message, new RegExp(`\\(\\d+ open of ${LIMIT}\\)`));
       assert.match(d.stdout.join(''), /out of file descriptors/);
 
       // descriptors free again: accepting resumes
@@ -198,6 +201,11 @@ test('a limit lowered while running is seen before it runs out: a burst right af
     assert.ok(
       s.workers.every((w) => w.acceptPaused),
       'both workers paused',
+    );
+    // the limit in force, which the fd_exhaustion alert quotes: the main thread may still hold the old one
+    assert.deepEqual(
+      s.workers.map((w) => w.fdLimit),
+      s.workers.map(() => limit),
     );
   } finally {
     for (const s of open) s.destroy();

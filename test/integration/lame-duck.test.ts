@@ -4,39 +4,17 @@
 // traffic away; only then do the listeners close and the usual drain begin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { execFile } from 'node:child_process';
-import { freePort, startNamedEcho, waitFor, whoAnswers, type TestServer } from '../helpers/servers.js';
-import { childConfig, NETMON, startChildDaemon, type ChildDaemon } from '../systemd/child-daemon.js';
+import { waitFor, whoAnswers } from '../helpers/servers.js';
+import { NETMON } from '../systemd/child-daemon.js';
 import { HeldConnection } from './reload-helpers.js';
+import { refused, withStoppable } from './stop-helpers.js';
 import type { HealthReport } from '../../daemon/control/service-health.js';
 import type { StopAck } from '../../daemon/control/socket/context.js';
 
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect({ host: '127.0.0.1', port }, () => {
-      c.destroy();
-      resolve(false);
-    });
-    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
-  });
-}
-
-async function setup(announceDrain: string): Promise<{ b1: TestServer; port: number; d: ChildDaemon }> {
-  const b1 = await startNamedEcho('b1');
-  const port = await freePort();
-  const d = await startChildDaemon(
-    (sock) =>
-      `announce_drain = "${announceDrain}"\n` +
-      childConfig({ sock, listenPort: port, drainTimeout: '10s', backends: [{ name: 'b1', port: b1.port }] }),
-  );
-  return { b1, port, d };
-}
-
 test('SIGTERM with announce_drain: unhealthy at once while still accepting, listeners close only after it, then the drain', async () => {
   const announceMs = 3000;
-  const { b1, port, d } = await setup(`${announceMs}ms`);
-  try {
+  await withStoppable({ drainTimeout: '10s', top: `announce_drain = "${announceMs}ms"\n` }, async ({ port, d }) => {
     const held = await HeldConnection.open(port);
     const tStop = Date.now();
     d.child.kill('SIGTERM');
@@ -69,15 +47,11 @@ test('SIGTERM with announce_drain: unhealthy at once while still accepting, list
       ),
     );
     assert.ok(lines.some((l) => l.msg === 'instance unhealthy: /healthz answers 503'));
-  } finally {
-    await d.cleanup();
-    await b1.close();
-  }
+  });
 });
 
 test('`netmon ctl stop` starts the same stop and answers; asked again it is "already stopping"; a signal during the lame duck stops at once', async () => {
-  const { b1, port, d } = await setup('30s');
-  try {
+  await withStoppable({ drainTimeout: '10s', top: 'announce_drain = "30s"\n' }, async ({ port, d }) => {
     const out = await new Promise<{ code: number; stdout: string }>((resolve) =>
       execFile(NETMON, ['ctl', '--socket', d.sock, 'stop'], { timeout: 20_000 }, (err, stdout) =>
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout }),
@@ -99,10 +73,7 @@ test('`netmon ctl stop` starts the same stop and answers; asked again it is "alr
     const lines = logLines(d.stdout);
     assert.ok(lines.some((l) => l.msg === 'second stop signal: closing every connection now'));
     assert.ok(lines.some((l) => l.msg === 'control command' && l.command === 'stop'));
-  } finally {
-    await d.cleanup();
-    await b1.close();
-  }
+  });
 });
 
 /** The daemon's JSON log lines, parsed (lines that are not JSON are left out). */

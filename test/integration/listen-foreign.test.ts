@@ -10,17 +10,17 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { NetmonError } from '../../daemon/errors.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { freePort, startNamedEcho, whoAnswers } from '../helpers/servers.js';
+import { freePort, startNamedEcho, waitFor, whoAnswers } from '../helpers/servers.js';
 import { childConfig, startChildDaemon } from '../systemd/child-daemon.js';
 
-/** Another process listening on 127.0.0.1 with SO_REUSEPORT, answering "foreign". */
-async function foreignHolder(): Promise<{ port: number; close(): Promise<void> }> {
+/** Another process listening on 127.0.0.1 (`port`, 0: any) with SO_REUSEPORT, answering "foreign". */
+async function foreignHolder(port = 0): Promise<{ port: number; close(): Promise<void> }> {
   const child = spawn(
     process.execPath,
     [
       '-e',
       "const s=require('net').createServer((c)=>c.end('foreign\\n'))" +
-        ".listen({host:'127.0.0.1',port:0,reusePort:true},()=>process.stdout.write(s.address().port+'\\n'));",
+        `.listen({host:'127.0.0.1',port:${port},reusePort:true},()=>process.stdout.write(s.address().port+'\\n'));`,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -35,8 +35,8 @@ async function foreignHolder(): Promise<{ port: number; close(): Promise<void> }
   };
 }
 
-function config(listeners: { name: string; port: number }[], backend: number): string {
-  const lines = ['workers = 2', '[metrics]', 'listen = "off"', '[log]', 'level = "warn"'];
+function config(listeners: { name: string; port: number }[], backend: number, workers = 2): string {
+  const lines = [`workers = ${workers}`, '[metrics]', 'listen = "off"', '[log]', 'level = "warn"'];
   for (const l of listeners) {
     lines.push('[[listener]]', `name = "${l.name}"`, `bind = "127.0.0.1:${l.port}"`, 'pool = "web"');
   }
@@ -151,6 +151,42 @@ test('a reload adding a listener on an address another program holds with SO_REU
   } finally {
     await d.stop();
     await holder.close();
+    await b1.close();
+  }
+});
+
+test('a worker restarted when every worker of a listener died does not join another program on its port', async () => {
+  const b1 = await startNamedEcho('b1');
+  const port = await freePort();
+  const d = await startTestDaemon(config([{ name: 'main', port }], b1.port, 1));
+  let holder: Awaited<ReturnType<typeof foreignHolder>> | null = null;
+  try {
+    assert.deepEqual(await answers(port, 5), new Set(['b1']));
+    // another program joins the port's SO_REUSEPORT group while netmon serves it (the kernel allows it), then
+    // netmon's only worker dies: in the restart backoff that program holds the port alone
+    holder = await foreignHolder(port);
+    const starts = d.daemon.snapshot().workers[0]!.starts;
+    assert.equal(await d.daemon.killWorker(0), true);
+    await waitFor(() => d.daemon.snapshot().workers[0]!.starts > starts, 10_000, 'worker 0 restarted');
+    await waitFor(() => d.daemon.snapshot().workers[0]!.alive, 10_000, 'worker 0 alive');
+    const main = d.daemon.snapshot().listeners.find((l) => l.name === 'main')!;
+    assert.equal(main.serving, null, 'the listener is not reopened');
+    assert.match(
+      main.error ?? '',
+      new RegExp(`^bind 127\\.0\\.0\\.1:${port}: address in use by another program .*not shared \\[E_LISTEN\\]`),
+    );
+    assert.deepEqual(await answers(port, 40), new Set(['foreign']), 'the other program keeps all its traffic');
+
+    // once it is gone, the next reload checks the address again and opens it
+    await holder.close();
+    holder = null;
+    const r = await d.daemon.reload();
+    assert.equal(r.outcome, 'applied', r.errors.join('; '));
+    assert.equal(serving(d, 'main'), `127.0.0.1:${port}`);
+    assert.deepEqual(await answers(port, 10), new Set(['b1']));
+  } finally {
+    await holder?.close();
+    await d.stop();
     await b1.close();
   }
 });

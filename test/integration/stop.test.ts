@@ -3,33 +3,12 @@
 // stops it at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { freePort, startNamedEcho, waitFor, type TestServer } from '../helpers/servers.js';
-import { childConfig, startChildDaemon, type ChildDaemon } from '../systemd/child-daemon.js';
+import { waitFor } from '../helpers/servers.js';
 import { HeldConnection } from './reload-helpers.js';
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect({ host: '127.0.0.1', port }, () => {
-      c.destroy();
-      resolve(false);
-    });
-    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
-  });
-}
-
-async function setup(drainTimeout: string): Promise<{ b1: TestServer; port: number; d: ChildDaemon }> {
-  const b1 = await startNamedEcho('b1');
-  const port = await freePort();
-  const d = await startChildDaemon((sock) =>
-    childConfig({ sock, listenPort: port, drainTimeout, backends: [{ name: 'b1', port: b1.port }] }),
-  );
-  return { b1, port, d };
-}
+import { refused, withStoppable } from './stop-helpers.js';
 
 test('SIGTERM waits for an open relayed connection, then exits 0', async () => {
-  const { b1, port, d } = await setup('20s');
-  try {
+  await withStoppable({ drainTimeout: '20s' }, async ({ port, d }) => {
     const held = await HeldConnection.open(port);
     d.child.kill('SIGTERM');
     await waitFor(() => refused(port), 5000, 'the listener to stop accepting');
@@ -43,15 +22,11 @@ test('SIGTERM waits for an open relayed connection, then exits 0', async () => {
     assert.equal(await d.exited, 0);
     assert.ok(Date.now() - start < 5000, 'exits soon after the last connection ends');
     assert.equal(held.error, null, 'the connection ended cleanly');
-  } finally {
-    await d.cleanup();
-    await b1.close();
-  }
+  });
 });
 
 test('drain_timeout bounds the wait: a connection that stays open is closed, exit 0', async () => {
-  const { b1, port, d } = await setup('1s');
-  try {
+  await withStoppable({ drainTimeout: '1s' }, async ({ port, d }) => {
     const held = await HeldConnection.open(port);
     const start = Date.now();
     d.child.kill('SIGINT');
@@ -59,15 +34,11 @@ test('drain_timeout bounds the wait: a connection that stays open is closed, exi
     const took = Date.now() - start;
     assert.ok(took >= 900 && took < 6000, `stopped after drain_timeout (took ${took} ms)`);
     await held.closed;
-  } finally {
-    await d.cleanup();
-    await b1.close();
-  }
+  });
 });
 
 test('a second signal stops at once', async () => {
-  const { b1, port, d } = await setup('30s');
-  try {
+  await withStoppable({ drainTimeout: '30s' }, async ({ port, d }) => {
     const held = await HeldConnection.open(port);
     d.child.kill('SIGTERM');
     await waitFor(() => refused(port), 5000, 'the listener to stop accepting');
@@ -76,15 +47,11 @@ test('a second signal stops at once', async () => {
     assert.equal(await d.exited, 0);
     assert.ok(Date.now() - start < 5000, 'did not wait for drain_timeout');
     await held.closed;
-  } finally {
-    await d.cleanup();
-    await b1.close();
-  }
+  });
 });
 
 test('a second signal resets every stream it cuts: each client sees ECONNRESET, not a clean end', async () => {
-  const { b1, port, d } = await setup('30s');
-  try {
+  await withStoppable({ drainTimeout: '30s' }, async ({ port, d }) => {
     const held = await Promise.all(Array.from({ length: 20 }, () => HeldConnection.open(port)));
     d.child.kill('SIGTERM');
     await waitFor(() => refused(port), 5000, 'the listener to stop accepting');
@@ -94,8 +61,5 @@ test('a second signal resets every stream it cuts: each client sees ECONNRESET, 
     await Promise.all(held.map((h) => h.closed));
     const codes = held.map((h) => (h.error as NodeJS.ErrnoException | null)?.code ?? 'clean end');
     assert.deepEqual(codes, Array<string>(20).fill('ECONNRESET'));
-  } finally {
-    await d.cleanup();
-    await b1.close();
-  }
+  });
 });

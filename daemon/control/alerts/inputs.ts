@@ -3,6 +3,20 @@
 import type { AdminStateName, CauseName, OpStateName } from '../../state/names.js';
 import type { DiscoverySnapshot, Snapshot } from '../snapshot/snapshot.js';
 
+/**
+ * The file descriptor limit in force: the lowest one a live worker applies (it
+ * pauses accepting by it, and reads it again within a few accepts, even once
+ * the limit is lowered under what is open), else the main thread's reading,
+ * which at the limit itself keeps the last one it could read.
+ */
+function fdLimitInForce(snap: Snapshot): number | null {
+  let limit: number | null = null;
+  for (const w of snap.workers) {
+    if (w.alive && w.fdLimit !== null && (limit === null || w.fdLimit < limit)) limit = w.fdLimit;
+  }
+  return limit ?? snap.process.maxFds;
+}
+
 export interface BackendInput {
   /** "pool/name" */
   key: string;
@@ -34,9 +48,10 @@ export interface AlertInputs {
   /** the daemon process: CPU in cores over the last second, resident memory */
   process: { cpu: number; rssBytes: number };
   /**
-   * The process's file descriptors: open now (-1 unknown), the limit (null:
-   * unlimited), EMFILE/ENFILE events since start, whether a worker has stopped
-   * accepting for want of them. Absent in hand-written inputs.
+   * The process's file descriptors: open now (-1 unknown), the limit in force
+   * (fdLimitInForce; null: unlimited), EMFILE/ENFILE events since start,
+   * whether a worker has stopped accepting for want of them. Absent in
+   * hand-written inputs.
    */
   fds?: { open: number; limit: number | null; exhaustion: number; acceptPaused: boolean };
   /** discovery sources (absent in hand-written inputs: none) */
@@ -76,7 +91,7 @@ export function inputsFromSnapshot(snap: Snapshot, latency: (key: string) => Bac
     process: { cpu: snap.process.cpu, rssBytes: snap.process.rssBytes },
     fds: {
       open: snap.process.openFds,
-      limit: snap.process.maxFds,
+      limit: fdLimitInForce(snap),
       exhaustion:
         snap.process.probesWithoutFds + snap.workers.reduce((n, w) => n + w.fdAcceptPauses + w.fdConnectFailures, 0),
       acceptPaused: snap.workers.some((w) => w.alive && w.acceptPaused),

@@ -200,6 +200,7 @@ export function workerSnapshots(
       fdAcceptPauses: s.fdAcceptPauses,
       fdConnectFailures: s.fdConnectFailures,
       acceptPaused: s.acceptPaused,
+      fdLimit: s.fdLimit > 0 && Number.isFinite(s.fdLimit) ? s.fdLimit : null,
     };
   });
 }

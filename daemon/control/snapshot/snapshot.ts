@@ -173,6 +173,12 @@ export interface WorkerSnapshot {
   fdConnectFailures: number;
   /** not accepting now: out of file descriptors */
   acceptPaused: boolean;
+  /**
+   * the soft file descriptor limit the worker pauses accepting by, as it last
+   * read it (fresher than the main thread's when it was lowered at the limit);
+   * null when unlimited or not read yet
+   */
+  fdLimit: number | null;
 }
 
 /**
@@ -212,7 +218,7 @@ export interface ProcessSnapshot {
   loopLagMs: number;
   /** file descriptors open in the process (all threads); -1 when they cannot be counted */
   openFds: number;
-  /** the soft limit on them (RLIMIT_NOFILE); null when unlimited or unknown */
+  /** the soft limit on them (RLIMIT_NOFILE) as the main thread last read it; null when unlimited or unknown */
   maxFds: number | null;
   /** health probes not made for want of file descriptors (they say nothing of the backend) */
   probesWithoutFds: number;

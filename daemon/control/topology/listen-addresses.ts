@@ -7,7 +7,8 @@
 //     netmon, anything with SO_REUSEPORT), the listener is refused with
 //     E_LISTEN instead of sharing the traffic with it.
 // A listener some live worker already serves on its held address is not
-// checked again. Sockets passed by systemd are not bound here at all.
+// checked again; one whose every worker died is checked again before a worker
+// restarts (recheck). Sockets passed by systemd are not bound here at all.
 import net from 'node:net';
 import type { Address, ListenerConfig } from '../../config/schema.js';
 import type { ListenErrors } from '../supervisor.js';
@@ -89,6 +90,35 @@ export class ListenAddresses {
       await Promise.all(checked.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     }
     this.planned = planned;
+    return failures;
+  }
+
+  /**
+   * Before a worker restarts with the current generation: check again every
+   * bound listener no live worker serves (`open`), on the exact address planned
+   * (a port 0 keeps its port). Every worker of such a listener is gone, so
+   * nothing of this process holds the port any more, and another program may
+   * have taken it in the restart backoff: the kernel would let the worker join
+   * it with SO_REUSEPORT. Returns those refused (E_LISTEN, `serving` null,
+   * `workers` all of them); the generation's plan is left as it is.
+   */
+  async recheck(open: ReadonlySet<string>, workers: number): Promise<ListenErrors> {
+    const failures: ListenErrors = [];
+    for (const [name, p] of this.planned) {
+      if (p.address === null || open.has(name)) continue;
+      const r = await check(p.address);
+      if (r.ok) {
+        if (r.server) await new Promise<void>((resolve) => r.server!.close(() => resolve()));
+        continue;
+      }
+      failures.push({
+        listener: name,
+        code: 'E_LISTEN',
+        message: `bind ${p.address.text}: ${r.message}`,
+        serving: null,
+        workers,
+      });
+    }
     return failures;
   }
 

@@ -331,6 +331,11 @@ export class Topology {
     return this.addresses.prepare({ listeners: c.listeners, activated: this.activated, open, workers: c.workers });
   }
 
+  /** Before a worker restarts: the listeners no live worker serves that another program now holds (E_LISTEN). */
+  recheckBinds(open: ReadonlySet<string>): Promise<ListenErrors> {
+    return this.addresses.recheck(open, this.config!.workers);
+  }
+
   /** The address a listener is bound on as configured: its port 0 as the port it was given. */
   boundText(name: string): string {
     const configured = this.config?.listeners.find((l) => l.name === name)?.bind.text ?? '';

@@ -1,90 +1,31 @@
 // A natively relayed connection's attempts at a backend (connection.ts owns
-// the rest of its life): pick, the pool's queue, the connect (by the relay, or
-// after a lookup for a backend given by name), retries on another backend
-// under retry_on connect_failure, the PROXY header out, and what the relay
-// reports of the attempt: connected, the backend's first byte, and an empty
-// answer (the backend closed or reset before any byte either way), counted and
-// retried as the Node relay does (../backend-attempt.ts). Its timer and its
-// lookup run under the connection's fault guard (../fault-guard.ts); no
-// descriptor for the backend socket (EMFILE/ENFILE) is netmon's own limit,
-// never the backend's, as on the Node relay.
+// the rest of its life; the pick and the pool's queue are ../pool-wait.ts's,
+// through ../connection-base.ts as on the Node relay): the connect (by the
+// relay, or after a lookup for a backend given by name), retries on another
+// backend under retry_on connect_failure, the PROXY header out, and what the
+// relay reports of the attempt: connected, the backend's first byte, and an
+// empty answer (the backend closed or reset before any byte either way),
+// counted and retried as the Node relay does (../backend-attempt.ts). Its
+// timer and its lookup run under the connection's fault guard
+// (../fault-guard.ts); no descriptor for the backend socket (EMFILE/ENFILE) is
+// netmon's own limit, never the backend's, as on the Node relay.
 import net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { constants } from 'node:os';
-import { Histogram, type ConnectErrorReason, type RejectReason } from '../../state/names.js';
-import type { Table } from '../../state/table.js';
-import type { ErrorCode } from '../../errors.js';
-import { clientAddress, type ClientAddress } from '../../net/ip.js';
-import type { PickContext } from '../balance/interface.js';
-import type { Termination } from '../access-log.js';
-import type { Origin } from '../edge/preamble.js';
+import { Histogram, type ConnectErrorReason } from '../../state/names.js';
+import { clientAddress } from '../../net/ip.js';
+import { CONNECT_ERROR_CODE, ConnectionBase, Phase } from '../connection-base.js';
 import { buildProxyV1, buildProxyV2 } from '../edge/proxy-protocol.js';
 import type { MemberPlan } from '../plan.js';
-import type { PoolRuntime, Waiter } from '../pool-queue.js';
-import { Reservations } from '../reservations.js';
-import { guardedTimeout, type FaultOwner } from '../fault-guard.js';
 import type { ListenerRuntime, WorkerContext } from '../worker-context.js';
 import { ENOENT, type NativeRelay } from './relay.js';
 
 const { ECONNREFUSED, ECONNRESET, EMFILE, ENFILE, ENODATA, ETIMEDOUT } = constants.errno;
 
-const CONNECT_ERROR_CODE: Record<ConnectErrorReason, ErrorCode> = {
-  refused: 'E_CONNECT_REFUSED',
-  timeout: 'E_CONNECT_TIMEOUT',
-  other: 'E_CONNECT_ERROR',
-};
-
-export const enum Phase {
-  Admitting = 0,
-  /** reading the PROXY header or peeking at the first bytes, on a Node socket */
-  Preamble = 1,
-  Picking = 2,
-  Queued = 3,
-  Connecting = 4,
-  Relaying = 5,
-  Closed = 6,
-}
-
-export abstract class NativeAttempt implements Waiter, FaultOwner {
-  protected phase = Phase.Admitting;
-  protected readonly table: Table;
-  protected readonly worker: number;
-  protected listener: ListenerRuntime;
-  protected listenerSlot: number;
-  protected readonly held: Reservations;
-  protected pool: PoolRuntime;
-  /** the backend connected (or being connected) to; null before and after a failed attempt */
-  protected member: MemberPlan | null = null;
-  /** backends a retry must avoid */
-  protected readonly tried: number[] = [];
-  protected attempts = 0;
-  protected acceptedAt = 0;
-  protected connectStartedAt = 0;
-  protected connectedAt = 0;
-  /** ms the last successful connect took; -1 when none connected */
-  protected connectMs = -1;
-  /** ms from the first client byte (or the connect) to the backend's first byte; -1 before it */
-  protected firstByteMs = -1;
-  /** why it was refused (the rejection metric's reason); null while it is not */
-  protected refusal: RejectReason | null = null;
-  /** past admission and the preamble: the connection is access-logged */
-  protected admitted = false;
-  protected queueTimer: NodeJS.Timeout | null = null;
-  /** why no backend took the client: the last failed connect or the refusal; null once one connected */
-  protected error: ErrorCode | null = null;
-  protected readonly ctx: PickContext;
-  /** client bytes read before the relay (after a PROXY header, peeked), relayed first */
-  protected pending: Buffer | null = null;
+export abstract class NativeAttempt extends ConnectionBase {
   /** the PROXY header for the backend, built once for all attempts */
   protected header: Buffer | null = null;
-  /** the addresses a PROXY header carried, passed on by send_proxy; null = the socket's own */
-  protected origin: Origin | null = null;
-  /** the client as rules, limits and logs see it: the socket's peer, or the PROXY header's source */
-  protected peer: ClientAddress;
   protected peerPort = 0;
-  protected bytesIn = 0;
-  protected bytesOut = 0;
-  protected termination: Termination = 'client_close';
   /** the relay's id for the client; -1 while a Node socket holds it (the preamble) and once closed */
   protected id = -1;
   /** the client during its preamble, until the relay takes it */
@@ -98,89 +39,25 @@ export abstract class NativeAttempt implements Waiter, FaultOwner {
   protected nowIsFresh = false;
 
   constructor(
-    protected readonly w: WorkerContext,
+    w: WorkerContext,
     listener: ListenerRuntime,
     protected readonly relay: NativeRelay,
   ) {
-    this.table = w.table;
-    this.worker = w.worker;
-    this.listener = listener;
-    this.listenerSlot = listener.plan.slot;
-    this.held = new Reservations(w.table, w.worker);
-    this.pool = listener.pool;
-    this.peer = clientAddress('');
-    this.ctx = { clientAddress: '', avoid: this.tried, now: 0, random: Math.random };
+    super(w, listener, clientAddress(''));
   }
 
-  /** Refuse the connection, counted on the listener under `reason`. */
-  protected abstract refuse(reason: RejectReason): void;
   /** Close the client (and a backend being connected to or relayed to): reset, or a plain close. */
   protected abstract closeClient(reset: boolean): void;
-  /** The one close path. */
-  protected abstract close(): void;
-  /** An exception on this connection's path: reset it alone, logged and counted. Never throws. */
-  abstract fault(err: unknown, where: string): void;
 
   protected pick(): void {
     this.phase = Phase.Picking;
     this.admitted = true;
-    const pool = this.pool;
-    // a new connection takes its place behind those already waiting, in any worker
-    if (this.attempts === 0 && pool.plan.queueSize > 0 && pool.queue.othersWaiting) {
-      if (!this.enqueue()) this.refuse('max_connections');
-      return;
-    }
     if (!this.nowIsFresh) this.ctx.now = performance.now();
     this.nowIsFresh = false;
-    const slot = pool.picker.acquire(this.worker, this.ctx);
-    if (slot >= 0) {
-      this.held.tookBackend(slot);
-      return this.connect(slot);
-    }
-    const full = pool.picker.lastFailure === 'full';
-    if (full && this.enqueue()) return;
-    this.refuse(full ? 'max_connections' : 'no_backend');
+    this.wait.pick(this.pool, this.attempts === 0);
   }
 
-  /** Wait in the pool's queue; false when it is full (queue_size over all workers, 0 = no queue). */
-  private enqueue(): boolean {
-    const pool = this.pool;
-    if (!this.held.enterQueue(pool.queue, this, pool.plan.queueSize)) return false;
-    this.phase = Phase.Queued;
-    // whichever backend frees first serves a waiter, one it tried before it waited included
-    this.tried.length = 0;
-    this.queueTimer = guardedTimeout(this, this.queueTimedOut, pool.plan.queueTimeout);
-    pool.queue.wake();
-    return true;
-  }
-
-  /** Called by the pool when a backend slot may be free. Returns false while still waiting. */
-  retryFromQueue(): boolean {
-    if (this.phase !== Phase.Queued) return true;
-    this.ctx.now = performance.now();
-    const slot = this.pool.picker.acquire(this.worker, this.ctx);
-    if (slot < 0) return false;
-    this.leaveQueue();
-    this.held.tookBackend(slot);
-    this.connect(slot);
-    return true;
-  }
-
-  private leaveQueue(): void {
-    this.held.leaveQueue();
-    if (this.queueTimer !== null) clearTimeout(this.queueTimer);
-    this.queueTimer = null;
-    this.phase = Phase.Picking;
-  }
-
-  private readonly queueTimedOut = (): void => {
-    this.queueTimer = null;
-    if (this.phase !== Phase.Queued) return;
-    this.leaveQueue();
-    this.refuse('queue_timeout');
-  };
-
-  private connect(slot: number): void {
+  protected connect(slot: number): void {
     this.phase = Phase.Connecting;
     this.attempts++;
     const m = this.pool.members.get(slot)!;
@@ -328,16 +205,6 @@ export abstract class NativeAttempt implements Waiter, FaultOwner {
     this.error = 'E_FD_EXHAUSTED';
     this.w.outOfFds(err);
     this.refuse('fd_exhaustion');
-  }
-
-  /** One more failed connection in a row to backend `slot`: at the pool's threshold, passive health hears of it. */
-  private backendFailed(slot: number): void {
-    const fails = this.table.backends.addConsecutiveFailure(slot);
-    const threshold = this.pool.plan.passiveFailures;
-    if (threshold > 0 && fails === threshold) {
-      this.table.backendStats.countPassiveFailure(this.worker, slot);
-      this.w.reportPassive(slot);
-    }
   }
 
   // Retry only before the first byte: after that the client may have acted on a

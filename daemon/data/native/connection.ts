@@ -17,17 +17,16 @@
 // from its epoll set), and from then on only the relay touches the socket.
 import net from 'node:net';
 import { constants } from 'node:os';
-import type { PeekMissReason, RejectReason, ResetSide } from '../../state/names.js';
-import { Histogram } from '../../state/names.js';
+import type { ResetSide } from '../../state/names.js';
 import { log } from '../../log.js';
 import { clientAddress } from '../../net/ip.js';
-import { admitPeer, admitSource } from '../admission.js';
-import { writeAccessLog, type AccessRecord, type Termination } from '../access-log.js';
+import type { Termination } from '../access-log.js';
 import { isReset } from '../backend-attempt.js';
-import { guardSocket, reportFault, resetSocket } from '../fault-guard.js';
+import { Phase } from '../connection-base.js';
+import { guardSocket, resetSocket } from '../fault-guard.js';
 import { readPreamble, type Preamble } from '../edge/preamble.js';
-import type { ListenerRuntime, OpenConnection, WorkerContext } from '../worker-context.js';
-import { NativeAttempt, Phase } from './attempt.js';
+import type { ListenerRuntime, WorkerContext } from '../worker-context.js';
+import { NativeAttempt } from './attempt.js';
 import { RelayEnd, type NativeRelay, type RelayedConnection } from './relay.js';
 
 /** index = RelayEnd */
@@ -64,7 +63,7 @@ function ignore(): void {}
 const spare: NativeConnection[] = [];
 const SPARE_MAX = 1024;
 
-export class NativeConnection extends NativeAttempt implements OpenConnection, RelayedConnection {
+export class NativeConnection extends NativeAttempt implements RelayedConnection {
   /** test hook: what the relay's connect event throws (throwOnRelayEvent); null: nothing */
   private eventFault: (() => never) | null = null;
 
@@ -144,15 +143,9 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
 
   /** Admit the connection and start serving it, or refuse it (counted by reason). */
   open(): void {
-    const slot = this.listenerSlot;
-    if (!this.table.listeners.enabled(slot)) return this.refuse('disabled');
-    const edge = this.listener.edge;
-    if (edge !== null) {
-      const reason = admitPeer(edge, this.peer, this.held);
-      if (reason !== null) return this.refuse(reason);
-    }
-    if (!this.held.takeListener(slot, this.w.limit)) return this.refuse('max_connections');
+    if (!this.admit()) return;
     if (this.socket === null) return this.pick();
+    const edge = this.listener.edge;
     if (edge === null || !edge.preamble) {
       if (this.handOver()) this.pick();
       return;
@@ -163,39 +156,10 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
       .catch((err: unknown) => this.fault(err, 'preamble'));
   }
 
-  /** Cut both sides now (an immediate stop, the worker failing) with a reset: not taken for a complete stream. */
-  abort(termination: 'shutdown' | 'internal_error'): void {
-    if (this.phase === Phase.Closed) return;
-    this.termination = termination;
-    this.closeClient(true);
-    this.close();
-  }
-
-  /**
-   * An exception on this connection's path (a bug in netmon): count and log it
-   * (before the reset: whoever sees the reset finds it counted), reset both
-   * sides; the worker goes on. Never throws, even when the close path does.
-   */
-  fault(err: unknown, where: string): void {
-    const first = this.termination !== 'internal_error';
-    this.termination = 'internal_error';
-    this.error = 'E_INTERNAL';
+  override fault(err: unknown, where: string): void {
     // its state may be anything: never taken again as a spare
     this.reusable = false;
-    const fields = { where, listener: this.listener.plan.name, client: this.ctx.clientAddress };
-    if (first) reportFault(this.table, this.worker, err, fields);
-    try {
-      this.closeClient(true);
-    } catch {
-      // the relay holds it still; it is given back when the relay closes it or at the worker's exit
-    }
-    if (!first) return;
-    try {
-      this.close();
-    } catch {
-      // the close path is what failed: the worker's set must not keep the connection
-    }
-    this.w.closed(this);
+    super.fault(err, where);
   }
 
   /** Test hook (fault-injection.ts): the relay's connect event throws `thrower`'s error in its handler. */
@@ -210,51 +174,7 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
   }
 
   private preambleRead(p: Preamble): void {
-    // the client went away meanwhile (closed by onSocketClose), or an immediate stop cut it
-    if (this.phase !== Phase.Preamble) return;
-    const edge = this.listener.edge!;
-    if (!p.ok) {
-      if (p.reason === 'closed') return this.close();
-      log.debug('PROXY header rejected', {
-        listener: this.listener.plan.name,
-        client: this.ctx.clientAddress,
-        reason: p.detail,
-      });
-      return this.refuse('proxy_header');
-    }
-    if (this.w.stopping) {
-      // a graceful stop began while it was read: it was never served, and must not look served
-      this.closeClient(true);
-      return this.close();
-    }
-    if (edge.trusted !== null) {
-      this.peer = p.client;
-      this.ctx.clientAddress = p.client.text;
-      const reason = admitSource(edge, p.client, this.held);
-      if (reason !== null) return this.refuse(reason);
-    }
-    if (p.peek !== null) {
-      this.table.listeners.countProtocol(this.worker, this.listenerSlot, p.peek.protocol ?? 'unknown');
-      const slot = edge.router!.route(p.peek);
-      if (slot >= 0) this.pool = this.w.pool(slot) ?? this.pool;
-      // cut short, or no route took a client whose server name could not be read
-      const miss = p.cut ?? (slot < 0 ? p.peek.miss : null);
-      if (miss !== null) this.peekMissed(miss, p.data?.length ?? 0);
-    }
-    this.origin = p.origin;
-    if (p.data !== null && p.data.length > 0) this.pending = p.data;
-    if (this.handOver()) this.pick();
-  }
-
-  /** The peek ended without a verdict: the listener's pool was used. Counted by reason, logged at debug. */
-  private peekMissed(reason: PeekMissReason, bytes: number): void {
-    this.table.listeners.countPeekMiss(this.worker, this.listenerSlot, reason);
-    log.debug('peek ended without a verdict', {
-      listener: this.listener.plan.name,
-      client: this.ctx.clientAddress,
-      reason,
-      bytes,
-    });
+    if (this.preambleTaken(p) && this.handOver()) this.pick();
   }
 
   /**
@@ -325,17 +245,17 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
     if (bytes !== null) [this.bytesIn, this.bytesOut] = bytes;
   }
 
-  /** Refuse the connection, counted on the listener under `reason`. */
-  protected refuse(reason: RejectReason): void {
-    this.termination =
-      reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
-    this.refusal = reason;
-    if (reason === 'queue_timeout') this.error = 'E_QUEUE_TIMEOUT';
-    else if (this.admitted) this.error ??= 'E_NO_BACKEND';
-    this.table.listeners.countRejected(this.worker, this.listenerSlot, reason);
-    // a reset, never a clean FIN that would pass for a served empty answer (as ../connection.ts refuses)
+  protected resetClient(): void {
+    // a reset, never a clean FIN that would pass for a served empty answer
     this.closeClient(true);
-    this.close();
+  }
+
+  protected resetBoth(): void {
+    try {
+      this.closeClient(true);
+    } catch {
+      // the relay holds it still; it is given back when the relay closes it or at the worker's exit
+    }
   }
 
   /**
@@ -348,40 +268,7 @@ export class NativeConnection extends NativeAttempt implements OpenConnection, R
     if (phase === Phase.Closed) return;
     this.phase = Phase.Closed;
     this.closeClient(false);
-    if (this.queueTimer !== null) clearTimeout(this.queueTimer);
-    this.queueTimer = null;
-    const now = at >= 0 ? at : performance.now();
-    if (phase === Phase.Relaying) {
-      this.table.backendStats.observe(
-        this.worker,
-        this.held.backend,
-        Histogram.Duration,
-        (now - this.connectedAt) / 1000,
-      );
-    }
-    if (this.held.releaseAll() >= 0) this.pool.wake();
-    this.w.closed(this);
-    if (this.w.accessLog && (this.admitted || this.refusal !== null)) {
-      const line: AccessRecord = {
-        client: this.ctx.clientAddress,
-        listener: this.listener.plan.name,
-        pool: this.admitted ? this.pool.plan.name : null,
-        backend: this.member?.key ?? null,
-        bytesIn: this.bytesIn,
-        bytesOut: this.bytesOut,
-        connectMs: this.connectMs,
-        firstByteMs: this.firstByteMs,
-        durationMs: now - this.acceptedAt,
-        termination: this.termination,
-        error: this.error,
-        attempts: this.attempts,
-        reason: this.refusal,
-        worker: this.worker,
-      };
-      // refused before it was served: within the worker's bound for refusal lines
-      if (this.admitted) writeAccessLog(line);
-      else this.w.refusals.write(line);
-    }
+    this.closed(phase, at >= 0 ? at : performance.now());
     if (this.reusable && spare.length < SPARE_MAX) {
       this.member = null;
       this.pending = null;

@@ -1,0 +1,107 @@
+// A connection's wait for a backend of its pool, the same on both relays
+// (connection.ts, native/connection.ts): the pick, a place in the pool's queue
+// (pool-queue.ts) when every backend is full or others already wait, the
+// queue's timer (timeouts.queue), and the outcome called back to the
+// connection: connect to the backend slot reserved for it, or refuse it.
+// HAProxy's backend queue (`maxconn` + `timeout queue`) behaves the same way: a
+// waiter is served as soon as a slot frees, or refused when its time is up.
+import type { RejectReason } from '../state/names.js';
+import type { PickContext } from './balance/interface.js';
+import { guardedTimeout, type FaultOwner } from './fault-guard.js';
+import type { PoolRuntime, Waiter } from './pool-queue.js';
+import type { Reservations } from './reservations.js';
+
+/** What a wait ends in: one of them is called, once per pick. */
+export interface WaitOutcome {
+  /** Backend `slot` is reserved for the connection (held in its Reservations): connect to it. */
+  connect(slot: number): void;
+  /** No backend for it: 'max_connections' (full, queue full), 'no_backend', 'queue_timeout'. */
+  refuse(reason: RejectReason): void;
+}
+
+export class PoolWait implements Waiter {
+  /** the pool whose queue holds the connection; null while it does not wait */
+  private queuedIn: PoolRuntime | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly worker: number,
+    /** the connection's pick context; `avoid` is `tried` */
+    private readonly ctx: PickContext,
+    /** backends a retry avoids: forgotten once it waits */
+    private readonly tried: number[],
+    /** the connection's reservations: the backend slot and the queue place are held there */
+    private readonly held: Reservations,
+    /** the queue timer's exceptions go to the connection (fault-guard.ts) */
+    private readonly owner: FaultOwner,
+    private readonly outcome: WaitOutcome,
+  ) {}
+
+  /** Whether the connection waits in a pool's queue. */
+  get queued(): boolean {
+    return this.queuedIn !== null;
+  }
+
+  /**
+   * Pick a backend of `pool` (ctx.now must be current), else wait in its queue,
+   * else refuse. `first`: the connection's first pick, not a retry: a new
+   * connection takes its place behind those already waiting, in any worker.
+   */
+  pick(pool: PoolRuntime, first: boolean): void {
+    if (first && pool.plan.queueSize > 0 && pool.queue.othersWaiting) {
+      if (!this.enqueue(pool)) this.outcome.refuse('max_connections');
+      return;
+    }
+    const slot = pool.picker.acquire(this.worker, this.ctx);
+    if (slot >= 0) {
+      this.held.tookBackend(slot);
+      return this.outcome.connect(slot);
+    }
+    const full = pool.picker.lastFailure === 'full';
+    if (full && this.enqueue(pool)) return;
+    this.outcome.refuse(full ? 'max_connections' : 'no_backend');
+  }
+
+  /** Called by the pool when a backend slot may be free. Returns false while still waiting. */
+  retryFromQueue(): boolean {
+    const pool = this.queuedIn;
+    if (pool === null) return true;
+    this.ctx.now = performance.now();
+    const slot = pool.picker.acquire(this.worker, this.ctx);
+    if (slot < 0) return false;
+    this.leave();
+    this.held.tookBackend(slot);
+    this.outcome.connect(slot);
+    return true;
+  }
+
+  /** The connection closes: no timer is left running (Reservations.releaseAll gives back the place). */
+  cancel(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.queuedIn = null;
+  }
+
+  /** Wait in the pool's queue; false when it is full (queue_size over all workers, 0 = no queue). */
+  private enqueue(pool: PoolRuntime): boolean {
+    if (!this.held.enterQueue(pool.queue, this, pool.plan.queueSize)) return false;
+    this.queuedIn = pool;
+    // whichever backend frees first serves a waiter, one it tried before it waited included
+    this.tried.length = 0;
+    this.timer = guardedTimeout(this.owner, this.timedOut, pool.plan.queueTimeout);
+    pool.queue.wake();
+    return true;
+  }
+
+  private leave(): void {
+    this.held.leaveQueue();
+    this.cancel();
+  }
+
+  private readonly timedOut = (): void => {
+    this.timer = null;
+    if (this.queuedIn === null) return;
+    this.leave();
+    this.outcome.refuse('queue_timeout');
+  };
+}

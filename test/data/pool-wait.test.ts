@@ -1,0 +1,145 @@
+// One connection's wait for a backend (PoolWait), as both relays use it, over a
+// real state table: a free backend is connected to, a full pool queues the
+// connection until a slot frees or its queue timeout refuses it, a full queue
+// or no eligible backend refuses it, and a new connection waits behind those
+// already waiting.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OpState, type RejectReason } from '../../daemon/state/names.js';
+import { Table } from '../../daemon/state/table.js';
+import { PoolQueue, PoolRuntime, type Waiter } from '../../daemon/data/pool-queue.js';
+import { PoolWait } from '../../daemon/data/pool-wait.js';
+import { Reservations } from '../../daemon/data/reservations.js';
+import { initOneBackendPool, oneBackendPlan } from './one-backend-pool.js';
+
+const CAP = { workers: 1, listeners: 1, pools: 1, backends: 1 };
+
+/** One backend at max_connections 1 in worker 0's pool. */
+function setup(queueSize: number, queueTimeout = 10_000): { table: Table; pool: PoolRuntime } {
+  const table = new Table(CAP);
+  initOneBackendPool(table, 1);
+  return { table, pool: new PoolRuntime(oneBackendPlan(queueSize, queueTimeout), table, new PoolQueue(table, 0, 0)) };
+}
+
+/** A connection's side of a wait: what it was called back with, and a promise of the next call. */
+class Conn {
+  readonly calls: string[] = [];
+  readonly held: Reservations;
+  readonly tried: number[] = [];
+  readonly wait: PoolWait;
+  private next: (() => void) | null = null;
+
+  constructor(table: Table) {
+    this.held = new Reservations(table, 0);
+    const ctx = { clientAddress: '192.0.2.1', avoid: this.tried, now: 0, random: Math.random };
+    const owner = {
+      fault: (err: unknown): void => {
+        throw err;
+      },
+    };
+    this.wait = new PoolWait(0, ctx, this.tried, this.held, owner, {
+      connect: (slot: number) => this.called(`connect ${slot}`),
+      refuse: (reason: RejectReason) => this.called(`refuse ${reason}`),
+    });
+  }
+
+  /** Resolves at the next call back. */
+  called(what?: string): Promise<void> {
+    if (what === undefined) return new Promise((resolve) => (this.next = resolve));
+    this.calls.push(what);
+    const n = this.next;
+    this.next = null;
+    n?.();
+    return Promise.resolve();
+  }
+}
+
+test('a free backend is connected to, with its slot held', () => {
+  const { table, pool } = setup(0);
+  const c = new Conn(table);
+  c.wait.pick(pool, true);
+  assert.deepEqual(c.calls, ['connect 0']);
+  assert.equal(c.held.backend, 0);
+  assert.equal(table.backends.active(0), 1);
+  assert.equal(c.wait.queued, false);
+});
+
+test('full and no queue: refused under max_connections; no eligible backend: no_backend', () => {
+  const { table, pool } = setup(0);
+  const first = new Conn(table);
+  first.wait.pick(pool, true);
+  const second = new Conn(table);
+  second.wait.pick(pool, true);
+  assert.deepEqual(second.calls, ['refuse max_connections']);
+  assert.equal(second.held.backend, -1);
+  first.held.releaseAll();
+  table.backends.setOpState(0, OpState.Down, 0, 0);
+  const third = new Conn(table);
+  third.wait.pick(pool, true);
+  assert.deepEqual(third.calls, ['refuse no_backend']);
+});
+
+test('full: waits in the queue, forgets what it tried, and takes the slot once it is given back', () => {
+  const { table, pool } = setup(4);
+  const first = new Conn(table);
+  first.wait.pick(pool, true);
+  const second = new Conn(table);
+  // a retry that avoids a backend the pool no longer has: the one it has is full
+  second.tried.push(7);
+  second.wait.pick(pool, false);
+  assert.deepEqual(second.calls, []);
+  assert.equal(second.wait.queued, true);
+  assert.deepEqual(second.tried, [], 'whichever backend frees first serves it');
+  assert.equal(table.pools.queued(0), 1);
+  // the first connection closes: its slot goes to the waiter
+  if (first.held.releaseAll() >= 0) pool.wake();
+  assert.deepEqual(second.calls, ['connect 0']);
+  assert.equal(second.wait.queued, false);
+  assert.equal(second.held.backend, 0);
+  assert.equal(table.pools.queued(0), 0);
+});
+
+test('the queue timeout refuses a waiter (queue_timeout) and gives back its place', async () => {
+  const { table, pool } = setup(4, 30);
+  new Conn(table).wait.pick(pool, true);
+  const waiting = new Conn(table);
+  const refused = waiting.called();
+  waiting.wait.pick(pool, true);
+  assert.equal(table.pools.queued(0), 1);
+  await refused;
+  assert.deepEqual(waiting.calls, ['refuse queue_timeout']);
+  assert.equal(waiting.wait.queued, false);
+  assert.equal(table.pools.queued(0), 0);
+});
+
+test('a full queue refuses under max_connections, holding nothing', () => {
+  const { table, pool } = setup(1);
+  new Conn(table).wait.pick(pool, true);
+  const a = new Conn(table);
+  a.wait.pick(pool, true);
+  const b = new Conn(table);
+  b.wait.pick(pool, true);
+  assert.deepEqual(b.calls, ['refuse max_connections']);
+  assert.equal(table.pools.queued(0), 1);
+  a.held.releaseAll();
+  a.wait.cancel();
+  assert.equal(table.pools.queued(0), 0);
+});
+
+test('a new connection takes its place behind those waiting even with a slot free; a retry picks at once', () => {
+  const { table, pool } = setup(4);
+  // someone waits (a waiter that never takes a slot), and the backend is free
+  const other: Waiter = { retryFromQueue: () => false };
+  assert.equal(pool.queue.enter(other, 4), true);
+  const fresh = new Conn(table);
+  fresh.wait.pick(pool, true);
+  assert.deepEqual(fresh.calls, []);
+  assert.equal(fresh.wait.queued, true);
+  const retry = new Conn(table);
+  retry.wait.pick(pool, false);
+  assert.deepEqual(retry.calls, ['connect 0']);
+  fresh.held.releaseAll();
+  fresh.wait.cancel();
+  pool.queue.leave(other);
+  assert.equal(table.pools.queued(0), 0);
+});
