@@ -135,7 +135,7 @@ export class FakeContext implements ControlContext {
           cpuSeconds: 1.5,
           accessSuppressed: 0,
           nativeRelay: false,
-        relayInPlace: false,
+          relayInPlace: false,
           ...noFaults,
         },
         {
@@ -149,7 +149,7 @@ export class FakeContext implements ControlContext {
           cpuSeconds: 1.4,
           accessSuppressed: 0,
           nativeRelay: false,
-        relayInPlace: false,
+          relayInPlace: false,
           ...noFaults,
         },
       ],
