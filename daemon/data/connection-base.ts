@@ -115,12 +115,14 @@ export abstract class ConnectionBase implements OpenConnection, FaultOwner {
   protected abstract resetBoth(): void;
 
   /**
-   * Admission (admission.ts): the listener enabled, the peer admitted, a slot
-   * within the global and the listener's max_connections. False: refused.
+   * Admission (admission.ts): the listener enabled, descriptors to spare (the
+   * worker's fd guard not paused), the peer admitted, a slot within the global
+   * and the listener's max_connections. False: refused.
    */
   protected admit(): boolean {
     const slot = this.listenerSlot;
     let reason: RejectReason | null = this.table.listeners.enabled(slot) ? null : 'disabled';
+    if (reason === null && this.w.fdsShort) reason = 'fd_exhaustion';
     const edge = this.listener.edge;
     if (reason === null && edge !== null) reason = admitPeer(edge, this.peer, this.held);
     if (reason === null && !this.held.takeListener(slot, this.w.limit)) reason = 'max_connections';

@@ -19,6 +19,11 @@ export interface Listening {
   pause(): string[];
   /** Reopen what pause() closed; resolves with the names that could not be reopened yet. */
   resume(): Promise<string[]>;
+  /**
+   * The limit less the reserve, at each read of the limit: an acceptor that
+   * takes clients in batches (the native relay) stops at that descriptor number.
+   */
+  ceiling(fds: number): void;
 }
 
 /** ms between checks while paused: quick at first, then once a second */
@@ -56,6 +61,19 @@ export class FdGuard {
     this.limit = Infinity;
     this.reserve = 0;
     this.readLimit();
+  }
+
+  /**
+   * A client accepted while accepting is paused (the rest of an accept batch:
+   * the native relay takes up to 64 at once, one already queued) is to be
+   * refused rather than connected: fewer than half the reserve is free, so its
+   * backend socket might find none (EMFILE) and the other worker needs the
+   * rest. Counted afresh for each such client; never while accepting runs.
+   */
+  get short(): boolean {
+    if (!this.paused || this.stopped) return false;
+    const used = openFds();
+    return used >= 0 && this.limit - used < this.reserve / 2;
   }
 
   /**
@@ -125,6 +143,7 @@ export class FdGuard {
     this.limit = fdLimit(this.limit);
     this.reserve = fdReserve(this.limit);
     this.table.workers.setFdLimit(this.worker, this.limit);
+    this.listening.ceiling(this.limit - this.reserve);
   }
 
   private pause(reason: string): void {

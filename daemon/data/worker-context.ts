@@ -47,6 +47,13 @@ export interface WorkerContext {
   /** the access lines of refused connections, bounded per worker */
   readonly refusals: RefusalLines;
   readonly limit: GlobalLimit;
+  /**
+   * The worker stopped accepting for want of file descriptors (fd-guard.ts): a
+   * client accepted meanwhile (the rest of an accept batch, one already queued)
+   * is refused (fd_exhaustion) rather than given a backend socket there may be
+   * no descriptor for.
+   */
+  readonly fdsShort: boolean;
   /** The current generation's pool in `slot` (a route's target), or undefined. */
   pool(slot: number): PoolRuntime | undefined;
   /** A backend reached passive.consecutive_failures failed connections in a row: tell the main thread. */

@@ -44,6 +44,11 @@ export class WorkerListeners implements Listening {
     return this.byName.get(name);
   }
 
+  /** The fd guard's ceiling for the native relay's accepts (fd-guard.ts, Listening). */
+  ceiling(fds: number): void {
+    this.native.fdCeiling(fds);
+  }
+
   /** every listener this worker has */
   runtimes(): IterableIterator<ListenerRuntime> {
     return this.byName.values();

@@ -39,6 +39,9 @@ class Worker implements WorkerContext, NativeAccepts {
   accessLog: boolean;
   readonly refusals: RefusalLines;
   stopping = false;
+  get fdsShort(): boolean {
+    return this.fds.short;
+  }
   limit: GlobalLimit = { maxConnections: 0, listeners: [] };
   private readonly listeners: WorkerListeners;
   private pools = new Map<number, PoolRuntime>();

@@ -49,6 +49,8 @@ export interface RelayAddon {
    * the relay's epoll fd. 0 or -errno (it stays as it was).
    */
   waitInPlace(on: boolean): number;
+  /** Accepting stops short of descriptor number `n` (relay.h: relay_set_fd_ceiling); 0: no ceiling. */
+  fdCeiling(n: number): void;
 }
 
 /** Where `make build` puts the addon; NETMON_RELAY_ADDON names another build (the AddressSanitizer one). */

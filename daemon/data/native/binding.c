@@ -363,6 +363,16 @@ static napi_value js_wait_in_place(napi_env env, napi_callback_info info) {
   return num(env, wait_in_place(&I->wait, on));
 }
 
+/** fdCeiling(n): accepting stops short of descriptor number n (relay_set_fd_ceiling); 0: none */
+static napi_value js_fd_ceiling(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return NULL;
+  INSTANCE(env, I);
+  double n = arg_num(env, argv[0]);
+  relay_set_fd_ceiling(I->r, n > 0 && n < 2147483647.0 ? (int)n : 0);
+  return NULL;
+}
+
 /** stats(): [open connections, events dropped for want of memory] */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void)info;
@@ -387,6 +397,7 @@ NAPI_MODULE_INIT() {
       {"addresses", NULL, js_addresses, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"waitInPlace", NULL, js_wait_in_place, NULL, NULL, NULL, napi_default, NULL},
+      {"fdCeiling", NULL, js_fd_ceiling, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   return exports;

@@ -86,8 +86,16 @@ void on_listener(struct relay *r, struct listener *l) {
       format_addr(&ss, text, sizeof text, &port);
     }
     r->emit(r->ctx, EV_ACCEPT, c->id, l->slot, port, v4, 0, r->now, v4 >= 0 ? NULL : text);
+    /* near the limit: what is left is for the backend sockets of the clients just accepted */
+    if (r->fd_ceiling > 0 && fd + k + 1 >= r->fd_ceiling) {
+      pause_listener(r, l);
+      r->emit(r->ctx, EV_LISTEN_ERROR, l->slot, EMFILE, 0, 0, 0, r->now, NULL);
+      return;
+    }
   }
 }
+
+void relay_set_fd_ceiling(struct relay *r, int ceiling) { r->fd_ceiling = ceiling > 0 ? ceiling : 0; }
 
 /* host (IP literal, optional %zone) and port into a socket address. 0 or -EINVAL. */
 int parse_addr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len) {

@@ -112,6 +112,8 @@ struct relay {
   struct listener **listeners;
   uint32_t nlisteners;
   uint32_t paused;
+  /* the descriptor number accepting stops at (relay_set_fd_ceiling), 0: none */
+  int fd_ceiling;
   /* the timer wheel: slot tick % RELAY_WHEEL_SLOTS holds connections due at tick */
   struct relay_conn *wheel[RELAY_WHEEL_SLOTS];
   uint32_t tick_ms;

@@ -78,6 +78,15 @@ int relay_fd(const struct relay *r);
  */
 int relay_watch_loop(struct relay *r, int loop_fd);
 void relay_unwatch_loop(struct relay *r);
+/**
+ * Accepting stops short of the descriptor limit: when an accepted socket's
+ * number plus the clients of the same batch (each will want a backend socket)
+ * reaches `ceiling`, the listener pauses as on EMFILE (RELAY_ACCEPT_PAUSE_MS)
+ * and EV_LISTEN_ERROR reports EMFILE: the descriptors above it are left for
+ * the connections already accepted (descriptors are given lowest first, so the
+ * number counts those open below it). 0: no ceiling.
+ */
+void relay_set_fd_ceiling(struct relay *r, int ceiling);
 /** The counters byte counts are added to (a shared table), `len` doubles. */
 void relay_set_counters(struct relay *r, double *counters, size_t len);
 /**

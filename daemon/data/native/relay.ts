@@ -166,6 +166,11 @@ export class NativeRelay {
     return this.addon.waitInPlace(on);
   }
 
+  /** See RelayAddon.fdCeiling: accepting stops short of descriptor number `n`. */
+  fdCeiling(n: number): void {
+    this.addon.fdCeiling(n);
+  }
+
   /** Connections the relay holds. */
   get open(): number {
     return this.addon.stats()[0];

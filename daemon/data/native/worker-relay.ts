@@ -54,6 +54,8 @@ export class WorkerRelay implements RelayListeners {
   private readonly errorLogged = new Map<number, number>();
   /** the relay waits in the event loop's place (settle) */
   private inPlace = false;
+  /** the last fdCeiling, given to a relay started after it */
+  private fdCeilingNow = 0;
 
   constructor(
     private readonly table: Table,
@@ -83,6 +85,16 @@ export class WorkerRelay implements RelayListeners {
     const all = [...listeners];
     this.waitInPlace(this.relaying !== null && all.every((rt) => rt.accept === 'native'));
     this.publish();
+  }
+
+  /**
+   * The descriptor number the relay's accepting stops at (fd-guard.ts: the
+   * limit less the reserve; Infinity: none), so that a batch of accepts leaves
+   * descriptors for the backend sockets its clients will want.
+   */
+  fdCeiling(n: number): void {
+    this.fdCeilingNow = Number.isFinite(n) ? Math.max(1, Math.floor(n)) : 0;
+    this.relay?.fdCeiling(this.fdCeilingNow);
   }
 
   /** netmon_worker_native_relay and how the relay waits: written at each plan and heartbeat. */
@@ -185,6 +197,7 @@ export class WorkerRelay implements RelayListeners {
     else {
       try {
         this.relay = new NativeRelay(loaded.addon, this.table, this);
+        this.relay.fdCeiling(this.fdCeilingNow);
         this.problem = null;
         return;
       } catch (err) {
