@@ -24,7 +24,7 @@ export interface ListenerRuntime {
   server: ListeningSocket;
   /** who accepts on `server`: the native relay, or Node (whose connections the relay may still take over) */
   accept: 'native' | 'node';
-  /** the native relay moves its connections' bytes (else Node sockets do: needsNode in native/worker-relay.ts) */
+  /** the native relay moves its connections' bytes (else Node sockets do: [data] relay = "js", or it did not load) */
   native: boolean;
   /** the listener's default pool */
   pool: PoolRuntime;

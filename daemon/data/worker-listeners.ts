@@ -105,7 +105,7 @@ export class WorkerListeners implements Listening {
           failures.push({ listener: lp.name, code: 'E_PLAN', message: refusal, serving: null });
           return;
         }
-        const { accept, native } = this.native.serving(lp, edge, pool, plan.pools);
+        const { accept, native } = this.native.serving(edge);
         const same =
           cur?.accept === accept &&
           cur.native === native &&

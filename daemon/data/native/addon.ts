@@ -35,6 +35,12 @@ export interface RelayAddon {
     backendIn: number,
     backendOut: number,
   ): number;
+  /**
+   * Set what `id` needs beyond moving bytes, before its first connect (relay.h
+   * relay_options; 0 = off): the client idle timeout and the first-byte timeout
+   * (ms), the replay buffer and the bytes watched for the protocol (bytes). 0 or -errno.
+   */
+  configure(id: number, clientIdleMs: number, firstByteMs: number, replayBytes: number, watchBytes: number): number;
   /** Close `id` now (reset: RST to both sides). 0 or -errno; its bytes are then in closedBytes(). */
   close(id: number, reset: boolean): number;
   /** [bytes in, bytes out] of the connection the last close() closed. */

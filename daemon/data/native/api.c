@@ -46,7 +46,9 @@ int relay_connect(struct relay *r, double id, const char *host, int port, uint32
     close(fd);
     return e;
   }
-  size_t total = preface_len + pending_len;
+  /* after a failed attempt, the client's bytes kept for a replay go between the preface and the pending */
+  size_t replay_len = c->replay.len;
+  size_t total = preface_len + replay_len + pending_len;
   if (total > UINT32_MAX) {
     close(fd);
     return -E2BIG;
@@ -58,9 +60,11 @@ int relay_connect(struct relay *r, double id, const char *host, int port, uint32
       return -ENOMEM;
     }
     if (preface_len) memcpy(buf, preface, preface_len);
-    if (pending_len) memcpy(buf + preface_len, pending, pending_len);
+    if (replay_len) memcpy(buf + preface_len, c->replay.data, replay_len);
+    if (pending_len) memcpy(buf + preface_len + replay_len, pending, pending_len);
     c->pend[0] = (struct pending){buf, 0, (uint32_t)total};
   }
+  c->replayed = (uint32_t)replay_len;
   c->fd[1] = fd;
   c->side[1] = 0;
   c->acct = *acct;
@@ -78,10 +82,22 @@ int relay_connect(struct relay *r, double id, const char *host, int port, uint32
     free(c->pend[0].data);
     c->pend[0] = (struct pending){0};
     c->pending_in = 0;
+    c->replayed = 0;
     c->state = ST_IDLE;
     return e;
   }
   wheel_file(r, c);
+  return 0;
+}
+
+int relay_configure(struct relay *r, double id, const struct relay_options *o) {
+  struct relay_conn *c = conn_get(r, id);
+  if (!c) return -ENOENT;
+  if (c->state != ST_IDLE) return -EALREADY;
+  c->client_idle_ms = o->client_idle_ms;
+  c->first_byte_ms = o->first_byte_ms;
+  c->replay.max = o->replay_max;
+  c->watch_max = o->watch_bytes;
   return 0;
 }
 
@@ -214,6 +230,19 @@ int relay_poll(struct relay *r, int timeout_ms) {
   return loop_ready ? -1 : handled;
 }
 
+/* c's deadline passed: what it was due for happens */
+static void expire(struct relay *r, struct relay_conn *c, int what) {
+  if (what == DUE_CONNECT) {
+    connect_failed(r, c, ETIMEDOUT, 0);
+  } else if (what == DUE_FIRST_BYTE) {
+    /* a failed attempt, as a connect timeout, but the backend got bytes: it is reset, never left to take a
+       half-sent exchange for a complete one (backend-attempt.ts firstByteTimedOut) */
+    connect_failed(r, c, ETIME, 1);
+  } else {
+    conn_finish(r, c, what == DUE_CLIENT_IDLE ? END_CLIENT_IDLE_TIMEOUT : END_IDLE_TIMEOUT, 0, 0);
+  }
+}
+
 void relay_tick(struct relay *r) {
   r->now = relay_now(r);
   resume_listeners(r);
@@ -229,14 +258,10 @@ void relay_tick(struct relay *r) {
     while (c) {
       struct relay_conn *next = c->wnext;
       if (c->wtick <= to) {
-        double due = deadline(c);
+        int what;
+        double due = deadline(c, &what);
         if (due > 0 && r->now >= due) {
-          if (c->state == ST_CONNECTING) {
-            /* the connect timeout: reported like a failed connect */
-            connect_failed(r, c, ETIMEDOUT);
-          } else {
-            conn_finish(r, c, END_IDLE_TIMEOUT, 0, 0);
-          }
+          expire(r, c, what);
         } else {
           wheel_file(r, c);
         }

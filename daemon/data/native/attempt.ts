@@ -3,9 +3,11 @@
 // through ../connection-base.ts as on the Node relay): the connect (by the
 // relay, or after a lookup for a backend given by name), retries on another
 // backend under retry_on connect_failure, the PROXY header out, and what the
-// relay reports of the attempt: connected, the backend's first byte, and an
-// empty answer (the backend closed or reset before any byte either way),
-// counted and retried as the Node relay does (../backend-attempt.ts). Its
+// relay reports of the attempt: connected, the backend's first byte, an empty
+// answer (the backend closed or reset before its first byte while that is its
+// failure) and a first-byte timeout, counted and retried (with the client's
+// bytes replayed under retry_on empty_response) as the Node relay does
+// (../backend-attempt.ts). Its
 // timer and its lookup run under the connection's fault guard
 // (../fault-guard.ts); no descriptor for the backend socket (EMFILE/ENFILE) is
 // netmon's own limit, never the backend's, as on the Node relay.
@@ -20,7 +22,7 @@ import type { MemberPlan } from '../plan.js';
 import type { ListenerRuntime, WorkerContext } from '../worker-context.js';
 import { ENOENT, type NativeRelay } from './relay.js';
 
-const { ECONNREFUSED, ECONNRESET, EMFILE, ENFILE, ENODATA, ETIMEDOUT } = constants.errno;
+const { ECONNREFUSED, ECONNRESET, EMFILE, ENFILE, ENODATA, ETIME, ETIMEDOUT } = constants.errno;
 
 export abstract class NativeAttempt extends ConnectionBase {
   /** the PROXY header for the backend, built once for all attempts */
@@ -147,8 +149,11 @@ export abstract class NativeAttempt extends ConnectionBase {
     table.backendStats.observe(this.worker, slot, Histogram.Connect, ms / 1000);
   }
 
-  relayConnectFailed(errno: number): void {
-    if (this.phase === Phase.Relaying && (errno === ENODATA || errno === ECONNRESET)) return this.emptyResponse(errno);
+  relayConnectFailed(errno: number, _at: number, replayable: boolean): void {
+    if (this.phase === Phase.Relaying) {
+      if (errno === ETIME) return this.firstByteTimedOut(replayable);
+      if (errno === ENODATA || errno === ECONNRESET) return this.emptyResponse(errno, replayable);
+    }
     if (this.phase !== Phase.Connecting) return;
     this.connectFailed(errno === ECONNREFUSED ? 'refused' : errno === ETIMEDOUT ? 'timeout' : 'other');
   }
@@ -166,32 +171,63 @@ export abstract class NativeAttempt extends ConnectionBase {
   }
 
   /**
-   * The backend closed (ENODATA: a FIN; ECONNRESET: a reset) before any byte
-   * either way, within timeouts.connect of its connect: the relay kept the
-   * client and closed the backend. A failed connection (response errors,
-   * passive health), retried elsewhere under retry_on connect_failure, as the
-   * Node relay does (backend-attempt.ts emptyResponse); else the client gets
-   * what the backend sent: a FIN or a reset.
+   * The backend closed (ENODATA: a FIN; ECONNRESET: a reset) before its first
+   * byte, and the relay took that for the backend failing (early.c
+   * empty_answer): nothing had happened yet (no byte either way, within
+   * timeouts.connect of its connect), or the client's bytes are kept for a
+   * replay (`replayable`, retry_on empty_response) and it still waits. The relay
+   * kept the client and closed the backend. A failed connection (response
+   * errors, passive health), taken elsewhere under retry_on connect_failure or
+   * with the replay while attempts remain, as the Node relay does
+   * (backend-attempt.ts emptyResponse); else the client gets what the backend
+   * sent: a FIN or a reset.
    */
-  private emptyResponse(errno: number): void {
+  private emptyResponse(errno: number, replayable: boolean): void {
     const slot = this.held.backend;
     this.table.backendStats.countResponseError(this.worker, slot, 'empty');
-    this.error = 'E_EMPTY_RESPONSE';
-    this.member = null;
-    this.held.releaseBackend();
-    this.pool.wake();
     this.backendFailed(slot);
-    this.tried.push(slot);
-    const plan = this.pool.plan;
-    if (plan.retryConnect && this.attempts <= plan.retries) {
-      this.table.backendStats.countRetry(this.worker, slot);
-      return this.pick();
-    }
+    this.error = 'E_EMPTY_RESPONSE';
+    if ((replayable || this.pool.plan.retryConnect) && this.retryElsewhere()) return;
     const reset = errno === ECONNRESET;
     this.termination = reset ? 'backend_reset' : 'backend_close';
-    if (reset) this.table.listeners.countReset(this.worker, this.listenerSlot, 'backend');
+    if (reset) {
+      // counted as the Node relay counts a reset passed on (backend-attempt.ts abortBy)
+      this.table.listeners.countReset(this.worker, this.listenerSlot, 'backend');
+      this.table.backendStats.countReset(this.worker, slot, 'backend');
+    }
     this.closeClient(reset);
     this.close();
+  }
+
+  /**
+   * Nothing from the backend within timeouts.first_byte of the first client
+   * byte relayed to it: the relay reset the backend and kept the client. A
+   * failed connection; replayed elsewhere when the client's bytes are kept
+   * (`replayable`) and attempts remain, else both sides see a reset, as the
+   * Node relay does (backend-attempt.ts firstByteTimedOut).
+   */
+  private firstByteTimedOut(replayable: boolean): void {
+    const slot = this.held.backend;
+    this.table.backendStats.countResponseError(this.worker, slot, 'timeout');
+    this.backendFailed(slot);
+    this.error = 'E_FIRST_BYTE_TIMEOUT';
+    if (replayable && this.retryElsewhere()) return;
+    // the exchange is cut short: a reset, not a complete empty answer
+    this.termination = 'first_byte_timeout';
+    this.closeClient(true);
+    this.close();
+  }
+
+  /** Take the client to another backend after a failed attempt while attempts remain. True when it did. */
+  private retryElsewhere(): boolean {
+    if (this.attempts > this.pool.plan.retries) return false;
+    this.member = null;
+    const slot = this.held.releaseBackend();
+    this.pool.wake();
+    this.tried.push(slot);
+    this.table.backendStats.countRetry(this.worker, slot);
+    this.pick();
+    return true;
   }
 
   // No descriptor for the backend socket: our limit, not the backend's: no connect error or passive

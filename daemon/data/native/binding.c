@@ -5,11 +5,7 @@
 // loop, or waiting in the loop's place) and drives its timer wheel.
 //
 // Events are queued in C while a poll or tick runs and handed to JavaScript
-// after it, in chunks of EVENT_CAP: copied into a Float64Array (EVENT_WIDTH
-// numbers each: type, id, a, b, c, d, the length of the text, when) and a
-// Uint8Array (the client address of
-// an accept, TEXT_WIDTH bytes each) that JavaScript reads, then one call of the
-// callback with the count. JavaScript therefore never runs inside relay_poll or
+// after it (events.c): JavaScript therefore never runs inside relay_poll or
 // relay_tick, and the relay's public calls it makes from the callback never
 // emit events (relay.h).
 //
@@ -17,104 +13,11 @@
 // a client socket taken with adopt() (a duplicate: JavaScript closes its own)
 // belong to the relay from then on; JavaScript only ever holds connection ids.
 #include <errno.h>
-#include <node_api.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
-#include "relay.h"
-#include "wait.h"
-
-#define EVENT_CAP 1024
-#define EVENT_WIDTH 8
-#define TEXT_WIDTH 48
-
-struct queued {
-  double v[EVENT_WIDTH];
-  char text[TEXT_WIDTH];
-};
-
-struct inst {
-  napi_env env;
-  struct relay *r;
-  struct relay_wait wait;
-  napi_ref cb, events_ref, text_ref, table_ref;
-  napi_async_context actx;
-  double *events;
-  uint8_t *text;
-  double scratch[2];
-  struct queued *q;
-  uint32_t qlen, qcap;
-  double dropped;
-  napi_async_cleanup_hook_handle cleanup;
-};
-
-/* ---- events: queued in C, handed to JavaScript after each poll or tick ---- */
-
-static void on_event(void *ctx, int type, double id, double a, double b, double c, double d, double at,
-                     const char *text) {
-  struct inst *I = ctx;
-  if (I->qlen == I->qcap) {
-    uint32_t cap = I->qcap ? I->qcap * 2 : 256;
-    struct queued *q = realloc(I->q, cap * sizeof *q);
-    if (!q) {
-      I->dropped++;
-      return;
-    }
-    I->q = q;
-    I->qcap = cap;
-  }
-  struct queued *e = &I->q[I->qlen++];
-  e->v[0] = type;
-  e->v[1] = id;
-  e->v[2] = a;
-  e->v[3] = b;
-  e->v[4] = c;
-  e->v[5] = d;
-  e->v[6] = 0;
-  e->v[7] = at;
-  e->text[0] = 0;
-  if (text) {
-    size_t n = strlen(text);
-    if (n >= TEXT_WIDTH) n = TEXT_WIDTH - 1;
-    memcpy(e->text, text, n);
-    e->text[n] = 0;
-    e->v[6] = (double)n;
-  }
-}
-
-static void call_js(struct inst *I, uint32_t n) {
-  napi_env env = I->env;
-  napi_handle_scope hs;
-  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
-  napi_value cb, recv, arg, res;
-  if (napi_get_reference_value(env, I->cb, &cb) == napi_ok && cb != NULL && napi_get_global(env, &recv) == napi_ok &&
-      napi_create_uint32(env, n, &arg) == napi_ok) {
-    napi_status st = napi_make_callback(env, I->actx, recv, cb, 1, &arg, &res);
-    if (st == napi_pending_exception) {
-      napi_value err;
-      napi_get_and_clear_last_exception(env, &err);
-      napi_fatal_exception(env, err);
-    }
-  }
-  napi_close_handle_scope(env, hs);
-}
-
-static void deliver(struct inst *I) {
-  uint32_t off = 0;
-  while (off < I->qlen) {
-    uint32_t n = I->qlen - off;
-    if (n > EVENT_CAP) n = EVENT_CAP;
-    for (uint32_t i = 0; i < n; i++) {
-      struct queued *e = &I->q[off + i];
-      memcpy(I->events + (size_t)i * EVENT_WIDTH, e->v, sizeof e->v);
-      if (e->v[0] == EV_ACCEPT) memcpy(I->text + (size_t)i * TEXT_WIDTH, e->text, TEXT_WIDTH);
-    }
-    off += n;
-    call_js(I, n);
-  }
-  I->qlen = 0;
-}
+#include "binding.h"
 
 static void after_wait(void *ctx) { deliver(ctx); }
 
@@ -216,9 +119,9 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[2], 1, &I->cb);
   napi_value events_ab, text_ab, events, text, name, resource;
   napi_create_arraybuffer(env, EVENT_CAP * EVENT_WIDTH * sizeof(double), (void **)&I->events, &events_ab);
-  napi_create_arraybuffer(env, EVENT_CAP * TEXT_WIDTH, (void **)&I->text, &text_ab);
+  napi_create_arraybuffer(env, EVENT_CAP * RELAY_TEXT_MAX, (void **)&I->text, &text_ab);
   napi_create_typedarray(env, napi_float64_array, EVENT_CAP * EVENT_WIDTH, events_ab, 0, &events);
-  napi_create_typedarray(env, napi_uint8_array, EVENT_CAP * TEXT_WIDTH, text_ab, 0, &text);
+  napi_create_typedarray(env, napi_uint8_array, EVENT_CAP * RELAY_TEXT_MAX, text_ab, 0, &text);
   napi_create_reference(env, events_ab, 1, &I->events_ref);
   napi_create_reference(env, text_ab, 1, &I->text_ref);
   napi_create_object(env, &resource);
@@ -301,6 +204,21 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
                         connect_ms > 0 ? (uint32_t)connect_ms : 0, idle_ms > 0 ? (uint32_t)idle_ms : 0, preface,
                         preface_len, pending, pending_len, &acct);
   wait_update(&I->wait);
+  return num(env, e);
+}
+
+/** configure(id, clientIdleMs, firstByteMs, replayBytes, watchBytes): 0 or -errno (relay_options) */
+static napi_value js_configure(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!args(env, info, 5, argv)) return NULL;
+  INSTANCE(env, I);
+  double v[4];
+  for (int i = 0; i < 4; i++) {
+    v[i] = arg_num(env, argv[i + 1]);
+    if (!(v[i] >= 0 && v[i] <= UINT32_MAX)) return num(env, -EINVAL);
+  }
+  struct relay_options o = {(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2], (uint32_t)v[3]};
+  int e = relay_configure(I->r, arg_num(env, argv[0]), &o);
   return num(env, e);
 }
 
@@ -392,6 +310,7 @@ NAPI_MODULE_INIT() {
       {"listenPort", NULL, js_listen_port, NULL, NULL, NULL, napi_default, NULL},
       {"adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL},
       {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"configure", NULL, js_configure, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"closedBytes", NULL, js_closed_bytes, NULL, NULL, NULL, napi_default, NULL},
       {"addresses", NULL, js_addresses, NULL, NULL, NULL, napi_default, NULL},

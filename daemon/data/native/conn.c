@@ -1,5 +1,5 @@
 // The native relay's bookkeeping (relay-int.h): the clock, the timer wheel of
-// connect and idle deadlines, connection slots and ids, the pipe pool, and the
+// connect, idle and first-byte deadlines, connection slots and ids, the pipe pool, and the
 // one place a connection ends.
 #define _GNU_SOURCE
 #include "relay-int.h"
@@ -19,12 +19,37 @@ void relay_set_origin(struct relay *r, double origin_ms) {
 }
 double relay_now(const struct relay *r) { return mono_ms() - r->origin; }
 
-/* ---- the timer wheel: idle and connect deadlines, coarse (tick_ms) ---- */
+/* ---- the timer wheel: connect, idle and first-byte deadlines, coarse (tick_ms) ---- */
 
-double deadline(const struct relay_conn *c) {
-  if (c->state == ST_CONNECTING) return c->last + c->connect_ms;
-  if (c->state == ST_RELAYING && c->idle_ms > 0) return c->last + c->idle_ms;
-  return 0;
+double deadline(const struct relay_conn *c, int *what) {
+  *what = DUE_NONE;
+  if (c->state == ST_CONNECTING) {
+    *what = DUE_CONNECT;
+    return c->last + c->connect_ms;
+  }
+  if (c->state != ST_RELAYING) return 0;
+  double at = 0;
+  /* The pool's idle timeout (the backend side) and the listener's client_idle (the client side): a relayed
+     byte is read on one side and written to the other at once, so each side was last active at c->last, as
+     Node's socket timers see it (reads and writes both count). The shorter one ends it; on a tie, the
+     listener's. */
+  if (c->idle_ms > 0) {
+    at = c->last + c->idle_ms;
+    *what = DUE_IDLE;
+  }
+  if (c->client_idle_ms > 0 && (at == 0 || c->last + c->client_idle_ms <= at)) {
+    at = c->last + c->client_idle_ms;
+    *what = DUE_CLIENT_IDLE;
+  }
+  /* the first-byte timeout runs from the first client byte relayed (or the replay) to the backend's first */
+  if (c->first_byte_ms > 0 && c->t_first_in > 0 && !c->first_byte_sent) {
+    double fb = c->t_first_in + c->first_byte_ms;
+    if (at == 0 || fb < at) {
+      at = fb;
+      *what = DUE_FIRST_BYTE;
+    }
+  }
+  return at;
 }
 
 void wheel_remove(struct relay *r, struct relay_conn *c) {
@@ -41,7 +66,8 @@ void wheel_remove(struct relay *r, struct relay_conn *c) {
 /* (Re)files c under its deadline; a connection without one leaves the wheel. */
 void wheel_file(struct relay *r, struct relay_conn *c) {
   wheel_remove(r, c);
-  double due = deadline(c);
+  int what;
+  double due = deadline(c, &what);
   if (due <= 0) return;
   uint64_t tick = (uint64_t)(due / r->tick_ms) + 1;
   if (tick <= r->wheel_tick) tick = r->wheel_tick + 1;
@@ -93,6 +119,7 @@ struct relay_conn *conn_new(struct relay *r, int client_fd) {
   c->fd[0] = client_fd;
   c->fd[1] = -1;
   c->first_fin = -1;
+  c->watch_side = -1;
   c->acct = (struct relay_accounting){-1, -1, -1, -1};
   r->conns[slot] = c;
   r->count++;
@@ -167,6 +194,7 @@ void conn_end(struct relay *r, struct relay_conn *c, int reset_mask) {
     c->pend[d].len = 0;
     pipe_release(r, c, d);
   }
+  replay_drop(c);
   c->state = ST_CLOSED;
   r->conns[c->slot] = NULL;
   r->gens[c->slot]++;
@@ -192,5 +220,5 @@ void bury(struct relay *r) {
 void conn_finish(struct relay *r, struct relay_conn *c, int why, int err, int reset_mask) {
   double id = c->id, in = c->bytes[0], out = c->bytes[1];
   conn_end(r, c, reset_mask);
-  r->emit(r->ctx, EV_CLOSED, id, why, in, out, err, r->now, NULL);
+  r->emit(r->ctx, EV_CLOSED, id, why, in, out, err, r->now, NULL, 0);
 }

@@ -4,9 +4,11 @@
 // preamble, the attempts at a backend (attempt.ts: pick, queue, connect,
 // retries, PROXY header out), and one close path that gives back everything
 // the connection took and writes the access line. The
-// relay moves the bytes, keeps the idle and connect timeouts, passes FINs and
-// resets on, counts the bytes in the table, and reports the connect, the
-// backend's first byte and the end as events. An exception on its path (a
+// relay moves the bytes, keeps the connect, idle, client idle and first-byte
+// timeouts and the replay copy (configured once, relayFeatures), passes FINs
+// and resets on, counts the bytes in the table, and reports the connect, the
+// backend's first byte, the first bytes of the side that speaks first (for
+// protocol counting, by ../edge/protocol-watch.ts) and the end as events. An exception on its path (a
 // relay event's handler, its timer, its lookup, its preamble) resets it alone,
 // counted as on the Node relay (../fault-guard.ts).
 //
@@ -17,7 +19,7 @@
 // from its epoll set), and from then on only the relay touches the socket.
 import net from 'node:net';
 import { constants } from 'node:os';
-import type { ResetSide } from '../../state/names.js';
+import type { Protocol, ResetSide } from '../../state/names.js';
 import { log } from '../../log.js';
 import { clientAddress } from '../../net/ip.js';
 import type { Termination } from '../access-log.js';
@@ -25,6 +27,7 @@ import { isReset } from '../backend-attempt.js';
 import { Phase } from '../connection-base.js';
 import { guardSocket, resetSocket } from '../fault-guard.js';
 import { readPreamble, type Preamble } from '../edge/preamble.js';
+import { ProtocolWatch } from '../edge/protocol-watch.js';
 import type { ListenerRuntime, WorkerContext } from '../worker-context.js';
 import { NativeAttempt } from './attempt.js';
 import { RelayEnd, type NativeRelay, type RelayedConnection } from './relay.js';
@@ -38,10 +41,11 @@ const TERMINATION: readonly Termination[] = [
   'backend_reset',
   'client_error',
   'backend_error',
+  'client_idle_timeout',
 ];
 
 /** index = RelayEnd: the side whose reset (or socket failure) ended the connection, null for a FIN or a timeout */
-const RESET_BY: readonly (ResetSide | null)[] = [null, null, null, 'client', 'backend', 'client', 'backend'];
+const RESET_BY: readonly (ResetSide | null)[] = [null, null, null, 'client', 'backend', 'client', 'backend', null];
 
 /** A client accepted by the relay: its id, its address, when (ms, performance.now()'s clock). */
 export interface AcceptedClient {
@@ -66,6 +70,10 @@ const SPARE_MAX = 1024;
 export class NativeConnection extends NativeAttempt implements RelayedConnection {
   /** test hook: what the relay's connect event throws (throwOnRelayEvent); null: nothing */
   private eventFault: (() => never) | null = null;
+  /** reads the protocol from the first bytes (a listener that counts protocols without routes); null once known */
+  private watch: ProtocolWatch | null = null;
+  /** the pieces of one read handed over by the relay so far (relayPeek), until the read is complete */
+  private peekPart: Buffer | null = null;
 
   /** A connection for a client accepted by the relay: a spare one when there is one. */
   static accepted(
@@ -139,6 +147,8 @@ export class NativeConnection extends NativeAttempt implements RelayedConnection
     this.bytesIn = 0;
     this.bytesOut = 0;
     this.termination = 'client_close';
+    this.watch = null;
+    this.peekPart = null;
   }
 
   /** Admit the connection and start serving it, or refuse it (counted by reason). */
@@ -154,6 +164,51 @@ export class NativeConnection extends NativeAttempt implements RelayedConnection
     readPreamble(edge, this.socket, this.peer)
       .then((p) => this.preambleRead(p))
       .catch((err: unknown) => this.fault(err, 'preamble'));
+  }
+
+  /** Pick a backend; the first time (admitted), the relay is told what the connection needs beyond moving bytes. */
+  protected override pick(): void {
+    if (!this.admitted) this.relayFeatures();
+    super.pick();
+  }
+
+  /**
+   * The listener's client idle timeout, the pool's first-byte timeout and
+   * replay buffer (retry_on empty_response), and protocol counting on a
+   * listener that counts protocols without routes: the relay keeps them, as
+   * ../first-bytes.ts and ../relay-pump.ts do on Node sockets. Nothing to tell
+   * it for a connection that uses none.
+   */
+  private relayFeatures(): void {
+    const edge = this.listener.edge;
+    const watchBytes = edge !== null && edge.watchesProtocol ? edge.inspectBytes : 0;
+    if (watchBytes > 0) this.watch = new ProtocolWatch(watchBytes);
+    const clientIdle = this.listener.plan.clientIdle;
+    const { firstByteTimeout, replayBytes } = this.pool.plan;
+    if (clientIdle > 0 || firstByteTimeout > 0 || replayBytes > 0 || watchBytes > 0) {
+      // -ENOENT: the client is gone, and its close event is on its way
+      this.relay.configure(this.id, clientIdle, firstByteTimeout, replayBytes, watchBytes);
+    }
+  }
+
+  relayPeek(fromBackend: boolean, bytes: Buffer, more: number): void {
+    const w = this.watch;
+    if (w === null) return;
+    // a read is classified whole, as the Node relay sees it in one chunk
+    const read = this.peekPart === null ? bytes : Buffer.concat([this.peekPart, bytes]);
+    if (more > 0) {
+      this.peekPart = read;
+      return;
+    }
+    this.peekPart = null;
+    const p = fromBackend ? w.server(read) : w.client(read);
+    if (p !== null) this.protocolSeen(p);
+  }
+
+  /** The protocol is known: counted once. */
+  private protocolSeen(p: Protocol): void {
+    this.watch = null;
+    this.table.listeners.countProtocol(this.worker, this.listenerSlot, p);
   }
 
   override fault(err: unknown, where: string): void {
@@ -268,6 +323,8 @@ export class NativeConnection extends NativeAttempt implements RelayedConnection
     if (phase === Phase.Closed) return;
     this.phase = Phase.Closed;
     this.closeClient(false);
+    // the protocol as it stands if no bytes decided it (unknown: none came), as the Node relay counts it
+    if (this.admitted && this.watch !== null) this.protocolSeen(this.watch.final());
     this.closed(phase, at >= 0 ? at : performance.now());
     if (this.reusable && spare.length < SPARE_MAX) {
       this.member = null;

@@ -56,7 +56,7 @@ void on_listener(struct relay *r, struct listener *l) {
       int err = errno;
       /* out of descriptors or memory: stop accepting for a moment rather than spin on the ready socket */
       if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) pause_listener(r, l);
-      r->emit(r->ctx, EV_LISTEN_ERROR, l->slot, err, 0, 0, 0, r->now, NULL);
+      r->emit(r->ctx, EV_LISTEN_ERROR, l->slot, err, 0, 0, 0, r->now, NULL, 0);
       return;
     }
     int one = 1;
@@ -65,7 +65,7 @@ void on_listener(struct relay *r, struct listener *l) {
     if (!c || watch(r, fd, c, TAG_CLIENT, SOCKET_EVENTS) < 0) {
       if (c) conn_end(r, c, 0);
       else close(fd);
-      r->emit(r->ctx, EV_LISTEN_ERROR, l->slot, ENOMEM, 0, 0, 0, r->now, NULL);
+      r->emit(r->ctx, EV_LISTEN_ERROR, l->slot, ENOMEM, 0, 0, 0, r->now, NULL, 0);
       continue;
     }
     /* IPv4 (also mapped into IPv6) as a number, which JavaScript turns into text once per address */
@@ -85,11 +85,11 @@ void on_listener(struct relay *r, struct listener *l) {
     } else {
       format_addr(&ss, text, sizeof text, &port);
     }
-    r->emit(r->ctx, EV_ACCEPT, c->id, l->slot, port, v4, 0, r->now, v4 >= 0 ? NULL : text);
+    r->emit(r->ctx, EV_ACCEPT, c->id, l->slot, port, v4, 0, r->now, v4 >= 0 ? NULL : text, strlen(text));
     /* near the limit: what is left is for the backend sockets of the clients just accepted */
     if (r->fd_ceiling > 0 && fd + k + 1 >= r->fd_ceiling) {
       pause_listener(r, l);
-      r->emit(r->ctx, EV_LISTEN_ERROR, l->slot, EMFILE, 0, 0, 0, r->now, NULL);
+      r->emit(r->ctx, EV_LISTEN_ERROR, l->slot, EMFILE, 0, 0, 0, r->now, NULL, 0);
       return;
     }
   }

@@ -1,8 +1,10 @@
 // Inside the native relay (relay.h is its interface): the state every part
 // shares, and the calls between its parts. conn.c: time, the timer wheel,
 // connection slots and ids, pipes and the one end of a connection; relay.c:
-// moving bytes, half-close, resets, the connect's outcome; listen.c: listening
-// and accepting; api.c: the instance and the public calls for one connection.
+// moving bytes, half-close, resets, the connect's outcome; early.c: what is
+// watched until the backend's first byte (the replay copy, an empty answer,
+// the first bytes for protocol counting); listen.c: listening and accepting;
+// api.c: the instance and the public calls for one connection.
 #ifndef NETMON_RELAY_INT_H
 #define NETMON_RELAY_INT_H
 /* each .c defines _GNU_SOURCE first (splice, accept4, pipe2) */
@@ -42,6 +44,15 @@ enum { TAG_CLIENT = 0, TAG_BACKEND = 1, TAG_LISTENER = 2, TAG_LOOP = 3, TAG_MASK
 /* reads (or splices) per direction per event before the socket is re-armed and others go first */
 #define MOVE_BUDGET 16
 
+/* the client's protocol is known from its first 24 bytes (sniff.ts: the HTTP/2 preface is the longest
+   signature): one event's worth is handed over; a server's greeting line from its first 512 (sniff.ts
+   MAX_GREETING_LINE). Past these the classifier has its answer, so handing over more changes nothing. */
+#define WATCH_CLIENT_MAX RELAY_TEXT_MAX
+#define WATCH_SERVER_MAX 512
+
+/* what a connection's timer is due for (deadline()) */
+enum { DUE_NONE, DUE_CONNECT, DUE_IDLE, DUE_CLIENT_IDLE, DUE_FIRST_BYTE };
+
 /* how a direction moves: recv/send through the shared buffer, splice through a pipe, or recv/send for good */
 enum { BULK_NO = 0, BULK_YES = 1, BULK_NEVER = 2 };
 
@@ -53,6 +64,12 @@ struct pipe_pair {
 struct pending {
   char *data;
   uint32_t off, len;
+};
+
+/* the client's bytes kept for a replay (relay_options.replay_max); max 0: none kept (off, over, answered) */
+struct replay {
+  char *data;
+  uint32_t len, cap, max;
 };
 
 struct relay_conn {
@@ -70,7 +87,13 @@ struct relay_conn {
   uint32_t piped[2];
   double bytes[2];
   struct relay_accounting acct;
-  uint32_t idle_ms, connect_ms;
+  uint32_t idle_ms, connect_ms, client_idle_ms, first_byte_ms;
+  struct replay replay;
+  uint32_t replayed; /* bytes of the replay in pend[0] for the current attempt (counted once connected) */
+  /* protocol counting (EV_PEEK): the side handed over (-1: none yet), bytes read and handed from it;
+     watch_max 0: done or off */
+  int8_t watch_side;
+  uint32_t watch_max, watch_seen, watch_given;
   double last; /* last byte either way, or the connect start */
   double t_connect; /* when the connect began */
   double t_connected; /* when it completed */
@@ -125,8 +148,8 @@ struct relay {
 
 
 /* conn.c */
-/* when connection c is due (its connect or idle timeout), 0 for never */
-double deadline(const struct relay_conn *c);
+/* when connection c is next due (0: never), and for what (*what: DUE_*) */
+double deadline(const struct relay_conn *c, int *what);
 void wheel_remove(struct relay *r, struct relay_conn *c);
 void wheel_file(struct relay *r, struct relay_conn *c);
 struct relay_conn *conn_new(struct relay *r, int client_fd);
@@ -139,9 +162,16 @@ void bury(struct relay *r);
 void conn_finish(struct relay *r, struct relay_conn *c, int why, int err, int reset_mask);
 /* relay.c */
 void pump(struct relay *r, struct relay_conn *c);
+/* bytes read from side d: counted (and timed) */
+void account(struct relay *r, struct relay_conn *c, int d, size_t n);
 /* epoll: watch fd with `ptr` tagged `tag` (TAG_*); 0 or -errno */
 int watch(struct relay *r, int fd, void *ptr, int tag, uint32_t events);
-void connect_failed(struct relay *r, struct relay_conn *c, int err);
+void connect_failed(struct relay *r, struct relay_conn *c, int err, int reset);
+/* early.c */
+void replay_keep(struct relay_conn *c, const char *data, size_t n);
+void replay_drop(struct relay_conn *c);
+int empty_answer(struct relay *r, struct relay_conn *c, int err);
+void watch_feed(struct relay *r, struct relay_conn *c, int d, const char *data, size_t n);
 void on_socket(struct relay *r, struct relay_conn *c, int s, uint32_t ev);
 /* listen.c */
 struct listener *listener_get(const struct relay *r, uint32_t slot);

@@ -23,20 +23,6 @@
 #define _GNU_SOURCE
 #include "relay-int.h"
 
-/*
- * The backend closed (err 0: a FIN) or reset before any byte either way,
- * within the connect timeout of its connect, while the client waits: that is
- * the backend failing, not an answer. Reported as a failed connect
- * (ENODATA for a FIN, ECONNRESET for a reset), the client kept for JavaScript
- * to send elsewhere or close. 1 when so handled.
- */
-static int empty_answer(struct relay *r, struct relay_conn *c, int err) {
-  if (c->bytes[0] != 0 || c->bytes[1] != 0 || (c->side[0] & S_RD_EOF)) return 0;
-  if (r->now - c->t_connected > c->connect_ms) return 0;
-  connect_failed(r, c, err == 0 ? ENODATA : ECONNRESET);
-  return 1;
-}
-
 /* Side `s` failed with `err`: the other side is reset, the connection ends. */
 static void side_failed(struct relay *r, struct relay_conn *c, int s, int err) {
   if (s == 1 && (err == ECONNRESET || err == EPIPE) && empty_answer(r, c, err)) return;
@@ -47,7 +33,7 @@ static void side_failed(struct relay *r, struct relay_conn *c, int s, int err) {
 
 /* ---- the relay ---- */
 
-static void account(struct relay *r, struct relay_conn *c, int d, size_t n) {
+void account(struct relay *r, struct relay_conn *c, int d, size_t n) {
   c->bytes[d] += (double)n;
   c->last = r->now;
   double *t = r->counters;
@@ -58,15 +44,21 @@ static void account(struct relay *r, struct relay_conn *c, int d, size_t n) {
   if (b >= 0) t[b] += (double)n;
 }
 
+/* The first byte each way: the client's starts the first-byte clock (and its timeout), the backend's ends it. */
 static void first_bytes(struct relay *r, struct relay_conn *c, int d) {
   if (d == 0) {
-    if (c->t_first_in == 0) c->t_first_in = relay_now(r);
+    if (c->t_first_in != 0) return;
+    c->t_first_in = relay_now(r);
+    /* the first-byte timeout may now be due before what the wheel holds it for */
+    if (c->first_byte_ms > 0 && !c->first_byte_sent) wheel_file(r, c);
     return;
   }
   if (c->first_byte_sent) return;
   c->first_byte_sent = 1;
+  /* the backend answered: nothing to replay any more, whatever happens next */
+  replay_drop(c);
   c->t_first_out = relay_now(r);
-  r->emit(r->ctx, EV_FIRST_BYTE, c->id, c->t_first_out, c->t_first_in, 0, 0, c->t_first_out, NULL);
+  r->emit(r->ctx, EV_FIRST_BYTE, c->id, c->t_first_out, c->t_first_in, 0, 0, c->t_first_out, NULL, 0);
 }
 
 /* Keeps data[0..n) to write later (the writer took none or part of it). 0 or -ENOMEM. */
@@ -186,11 +178,14 @@ static int move(struct relay *r, struct relay_conn *c, int d) {
       if (n > 0) {
         account(r, c, d, (size_t)n);
         first_bytes(r, c, d);
+        if (d == 0) replay_keep(c, r->buf, (size_t)n);
+        watch_feed(r, c, d, r->buf, (size_t)n);
         /* a short read emptied the socket (a stream socket returns what it holds): no recv just for EAGAIN,
            unless a FIN came (it must be read) */
         if (n < RELAY_BUF_SIZE) {
           if (!(c->side[src] & S_RDHUP)) c->side[src] &= ~S_READABLE;
-        } else if (c->bulk[d] == BULK_NO) {
+        } else if (c->bulk[d] == BULK_NO && !(d == 0 && c->replay.max > 0)) {
+          /* (client bytes kept for a replay must pass through user space: no splice while they are) */
           c->bulk[d] = BULK_YES;
         }
         ssize_t w = send(c->fd[dst], r->buf, (size_t)n, MSG_NOSIGNAL);
@@ -239,19 +234,28 @@ int watch(struct relay *r, int fd, void *ptr, int tag, uint32_t events) {
 }
 
 
-/* The connect failed (err): back to a client alone, which JavaScript may send elsewhere or close. */
-void connect_failed(struct relay *r, struct relay_conn *c, int err) {
+/*
+ * The attempt failed (err): back to a client alone, which JavaScript may send
+ * elsewhere (with the replay copy) or close. The backend is closed, or reset
+ * (`reset`) when it may take a half-sent exchange for a complete one.
+ */
+void connect_failed(struct relay *r, struct relay_conn *c, int err, int reset) {
   wheel_remove(r, c);
-  close_fd(c->fd[1], 0);
+  close_fd(c->fd[1], reset);
   c->fd[1] = -1;
   c->side[1] = 0;
+  /* client bytes not yet written are in the replay copy when they are wanted again */
   free(c->pend[0].data);
   c->pend[0] = (struct pending){0};
   c->pending_in = 0;
+  c->replayed = 0;
   for (int d = 0; d < 2; d++) pipe_release(r, c, d);
+  /* the next attempt's first byte is timed afresh */
+  c->t_first_in = 0;
   c->state = ST_IDLE;
   double now = relay_now(r);
-  r->emit(r->ctx, EV_CONNECT_FAILED, c->id, err, now, 0, 0, now, NULL);
+  int replay = c->replay.max > 0 && c->replay.len > 0;
+  r->emit(r->ctx, EV_CONNECT_FAILED, c->id, err, now, replay, 0, now, NULL, 0);
 }
 
 /* The backend's connect completed (or failed: only then is SO_ERROR read). */
@@ -262,21 +266,32 @@ static void connected(struct relay *r, struct relay_conn *c, uint32_t ev) {
     if (getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
   }
   if (err != 0) {
-    connect_failed(r, c, err);
+    connect_failed(r, c, err, 0);
     return;
   }
   c->state = ST_RELAYING;
   c->last = r->now;
   c->t_connected = r->now;
-  wheel_file(r, c);
   double now = relay_now(r);
-  r->emit(r->ctx, EV_CONNECTED, c->id, now, c->t_connect, 0, 0, now, NULL);
-  /* the client bytes read before the relay are relayed first: counted now, and they start the first-byte clock */
+  r->emit(r->ctx, EV_CONNECTED, c->id, now, c->t_connect, 0, 0, now, NULL, 0);
+  /* a replay was written first: counted for this backend only (the client's were counted once), and it starts
+     the first-byte clock */
+  if (c->replayed > 0) {
+    if (r->counters && c->acct.backend_in >= 0) r->counters[c->acct.backend_in] += c->replayed;
+    c->t_first_in = now;
+    c->replayed = 0;
+  }
+  /* the client bytes read before the relay are relayed first (the last bytes of pend[0]): counted now, kept
+     for a replay, looked at for the protocol, and they start the first-byte clock */
   if (c->pending_in > 0) {
+    const char *p = c->pend[0].data + c->pend[0].off + c->pend[0].len - c->pending_in;
     account(r, c, 0, c->pending_in);
+    replay_keep(c, p, c->pending_in);
+    watch_feed(r, c, 0, p, c->pending_in);
     c->t_first_in = now;
     c->pending_in = 0;
   }
+  wheel_file(r, c);
   pump(r, c);
 }
 

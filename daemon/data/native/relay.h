@@ -19,7 +19,9 @@ enum relay_event {
   EV_ACCEPT = 1,
   /* the backend connect completed: a = when (ms, the instance's clock), b = when the connect began */
   EV_CONNECTED = 2,
-  /* the backend connect failed: a = errno (ETIMEDOUT for the connect timeout), b = time */
+  /* the attempt at the backend failed, the client is kept: a = errno (ETIMEDOUT: the connect timeout;
+     ENODATA, ECONNRESET: the backend closed or reset before answering, empty_answer in early.c; ETIME: no
+     first byte within first_byte_ms), b = time, c = 1 when the client's bytes are kept for a replay */
   EV_CONNECT_FAILED = 3,
   /* the backend's first byte was relayed: a = when, b = when the first client byte was relayed (0: none yet) */
   EV_FIRST_BYTE = 4,
@@ -27,6 +29,10 @@ enum relay_event {
   EV_CLOSED = 5,
   /* accept(2) failed on a listener: a = errno; the listener pauses for RELAY_ACCEPT_PAUSE_MS when out of fds */
   EV_LISTEN_ERROR = 6,
+  /* the first bytes of the side that spoke first, for protocol counting (relay_options.watch_bytes):
+     a = the side (0 client, 1 backend), b = bytes of the same read that follow in the next EV_PEEK (0: the
+     read's last piece), text = at most RELAY_TEXT_MAX bytes */
+  EV_PEEK = 7,
 };
 
 /* How a connection ended (EV_CLOSED a): the access log's terminations. */
@@ -38,12 +44,15 @@ enum relay_end {
   END_BACKEND_RESET = 4, /* the backend reset (RST): the client was reset */
   END_CLIENT_ERROR = 5, /* another error on the client socket: the backend was reset */
   END_BACKEND_ERROR = 6, /* another error on the backend socket: the client was reset */
+  END_CLIENT_IDLE_TIMEOUT = 7, /* no byte from or to the client for relay_options.client_idle_ms: both closed */
 };
 
 #define RELAY_BUF_SIZE (64 * 1024)
 #define RELAY_ACCEPT_PAUSE_MS 100
 #define RELAY_ACCEPT_BATCH 64
 #define RELAY_WHEEL_SLOTS 512
+/* the most bytes of text one event carries (an address, a piece of the first bytes) */
+#define RELAY_TEXT_MAX 48
 
 struct relay;
 struct relay_conn;
@@ -51,16 +60,36 @@ struct relay_conn;
 /**
  * Called for every event, in order, with when it happened (`at`, the
  * instance's clock, to the batch: the start of the poll or tick that found it).
- * `text` is the client address for EV_ACCEPT when not IPv4 (NUL-terminated), else NULL. The callee must not call back into the relay for
- * the same connection except through the public functions below, which are
- * safe to call from inside the callback.
+ * `text` (`text_len` bytes, at most RELAY_TEXT_MAX) is the client address for
+ * EV_ACCEPT when not IPv4, or the bytes of EV_PEEK, else NULL. The callee must
+ * not call back into the relay for the same connection except through the
+ * public functions below, which are safe to call from inside the callback.
  */
 typedef void (*relay_event_fn)(void *ctx, int type, double id, double a, double b, double c, double d, double at,
-                               const char *text);
+                               const char *text, size_t text_len);
 
 /** Where a connection's byte counts are added: indices into the counters array, -1 = none. */
 struct relay_accounting {
   int32_t listener_in, listener_out, backend_in, backend_out;
+};
+
+/**
+ * What one connection needs beyond moving bytes, set once before its first
+ * connect (relay_configure); 0 turns each off. They are what the JavaScript
+ * relay does in first-bytes.ts and relay-pump.ts.
+ */
+struct relay_options {
+  /* the listener's timeouts.client_idle: no byte from or to the client this long ends it (END_CLIENT_IDLE_TIMEOUT) */
+  uint32_t client_idle_ms;
+  /* the pool's timeouts.first_byte: no backend byte this long after the first client byte relayed to it
+     (or the replay) ends the attempt (EV_CONNECT_FAILED ETIME, the backend reset) */
+  uint32_t first_byte_ms;
+  /* the pool's retry_buffer under retry_on empty_response: the client's bytes kept until the backend's first
+     byte, sent again to the next backend after a failed attempt; more than this: none kept */
+  uint32_t replay_max;
+  /* the listener's inspect_bytes when it counts protocols without routes: EV_PEEK hands over the first bytes
+     of the side that speaks first until this many were read */
+  uint32_t watch_bytes;
 };
 
 /** A new instance (its own epoll set), or NULL with errno set. `tick_ms`: the timer wheel's granularity. */
@@ -96,7 +125,7 @@ void relay_set_counters(struct relay *r, double *counters, size_t len);
  * loop has events of its own.
  */
 int relay_poll(struct relay *r, int timeout_ms);
-/** Expires idle and connect timeouts; call every tick_ms. */
+/** Expires connect, idle, client idle and first-byte timeouts; call every tick_ms. */
 void relay_tick(struct relay *r);
 /** True while the instance holds connections or paused listeners (the tick timer is needed). */
 int relay_busy(const struct relay *r);
@@ -117,13 +146,16 @@ int relay_listen_port(const struct relay *r, uint32_t slot);
 double relay_adopt(struct relay *r, int fd);
 /**
  * Connect connection `id` to host:port (IP literal) and relay once connected:
- * `preface` (a PROXY header) is sent first, then `pending` (client bytes read
- * before, counted as client bytes), then the client's stream. 0 or -errno
- * (EV_CONNECT_FAILED reports a failure found later).
+ * `preface` (a PROXY header) is sent first, then the client bytes kept from a
+ * failed attempt (a replay: counted for this backend only), then `pending`
+ * (client bytes read before, counted as client bytes), then the client's
+ * stream. 0 or -errno (EV_CONNECT_FAILED reports a failure found later).
  */
 int relay_connect(struct relay *r, double id, const char *host, int port, uint32_t connect_ms, uint32_t idle_ms,
                   const void *preface, size_t preface_len, const void *pending, size_t pending_len,
                   const struct relay_accounting *acct);
+/** Set connection `id`'s options (before its first connect). 0, -ENOENT, or -EALREADY once connected. */
+int relay_configure(struct relay *r, double id, const struct relay_options *o);
 /**
  * Close connection `id` now: with `reset`, both sides get a RST (SO_LINGER 0),
  * else a normal close. No EV_CLOSED follows; its byte counts are written to

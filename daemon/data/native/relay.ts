@@ -17,6 +17,7 @@ const enum RelayEvent {
   FirstByte = 4,
   Closed = 5,
   ListenError = 6,
+  Peek = 7,
 }
 
 /** How a relayed connection ended (relay.h enum relay_end). */
@@ -33,14 +34,28 @@ export const enum RelayEnd {
   BackendReset = 4,
   ClientError = 5,
   BackendError = 6,
+  /** no byte from or to the client for the listener's timeouts.client_idle: both sides were closed */
+  ClientIdleTimeout = 7,
 }
 
 /** What the relay tells one connection; times are ms on performance.now()'s clock. */
 export interface RelayedConnection {
   /** The backend accepted at `at` (the connect began at `startedAt`); the relay moves bytes from now on. */
   relayConnected(at: number, startedAt: number): void;
-  /** The connect failed (ETIMEDOUT: the connect timeout): the client is held, to try elsewhere or close. */
-  relayConnectFailed(errno: number, at: number): void;
+  /**
+   * The attempt failed, the client is held, to try elsewhere or close: the
+   * connect (ETIMEDOUT: its timeout), an empty answer (ENODATA: a FIN,
+   * ECONNRESET: a reset, before the backend's first byte), or no first byte
+   * within timeouts.first_byte (ETIME: the backend was reset). `replayable`: the
+   * client's bytes are kept and go to the next backend first.
+   */
+  relayConnectFailed(errno: number, at: number, replayable: boolean): void;
+  /**
+   * The first bytes of the side that spoke first (`fromBackend`), for protocol
+   * counting: `more` bytes of the same read follow in the next call (0: the
+   * read is complete). `bytes` is the caller's to keep.
+   */
+  relayPeek(fromBackend: boolean, bytes: Buffer, more: number): void;
   /** The backend's first byte reached the client; `firstIn`: when the client's first byte was relayed, 0 none. */
   relayFirstByte(at: number, firstIn: number): void;
   /** The relay closed both sockets at `at`: the connection's end, its bytes each way, the errno behind an error (or 0). */
@@ -59,7 +74,7 @@ export interface RelayListeners {
 
 /** relay.c: SLOT_BITS; an id is below 2^31 */
 const SLOT_MASK = (1 << 20) - 1;
-/** binding.c: EVENT_WIDTH, TEXT_WIDTH */
+/** binding.h EVENT_WIDTH, relay.h RELAY_TEXT_MAX */
 const WIDTH = 8;
 const TEXT_WIDTH = 48;
 const ENOENT = constants.errno.ENOENT;
@@ -107,6 +122,15 @@ export class NativeRelay {
     const slot = id & SLOT_MASK;
     this.conns[slot] = c;
     this.ids[slot] = id;
+  }
+
+  /**
+   * What `id` needs beyond moving bytes, set before its first connect: the
+   * client idle and first-byte timeouts (ms), the replay buffer and the bytes
+   * watched for the protocol (bytes); 0 = off. Returns 0 or -errno.
+   */
+  configure(id: number, clientIdleMs: number, firstByteMs: number, replayBytes: number, watchBytes: number): number {
+    return this.addon.configure(id, clientIdleMs, firstByteMs, replayBytes, watchBytes);
   }
 
   /** Take a duplicate of a client socket's fd (the caller destroys its own socket). The id, or -errno. */
@@ -232,8 +256,11 @@ export class NativeRelay {
       if (c === undefined) continue;
       try {
         if (type === RelayEvent.Connected) c.relayConnected(ev[o + 2]!, ev[o + 3]!);
-        else if (type === RelayEvent.ConnectFailed) c.relayConnectFailed(ev[o + 2]!, ev[o + 3]!);
-        else if (type === RelayEvent.FirstByte) c.relayFirstByte(ev[o + 2]!, ev[o + 3]!);
+        else if (type === RelayEvent.ConnectFailed) c.relayConnectFailed(ev[o + 2]!, ev[o + 3]!, ev[o + 4]! === 1);
+        else if (type === RelayEvent.Peek) {
+          const at = i * TEXT_WIDTH;
+          c.relayPeek(ev[o + 2]! === 1, Buffer.from(this.text.subarray(at, at + ev[o + 6]!)), ev[o + 3]!);
+        } else if (type === RelayEvent.FirstByte) c.relayFirstByte(ev[o + 2]!, ev[o + 3]!);
         else if (type === RelayEvent.Closed) {
           this.forget(id);
           c.relayClosed(ev[o + 2]! as RelayEnd, ev[o + 3]!, ev[o + 4]!, ev[o + 5]!, ev[o + 7]!);

@@ -1,7 +1,8 @@
 // The native relay's part of one worker thread ([data] relay, relay.ts): the
 // one owner of whether the relay runs here, of the listeners it accepts on,
-// and of the choice, per listener, between the native relay and Node sockets
-// (needsNode). The worker (../worker.ts) opens a native listener through it
+// and of who accepts on each listener: the relay itself, or Node sockets for a
+// listener whose clients are read first (a PROXY header, a peek with routes)
+// and then handed to the relay. The worker (../worker.ts) opens a native listener through it
 // and is handed each client the relay accepts; it serves that client, guarded
 // as every other connection is (../fault-guard.ts).
 //
@@ -19,8 +20,6 @@ import { log } from '../../log.js';
 import type { RelayMode } from '../../config/schema.js';
 import type { Table } from '../../state/table.js';
 import type { ListenerEdge } from '../edge/listener-edge.js';
-import type { ListenerPlan, PoolPlan } from '../plan.js';
-import type { PoolRuntime } from '../pool-queue.js';
 import type { ListenerRuntime, ListeningSocket } from '../worker-context.js';
 import { loadRelayAddon } from './addon.js';
 import type { AcceptedClient } from './connection.js';
@@ -128,16 +127,13 @@ export class WorkerRelay implements RelayListeners {
     return `[data] relay = "native": ${this.problem ?? 'the native relay is not running'}`;
   }
 
-  /** Who accepts on listener `lp` and who relays it, logged when a feature keeps it on Node sockets. */
-  serving(lp: ListenerPlan, edge: ListenerEdge | null, pool: PoolRuntime, pools: readonly PoolPlan[]): Serving {
-    const nodeOnly = this.relaying === null ? null : needsNode(lp, edge, pool, pools);
-    if (nodeOnly !== null) {
-      log.info('listener relays with Node sockets: the native relay does not implement it', {
-        listener: lp.name,
-        feature: nodeOnly,
-      });
-    }
-    const native = this.relaying !== null && nodeOnly === null;
+  /**
+   * Who accepts on a listener and who relays it: with the native relay running,
+   * it relays every listener (every feature is implemented on both relays), and
+   * accepts on those whose clients need nothing read first.
+   */
+  serving(edge: ListenerEdge | null): Serving {
+    const native = this.relaying !== null;
     return { accept: native && !(edge?.preamble ?? false) ? 'native' : 'node', native };
   }
 
@@ -217,26 +213,4 @@ function errnoError(negErrno: number, message: string): NodeJS.ErrnoException {
   err.code = getSystemErrorName(negErrno);
   err.errno = negErrno;
   return err;
-}
-
-/**
- * The feature of a listener (or of a pool it may send clients to) that only the
- * Node relay implements, or null when the native relay serves it all. The
- * native relay moves bytes without looking at them and without timers of its
- * own beyond the connect and idle timeouts.
- */
-function needsNode(
-  lp: ListenerPlan,
-  edge: ListenerEdge | null,
-  pool: PoolRuntime,
-  pools: readonly PoolPlan[],
-): string | null {
-  if (lp.clientIdle > 0) return 'timeouts.client_idle';
-  if (edge?.watchesProtocol) return 'protocol counting (peek without routes)';
-  // a route may send a client to any pool
-  for (const p of edge?.router ? pools : [pool.plan]) {
-    if (p.firstByteTimeout > 0) return `timeouts.first_byte of pool ${p.name}`;
-    if (p.replayBytes > 0) return `retry_on empty_response of pool ${p.name}`;
-  }
-  return null;
 }
