@@ -72,21 +72,45 @@ export async function deadPort(): Promise<number> {
   return hold.localPort!;
 }
 
-/** A port nothing listens on now (bound, then closed), for a listener the test starts next. */
+/** ports this process handed out: never twice */
+const given = new Set<number>();
+/** where freePort draws from: below the ephemeral range (32768-60999 by default, ip_local_port_range) */
+const FREE_FROM = 10_000;
+const FREE_TO = 32_000;
+
+/**
+ * A port nothing listens on now (bound, then closed), for a listener the test
+ * starts next. Drawn at random below the ephemeral range: a port the kernel
+ * gives for port 0 is also what it gives other tests' outgoing connections as
+ * their local port, and one taken that way between this check and the
+ * daemon's bind makes the bind fail (EADDRINUSE).
+ */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
+  return (await freePorts(1))[0]!;
 }
 
-/** `n` distinct free ports: all held open at once, so that no two are the same (freePort twice can be). */
+/** `n` distinct free ports (freePort), all checked at once. */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = Array.from({ length: n }, () => net.createServer());
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.listen({ host: '127.0.0.1', port: 0 }, () => r()))));
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  const held: net.Server[] = [];
+  const ports: number[] = [];
+  try {
+    for (let tries = 0; ports.length < n && tries < 1000; tries++) {
+      const port = FREE_FROM + Math.floor(Math.random() * (FREE_TO - FREE_FROM));
+      if (given.has(port)) continue;
+      const s = net.createServer();
+      const ok = await new Promise<boolean>((resolve) => {
+        s.once('error', () => resolve(false));
+        s.listen({ host: '127.0.0.1', port, exclusive: true }, () => resolve(true));
+      });
+      if (!ok) continue;
+      held.push(s);
+      given.add(port);
+      ports.push(port);
+    }
+  } finally {
+    await Promise.all(held.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+  if (ports.length < n) throw new Error(`no ${n} free ports between ${FREE_FROM} and ${FREE_TO}`);
   return ports;
 }
 

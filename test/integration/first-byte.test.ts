@@ -58,6 +58,11 @@ test('first byte is timed from the first client byte (or the connect for a serve
   const fast = await slowEcho(0);
   const slow = await slowEcho(300);
   const greeter = await startNamedEcho('hello');
+  t.after(async () => {
+    fast.close();
+    slow.close();
+    await greeter.close();
+  });
   const ports = { fast: await freePort(), slow: await freePort(), greet: await freePort() };
   const d = await startChildDaemon((sock) =>
     [
@@ -85,12 +90,7 @@ test('first byte is timed from the first client byte (or the connect for a serve
       '',
     ].join('\n'),
   );
-  t.after(async () => {
-    await d.cleanup();
-    fast.close();
-    slow.close();
-    await greeter.close();
-  });
+  t.after(() => d.cleanup());
   const access = (listener: string): Record<string, unknown> | undefined =>
     d.stdout
       .join('')
@@ -130,6 +130,11 @@ test('first byte is timed from the first client byte (or the connect for a serve
 test('a black-holed backend: timeouts.first_byte counts it failed and replays elsewhere, or resets', async (t) => {
   const stopped = await startChildBackend('stopped', 'echo');
   const good = await startChildBackend('good', 'echo');
+  // registered first: a daemon that fails to start must not leave the backends (and this file) running
+  t.after(async () => {
+    await stopped.kill();
+    await good.kill();
+  });
   const ports = { replay: await freePort(), plain: await freePort() };
   const metricsPort = await freePort();
   const d = await startChildDaemon((sock) =>
@@ -157,11 +162,7 @@ test('a black-holed backend: timeouts.first_byte counts it failed and replays el
       '',
     ].join('\n'),
   );
-  t.after(async () => {
-    await d.cleanup();
-    await stopped.kill();
-    await good.kill();
-  });
+  t.after(() => d.cleanup());
   stopped.stop();
   const backends = async (): Promise<BackendSnapshot[]> =>
     ((await d.ctl('show stats')) as { backends: BackendSnapshot[] }).backends;
