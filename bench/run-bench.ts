@@ -17,7 +17,7 @@ import { freePorts } from './proxies/child.js';
 import { haproxyKind } from './proxies/haproxy.js';
 import { netmonKind } from './proxies/netmon.js';
 import { nginxKind } from './proxies/nginx.js';
-import { directKind, nodeTcpProxyKind, pipeProxyKind } from './proxies/node-peers.js';
+import { directKind, nodeTcpProxyKind, onreadProxyKind, pipeProxyKind } from './proxies/node-peers.js';
 import type { ProxyKind } from './proxies/types.js';
 import { markdownTable } from './report/markdown.js';
 import { recoveryChart, recoveryMarkdown } from './report/recovery.js';
@@ -101,7 +101,8 @@ export async function runBench(o: BenchOptions): Promise<number> {
     ];
     const allWorkloads: Workload[] = [keepAliveWrk, keepAliveAutocannon, newConnection, bulk1, bulk4, paced];
     if (idleConnections > 0) allWorkloads.push(idle);
-    const proxies = pick(allProxies, o.proxies, 'proxy');
+    // by name only (--proxies): a design study, not one of the proxies compared by default
+    const proxies = o.proxies ? pick([...allProxies, onreadProxyKind], o.proxies, 'proxy') : allProxies;
     const workloads = pick(allWorkloads, o.workloads, 'workload');
     const result = await runCompare({ proxies, workloads, runs, durationS, idleConnections, log });
     const { list, cost } = writeCompare(out, suffix, result, {

@@ -49,7 +49,7 @@ export const benchCommand: CommandModule<object, Args> = {
       .option('proxies', {
         type: 'string',
         describe:
-          'comma-separated proxies to compare (default all: direct,netmon,netmon-js,haproxy,nginx,node-tcp-proxy,node-pipe)',
+          'comma-separated proxies to compare (default all: direct,netmon,netmon-js,haproxy,nginx,node-tcp-proxy,node-pipe; also node-onread, a Node proxy reading with onread)',
       })
       .option('workloads', {
         type: 'string',

@@ -29,6 +29,9 @@ function nodeScriptKind(name: string, script: string, unavailable: () => string 
 
 export const pipeProxyKind = nodeScriptKind('node-pipe', './pipe-proxy-main.js', () => undefined);
 
+/** JavaScript below the stream layer (onread into a reused buffer): what that design reaches */
+export const onreadProxyKind = nodeScriptKind('node-onread', './onread-proxy-main.js', () => undefined);
+
 export const nodeTcpProxyKind = nodeScriptKind('node-tcp-proxy', './node-tcp-proxy-main.js', () => {
   try {
     createRequire(import.meta.url).resolve('node-tcp-proxy');
