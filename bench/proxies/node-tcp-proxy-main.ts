@@ -1,6 +1,7 @@
 // The npm node-tcp-proxy package as a peer, one proxy per route, quiet.
 // Usage: node node-tcp-proxy-main.js LISTEN_PORT=BACKEND_PORT[,BACKEND_PORT...] ...
 import { createRequire } from 'node:module';
+import { routes } from './peer-script.js';
 
 interface TcpProxyModule {
   createProxy(port: number, hosts: string[], ports: number[], options: { hostname: string; quiet: boolean }): unknown;
@@ -9,11 +10,9 @@ interface TcpProxyModule {
 const require = createRequire(import.meta.url);
 const { createProxy } = require('node-tcp-proxy') as TcpProxyModule;
 
-for (const route of process.argv.slice(2)) {
-  const [listen, backends] = route.split('=');
-  const ports = (backends ?? '').split(',').map(Number);
+for (const { listen, ports } of routes(process.argv.slice(2))) {
   createProxy(
-    Number(listen),
+    listen,
     ports.map(() => '127.0.0.1'),
     ports,
     { hostname: '127.0.0.1', quiet: true },

@@ -7,6 +7,7 @@
 // It measures what JavaScript below the stream layer reaches (docs/benchmarks.md).
 // Usage: node onread-proxy-main.js LISTEN_PORT=BACKEND_PORT[,BACKEND_PORT...] ...
 import { connect, createServer, type Socket } from 'node:net';
+import { closeTogether, routes } from './peer-script.js';
 
 const SIZE = 64 * 1024;
 
@@ -31,9 +32,7 @@ function relayBackend(client: Socket, port: number): Socket {
   return upstream;
 }
 
-for (const route of process.argv.slice(2)) {
-  const [listen, backends] = route.split('=');
-  const ports = (backends ?? '').split(',').map(Number);
+for (const { listen, ports } of routes(process.argv.slice(2))) {
   let next = 0;
   const server = createServer({ noDelay: true }, (client) => {
     const upstream = relayBackend(client, ports[next++ % ports.length]!);
@@ -43,15 +42,8 @@ for (const route of process.argv.slice(2)) {
     upstream.on('drain', () => client.resume());
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());
-    const close = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close);
-    upstream.on('error', close);
-    client.on('close', close);
-    upstream.on('close', close);
+    closeTogether(client, upstream);
   });
-  server.listen({ host: '127.0.0.1', port: Number(listen), backlog: 4096 });
+  server.listen({ host: '127.0.0.1', port: listen, backlog: 4096 });
 }
 process.on('SIGTERM', () => process.exit(0));
