@@ -4,35 +4,12 @@
 // under one that does not; this process's own listeners are not "another".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import net from 'node:net';
+import { foreignHolder } from '../helpers/foreign-holder.js';
 import { foreignListeners } from '../../daemon/control/topology/port-holders.js';
 
-/** A listener in a child process on `host` port 0, with SO_REUSEPORT. */
-async function holder(host: string): Promise<{ port: number; close(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '-e',
-      `const s=require('net').createServer().listen({host:${JSON.stringify(host)},port:0,reusePort:true},` +
-        "()=>process.stdout.write(s.address().port+'\\n'));",
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-  const exited = once(child, 'exit');
-  return {
-    port: Number(line.toString().trim()),
-    close: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
 test('another process listening on 127.0.0.1 is found under 127.0.0.1, 0.0.0.0 and [::], not under ::1 or 127.0.0.2', async () => {
-  const h = await holder('127.0.0.1');
+  const h = await foreignHolder('127.0.0.1');
   try {
     const it = [`127.0.0.1:${h.port}`];
     assert.deepEqual(foreignListeners('127.0.0.1', h.port), it);
@@ -48,7 +25,7 @@ test('another process listening on 127.0.0.1 is found under 127.0.0.1, 0.0.0.0 a
 });
 
 test('another process listening on [::1] is found under ::1 and [::], not under 0.0.0.0 or 127.0.0.1', async () => {
-  const h = await holder('::1');
+  const h = await foreignHolder('::1');
   try {
     assert.deepEqual(foreignListeners('::1', h.port), [`[::1]:${h.port}`]);
     assert.deepEqual(foreignListeners('::', h.port), [`[::1]:${h.port}`]);

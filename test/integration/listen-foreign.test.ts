@@ -6,34 +6,11 @@
 // listener renamed or moved within netmon's own sockets is not refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { NetmonError } from '../../daemon/errors.js';
+import { foreignHolder, type ForeignHolder } from '../helpers/foreign-holder.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, startNamedEcho, waitFor, whoAnswers } from '../helpers/servers.js';
 import { childConfig, startChildDaemon } from '../systemd/child-daemon.js';
-
-/** Another process listening on 127.0.0.1 (`port`, 0: any) with SO_REUSEPORT, answering "foreign". */
-async function foreignHolder(port = 0): Promise<{ port: number; close(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '-e',
-      "const s=require('net').createServer((c)=>c.end('foreign\\n'))" +
-        `.listen({host:'127.0.0.1',port:${port},reusePort:true},()=>process.stdout.write(s.address().port+'\\n'));`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-  const exited = once(child, 'exit');
-  return {
-    port: Number(line.toString().trim()),
-    close: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 function config(listeners: { name: string; port: number }[], backend: number, workers = 2): string {
   const lines = [`workers = ${workers}`, '[metrics]', 'listen = "off"', '[log]', 'level = "warn"'];
@@ -159,12 +136,12 @@ test('a worker restarted when every worker of a listener died does not join anot
   const b1 = await startNamedEcho('b1');
   const port = await freePort();
   const d = await startTestDaemon(config([{ name: 'main', port }], b1.port, 1));
-  let holder: Awaited<ReturnType<typeof foreignHolder>> | null = null;
+  let holder: ForeignHolder | null = null;
   try {
     assert.deepEqual(await answers(port, 5), new Set(['b1']));
     // another program joins the port's SO_REUSEPORT group while netmon serves it (the kernel allows it), then
     // netmon's only worker dies: in the restart backoff that program holds the port alone
-    holder = await foreignHolder(port);
+    holder = await foreignHolder('127.0.0.1', port);
     const starts = d.daemon.snapshot().workers[0]!.starts;
     assert.equal(await d.daemon.killWorker(0), true);
     await waitFor(() => d.daemon.snapshot().workers[0]!.starts > starts, 10_000, 'worker 0 restarted');
