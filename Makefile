@@ -42,7 +42,7 @@ build: dist/.built relay
 # machine's C compiler against the headers of the Node in .node/, no download.
 # When it cannot be built, netmon relays with Node sockets ([data] relay =
 # "auto") and says so in its log.
-RELAY_SRC := $(addprefix daemon/data/native/,relay.c early.c conn.c listen.c api.c wait.c binding.c events.c)
+RELAY_SRC := $(addprefix daemon/data/native/,relay.c early.c conn.c listen.c api.c wait.c binding.c events.c fds.c)
 RELAY_DEPS := $(RELAY_SRC) daemon/data/native/relay.h daemon/data/native/relay-int.h daemon/data/native/wait.h daemon/data/native/binding.h
 RELAY_CFLAGS := -std=gnu11 -Wall -Wextra -Werror=implicit-function-declaration -fPIC -shared -fvisibility=hidden -DNAPI_VERSION=8 -I$(NODE_DIR)/include/node
 RELAY_ADDON := build/netmon-relay.node

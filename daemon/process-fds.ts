@@ -4,11 +4,28 @@
 // metrics and the fd_exhaustion alert. Counting costs no descriptor: a stat of
 // /proc/self/fd gives the count on Linux 6.2+; older kernels report size 0 and
 // the directory is listed instead (which needs one, and fails at the limit).
-// The limit is read through one descriptor per thread, kept open.
+// Both are read by the native addon when it loads (native/fds.c: one system
+// call each, about 1 µs, where Node's statSync and a read of /proc/self/limits
+// took 4 to 13); else by Node, the limit through one descriptor per thread,
+// kept open.
 import { openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { loadRelayAddon, type FdAddon } from './data/native/addon.js';
+
+/** the addon's counters on this thread: undefined until first asked, null when it does not load */
+let native: FdAddon | null | undefined;
+
+function fdAddon(): FdAddon | null {
+  if (native === undefined) {
+    const loaded = loadRelayAddon();
+    native = 'addon' in loaded && typeof loaded.addon.openFds === 'function' ? loaded.addon : null;
+  }
+  return native;
+}
 
 /** Open descriptors of the whole process (all threads); -1 when they cannot be counted now. */
 export function openFds(): number {
+  const n = fdAddon()?.openFds() ?? -1;
+  if (n > 0) return n;
   try {
     const n = statSync('/proc/self/fd').size;
     if (n > 0) return n;
@@ -25,13 +42,19 @@ const OPEN_FILES = Buffer.from('Max open files');
 
 /**
  * The soft limit on open descriptors (`ulimit -n`, systemd's LimitNOFILE=), or
- * Infinity when unlimited or unknown (not Linux). Throws nothing. Read from
- * /proc/self/limits (proc(5)) through one descriptor kept open per thread, so a
- * limit changed while running (prlimit) is seen at the next call: a worker
- * calls this every few accepts, and opening the file each time cost about
- * 12 µs. `fallback` when it cannot be read (the first open at the limit).
+ * Infinity when unlimited or unknown (not Linux). Throws nothing. A limit
+ * changed while running (prlimit) is seen at the next call. Read with
+ * getrlimit(2) by the addon; without it from /proc/self/limits (proc(5))
+ * through one descriptor kept open per thread (opening the file each time cost
+ * about 12 µs; a worker calls this every few accepts). `fallback` when it
+ * cannot be read (the first open at the limit).
  */
 export function fdLimit(fallback = Infinity): number {
+  const a = fdAddon();
+  if (a !== null) {
+    const n = a.fdLimit();
+    return n > 0 ? n : Infinity;
+  }
   try {
     if (limitsFd < 0) limitsFd = openSync('/proc/self/limits', 'r');
     const n = readSync(limitsFd, limitsBuf, 0, limitsBuf.length, 0);

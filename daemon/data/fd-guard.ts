@@ -29,15 +29,22 @@ export interface Listening {
 /** ms between checks while paused: quick at first, then once a second */
 const RESUME_BACKOFF_MS = [100, 250, 500, 1000];
 /**
- * At most this many accepts between two counts of the open descriptors and
- * reads of the limit. A limit lowered while running (prlimit) is seen within
- * this many accepts per worker however fast they come, not only at the next
- * heartbeat. Workers count apart: when one pauses, each other one may still
- * accept what is left of its budget, 2 x MAX_BUDGET descriptors, which the
- * reserve (32 at least) must hold for two workers (with 1,024, and then 32, a
- * burst of connections ran into EMFILE, where libuv accepts and closes them).
+ * Accepts between two counts of the open descriptors and reads of the limit:
+ * as many as this worker's share of the free ones above the reserve allows
+ * (two descriptors per connection), and at most maxBudget(). A limit lowered
+ * while running (prlimit) is seen within that many accepts per worker however
+ * fast they come, not only at the next heartbeat. Workers count apart: when
+ * one pauses, each other one may still accept what is left of its budget,
+ * which the reserve must hold: half of it for all the workers together, and
+ * eight accepts each at the least (2 x 16 descriptors for two workers with
+ * the least reserve, 32; with 1,024, and then 32, a burst of connections ran
+ * into EMFILE, where libuv accepts and closes them). A larger reserve (a
+ * higher limit: fdReserve) lets a worker count less often: every 39 accepts
+ * with 20,000 descriptors and two workers. `reserve` in descriptors.
  */
-const MAX_BUDGET = 8;
+export function maxBudget(reserve: number, workers: number): number {
+  return Math.max(8, Math.floor(reserve / (4 * Math.max(1, workers))));
+}
 
 const exhaustionLog = new LogThrottle(5, 10_000);
 
@@ -80,18 +87,19 @@ export class FdGuard {
    * One connection was accepted. Cheap: the descriptors are counted (a stat
    * of /proc/self/fd) and the limit read again (/proc/self/limits) only when
    * this worker's share of the free ones, two per connection, may be spent,
-   * or after MAX_BUDGET accepts.
+   * or after maxBudget() accepts.
    */
   accepted(): void {
     if (--this.budget > 0 || this.paused || this.stopped) return;
     this.readLimit();
+    const most = maxBudget(this.reserve, this.workers);
     if (!Number.isFinite(this.limit)) {
-      this.budget = MAX_BUDGET;
+      this.budget = most;
       return;
     }
     const used = openFds();
     if (used < 0) {
-      this.budget = MAX_BUDGET;
+      this.budget = most;
       return;
     }
     const free = this.limit - used;
@@ -99,7 +107,7 @@ export class FdGuard {
       this.pause(`${used} of ${this.limit} file descriptors open, fewer than ${this.reserve} free`);
       return;
     }
-    this.budget = Math.max(1, Math.min(MAX_BUDGET, Math.floor((free - this.reserve) / (2 * this.workers))));
+    this.budget = Math.max(1, Math.min(most, Math.floor((free - this.reserve) / (2 * this.workers))));
   }
 
   /**

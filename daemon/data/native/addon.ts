@@ -7,11 +7,19 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+/** The addon's descriptor counters (fds.c), which need no relay: any thread may call them. */
+export interface FdAddon {
+  /** Open descriptors of the process (a statx of /proc/self/fd); -1 when not known (Linux before 6.2). */
+  openFds(): number;
+  /** The soft RLIMIT_NOFILE (getrlimit); -1 when unlimited. */
+  fdLimit(): number;
+}
+
 /**
  * The addon's functions (binding.c documents each). Ids are the relay's
  * connection ids (numbers, never reused); errors are returned as -errno.
  */
-export interface RelayAddon {
+export interface RelayAddon extends FdAddon {
   /** Start the relay on this thread: byte counters go to `counters`; returns the event arrays (relay.ts). */
   init(counters: Float64Array, origin: number, onEvents: (count: number) => void): [Float64Array, Uint8Array];
   /** Listen for listener `key`: on host:port (IP literal), or on the listening socket `fd` (>= 0). 0 or -errno. */

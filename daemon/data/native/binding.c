@@ -317,6 +317,8 @@ NAPI_MODULE_INIT() {
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"waitInPlace", NULL, js_wait_in_place, NULL, NULL, NULL, napi_default, NULL},
       {"fdCeiling", NULL, js_fd_ceiling, NULL, NULL, NULL, napi_default, NULL},
+      {"openFds", NULL, js_open_fds, NULL, NULL, NULL, napi_default, NULL},
+      {"fdLimit", NULL, js_fd_limit, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   return exports;
