@@ -130,7 +130,8 @@ export abstract class BackendAttempt extends FirstBytes {
     }
     if (this.phase !== Phase.Relaying || this.aborted !== null) return;
     const reset = isReset(err);
-    if (this.bytesOut === 0 && this.emptyResponse(reset)) return;
+    // (after the backend's FIN was passed on as its answer, a reset is no empty response)
+    if (this.bytesOut === 0 && !this.backendEnded && this.emptyResponse(reset)) return;
     this.abortBy('backend', reset ? 'backend_reset' : 'backend_error');
   };
 
@@ -143,7 +144,10 @@ export abstract class BackendAttempt extends FirstBytes {
   };
 
   protected backendEndedEmpty(): boolean {
-    return this.emptyResponse(false);
+    if (this.emptyResponse(false)) return true;
+    // passed on as a FIN (half-close): the backend's whole answer
+    this.answeredWithFin();
+    return false;
   }
 
   /**
@@ -154,7 +158,9 @@ export abstract class BackendAttempt extends FirstBytes {
    * client sent its bytes, still waits, and they can be replayed (retry_on
    * empty_response, within retry_buffer). Such a failure is counted (response
    * errors, passive health) and retried elsewhere while attempts remain.
-   * Returns true when the connection was taken to another backend.
+   * Returns true when the connection was taken to another backend; else the
+   * caller passes it on as it came: a FIN as a half-close (the client may
+   * still send), a reset as a reset.
    */
   private emptyResponse(reset: boolean): boolean {
     const plan = this.pool.plan;

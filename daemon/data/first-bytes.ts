@@ -4,7 +4,8 @@
 //   (or from the connect, when the backend speaks first), as nginx's
 //   $upstream_first_byte_time is kept apart from $upstream_connect_time: a
 //   client that waits before it sends does not make its backend look slow;
-// - the first-byte timeout (timeouts.first_byte), armed by that first client byte;
+// - the first-byte timeout (timeouts.first_byte), armed by that first client
+//   byte, ended by the backend's first byte or its FIN (answeredWithFin);
 // - the copy of the client's bytes an `empty_response` retry replays elsewhere
 //   (HAProxy's retry-on empty-response), bounded by retry_buffer;
 // - on a listener that counts protocols without routes, the protocol, from the
@@ -101,6 +102,18 @@ export abstract class FirstBytes extends RelayPump {
       if (p !== null) this.watched(p);
     }
     this.settle();
+  }
+
+  /**
+   * The backend's FIN came before its first byte and is passed on: that is its
+   * whole answer. Nothing is replayed any more (the client sees the FIN), and
+   * no first byte is waited for: the first-byte timeout ends, and the client's
+   * bytes after the FIN do not start it.
+   */
+  protected answeredWithFin(): void {
+    this.attemptEnded();
+    this.replay = null;
+    this.firstByteLimit = 0;
   }
 
   /** The protocol as it stands when the connection closes, if no bytes decided it. */

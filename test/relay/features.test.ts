@@ -4,69 +4,11 @@
 // that accepts and never answers), retry_on empty_response (the client's bytes
 // replayed, byte for byte, to the next backend) and protocol counting without
 // routes, from the side that speaks first (the client, or a server's greeting).
-import { test, type TestContext } from 'node:test';
-import net from 'node:net';
-import { startChildDaemon, type ChildDaemon } from '../systemd/child-daemon.js';
-import { freePort, waitFor } from '../helpers/servers.js';
-import type { BackendSnapshot, ListenerSnapshot } from '../../daemon/control/snapshot/snapshot.js';
-import { assert, RELAY_PATHS, connect, ending, pattern, server, type RelayPath } from './harness.js';
-
-type Server = Awaited<ReturnType<typeof server>>;
-
-/** A daemon with one listener per entry of `listeners` (name -> its pool's TOML keys and backends). */
-async function daemon(
-  t: TestContext,
-  path: RelayPath,
-  listeners: Record<string, { keys?: string[]; pool: string[]; backends: { name: string; port: number }[] }>,
-): Promise<{ d: ChildDaemon; ports: Record<string, number> }> {
-  const ports: Record<string, number> = {};
-  for (const name of Object.keys(listeners)) ports[name] = await freePort();
-  const d = await startChildDaemon((sock) =>
-    [
-      'workers = 1',
-      `[data]\nrelay = "${path}"`,
-      '[metrics]\nlisten = "off"',
-      `[control]\nsocket = ${JSON.stringify(sock)}`,
-      '[log]\nlevel = "info"\naccess = true',
-      ...Object.entries(listeners).flatMap(([name, l]) => [
-        `[[listener]]\nname = "${name}"\nbind = "127.0.0.1:${ports[name]}"\npool = "${name}"`,
-        ...(l.keys ?? []),
-        `[pool.${name}]\nhealth = { type = "none" }\nalgorithm = "weighted_round_robin"`,
-        ...l.pool,
-        ...l.backends.flatMap((b, i) => [
-          `[[pool.${name}.backend]]\nname = "${b.name}"\naddress = "127.0.0.1:${b.port}"\nweight = ${i === 0 ? 256 : 1}`,
-        ]),
-      ]),
-      '',
-    ].join('\n'),
-  );
-  t.after(() => d.cleanup());
-  await waitFor(
-    async () => {
-      const s = (await d.ctl('show stats')) as { workers: { nativeRelay: boolean }[] };
-      return s.workers.length > 0 && s.workers.every((w) => w.nativeRelay === (path === 'native'));
-    },
-    5000,
-    `workers relaying with ${path}`,
-  );
-  // every listener on the native relay now: none is sent back to Node sockets
-  assert.ok(!d.stdout.join('').includes('relays with Node sockets'));
-  return { d, ports };
-}
-
-/** The daemon's access lines for `listener`. */
-function access(d: ChildDaemon, listener: string): Record<string, unknown>[] {
-  return d.stdout
-    .join('')
-    .split('\n')
-    .filter((l) => l.includes('"msg":"access"'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => l['listener'] === listener);
-}
-
-async function stats(d: ChildDaemon): Promise<{ listeners: ListenerSnapshot[]; backends: BackendSnapshot[] }> {
-  return (await d.ctl('show stats')) as { listeners: ListenerSnapshot[]; backends: BackendSnapshot[] };
-}
+import { test } from 'node:test';
+import { waitFor } from '../helpers/servers.js';
+import type { BackendSnapshot } from '../../daemon/control/snapshot/snapshot.js';
+import { assert, RELAY_PATHS, connect, pattern, server } from './harness.js';
+import { access, collect, daemon, stats, type Server } from './logged.js';
 
 /** A backend that reads and never answers (a stopped process's kernel would do the same); `seen`: bytes per connection. */
 async function mute(): Promise<Server & { seen: Buffer[] }> {
@@ -92,20 +34,6 @@ async function answering(): Promise<Server & { seen: Buffer[] }> {
     c.on('end', () => c.end());
   });
   return Object.assign(s, { seen });
-}
-
-/** Everything `s` receives until it closes, and how it ended (a FIN is answered with ours). */
-function collect(s: net.Socket): Promise<{ text: string; how: string }> {
-  let text = '';
-  s.on('data', (b: Buffer) => (text += b.toString('latin1')));
-  return ending(s).then(async (how) => {
-    if (!s.destroyed) {
-      const closed = new Promise<void>((r) => s.once('close', () => r()));
-      s.end();
-      await closed;
-    }
-    return { text, how };
-  });
 }
 
 for (const path of RELAY_PATHS) {

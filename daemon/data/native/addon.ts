@@ -29,7 +29,10 @@ export interface RelayAddon extends FdAddon {
   listenPort(key: number): number;
   /** Take a duplicate of a connected client socket: its connection id, or -errno. */
   adopt(fd: number): number;
-  /** Connect `id` to host:port (IP literal) and relay once connected. 0 or -errno. */
+  /**
+   * Connect `id` to host:port (IP literal) and relay once connected; `retry`
+   * (relay.ts RelayRetry bits): the empty answers that fail the attempt. 0 or -errno.
+   */
   connect(
     id: number,
     host: string,
@@ -42,6 +45,7 @@ export interface RelayAddon extends FdAddon {
     listenerOut: number,
     backendIn: number,
     backendOut: number,
+    retry: number,
   ): number;
   /**
    * Set what `id` needs beyond moving bytes, before its first connect (relay.h

@@ -29,7 +29,7 @@ double relay_adopt(struct relay *r, int fd) {
 
 int relay_connect(struct relay *r, double id, const char *host, int port, uint32_t connect_ms, uint32_t idle_ms,
                   const void *preface, size_t preface_len, const void *pending, size_t pending_len,
-                  const struct relay_accounting *acct) {
+                  const struct relay_accounting *acct, uint32_t retry) {
   struct relay_conn *c = conn_get(r, id);
   if (!c) return -ENOENT;
   if (c->state != ST_IDLE) return -EALREADY;
@@ -68,6 +68,7 @@ int relay_connect(struct relay *r, double id, const char *host, int port, uint32
   c->fd[1] = fd;
   c->side[1] = 0;
   c->acct = *acct;
+  c->retry = (uint8_t)(retry & (RELAY_RETRY_SILENT | RELAY_RETRY_REPLAY));
   c->connect_ms = connect_ms > 0 ? connect_ms : 1;
   c->idle_ms = idle_ms;
   r->now = relay_now(r);

@@ -7,7 +7,9 @@
 // answer (the backend closed or reset before its first byte while that is its
 // failure) and a first-byte timeout, counted and retried (with the client's
 // bytes replayed under retry_on empty_response) as the Node relay does
-// (../backend-attempt.ts). Its
+// (../backend-attempt.ts). Which empty answers an attempt may retry is told to
+// the relay with its connect; it passes the others on as they came (a FIN as
+// a half-close), and reports them to be counted. Its
 // timer and its lookup run under the connection's fault guard
 // (../fault-guard.ts); no descriptor for the backend socket (EMFILE/ENFILE) is
 // netmon's own limit, never the backend's, as on the Node relay.
@@ -20,7 +22,7 @@ import { CONNECT_ERROR_CODE, ConnectionBase, Phase } from '../connection-base.js
 import { buildProxyV1, buildProxyV2 } from '../edge/proxy-protocol.js';
 import type { MemberPlan } from '../plan.js';
 import type { ListenerRuntime, WorkerContext } from '../worker-context.js';
-import { ENOENT, type NativeRelay } from './relay.js';
+import { ENOENT, RelayRetry, type NativeRelay } from './relay.js';
 
 const { ECONNREFUSED, ECONNRESET, EMFILE, ENFILE, ENODATA, ETIME, ETIMEDOUT } = constants.errno;
 
@@ -97,6 +99,9 @@ export abstract class NativeAttempt extends ConnectionBase {
     const t = this.table;
     const w = this.worker;
     const b = this.held.backend;
+    // which empty answers fail this attempt (retried), as backend-attempt.ts emptyResponse decides
+    const left = this.attempts <= plan.retries;
+    const retry = left ? (plan.retryConnect ? RelayRetry.Silent : 0) | RelayRetry.Replay : 0;
     const e = this.relay.connect(
       this.id,
       host,
@@ -109,6 +114,7 @@ export abstract class NativeAttempt extends ConnectionBase {
       t.listeners.bytesOutIndex(w, this.listenerSlot),
       t.backendStats.bytesInIndex(w, b),
       t.backendStats.bytesOutIndex(w, b),
+      retry,
     );
     // -ENOENT: the client is gone, and its close event is on its way
     if (e === 0 || e === -ENOENT) return;
@@ -152,7 +158,7 @@ export abstract class NativeAttempt extends ConnectionBase {
   relayConnectFailed(errno: number, _at: number, replayable: boolean): void {
     if (this.phase === Phase.Relaying) {
       if (errno === ETIME) return this.firstByteTimedOut(replayable);
-      if (errno === ENODATA || errno === ECONNRESET) return this.emptyResponse(errno, replayable);
+      if (errno === ENODATA || errno === ECONNRESET) return this.emptyResponse(errno);
     }
     if (this.phase !== Phase.Connecting) return;
     this.connectFailed(errno === ECONNREFUSED ? 'refused' : errno === ETIMEDOUT ? 'timeout' : 'other');
@@ -175,28 +181,42 @@ export abstract class NativeAttempt extends ConnectionBase {
    * byte, and the relay took that for the backend failing (early.c
    * empty_answer): nothing had happened yet (no byte either way, within
    * timeouts.connect of its connect), or the client's bytes are kept for a
-   * replay (`replayable`, retry_on empty_response) and it still waits. The relay
-   * kept the client and closed the backend. A failed connection (response
-   * errors, passive health), taken elsewhere under retry_on connect_failure or
-   * with the replay while attempts remain, as the Node relay does
-   * (backend-attempt.ts emptyResponse); else the client gets what the backend
-   * sent: a FIN or a reset.
+   * replay (`replayable`, retry_on empty_response) and it still waits; the
+   * connect's retry bits allowed a retry, so the relay reset the backend and
+   * kept the client. A failed connection (response errors, passive health),
+   * taken elsewhere, with the replay, as the Node relay does
+   * (backend-attempt.ts emptyResponse). Should no attempt be left after all (a
+   * reload lowered retries meanwhile), the client is closed, or reset after a
+   * reset.
    */
-  private emptyResponse(errno: number, replayable: boolean): void {
-    const slot = this.held.backend;
-    this.table.backendStats.countResponseError(this.worker, slot, 'empty');
-    this.backendFailed(slot);
-    this.error = 'E_EMPTY_RESPONSE';
-    if ((replayable || this.pool.plan.retryConnect) && this.retryElsewhere()) return;
+  private emptyResponse(errno: number): void {
+    this.emptyAnswer();
+    if (this.retryElsewhere()) return;
     const reset = errno === ECONNRESET;
     this.termination = reset ? 'backend_reset' : 'backend_close';
     if (reset) {
       // counted as the Node relay counts a reset passed on (backend-attempt.ts abortBy)
       this.table.listeners.countReset(this.worker, this.listenerSlot, 'backend');
-      this.table.backendStats.countReset(this.worker, slot, 'backend');
+      this.table.backendStats.countReset(this.worker, this.held.backend, 'backend');
     }
     this.closeClient(reset);
     this.close();
+  }
+
+  /**
+   * An empty answer no retry was allowed for: counted as the backend failing
+   * (response errors, passive health), while the relay passes it on as it came
+   * (a FIN as a half-close, a reset as a reset), as the Node relay does.
+   */
+  relayEmptyAnswer(_errno: number): void {
+    if (this.phase === Phase.Relaying) this.emptyAnswer();
+  }
+
+  private emptyAnswer(): void {
+    const slot = this.held.backend;
+    this.table.backendStats.countResponseError(this.worker, slot, 'empty');
+    this.backendFailed(slot);
+    this.error = 'E_EMPTY_RESPONSE';
   }
 
   /**

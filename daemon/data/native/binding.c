@@ -184,12 +184,12 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
 }
 
 /**
- * connect(id, host, port, connectMs, idleMs, preface, pending, listenerIn, listenerOut, backendIn, backendOut):
- * 0 or -errno
+ * connect(id, host, port, connectMs, idleMs, preface, pending, listenerIn, listenerOut, backendIn, backendOut,
+ * retry): 0 or -errno (retry: enum relay_retry bits)
  */
 static napi_value js_connect(napi_env env, napi_callback_info info) {
-  napi_value argv[11];
-  if (!args(env, info, 11, argv)) return NULL;
+  napi_value argv[12];
+  if (!args(env, info, 12, argv)) return NULL;
   INSTANCE(env, I);
   char host[96];
   void *preface, *pending;
@@ -199,10 +199,10 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
     return num(env, -EINVAL);
   struct relay_accounting acct = {(int32_t)arg_num(env, argv[7]), (int32_t)arg_num(env, argv[8]),
                                   (int32_t)arg_num(env, argv[9]), (int32_t)arg_num(env, argv[10])};
-  double connect_ms = arg_num(env, argv[3]), idle_ms = arg_num(env, argv[4]);
+  double connect_ms = arg_num(env, argv[3]), idle_ms = arg_num(env, argv[4]), retry = arg_num(env, argv[11]);
   int e = relay_connect(I->r, arg_num(env, argv[0]), host, (int)arg_num(env, argv[2]),
                         connect_ms > 0 ? (uint32_t)connect_ms : 0, idle_ms > 0 ? (uint32_t)idle_ms : 0, preface,
-                        preface_len, pending, pending_len, &acct);
+                        preface_len, pending, pending_len, &acct, retry > 0 ? (uint32_t)retry : 0);
   wait_update(&I->wait);
   return num(env, e);
 }

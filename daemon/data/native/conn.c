@@ -41,8 +41,9 @@ double deadline(const struct relay_conn *c, int *what) {
     at = c->last + c->client_idle_ms;
     *what = DUE_CLIENT_IDLE;
   }
-  /* the first-byte timeout runs from the first client byte relayed (or the replay) to the backend's first */
-  if (c->first_byte_ms > 0 && c->t_first_in > 0 && !c->first_byte_sent) {
+  /* the first-byte timeout runs from the first client byte relayed (or the replay) to the backend's first
+     byte or its FIN (backend_fin) */
+  if (c->first_byte_ms > 0 && c->t_first_in > 0 && !c->first_byte_sent && !(c->side[1] & S_RD_EOF)) {
     double fb = c->t_first_in + c->first_byte_ms;
     if (at == 0 || fb < at) {
       at = fb;

@@ -274,8 +274,8 @@ export class NativeConnection extends NativeAttempt implements RelayedConnection
       // the relay passed it on as a reset; counted as the Node relay counts it (backend-attempt.ts abortBy)
       this.table.listeners.countReset(this.worker, this.listenerSlot, side);
       if (this.phase === Phase.Relaying) this.table.backendStats.countReset(this.worker, this.held.backend, side);
-    } else if (end === RelayEnd.BackendClose && bytesOut === 0 && this.phase === Phase.Relaying) {
-      // a FIN that answers the client's: the backend is alive
+    } else if (end === RelayEnd.ClientClose && bytesOut === 0 && this.phase === Phase.Relaying) {
+      // a FIN that answers the client's: the backend is alive (backend-attempt.ts emptyResponse)
       this.table.backends.resetConsecutiveFailures(this.held.backend);
     }
     this.close(at);

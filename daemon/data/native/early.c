@@ -4,7 +4,10 @@
 //   again to the next backend (retry_on empty_response, HAProxy's retry-on
 //   empty-response), at most retry_buffer bytes, dropped at the first byte;
 // - an empty answer: the backend closes or resets before its first byte while
-//   that is its failure, not an answer (empty_answer below);
+//   that is its failure, not an answer (empty_answer below): retried, or passed
+//   on as it came (a FIN as a half-close);
+// - the backend's FIN before its first byte: its whole answer, which ends the
+//   replay copy and the first-byte timeout (backend_fin);
 // - the first bytes of the side that speaks first, handed to JavaScript
 //   (EV_PEEK), whose classifier (edge/sniff.ts) counts the protocol: no
 //   protocol is recognised here.
@@ -52,18 +55,40 @@ void replay_keep(struct relay_conn *c, const char *data, size_t n) {
  * either way, the client still there, within the connect timeout of the
  * connect: a process that died with connections in its accept queue), or when
  * the client's bytes are kept for a replay and it still waits (a FIN after the
- * client's own FIN is an answer; a reset never is). Reported as a failed
- * attempt (ENODATA for a FIN, ECONNRESET for a reset), the client kept for
- * JavaScript to send elsewhere or close. 1 when so handled.
+ * client's own FIN is an answer; a reset never is). A FIN already passed on
+ * was the backend's answer: what follows it is no empty answer.
+ * When the connect's `retry` allows it, the attempt fails (EV_CONNECT_FAILED:
+ * ENODATA for a FIN, ECONNRESET for a reset; the backend reset, never left to
+ * take a half-sent exchange for a whole one; the client kept for JavaScript to
+ * send elsewhere) and 1 is returned. Else EV_EMPTY_ANSWER counts it and 0 is
+ * returned: the caller passes it on as it came, a FIN as a half-close, a reset
+ * as a reset (backend-attempt.ts emptyResponse and relay-pump.ts do the same).
  */
 int empty_answer(struct relay *r, struct relay_conn *c, int err) {
-  if (c->bytes[1] != 0) return 0;
+  if (c->bytes[1] != 0 || (c->side[1] & S_RD_EOF)) return 0;
   int ended = (c->side[0] & S_RD_EOF) != 0;
   int silent = c->bytes[0] == 0 && !ended && r->now - c->t_connected <= c->connect_ms;
   int replayable = c->replay.max > 0 && c->replay.len > 0 && (err != 0 || !ended);
   if (!silent && !replayable) return 0;
-  connect_failed(r, c, err == 0 ? ENODATA : ECONNRESET, 0);
-  return 1;
+  int code = err == 0 ? ENODATA : ECONNRESET;
+  if ((silent && (c->retry & RELAY_RETRY_SILENT)) || (replayable && (c->retry & RELAY_RETRY_REPLAY))) {
+    connect_failed(r, c, code, 1);
+    return 1;
+  }
+  r->emit(r->ctx, EV_EMPTY_ANSWER, c->id, code, 0, 0, 0, r->now, NULL, 0);
+  return 0;
+}
+
+/*
+ * The backend's FIN was read (and is passed on). Before its first byte it is
+ * the backend's whole answer: nothing is replayed any more (the client is
+ * about to see the FIN), and no first byte is waited for (deadline() drops the
+ * first-byte timeout), as first-bytes.ts does at the backend's 'end'.
+ */
+void backend_fin(struct relay *r, struct relay_conn *c) {
+  if (c->first_byte_sent) return;
+  replay_drop(c);
+  if (c->in_wheel) wheel_file(r, c);
 }
 
 /* ---- the first bytes, for protocol counting ---- */

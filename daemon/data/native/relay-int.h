@@ -80,6 +80,7 @@ struct relay_conn {
   int8_t first_fin; /* the side whose FIN came first, -1 none */
   uint8_t bulk[2]; /* BULK_*: how direction d moves */
   uint8_t first_byte_sent; /* EV_FIRST_BYTE reported */
+  uint8_t retry; /* enum relay_retry: the empty answers that fail the current attempt */
   int fd[2];
   uint32_t pending_in; /* client bytes among pend[0] at the connect (counted once connected) */
   struct pending pend[2]; /* bytes read in direction d, not yet written */
@@ -171,6 +172,7 @@ void connect_failed(struct relay *r, struct relay_conn *c, int err, int reset);
 void replay_keep(struct relay_conn *c, const char *data, size_t n);
 void replay_drop(struct relay_conn *c);
 int empty_answer(struct relay *r, struct relay_conn *c, int err);
+void backend_fin(struct relay *r, struct relay_conn *c);
 void watch_feed(struct relay *r, struct relay_conn *c, int d, const char *data, size_t n);
 void on_socket(struct relay *r, struct relay_conn *c, int s, uint32_t ev);
 /* listen.c */

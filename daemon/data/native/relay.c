@@ -211,6 +211,7 @@ static int move(struct relay *r, struct relay_conn *c, int d) {
       if (src == 1 && empty_answer(r, c, 0)) return -1;
       c->side[src] |= S_RD_EOF;
       c->side[src] &= ~S_READABLE;
+      if (src == 1) backend_fin(r, c);
       continue;
     }
     if (errno == EINTR) continue;

@@ -20,8 +20,9 @@ enum relay_event {
   /* the backend connect completed: a = when (ms, the instance's clock), b = when the connect began */
   EV_CONNECTED = 2,
   /* the attempt at the backend failed, the client is kept: a = errno (ETIMEDOUT: the connect timeout;
-     ENODATA, ECONNRESET: the backend closed or reset before answering, empty_answer in early.c; ETIME: no
-     first byte within first_byte_ms), b = time, c = 1 when the client's bytes are kept for a replay */
+     ENODATA, ECONNRESET: the backend closed or reset before answering, an empty answer the connect's `retry`
+     allows to retry (empty_answer in early.c), the backend reset; ETIME: no first byte within first_byte_ms,
+     the backend reset), b = time, c = 1 when the client's bytes are kept for a replay */
   EV_CONNECT_FAILED = 3,
   /* the backend's first byte was relayed: a = when, b = when the first client byte was relayed (0: none yet) */
   EV_FIRST_BYTE = 4,
@@ -33,6 +34,23 @@ enum relay_event {
      a = the side (0 client, 1 backend), b = bytes of the same read that follow in the next EV_PEEK (0: the
      read's last piece), text = at most RELAY_TEXT_MAX bytes */
   EV_PEEK = 7,
+  /* an empty answer no retry was allowed for (the connect's `retry`): the backend closed (a = ENODATA) or
+     reset (a = ECONNRESET) before its first byte while that was its failure; passed on as it came, a FIN as
+     a FIN (half-close: the client's bytes still reach the backend), a reset as a reset (EV_CLOSED follows) */
+  EV_EMPTY_ANSWER = 8,
+};
+
+/**
+ * What an empty answer may do on one attempt (relay_connect `retry`): fail the
+ * attempt (EV_CONNECT_FAILED, the backend reset, the client kept for another)
+ * rather than be passed on (EV_EMPTY_ANSWER). As the JavaScript relay decides
+ * in backend-attempt.ts emptyResponse.
+ */
+enum relay_retry {
+  /* a backend that closes or resets before anything happened (retry_on connect_failure, attempts left) */
+  RELAY_RETRY_SILENT = 1,
+  /* one that does while the client's bytes are kept for a replay (retry_on empty_response, attempts left) */
+  RELAY_RETRY_REPLAY = 2,
 };
 
 /* How a connection ended (EV_CLOSED a): the access log's terminations. */
@@ -149,11 +167,12 @@ double relay_adopt(struct relay *r, int fd);
  * `preface` (a PROXY header) is sent first, then the client bytes kept from a
  * failed attempt (a replay: counted for this backend only), then `pending`
  * (client bytes read before, counted as client bytes), then the client's
- * stream. 0 or -errno (EV_CONNECT_FAILED reports a failure found later).
+ * stream. `retry` (enum relay_retry bits) says which empty answers fail this
+ * attempt. 0 or -errno (EV_CONNECT_FAILED reports a failure found later).
  */
 int relay_connect(struct relay *r, double id, const char *host, int port, uint32_t connect_ms, uint32_t idle_ms,
                   const void *preface, size_t preface_len, const void *pending, size_t pending_len,
-                  const struct relay_accounting *acct);
+                  const struct relay_accounting *acct, uint32_t retry);
 /** Set connection `id`'s options (before its first connect). 0, -ENOENT, or -EALREADY once connected. */
 int relay_configure(struct relay *r, double id, const struct relay_options *o);
 /**

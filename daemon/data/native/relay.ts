@@ -18,6 +18,15 @@ const enum RelayEvent {
   Closed = 5,
   ListenError = 6,
   Peek = 7,
+  EmptyAnswer = 8,
+}
+
+/** Which empty answers fail an attempt rather than pass on as they came (relay.h enum relay_retry; bits). */
+export const enum RelayRetry {
+  /** a backend that closes or resets before anything happened: retry_on connect_failure, attempts left */
+  Silent = 1,
+  /** one that does while the client's bytes are kept for a replay: retry_on empty_response, attempts left */
+  Replay = 2,
 }
 
 /** How a relayed connection ended (relay.h enum relay_end). */
@@ -50,6 +59,13 @@ export interface RelayedConnection {
    * client's bytes are kept and go to the next backend first.
    */
   relayConnectFailed(errno: number, at: number, replayable: boolean): void;
+  /**
+   * The backend closed (ENODATA: a FIN) or reset (ECONNRESET) before its first
+   * byte while that was its failure, and the connect's `retry` allowed no
+   * retry for it: the relay passes it on as it came (a FIN as a half-close, a
+   * reset as a reset, whose relayClosed follows).
+   */
+  relayEmptyAnswer(errno: number): void;
   /**
    * The first bytes of the side that spoke first (`fromBackend`), for protocol
    * counting: `more` bytes of the same read follow in the next call (0: the
@@ -141,8 +157,9 @@ export class NativeRelay {
   /**
    * Connect `id` to host:port (an IP literal) and relay once connected:
    * `preface` first (a PROXY header), then `pending` (client bytes read
-   * before, counted as relayed), then the client's stream. The last four: the
-   * table indices (Table.f64) its bytes are added to. Returns 0, -ENOENT when the client
+   * before, counted as relayed), then the client's stream. Then four table
+   * indices (Table.f64) its bytes are added to, and `retry` (RelayRetry bits):
+   * the empty answers that fail this attempt. Returns 0, -ENOENT when the client
    * is already gone (its close event follows), or another -errno (nothing
    * started).
    */
@@ -158,6 +175,7 @@ export class NativeRelay {
     listenerOut: number,
     backendIn: number,
     backendOut: number,
+    retry: number,
   ): number {
     return this.addon.connect(
       id,
@@ -171,6 +189,7 @@ export class NativeRelay {
       listenerOut,
       backendIn,
       backendOut,
+      retry,
     );
   }
 
@@ -257,6 +276,7 @@ export class NativeRelay {
       try {
         if (type === RelayEvent.Connected) c.relayConnected(ev[o + 2]!, ev[o + 3]!);
         else if (type === RelayEvent.ConnectFailed) c.relayConnectFailed(ev[o + 2]!, ev[o + 3]!, ev[o + 4]! === 1);
+        else if (type === RelayEvent.EmptyAnswer) c.relayEmptyAnswer(ev[o + 2]!);
         else if (type === RelayEvent.Peek) {
           const at = i * TEXT_WIDTH;
           c.relayPeek(ev[o + 2]! === 1, Buffer.from(this.text.subarray(at, at + ev[o + 6]!)), ev[o + 3]!);
