@@ -300,6 +300,11 @@ export class Daemon implements ControlContext {
     return this.supervisor.kill(id);
   }
 
+  /** Test hook (not in the config or the control socket): block worker `id`'s event loop for `ms`. */
+  stallWorker(id: number, ms: number): boolean {
+    return this.supervisor.stall(id, ms);
+  }
+
   /** Test hook (not in the config or the control socket): arm a fault on a listener's connections. */
   injectFault(listener: string, at: InjectedFault | null): void {
     this.supervisor.injectFault(listener, at);

@@ -1,6 +1,6 @@
 // The daemon process's own CPU, memory, file descriptors and main-thread
 // event-loop lag, sampled once a second for the snapshot, alerts and metrics.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { LoopLag } from '../loop-lag.js';
 import { fdLimit, openFds } from '../process-fds.js';
 import type { ProcessSnapshot } from './snapshot/snapshot.js';
 
@@ -10,13 +10,9 @@ type Sampled = Omit<ProcessSnapshot, 'probesWithoutFds'>;
 export class ProcessStats {
   private lastCpu = process.cpuUsage();
   private lastTime = performance.now();
-  private readonly lag = monitorEventLoopDelay({ resolution: 20 });
+  private readonly lag = new LoopLag();
   private maxFds = fdLimit();
   private current: Sampled = { cpu: 0, rssBytes: 0, heapUsedBytes: 0, loopLagMs: 0, openFds: -1, maxFds: null };
-
-  constructor() {
-    this.lag.enable();
-  }
 
   sample(): void {
     const cpu = process.cpuUsage();
@@ -32,11 +28,10 @@ export class ProcessStats {
       cpu: Math.round(cores * 1000) / 1000,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
-      loopLagMs: Math.round((this.lag.mean / 1e6 || 0) * 1000) / 1000,
+      loopLagMs: Math.round(this.lag.read() * 1000) / 1000,
       openFds: openFds(),
       maxFds: Number.isFinite(this.maxFds) ? this.maxFds : null,
     };
-    this.lag.reset();
   }
 
   get snapshot(): Sampled {
@@ -44,6 +39,6 @@ export class ProcessStats {
   }
 
   stop(): void {
-    this.lag.disable();
+    this.lag.stop();
   }
 }

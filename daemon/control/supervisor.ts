@@ -299,6 +299,14 @@ export class Supervisor {
     return true;
   }
 
+  /** Test hook: block worker `id`'s event loop for `ms`. False when it is not running. */
+  stall(id: number, ms: number): boolean {
+    const t = this.slots[id]?.thread;
+    if (!t) return false;
+    t.postMessage({ type: 'stall', ms } satisfies ToWorker);
+    return true;
+  }
+
   /** Test hook: arm (`at`) or disarm (null) a fault on a listener's connections in every worker. */
   injectFault(listener: string, at: InjectedFault | null): void {
     for (const s of this.slots) this.send(s, { type: 'fault', listener, at });

@@ -1,8 +1,9 @@
 // Test hook: faults the main thread arms on a listener (Daemon.injectFault, used
 // by the tests and `make soak`), so that each connection the listener accepts
 // meets a bug on its path, as connections once met the TypeError of a listener
-// whose pool was "" (a config now refused). Not reachable from the config or
-// the control socket.
+// whose pool was "" (a config now refused); and a worker's event loop blocked
+// for a known time (Daemon.stallWorker), which its loop lag must show. Not
+// reachable from the config or the control socket.
 import type net from 'node:net';
 import type { FaultOwner } from './fault-guard.js';
 import { guardedTimeout } from './fault-guard.js';
@@ -30,6 +31,14 @@ export function crashSoon(): void {
   setTimeout(() => {
     throw new Error('injected worker crash');
   }, 1);
+}
+
+/** The thread's event loop blocked for `ms` (a busy wait): what its loop lag must show. */
+export function stall(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // blocked on purpose
+  }
 }
 
 /** A natively relayed connection (native/connection.ts), as a fault is planted on it. */

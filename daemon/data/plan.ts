@@ -100,15 +100,18 @@ export type InjectedFault = 'accept' | 'relay' | 'timer';
 
 /**
  * main -> worker; a stop is graceful (connections finish) or immediate (every
- * connection is cut now). `fault` and `crash` are test hooks (fault-injection.ts):
- * arm (or with `at: null` disarm) a fault on a listener's connections, or end
- * the worker as an exception outside any connection would.
+ * connection is cut now). `fault`, `crash` and `stall` are test hooks
+ * (fault-injection.ts): arm (or with `at: null` disarm) a fault on a listener's
+ * connections, end the worker as an exception outside any connection would, or
+ * block its event loop for a while.
  */
 export type ToWorker =
   | { type: 'plan'; plan: WorkerPlan }
   | { type: 'stop'; immediate: boolean }
   | { type: 'fault'; listener: string; at: InjectedFault | null }
-  | { type: 'crash' };
+  | { type: 'crash' }
+  /** test hook: block the worker's event loop for `ms` (fault-injection.ts stall) */
+  | { type: 'stall'; ms: number };
 
 /** worker -> main */
 export type FromWorker =

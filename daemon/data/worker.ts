@@ -13,7 +13,6 @@
 // guarded, counted by the fd guard, paused and reset as a Connection is.
 import net from 'node:net';
 import { parentPort, workerData, threadId } from 'node:worker_threads';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Table } from '../state/table.js';
 import { log, setLogLevel } from '../log.js';
 import { Connection } from './connection.js';
@@ -23,10 +22,11 @@ import { PoolQueue, PoolRuntime } from './pool-queue.js';
 import type { GlobalLimit } from './reservations.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
 import { reportFault, resetSocket } from './fault-guard.js';
-import { crashSoon, faultyRuntime, plantFault, plantNativeFault } from './fault-injection.js';
+import { crashSoon, faultyRuntime, plantFault, plantNativeFault, stall } from './fault-injection.js';
 import { FdGuard } from './fd-guard.js';
 import { WorkerListeners } from './worker-listeners.js';
 import { IdleGc } from './idle-gc.js';
+import { LoopLag } from '../loop-lag.js';
 import { NativeConnection, type AcceptedClient } from './native/connection.js';
 import type { NativeRelay } from './native/relay.js';
 import { WorkerRelay, type NativeAccepts } from './native/worker-relay.js';
@@ -224,14 +224,12 @@ class Worker implements WorkerContext, NativeAccepts {
   }
 
   startHeartbeat(): void {
-    const lag = monitorEventLoopDelay({ resolution: 20 });
-    lag.enable();
+    const lag = new LoopLag();
     const idleGc = new IdleGc(IdleGc.exposed());
     const beat = (): void => {
       const cpu = process.threadCpuUsage?.() ?? { user: 0, system: 0 };
-      this.table.workers.beat(this.worker, Date.now(), lag.mean / 1e6 || 0, cpu.user / 1e6, cpu.system / 1e6);
+      this.table.workers.beat(this.worker, Date.now(), lag.read(), cpu.user / 1e6, cpu.system / 1e6);
       this.native.publish();
-      lag.reset();
       idleGc.beat(this.table.workers.stats(this.worker).accepted);
       this.fds.tick();
     };
@@ -260,6 +258,7 @@ parentPort!.on('message', (m: ToWorker) => {
   else if (m.type === 'stop') w.stop(m.immediate);
   else if (m.type === 'fault') w.armFault(m.listener, m.at);
   else if (m.type === 'crash') crashSoon();
+  else if (m.type === 'stall') stall(m.ms);
 });
 apply(init.plan);
 log.debug('worker started', { worker: init.id, threadId });

@@ -8,7 +8,7 @@ import { WorkerStripe } from './fields.js';
 export interface WorkerStats {
   /** ms since epoch of the last beat */
   heartbeat: number;
-  /** ms */
+  /** ms: the longest the worker's event loop was blocked between its last two beats (daemon/loop-lag.ts) */
   loopLagMs: number;
   /** CPU seconds in user mode */
   cpuUser: number;
@@ -44,7 +44,10 @@ export class WorkersView {
     private readonly at: Layout,
   ) {}
 
-  /** A worker reports it is alive at `now` (ms since epoch), with its event-loop lag (ms) and CPU seconds. */
+  /**
+   * A worker reports it is alive at `now` (ms since epoch), with its event-loop
+   * lag since its previous beat (ms, LoopLag.read) and CPU seconds.
+   */
   beat(worker: number, now: number, loopLagMs: number, cpuUser: number, cpuSystem: number): void {
     const s = this.at.workerStripe(worker);
     this.f64[s + WorkerStripe.Heartbeat] = now;

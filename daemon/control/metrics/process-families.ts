@@ -126,7 +126,7 @@ export const PROCESS_FAMILIES: Def[] = [
   },
   single(
     'netmon_process_event_loop_lag_seconds',
-    'Mean event-loop delay of the main thread over the last second.',
+    'Event-loop lag of the main thread: the longest its loop was blocked (a timer ran late) over the last second; about 0 when idle.',
     'gauge',
     (v) => v.snap.process.loopLagMs / 1000,
   ),
@@ -151,7 +151,7 @@ export const PROCESS_FAMILIES: Def[] = [
   ),
   perWorker(
     'netmon_worker_event_loop_lag_seconds',
-    'Mean event-loop delay of the worker thread at its last heartbeat.',
+    'Event-loop lag of the worker thread: the longest its loop was blocked (a timer ran late) between its last two heartbeats (about 1 s); about 0 when idle.',
     'gauge',
     (w) => w.loopLagMs / 1000,
   ),

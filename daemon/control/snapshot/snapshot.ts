@@ -157,6 +157,7 @@ export interface WorkerSnapshot {
   starts: number;
   active: number;
   accepted: number;
+  /** ms: the longest the worker's event loop was blocked in its last heartbeat window (about 1 s; ../../loop-lag.ts) */
   loopLagMs: number;
   cpuSeconds: number;
   /** relays with the native relay; false: with Node sockets ([data] relay, or the native relay did not load) */
@@ -215,6 +216,7 @@ export interface ProcessSnapshot {
   cpu: number;
   rssBytes: number;
   heapUsedBytes: number;
+  /** ms: the longest the main thread's event loop was blocked in the last sample window (1 s; ../../loop-lag.ts) */
   loopLagMs: number;
   /** file descriptors open in the process (all threads); -1 when they cannot be counted */
   openFds: number;
