@@ -4,8 +4,16 @@
 import { spawnSync } from 'node:child_process';
 import { which } from './workloads/tools.js';
 
-const DEBIAN_PACKAGES = ['haproxy', 'nginx', 'libnginx-mod-stream', 'wrk', 'iperf3', 'dnsmasq-base'] as const;
-const COMMANDS = ['haproxy', 'nginx', 'wrk', 'iperf3', 'dnsmasq'] as const;
+const DEBIAN_PACKAGES = [
+  'haproxy',
+  'nginx',
+  'libnginx-mod-stream',
+  'wrk',
+  'iperf3',
+  'dnsmasq-base',
+  'linux-perf',
+] as const;
+const COMMANDS = ['haproxy', 'nginx', 'wrk', 'iperf3', 'dnsmasq', 'perf'] as const;
 
 export async function ensureTools(log: (line: string) => void, allowInstall: boolean): Promise<void> {
   const missing: string[] = [];

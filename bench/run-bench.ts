@@ -2,8 +2,8 @@
 // the connection path and, where a target is missed, a CPU profile of netmon;
 // results written to bench/results/.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAlgorithms, PROFILES, type AlgorithmRow } from './algorithms.js';
@@ -12,8 +12,7 @@ import { runCompare, type CompareResult } from './compare.js';
 import { runDiscovery, writeDiscovery } from './discovery.js';
 import { ensureTools } from './install.js';
 import { formatNumber, formatSpread } from './measure/stats.js';
-import { profileReport } from './profile.js';
-import { freePorts } from './proxies/child.js';
+import { profileNetmon } from './profile-run.js';
 import { haproxyKind } from './proxies/haproxy.js';
 import { netmonKind } from './proxies/netmon.js';
 import { nginxKind } from './proxies/nginx.js';
@@ -24,11 +23,9 @@ import { recoveryChart, recoveryMarkdown } from './report/recovery.js';
 import { compareChart, summarise, targets, targetsTable, workloadTables, type Target } from './report/summary.js';
 import { renderSvg } from './report/svg.js';
 import { costChartGroups, costLines, costMet, costTable, costTargets, type CostTarget } from './report/cost-targets.js';
-import { startEnvironment } from './environment.js';
 import { bulk1, bulk4 } from './workloads/bulk.js';
 import { keepAliveAutocannon, keepAliveWrk, newConnection, paced } from './workloads/http.js';
 import { idle, idleConnectionsFor } from './workloads/idle.js';
-import { which } from './workloads/tools.js';
 import type { Workload } from './workloads/types.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
@@ -151,7 +148,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
     );
   }
   if (o.only === 'profile' || o.profile === 'always' || (o.profile === 'auto' && missed)) {
-    await profileNetmon(out, suffix, Math.min(durationS, 5));
+    await profileNetmon(out, suffix, Math.min(durationS, 5), log);
   }
   log(`results in ${out}`);
   return 0;
@@ -275,60 +272,4 @@ function writeAlgorithms(
       ],
     }),
   );
-}
-
-/** each main workload once through its own profiled daemon; writes where the CPU went */
-async function profileNetmon(out: string, suffix: string, durationS: number): Promise<void> {
-  const root = mkdtempSync(join(tmpdir(), 'netmon-prof-'));
-  log(`profiling netmon (node --cpu-prof) into ${root}`);
-  const env = await startEnvironment({ backends: 3, iperf: (await which('iperf3')) !== undefined }, log);
-  const sections: string[] = [];
-  try {
-    for (const w of [keepAliveWrk, newConnection, bulk1]) {
-      const why = await w.unavailable();
-      if (why) {
-        sections.push(`### ${w.title}\n\nnot profiled: ${why}`);
-        continue;
-      }
-      const dir = join(root, w.name);
-      mkdirSync(dir);
-      const [httpPort, bulkPort] = await freePorts(2);
-      const proxy = await netmonKind({ cpuProfDir: dir }).start({
-        httpPort: httpPort!,
-        bulkPort: bulkPort!,
-        httpBackends: env.httpBackends,
-        bulkBackend: env.bulkBackend,
-        maxConnections: 1000,
-        dir,
-      });
-      let measured = '';
-      try {
-        await new Promise((r) => setTimeout(r, 2500));
-        const m = await w.run(proxy, { durationS, idleConnections: 0, httpBackends: env.httpBackends, log });
-        measured = Object.entries(m)
-          .map(([k, v]) => `${k} ${Number.isFinite(v) ? +v.toPrecision(4) : '-'}`)
-          .join(', ');
-        log(`profiled ${w.name}: ${measured}`);
-      } finally {
-        // the profiles are written when the daemon exits
-        await proxy.stop();
-      }
-      sections.push(
-        `### ${w.title}\n\nWhile profiled (the profiler itself costs some throughput): ${measured}.\n\n${profileReport(dir)}`,
-      );
-    }
-  } finally {
-    await env.stop();
-  }
-  const md = [
-    `## Where netmon's CPU goes${suffix ? ' (quick run)' : ''}`,
-    '',
-    `V8 CPU profiles of the daemon (node --cpu-prof: the main thread and the worker thread), one daemon per workload, ${durationS}s each.`,
-    'Self time per area of the code and the top functions; idle time left out. "native / V8" is time in C++ and',
-    'system calls (writeBuffer is the write(2) of a relayed chunk, internalConnect the connect(2) to a backend).',
-    '',
-    sections.join('\n\n'),
-    '',
-  ].join('\n');
-  writeFileSync(join(out, `profile${suffix}.md`), md);
 }

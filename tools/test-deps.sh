@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs against (real peers and tools:
 # haproxy, nginx's stream module, socat, tmux, openssl, promtool, MariaDB, dnsmasq,
-# etcd, keepalived, BIRD and nftables with iproute2 and curl for the fleet tests, and the C
-# compiler and libc headers the native relay is built with: gcc, make, libc6-dev...). Run by
+# etcd, keepalived, BIRD and nftables with iproute2 and curl for the fleet tests, perf for the
+# bench's profile, and the C compiler and libc headers the native relay is built with: gcc,
+# make, libc6-dev...). Run by
 # `make test` before the suite, so a clean CI machine skips nothing. Needs root
 # and apt-get; elsewhere it says what is missing.
 set -u
 PKGS=(haproxy nginx libnginx-mod-stream socat tmux openssl prometheus python3 systemd iproute2
-  mariadb-server mariadb-client dnsmasq-base etcd-server etcd-client keepalived bird2 curl nftables wrk iperf3 util-linux
+  mariadb-server mariadb-client dnsmasq-base etcd-server etcd-client keepalived bird2 curl nftables wrk iperf3 util-linux linux-perf
   gcc make libc6-dev)
 missing=()
 for p in "${PKGS[@]}"; do

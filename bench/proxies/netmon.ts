@@ -11,6 +11,8 @@ export interface NetmonOptions {
   algorithm?: string;
   /** write V8 CPU profiles of the daemon (all threads) into this directory */
   cpuProfDir?: string;
+  /** name JIT-compiled JavaScript for `perf` (node --perf-basic-prof: /tmp/perf-PID.map) */
+  perfMap?: boolean;
   /** health check of the HTTP pool; default http /health every 2 s */
   health?: string;
   metricsPort?: number;
@@ -70,6 +72,7 @@ export function netmonKind(o: NetmonOptions = {}, name = 'netmon'): ProxyKind {
       const file = join(plan.dir, `${name}.toml`);
       writeFileSync(file, netmonConfig(plan, o));
       const node = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+      if (o.perfMap) node.push('--perf-basic-prof');
       const child = startChild(
         process.execPath,
         [...node, NETMON_MAIN, 'daemon', '-c', file],

@@ -20,7 +20,7 @@ import type { Origin, Preamble } from './edge/preamble.js';
 import { reportFault, type FaultOwner } from './fault-guard.js';
 import type { MemberPlan } from './plan.js';
 import type { PoolRuntime } from './pool-queue.js';
-import { PoolWait } from './pool-wait.js';
+import { PoolWait, type WaitOutcome } from './pool-wait.js';
 import { Reservations } from './reservations.js';
 import type { ListenerRuntime, OpenConnection, WorkerContext } from './worker-context.js';
 
@@ -42,7 +42,7 @@ export const enum Phase {
   Closed = 5,
 }
 
-export abstract class ConnectionBase implements OpenConnection, FaultOwner {
+export abstract class ConnectionBase implements OpenConnection, FaultOwner, WaitOutcome {
   protected phase = Phase.Admitting;
   protected readonly table: Table;
   protected readonly worker: number;
@@ -99,10 +99,17 @@ export abstract class ConnectionBase implements OpenConnection, FaultOwner {
     this.pool = listener.pool;
     this.peer = peer;
     this.ctx = { clientAddress: peer.text, avoid: this.tried, now: 0, random: Math.random };
-    this.wait = new PoolWait(this.worker, this.ctx, this.tried, this.held, this, {
-      connect: (slot) => this.connect(slot),
-      refuse: (reason) => this.refuse(reason),
-    });
+    this.wait = new PoolWait(this.worker, this.ctx, this.tried, this.held, this, this);
+  }
+
+  /** The wait for a backend reserved `slot` (pool-wait.ts, WaitOutcome). */
+  backendReserved(slot: number): void {
+    this.connect(slot);
+  }
+
+  /** The wait found no backend (pool-wait.ts, WaitOutcome). */
+  noBackend(reason: RejectReason): void {
+    this.refuse(reason);
   }
 
   /** Connect to backend `slot` (reserved in `held`). */

@@ -11,12 +11,15 @@ import { guardedTimeout, type FaultOwner } from './fault-guard.js';
 import type { PoolRuntime, Waiter } from './pool-queue.js';
 import type { Reservations } from './reservations.js';
 
-/** What a wait ends in: one of them is called, once per pick. */
+/**
+ * What a wait ends in: one of them is called, once per pick. The connection
+ * itself (connection-base.ts), so that a wait costs no closure per connection.
+ */
 export interface WaitOutcome {
   /** Backend `slot` is reserved for the connection (held in its Reservations): connect to it. */
-  connect(slot: number): void;
+  backendReserved(slot: number): void;
   /** No backend for it: 'max_connections' (full, queue full), 'no_backend', 'queue_timeout'. */
-  refuse(reason: RejectReason): void;
+  noBackend(reason: RejectReason): void;
 }
 
 export class PoolWait implements Waiter {
@@ -49,17 +52,17 @@ export class PoolWait implements Waiter {
    */
   pick(pool: PoolRuntime, first: boolean): void {
     if (first && pool.plan.queueSize > 0 && pool.queue.othersWaiting) {
-      if (!this.enqueue(pool)) this.outcome.refuse('max_connections');
+      if (!this.enqueue(pool)) this.outcome.noBackend('max_connections');
       return;
     }
     const slot = pool.picker.acquire(this.worker, this.ctx);
     if (slot >= 0) {
       this.held.tookBackend(slot);
-      return this.outcome.connect(slot);
+      return this.outcome.backendReserved(slot);
     }
     const full = pool.picker.lastFailure === 'full';
     if (full && this.enqueue(pool)) return;
-    this.outcome.refuse(full ? 'max_connections' : 'no_backend');
+    this.outcome.noBackend(full ? 'max_connections' : 'no_backend');
   }
 
   /** Called by the pool when a backend slot may be free. Returns false while still waiting. */
@@ -71,7 +74,7 @@ export class PoolWait implements Waiter {
     if (slot < 0) return false;
     this.leave();
     this.held.tookBackend(slot);
-    this.outcome.connect(slot);
+    this.outcome.backendReserved(slot);
     return true;
   }
 
@@ -88,7 +91,8 @@ export class PoolWait implements Waiter {
     this.queuedIn = pool;
     // whichever backend frees first serves a waiter, one it tried before it waited included
     this.tried.length = 0;
-    this.timer = guardedTimeout(this.owner, this.timedOut, pool.plan.queueTimeout);
+    // the one closure of a wait, made only for the connections that queue
+    this.timer = guardedTimeout(this.owner, () => this.timedOut(), pool.plan.queueTimeout);
     pool.queue.wake();
     return true;
   }
@@ -98,10 +102,10 @@ export class PoolWait implements Waiter {
     this.cancel();
   }
 
-  private readonly timedOut = (): void => {
+  private timedOut(): void {
     this.timer = null;
     if (this.queuedIn === null) return;
     this.leave();
-    this.outcome.refuse('queue_timeout');
-  };
+    this.outcome.noBackend('queue_timeout');
+  }
 }

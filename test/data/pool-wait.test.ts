@@ -38,8 +38,8 @@ class Conn {
       },
     };
     this.wait = new PoolWait(0, ctx, this.tried, this.held, owner, {
-      connect: (slot: number) => this.called(`connect ${slot}`),
-      refuse: (reason: RejectReason) => this.called(`refuse ${reason}`),
+      backendReserved: (slot: number) => this.called(`connect ${slot}`),
+      noBackend: (reason: RejectReason) => this.called(`refuse ${reason}`),
     });
   }
 
