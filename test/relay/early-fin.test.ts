@@ -6,8 +6,9 @@
 // failing (nothing had happened yet, or the client's bytes were kept for a
 // replay and no attempt is left), and logged as backend_close. Around it: the
 // retry while attempts remain (the failed backend is reset, not left to take
-// a half-sent request for a whole one), and timeouts.first_byte, which a FIN
-// ends: the backend answered, with nothing.
+// a half-sent request for a whole one), timeouts.first_byte, which a FIN
+// ends: the backend answered, with nothing, and a reset after that FIN, passed
+// on, never taken for an empty answer to retry elsewhere.
 import { test } from 'node:test';
 import { waitFor } from '../helpers/servers.js';
 import type { BackendSnapshot } from '../../daemon/control/snapshot/snapshot.js';
@@ -172,6 +173,61 @@ for (const path of RELAY_PATHS) {
     );
     assert.equal(two.bytesIn, request.length + body.length, 'the replay counted for the backend that got it');
     assert.deepEqual(s.listeners[0]!.resets, { client: 0, backend: 0 });
+  });
+
+  test(`${path}: after a backend's FIN passed on, its reset is passed on too, never retried elsewhere`, async (t) => {
+    // FIN at the accept, then a reset once the client's bytes arrive
+    const finThenReset = await server((c) => {
+      c.on('error', () => {});
+      c.end();
+      c.once('data', () => c.resetAndDestroy());
+    });
+    const other = await server((c) => {
+      c.on('error', () => {});
+      c.on('data', () => c.end('answer\n'));
+    });
+    t.after(async () => {
+      await finThenReset.close();
+      await other.close();
+    });
+    const { d, ports } = await daemon(t, path, {
+      x: {
+        // an empty answer before anything happened is not retried (no connect_failure), a replayed one would be
+        pool: ['retries = 1', 'retry_on = ["empty_response"]', 'retry_buffer = "4KiB"'],
+        backends: [
+          { name: 'fin', port: finThenReset.port },
+          { name: 'other', port: other.port },
+        ],
+      },
+    });
+    const c = await connect(ports['x']!);
+    let received = '';
+    let error: string | null = null;
+    c.on('data', (b: Buffer) => (received += b.toString()));
+    c.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    const closed = new Promise<void>((r) => c.on('close', () => r()));
+    await new Promise<void>((r) => c.once('end', () => r()));
+    c.write('line\n');
+    // the reset shows when the client next writes: a few writes, 50 ms apart, until it does
+    for (let i = 0; i < 40 && !c.destroyed; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (!c.destroyed) c.write('.');
+    }
+    await closed;
+    assert.equal(received, '', 'nothing from another backend after the FIN');
+    assert.ok(error === 'ECONNRESET' || error === 'EPIPE', `the client saw ${String(error)}`);
+    assert.equal(other.sockets.size, 0);
+
+    await waitFor(() => access(d, 'x').length === 1, 5000, 'the access line');
+    const line = access(d, 'x')[0]!;
+    assert.deepEqual(
+      [line['termination'], line['error'], line['attempts'], line['backend']],
+      ['backend_reset', 'E_EMPTY_RESPONSE', 1, 'x/fin'],
+    );
+    const s = await stats(d);
+    const f = backend(s, 'x', 'fin');
+    assert.deepEqual([f.responseErrors.empty, f.retries, f.resets.backend], [1, 0, 1]);
+    assert.equal(backend(s, 'x', 'other').connections, 0);
   });
 
   test(`${path}: timeouts.first_byte ends at a backend's FIN: the client sending after it past the timeout is not reset`, async (t) => {
