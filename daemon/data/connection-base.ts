@@ -98,7 +98,7 @@ export abstract class ConnectionBase implements OpenConnection, FaultOwner, Wait
     this.held = new Reservations(w.table, w.worker);
     this.pool = listener.pool;
     this.peer = peer;
-    this.ctx = { clientAddress: peer.text, avoid: this.tried, now: 0, random: Math.random };
+    this.ctx = { clientAddress: peer.text, avoid: this.tried, now: 0, random: Math.random, retry: false };
     this.wait = new PoolWait(this.worker, this.ctx, this.tried, this.held, this, this);
   }
 

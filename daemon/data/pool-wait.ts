@@ -26,6 +26,12 @@ export class PoolWait implements Waiter {
   /** the pool whose queue holds the connection; null while it does not wait */
   private queuedIn: PoolRuntime | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * The connection took its turn of the pool's rotation (an acquire that was
+   * not a retry): its later picks, from the queue included, are retries
+   * (PickContext.retry) that take none.
+   */
+  private turnTaken = false;
 
   constructor(
     private readonly worker: number,
@@ -47,15 +53,17 @@ export class PoolWait implements Waiter {
 
   /**
    * Pick a backend of `pool` (ctx.now must be current), else wait in its queue,
-   * else refuse. `first`: the connection's first pick, not a retry: a new
-   * connection takes its place behind those already waiting, in any worker.
+   * else refuse. `first`: the connection's first pick, which takes a turn of
+   * the pool's rotation; a new connection takes its place behind those already
+   * waiting, in any worker. A retry (not `first`) takes no turn.
    */
   pick(pool: PoolRuntime, first: boolean): void {
+    if (first) this.turnTaken = false;
     if (first && pool.plan.queueSize > 0 && pool.queue.othersWaiting) {
       if (!this.enqueue(pool)) this.outcome.noBackend('max_connections');
       return;
     }
-    const slot = pool.picker.acquire(this.worker, this.ctx);
+    const slot = this.acquire(pool);
     if (slot >= 0) {
       this.held.tookBackend(slot);
       return this.outcome.backendReserved(slot);
@@ -70,7 +78,7 @@ export class PoolWait implements Waiter {
     const pool = this.queuedIn;
     if (pool === null) return true;
     this.ctx.now = performance.now();
-    const slot = pool.picker.acquire(this.worker, this.ctx);
+    const slot = this.acquire(pool);
     if (slot < 0) return false;
     this.leave();
     this.held.tookBackend(slot);
@@ -83,6 +91,14 @@ export class PoolWait implements Waiter {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.queuedIn = null;
+  }
+
+  /** The picker's acquire, as a retry once the connection took its turn. */
+  private acquire(pool: PoolRuntime): number {
+    this.ctx.retry = this.turnTaken;
+    const slot = pool.picker.acquire(this.worker, this.ctx);
+    this.turnTaken = true;
+    return slot;
   }
 
   /** Wait in the pool's queue; false when it is full (queue_size over all workers, 0 = no queue). */

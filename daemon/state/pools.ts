@@ -45,6 +45,10 @@ export class PoolsView {
   nextCursor(i: number): number {
     return Atomics.add(this.i32, this.at.pool(i) + PoolI32.Cursor, 1) >>> 0;
   }
+  /** The cursor's value without taking a turn (what the next nextCursor returns unless another pick comes first), uint32. */
+  peekCursor(i: number): number {
+    return Atomics.load(this.i32, this.at.pool(i) + PoolI32.Cursor) >>> 0;
+  }
   /** The algorithm an adaptive pool runs now (index into the algorithm list); -1 before the first choice. */
   adaptiveCurrent(i: number): number {
     return Atomics.load(this.i32, this.at.pool(i) + PoolI32.AdaptiveCurrent);

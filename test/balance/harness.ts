@@ -28,7 +28,7 @@ export function seeded(seed: number): () => number {
 }
 
 export function ctx(over: Partial<PickContext> = {}): PickContext {
-  return { clientAddress: '127.0.0.1', avoid: [], now: 0, random: Math.random, ...over };
+  return { clientAddress: '127.0.0.1', avoid: [], now: 0, random: Math.random, retry: false, ...over };
 }
 
 export function bench(algorithm: AlgorithmName, weights: number[], names?: string[]): Bench {

@@ -47,7 +47,7 @@ export function simulate(b: Bench, o: SimOptions): SimPick[] {
       tick += tickMs;
     }
     if (c.slot < 0) {
-      const slot = b.balancer.pick({ clientAddress: '127.0.0.1', avoid: [], now, random: o.random });
+      const slot = b.balancer.pick({ clientAddress: '127.0.0.1', avoid: [], now, random: o.random, retry: false });
       if (slot < 0) throw new Error(`no pick at ${now} ms`);
       b.table.backends.acquire(0, slot);
       picks.push({ time: now, slot });

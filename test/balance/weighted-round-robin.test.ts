@@ -24,6 +24,6 @@ test('weights are reduced by their gcd and huge sums are scaled, keeping shares'
 test('weighted_round_robin skips avoided backends and returns -1 when all are avoided', () => {
   const b = bench('weighted_round_robin', [3, 1]);
   for (let i = 0; i < 20; i++)
-    assert.equal(b.balancer.pick({ clientAddress: '', avoid: [0], now: 0, random: Math.random }), 1);
-  assert.equal(b.balancer.pick({ clientAddress: '', avoid: [0, 1], now: 0, random: Math.random }), -1);
+    assert.equal(b.balancer.pick({ clientAddress: '', avoid: [0], now: 0, random: Math.random, retry: true }), 1);
+  assert.equal(b.balancer.pick({ clientAddress: '', avoid: [0, 1], now: 0, random: Math.random, retry: true }), -1);
 });

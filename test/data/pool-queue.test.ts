@@ -25,7 +25,7 @@ function setup(queueSize: number): { main: Table; workers: PoolRuntime[] } {
 function waiter(name: string, w: number, pool: PoolRuntime, served: string[]): Waiter {
   const self: Waiter = {
     retryFromQueue: () => {
-      const slot = pool.picker.acquire(w, { clientAddress: '', avoid: [], now: 0, random: Math.random });
+      const slot = pool.picker.acquire(w, { clientAddress: '', avoid: [], now: 0, random: Math.random, retry: false });
       if (slot < 0) return false;
       pool.queue.leave(self);
       served.push(name);
@@ -67,7 +67,7 @@ test('a freed slot goes to the oldest waiter in any worker, in ticket order', as
   const { main, workers } = setup(8);
   const [w0, w1] = workers as [PoolRuntime, PoolRuntime];
   // worker 0 holds the one backend slot
-  assert.equal(w0.picker.acquire(0, { clientAddress: '', avoid: [], now: 0, random: Math.random }), 0);
+  assert.equal(w0.picker.acquire(0, { clientAddress: '', avoid: [], now: 0, random: Math.random, retry: false }), 0);
   const served: string[] = [];
   const order: [string, PoolRuntime, number][] = [
     ['1st', w1, 1],

@@ -21,6 +21,23 @@ function setup(queueSize: number, queueTimeout = 10_000): { table: Table; pool: 
   return { table, pool: new PoolRuntime(oneBackendPlan(queueSize, queueTimeout), table, new PoolQueue(table, 0, 0)) };
 }
 
+/** `n` backends (slots 0..n-1, no limit) in pool "web" (round robin), connect timeout `connectMs`. */
+function setupMany(n: number, connectMs: number): { table: Table; pool: PoolRuntime } {
+  const table = new Table({ workers: 1, listeners: 1, pools: 1, backends: n });
+  table.pools.init(0, 0);
+  const members = [];
+  for (let slot = 0; slot < n; slot++) {
+    table.backends.init(
+      slot,
+      { pool: 0, weight: 1, maxConnections: 0, backup: false, generation: 1, op: OpState.Up },
+      0,
+    );
+    members.push({ slot, key: `web/b${slot}`, host: '127.0.0.1', port: 1, backup: false });
+  }
+  const plan = { ...oneBackendPlan(0), retries: 5, connectTimeout: connectMs, members };
+  return { table, pool: new PoolRuntime(plan, table, new PoolQueue(table, 0, 0)) };
+}
+
 /** A connection's side of a wait: what it was called back with, and a promise of the next call. */
 class Conn {
   readonly calls: string[] = [];
@@ -31,7 +48,7 @@ class Conn {
 
   constructor(table: Table) {
     this.held = new Reservations(table, 0);
-    const ctx = { clientAddress: '192.0.2.1', avoid: this.tried, now: 0, random: Math.random };
+    const ctx = { clientAddress: '192.0.2.1', avoid: this.tried, now: 0, random: Math.random, retry: false };
     const owner = {
       fault: (err: unknown): void => {
         throw err;
@@ -142,4 +159,40 @@ test('a new connection takes its place behind those waiting even with a slot fre
   fresh.wait.cancel();
   pool.queue.leave(other);
   assert.equal(table.pools.queued(0), 0);
+});
+
+test('a connection queued after its pick took a turn takes none from the queue; one queued without a pick takes its turn there', () => {
+  const { table, pool } = setupMany(2, 1000);
+  table.backends.setMaxConnections(0, 1);
+  table.backends.setMaxConnections(1, 1);
+  const plan = { ...pool.plan, queueSize: 4 };
+  const queued = new PoolRuntime(plan, table, pool.queue);
+  const a = new Conn(table);
+  const b = new Conn(table);
+  a.wait.pick(queued, true);
+  b.wait.pick(queued, true);
+  assert.equal(table.pools.peekCursor(0), 2);
+  // both full: this one picks (a turn), finds them full, and waits
+  const c = new Conn(table);
+  c.wait.pick(queued, true);
+  assert.equal(c.wait.queued, true);
+  assert.equal(table.pools.peekCursor(0), 3);
+  // a new one queues behind it without a pick
+  const d = new Conn(table);
+  d.wait.pick(queued, true);
+  assert.equal(d.wait.queued, true);
+  assert.equal(table.pools.peekCursor(0), 3);
+  // a slot frees: the first waiter is served without a turn; the second tries (its one turn) and waits on
+  a.held.releaseAll();
+  queued.wake();
+  assert.equal(c.calls.length, 1);
+  assert.equal(d.calls.length, 0);
+  assert.equal(table.pools.peekCursor(0), 4);
+  // another: the second waiter is served, without a second turn
+  b.held.releaseAll();
+  queued.wake();
+  assert.equal(d.calls.length, 1);
+  assert.equal(table.pools.peekCursor(0), 4);
+  c.held.releaseAll();
+  d.held.releaseAll();
 });

@@ -50,7 +50,7 @@ function picker(d: TestDaemon): (address: string) => string {
   const plan = d.daemon.topology.plan().pools.find((p) => p.name === 'app')!;
   const p = new PoolPicker({ table: d.daemon.table, pool: plan.slot, members: plan.members });
   const names = new Map(plan.members.map((m) => [m.slot, m.key]));
-  const ctx = { clientAddress: '', avoid: [] as number[], now: 0, random: Math.random };
+  const ctx = { clientAddress: '', avoid: [] as number[], now: 0, random: Math.random, retry: false };
   return (address) => {
     ctx.clientAddress = address;
     return names.get(p.pick(ctx)) ?? 'none';

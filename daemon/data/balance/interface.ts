@@ -19,6 +19,14 @@ export interface PickContext {
   clientAddress: string;
   /** slots already tried by this connection: a retry must skip them */
   avoid: readonly number[];
+  /**
+   * The connection took its turn already (its first pick, or a pick that found
+   * its backend full): this pick must leave the algorithm's rotation and other
+   * state as it was, so the split of new connections stays the algorithm's
+   * (a retry after a failure, a repick after a full backend, a pick from the
+   * pool's queue after a turn taken). Reading shared state is fine.
+   */
+  retry: boolean;
   /** ms, monotonic or wall: only differences matter */
   now: number;
   /** [0,1) */

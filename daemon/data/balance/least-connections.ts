@@ -9,9 +9,12 @@ class LeastConnections implements Balancer {
   private readonly weights: Int32Array;
   private readonly table: Table;
   /**
-   * Where the scan starts, advanced every pick so equal members share ties evenly.
-   * Local (no shared fetch-add on this path); seeded from the pool cursor so two
-   * workers built at the same moment do not start on the same member.
+   * Where the scan starts, advanced by every new connection's pick so equal
+   * members share ties evenly; a retry (ctx.retry) scans from where the next
+   * new connection will and leaves it, or a failing member with the fewest
+   * connections would win every new connection's tie. Local (no shared
+   * fetch-add on this path); seeded from the pool cursor so two workers built
+   * at the same moment do not start on the same member.
    */
   private rotor: number;
 
@@ -25,8 +28,8 @@ class LeastConnections implements Balancer {
   pick(ctx: PickContext): number {
     const n = this.slots.length;
     if (n === 0) return -1;
-    const start = this.rotor++ % n;
-    if (this.rotor >= 0x40000000) this.rotor = 0;
+    const start = this.rotor % n;
+    if (!ctx.retry && ++this.rotor >= 0x40000000) this.rotor = 0;
     const table = this.table;
     const checkAvoid = ctx.avoid.length > 0;
     let best = -1;

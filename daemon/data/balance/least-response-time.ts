@@ -64,7 +64,8 @@ class LeastResponseTime implements Balancer {
     const latency = this.latency;
     latency.refresh(now);
     const checkAvoid = ctx.avoid.length > 0;
-    if (n > 1) {
+    // exploring is a share of new connections: a retry (ctx.retry) neither earns nor spends it
+    if (n > 1 && !ctx.retry) {
       this.credit = Math.min(1, this.credit + EXPLORE_SHARE);
       if (this.credit >= 1) {
         const probe = this.stalest(ctx, checkAvoid);

@@ -77,7 +77,8 @@ export class PoolPicker {
       opts.table,
       this.members.map((m) => m.slot),
     );
-    this.inner = { clientAddress: '', avoid: this.avoidBuf, now: 0, random: Math.random };
+    // a repick after a full backend: the connection took its turn with its first pick
+    this.inner = { clientAddress: '', avoid: this.avoidBuf, now: 0, random: Math.random, retry: true };
   }
 
   /** The configured algorithm as last seen in the table. */

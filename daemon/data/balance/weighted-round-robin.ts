@@ -1,6 +1,10 @@
 // Smooth weighted round robin (nginx's), made global and lock-free: the smooth
 // sequence is computed once per build and every worker indexes it with the pool's
 // shared cursor, so the whole daemon follows one sequence, as one nginx worker would.
+// A retry (ctx.retry) reads the cursor without taking a turn, as round-robin.ts:
+// the sequence, and so the weighted split of new connections, is the new
+// connections' alone (nginx moves its smooth weights on a retry as well; here a
+// retry leaves them, so a failing backend does not shift the clients after it).
 import {
   avoided,
   type AlgorithmInfo,
@@ -84,7 +88,8 @@ class WeightedRoundRobin implements Balancer {
   pick(ctx: PickContext): number {
     const len = this.seq.length;
     if (len === 0) return -1;
-    const at = this.table.pools.nextCursor(this.pool) % len;
+    const pools = this.table.pools;
+    const at = (ctx.retry ? pools.peekCursor(this.pool) : pools.nextCursor(this.pool)) % len;
     const first = this.slots[this.seq[at]!]!;
     if (ctx.avoid.length === 0 || !avoided(ctx, first)) return first;
     // A retry walks on along the sequence, which keeps the weights among the rest.
