@@ -31,7 +31,7 @@ export const SEND_PROXY_MODES = ['off', 'v1', 'v2'] as const;
 type SendProxyMode = (typeof SEND_PROXY_MODES)[number];
 
 /**
- * What a pool retries on another backend (HAProxy's `retry-on`):
+ * What a pool retries (HAProxy's `retry-on`), on another backend while one is left untried:
  * `connect_failure`: a connect that failed, or a backend that closed or reset
  * within timeouts.connect of accepting, before either side sent a byte;
  * `empty_response`: a backend that closed or reset (or passed timeouts.first_byte)
@@ -135,7 +135,11 @@ export interface AdaptiveTiming {
 export interface PoolConfig {
   name: string;
   algorithm: AlgorithmName;
-  /** further attempts on other backends after a failure `retryOn` names */
+  /**
+   * further attempts after a failure `retryOn` names: on backends not tried yet,
+   * then on the tried ones again (a one-backend pool retries its backend), after
+   * a turnaround of min(timeouts.connect, 1 s) on the one that just failed (HAProxy's `retries`)
+   */
   retries: number;
   /** what is retried; empty = nothing */
   retryOn: RetryCondition[];

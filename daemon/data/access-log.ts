@@ -28,8 +28,10 @@ export type Termination =
   | 'backend_error'
   /** the backend sent nothing within timeouts.first_byte, and no retry was left: both sides reset */
   | 'first_byte_timeout'
-  /** no eligible backend, or every connect attempt failed */
+  /** no eligible backend to try */
   | 'no_backend'
+  /** its connect attempts failed, and no attempt was left (or retry_on does not name connect_failure) */
+  | 'connect_failed'
   /** waited in the pool's queue past timeouts.queue */
   | 'queue_timeout'
   /** refused: before it was served (ACL, limits, PROXY header, listener full or disabled), or every backend full */

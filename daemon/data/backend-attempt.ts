@@ -235,7 +235,8 @@ export abstract class BackendAttempt extends FirstBytes {
       this.table.backendStats.countRetry(this.worker, slot);
       return this.pick();
     }
-    this.refuse('no_backend');
+    // the attempts failed: not the same as no backend to try
+    this.refuse('connect_failed');
   }
 
   // No descriptor for the backend socket (EMFILE/ENFILE): our limit, not the backend's: no connect

@@ -218,7 +218,7 @@ export abstract class ConnectionBase implements OpenConnection, FaultOwner, Wait
    */
   protected refuse(reason: RejectReason): void {
     this.termination =
-      reason === 'queue_timeout' ? 'queue_timeout' : reason === 'no_backend' ? 'no_backend' : 'rejected';
+      reason === 'queue_timeout' || reason === 'no_backend' || reason === 'connect_failed' ? reason : 'rejected';
     this.refusal = reason;
     if (reason === 'queue_timeout') this.error = 'E_QUEUE_TIMEOUT';
     else if (this.admitted) this.error ??= 'E_NO_BACKEND';

@@ -15,7 +15,7 @@ export interface MemberPlan {
 export interface PoolPlan {
   slot: number;
   name: string;
-  /** further attempts on other backends */
+  /** further attempts after a failure: on backends not tried yet, then on the tried ones again (pool-wait.ts) */
   retries: number;
   /** retry_on holds connect_failure: a failed connect (or a close before any byte either way) is retried */
   retryConnect: boolean;

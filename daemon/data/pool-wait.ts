@@ -5,11 +5,21 @@
 // connection: connect to the backend slot reserved for it, or refuse it.
 // HAProxy's backend queue (`maxconn` + `timeout queue`) behaves the same way: a
 // waiter is served as soon as a slot frees, or refused when its time is up.
+// A retry goes to a backend the connection has not tried; once it has tried
+// every eligible one, it starts on them again (every `retries` is an attempt),
+// and a retry on the very backend that just failed waits min(timeouts.connect,
+// TURNAROUND_MS) first: HAProxy's `retries` (configuration.txt: "a turn-around
+// timer of min("timeout connect", one second) is applied before a retry occurs
+// on the same server"; with more than one server, src/stream.h
+// stream_choose_redispatch moves a non-hash backend's retry to another server).
 import type { RejectReason } from '../state/names.js';
 import type { PickContext } from './balance/interface.js';
 import { guardedTimeout, type FaultOwner } from './fault-guard.js';
 import type { PoolRuntime, Waiter } from './pool-queue.js';
 import type { Reservations } from './reservations.js';
+
+/** ms: the longest wait before a retry on the backend that just failed (HAProxy's one second). */
+export const TURNAROUND_MS = 1000;
 
 /**
  * What a wait ends in: one of them is called, once per pick. The connection
@@ -25,7 +35,10 @@ export interface WaitOutcome {
 export class PoolWait implements Waiter {
   /** the pool whose queue holds the connection; null while it does not wait */
   private queuedIn: PoolRuntime | null = null;
+  /** the queue's timer, or the turnaround's before a retry on the backend that just failed */
   private timer: NodeJS.Timeout | null = null;
+  /** the backend reserved for a retry that waits out the turnaround; -1 when none */
+  private delayed = -1;
   /**
    * The connection took its turn of the pool's rotation (an acquire that was
    * not a retry): its later picks, from the queue included, are retries
@@ -55,7 +68,11 @@ export class PoolWait implements Waiter {
    * Pick a backend of `pool` (ctx.now must be current), else wait in its queue,
    * else refuse. `first`: the connection's first pick, which takes a turn of
    * the pool's rotation; a new connection takes its place behind those already
-   * waiting, in any worker. A retry (not `first`) takes no turn.
+   * waiting, in any worker. A retry (not `first`, the failed backend last in
+   * `tried`) takes no turn, goes to a backend not tried yet, else to the
+   * eligible ones again (the one that just failed last of all), and waits the
+   * turnaround (min(timeouts.connect, TURNAROUND_MS)) before a connect to the
+   * backend that just failed.
    */
   pick(pool: PoolRuntime, first: boolean): void {
     if (first) this.turnTaken = false;
@@ -63,9 +80,14 @@ export class PoolWait implements Waiter {
       if (!this.enqueue(pool)) this.outcome.noBackend('max_connections');
       return;
     }
-    const slot = this.acquire(pool);
+    const failed = first ? -1 : (this.tried[this.tried.length - 1] ?? -1);
+    let slot = this.acquire(pool);
+    if (slot < 0 && failed >= 0 && pool.picker.lastFailure === 'no_backend' && pool.picker.tier !== 'none') {
+      slot = this.againOverTried(pool, failed);
+    }
     if (slot >= 0) {
       this.held.tookBackend(slot);
+      if (slot === failed) return this.turnaround(pool, slot);
       return this.outcome.backendReserved(slot);
     }
     const full = pool.picker.lastFailure === 'full';
@@ -86,11 +108,12 @@ export class PoolWait implements Waiter {
     return true;
   }
 
-  /** The connection closes: no timer is left running (Reservations.releaseAll gives back the place). */
+  /** The connection closes: no timer is left running (Reservations.releaseAll gives back the place and the backend). */
   cancel(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.queuedIn = null;
+    this.delayed = -1;
   }
 
   /** The picker's acquire, as a retry once the connection took its turn. */
@@ -99,6 +122,37 @@ export class PoolWait implements Waiter {
     const slot = pool.picker.acquire(this.worker, this.ctx);
     this.turnTaken = true;
     return slot;
+  }
+
+  /**
+   * Every eligible backend was tried and attempts remain: the eligible ones
+   * again, the one that just failed (`failed`) only when it is the only one.
+   * `tried` keeps just `failed`, so a later retry goes round them again.
+   */
+  private againOverTried(pool: PoolRuntime, failed: number): number {
+    const tried = this.tried;
+    tried.length = 0;
+    tried.push(failed);
+    const slot = this.acquire(pool);
+    if (slot >= 0 || pool.picker.lastFailure !== 'no_backend') return slot;
+    tried.length = 0;
+    const again = this.acquire(pool);
+    tried.push(failed);
+    return again;
+  }
+
+  /** Connect to `slot` (reserved), the backend that just failed, after the turnaround. */
+  private turnaround(pool: PoolRuntime, slot: number): void {
+    this.delayed = slot;
+    const ms = Math.min(pool.plan.connectTimeout, TURNAROUND_MS);
+    this.timer = guardedTimeout(this.owner, () => this.turnedAround(), ms);
+  }
+
+  private turnedAround(): void {
+    this.timer = null;
+    const slot = this.delayed;
+    this.delayed = -1;
+    if (slot >= 0) this.outcome.backendReserved(slot);
   }
 
   /** Wait in the pool's queue; false when it is full (queue_size over all workers, 0 = no queue). */

@@ -159,13 +159,13 @@ export const enum ListenerStripe {
   /** + reject reason index */
   Rejected = 4,
   /** + protocol index */
-  Protocol = 12,
+  Protocol = 13,
   /** + PeekMissReason index */
-  PeekMisses = 21,
+  PeekMisses = 22,
   /** + ResetSide index */
-  Resets = 26,
-  /** elements in the slot: 4 fields, 8 reject reasons, 9 protocols, 5 peek misses, 2 reset sides */
-  Size = 28,
+  Resets = 27,
+  /** elements in the slot: 4 fields, 9 reject reasons, 9 protocols, 5 peek misses, 2 reset sides */
+  Size = 29,
 }
 
 /** f64 fields of one worker's own stripe. */

@@ -99,6 +99,12 @@ export const REJECT_REASONS = [
   'disabled',
   /** the process was out of file descriptors (EMFILE/ENFILE) to connect to a backend */
   'fd_exhaustion',
+  /**
+   * its connect attempts failed (a refused or timed-out connect, and no attempt
+   * left, or retry_on without connect_failure), while `no_backend` says no
+   * backend was eligible to try (HAProxy's `SC` and `sC` against `<NOSRV>`)
+   */
+  'connect_failed',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -2,13 +2,14 @@
 // real state table: a free backend is connected to, a full pool queues the
 // connection until a slot frees or its queue timeout refuses it, a full queue
 // or no eligible backend refuses it, and a new connection waits behind those
-// already waiting.
+// already waiting. A retry goes to a backend not tried yet, else to the tried
+// ones again (the one that just failed after the turnaround), taking no turn.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OpState, type RejectReason } from '../../daemon/state/names.js';
 import { Table } from '../../daemon/state/table.js';
 import { PoolQueue, PoolRuntime, type Waiter } from '../../daemon/data/pool-queue.js';
-import { PoolWait } from '../../daemon/data/pool-wait.js';
+import { PoolWait, TURNAROUND_MS } from '../../daemon/data/pool-wait.js';
 import { Reservations } from '../../daemon/data/reservations.js';
 import { initOneBackendPool, oneBackendPlan } from './one-backend-pool.js';
 
@@ -159,6 +160,72 @@ test('a new connection takes its place behind those waiting even with a slot fre
   fresh.wait.cancel();
   pool.queue.leave(other);
   assert.equal(table.pools.queued(0), 0);
+});
+
+test('a retry in a one-backend pool goes to that backend again after min(timeouts.connect, 1 s), its slot held meanwhile', async () => {
+  const { table, pool } = setupMany(1, 60);
+  const c = new Conn(table);
+  c.wait.pick(pool, true);
+  assert.deepEqual(c.calls, ['connect 0']);
+  // the connect failed: the connection lets go of the backend and retries
+  c.held.releaseBackend();
+  c.tried.push(0);
+  const started = performance.now();
+  const connected = c.called();
+  c.wait.pick(pool, false);
+  assert.deepEqual(c.calls, ['connect 0'], 'not at once: the turnaround first');
+  assert.equal(c.held.backend, 0, 'the backend is reserved while it waits');
+  assert.equal(table.backends.active(0), 1);
+  await connected;
+  assert.deepEqual(c.calls, ['connect 0', 'connect 0']);
+  assert.ok(performance.now() - started >= 55, 'after the turnaround (60 ms: the connect timeout, under 1 s)');
+  assert.equal(TURNAROUND_MS, 1000, "HAProxy's one second");
+  c.held.releaseAll();
+});
+
+test('a connection closed during the turnaround is never connected, and gives its backend back', async () => {
+  const { table, pool } = setupMany(1, 30);
+  const c = new Conn(table);
+  c.tried.push(0);
+  c.wait.pick(pool, false);
+  assert.equal(table.backends.active(0), 1);
+  // the close path: Reservations.releaseAll, then the wait's cancel
+  c.held.releaseAll();
+  c.wait.cancel();
+  assert.equal(table.backends.active(0), 0);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(c.calls, []);
+});
+
+test('every backend tried: the retry goes round them again at once, the one that just failed last', () => {
+  const { table, pool } = setupMany(3, 1000);
+  const c = new Conn(table);
+  c.wait.pick(pool, true);
+  const order = [c.held.backend];
+  // each attempt fails: 3 backends, then round again, never the one that just failed
+  for (let k = 0; k < 5; k++) {
+    const failed = c.held.releaseBackend();
+    c.tried.push(failed);
+    c.wait.pick(pool, false);
+    assert.equal(c.calls.length, k + 2, 'connected at once: not the backend that just failed');
+    order.push(c.held.backend);
+  }
+  assert.deepEqual(order.slice(0, 3).sort(), [0, 1, 2], 'each backend once before any again');
+  for (let k = 1; k < order.length; k++) assert.notEqual(order[k], order[k - 1]);
+  assert.equal(table.pools.peekCursor(0), 1, 'the retries took no turn of the rotation');
+  c.held.releaseAll();
+});
+
+test('a retry finding no eligible backend at all is refused no_backend', () => {
+  const { table, pool } = setupMany(2, 1000);
+  const c = new Conn(table);
+  c.wait.pick(pool, true);
+  const failed = c.held.releaseBackend();
+  c.tried.push(failed);
+  table.backends.setOpState(0, OpState.Down, 0, 0);
+  table.backends.setOpState(1, OpState.Down, 0, 0);
+  c.wait.pick(pool, false);
+  assert.deepEqual(c.calls, [`connect ${failed}`, 'refuse no_backend']);
 });
 
 test('a connection queued after its pick took a turn takes none from the queue; one queued without a pick takes its turn there', () => {

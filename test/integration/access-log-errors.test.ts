@@ -55,7 +55,7 @@ test('access lines carry the error code of why no backend served the connection'
       `[control]\nsocket = ${JSON.stringify(sock)}`,
       '[log]\nlevel = "info"\naccess = true',
       ...listeners,
-      ...pool('refused', refusedPort, ['retries = 1']),
+      ...pool('refused', refusedPort, ['retries = 1', 'timeouts = { connect = "200ms" }']),
       ...pool('hung', hung.port, ['retries = 0', 'timeouts = { connect = "200ms" }']),
       ...pool('full', echo.port, ['retries = 0'], ['max_connections = 1']),
       ...pool(
@@ -83,16 +83,20 @@ test('access lines carry the error code of why no backend served the connection'
     return access().find((l) => l['listener'] === listener)!;
   };
 
-  // the retry finds no other backend: the failed connect is the reason
+  // the only backend refuses the first connect and the retry (after the 200 ms turnaround): the connects failed
   assert.equal(await untilClosed(ports.refused), '');
   assert.deepEqual(pick(await lineOf('refused')), {
-    termination: 'no_backend',
+    termination: 'connect_failed',
     error: 'E_CONNECT_REFUSED',
-    attempts: 1,
+    attempts: 2,
   });
 
   assert.equal(await untilClosed(ports.hung), '');
-  assert.deepEqual(pick(await lineOf('hung')), { termination: 'no_backend', error: 'E_CONNECT_TIMEOUT', attempts: 1 });
+  assert.deepEqual(pick(await lineOf('hung')), {
+    termination: 'connect_failed',
+    error: 'E_CONNECT_TIMEOUT',
+    attempts: 1,
+  });
 
   // one connection holds each pool's only slot (max_connections = 1)
   const holdFull = await served(ports.full);

@@ -284,7 +284,8 @@ test('every termination gives back every reservation: the active counts return t
     await t.test('connect refused, retries exhausted', async () => {
       const c = new Client(at('refused'));
       await c.refused();
-      assert.equal(rejected(d, 'refused', 'no_backend'), 1);
+      assert.equal(rejected(d, 'refused', 'connect_failed'), 1);
+      assert.equal(rejected(d, 'refused', 'no_backend'), 0);
       const errors = d.snapshot().backends.filter((b) => b.pool === 'refused');
       assert.equal(
         errors.reduce((n, b) => n + b.connectErrors.refused, 0),
@@ -297,7 +298,7 @@ test('every termination gives back every reservation: the active counts return t
     await t.test('connect timeout', async () => {
       const c = new Client(at('hung'));
       await c.refused();
-      assert.equal(rejected(d, 'hung', 'no_backend'), 1);
+      assert.equal(rejected(d, 'hung', 'connect_failed'), 1);
       assert.equal(d.snapshot().backends.find((b) => b.pool === 'hung')!.connectErrors.timeout, 1);
       await allReleased(d, 'a connect timeout');
     });

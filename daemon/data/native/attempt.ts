@@ -280,7 +280,8 @@ export abstract class NativeAttempt extends ConnectionBase {
       table.backendStats.countRetry(worker, slot);
       return this.pick();
     }
-    this.refuse('no_backend');
+    // the attempts failed, as the Node relay says it (../backend-attempt.ts connectFailed)
+    this.refuse('connect_failed');
   }
 }
 
