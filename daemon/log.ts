@@ -8,11 +8,23 @@ import { isMainThread } from 'node:worker_threads';
 import { pino, stdTimeFunctions } from 'pino';
 import type { LogLevel } from './config/schema.js';
 
-let out: (line: string) => void = isMainThread
-  ? (line) => {
-      process.stdout.write(line);
-    }
-  : batchedStdout();
+const batch = isMainThread ? null : batchedStdout();
+let out: (line: string) => void =
+  batch?.write ??
+  ((line) => {
+    process.stdout.write(line);
+  });
+
+/**
+ * Write now what a worker thread has gathered (nothing on the main thread,
+ * whose lines are written at once). A worker calls it before it tells the main
+ * thread it holds no connection: the main thread may end the thread right
+ * after, and lines still gathered would be lost with it (terminate() runs no
+ * 'exit' handler).
+ */
+export function flushLog(): void {
+  batch?.flush();
+}
 
 /**
  * Lines are gathered for at most FLUSH_MS and written in pieces of at most
@@ -20,12 +32,13 @@ let out: (line: string) => void = isMainThread
  * interleave mid-line on a pipe. A full non-blocking pipe falls back to the
  * forwarded process.stdout, so no line is dropped.
  */
-function batchedStdout(): (line: string) => void {
+function batchedStdout(): { write: (line: string) => void; flush: () => void } {
   const FLUSH_MS = 20;
   const PIPE_BUF = 4096;
   let buf = '';
   let timer: NodeJS.Timeout | null = null;
   const flush = (): void => {
+    if (timer !== null) clearTimeout(timer);
     timer = null;
     while (buf.length > 0) {
       let end = buf.length;
@@ -42,11 +55,12 @@ function batchedStdout(): (line: string) => void {
     }
   };
   process.on('exit', flush);
-  return (line) => {
+  const write = (line: string): void => {
     buf += line;
     if (buf.length >= PIPE_BUF) flush();
     else if (!timer) timer = setTimeout(flush, FLUSH_MS).unref();
   };
+  return { write, flush };
 }
 
 /** An error as a log field: its catalog or errno code and message (no stack: one line per event). */

@@ -123,7 +123,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
         });
       }
       void daemon
-        .stop(graceful)
+        .stop(graceful, 'second_signal')
         .then(() => side.close())
         .catch((err: unknown) => log.error('error while stopping', { err }))
         .then(() => {

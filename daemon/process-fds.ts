@@ -8,7 +8,7 @@
 // call each, about 1 µs, where Node's statSync and a read of /proc/self/limits
 // took 4 to 13); else by Node, the limit through one descriptor per thread,
 // kept open.
-import { openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { loadRelayAddon, type FdAddon } from './data/native/addon.js';
 
 /** the addon's counters on this thread: undefined until first asked, null when it does not load */
@@ -70,6 +70,33 @@ export function fdLimit(fallback = Infinity): number {
   } catch {
     return fallback;
   }
+}
+
+/**
+ * Clients waiting in the accept queue of the listening socket `fd` (connected,
+ * not yet accepted: `ss -ltn`'s Recv-Q), which closing the socket makes the
+ * kernel reset; -1 when not known. Read by the addon with TCP_INFO (native/fds.c,
+ * one system call); without it from /proc/net/tcp and tcp6, whose rx_queue is
+ * that count for a socket in LISTEN (proc(5)), found by the socket's inode.
+ */
+export function acceptQueue(fd: number): number {
+  if (fd < 0) return -1;
+  const a = fdAddon();
+  if (a !== null && typeof a.acceptQueue === 'function') return a.acceptQueue(fd);
+  try {
+    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+    if (m === null) return -1;
+    for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      for (const line of readFileSync(file, 'latin1').split('\n')) {
+        const f = line.trim().split(/\s+/);
+        // sl local remote st tx_queue:rx_queue tr:when retrnsmt uid timeout inode
+        if (f[9] === m[1] && f[3] === '0A') return parseInt(f[4]!.split(':')[1]!, 16);
+      }
+    }
+  } catch {
+    // not readable (no descriptor to spare, no /proc): not known
+  }
+  return -1;
 }
 
 /** EMFILE (this process's limit) or ENFILE (the system's table): a local resource error, never a peer's. */

@@ -11,7 +11,7 @@ import type { TableCapacity } from '../state/layout.js';
 import type { AdminStateName, CauseName, OpStateName } from '../state/names.js';
 import type { AlertSnapshot, DaemonEvent, InfoSnapshot, Snapshot } from './snapshot/snapshot.js';
 import { Topology } from './topology/topology.js';
-import { Supervisor } from './supervisor.js';
+import { Supervisor, type CutCause } from './supervisor.js';
 import { EventLog } from './events.js';
 import { RateTracker, CounterRates } from './rates.js';
 import { ProcessStats } from './process-stats.js';
@@ -278,7 +278,12 @@ export class Daemon implements ControlContext {
     return hook(cause);
   }
 
-  async stop(graceful: boolean): Promise<void> {
+  /**
+   * Stop serving: graceful, the listeners close and open connections get up
+   * to drain_timeout; else they are cut now (`cause` says why, in the warning
+   * that counts them).
+   */
+  async stop(graceful: boolean, cause: CutCause = 'immediate_stop'): Promise<void> {
     this.instanceHealth.enterDraining();
     if (this.tick) clearInterval(this.tick);
     this.tick = null;
@@ -287,12 +292,12 @@ export class Daemon implements ControlContext {
     this.health.stop();
     this.processStats.stop();
     if (graceful) await this.supervisor.stop(this.config.drainTimeout);
-    else await this.supervisor.terminate();
+    else await this.supervisor.terminate(cause);
   }
 
   /** Immediate stop of the data plane (a second signal during a graceful stop). */
   terminate(): Promise<void> {
-    return this.supervisor.terminate();
+    return this.supervisor.terminate('second_signal');
   }
 
   /** Crash one worker as an exception outside any connection would; resolves once it has exited. */

@@ -26,6 +26,9 @@ interface ListenError extends ListenFailure {
 }
 export type ListenErrors = ListenError[];
 
+/** Why a stop cut the connections still open: drain_timeout expired, a second stop signal, or an immediate stop asked for. */
+export type CutCause = 'drain_timeout' | 'second_signal' | 'immediate_stop';
+
 interface Slot {
   id: number;
   thread: Worker | null;
@@ -70,6 +73,8 @@ export class Supervisor {
   private plan: WorkerPlan | null = null;
   private stopping = false;
   private drainWaiters: (() => void)[] = [];
+  /** the immediate stop under way: a second call waits for it rather than count its cut again */
+  private cutting: Promise<void> | null = null;
 
   constructor(
     private readonly table: Table,
@@ -245,19 +250,44 @@ export class Supervisor {
       s.listening = [];
     }
     await this.drained(graceMs);
-    await this.terminate();
+    await this.terminate('drain_timeout');
   }
 
   /**
    * Immediate stop: every worker cuts its connections through their close
-   * path (each gives back what it holds and writes its access line), then the
-   * threads end. A worker that does not answer within CUT_MS is ended anyway
-   * (what it held is given back from its stripes).
+   * path (each gives back what it holds and writes its access line, with
+   * termination shutdown), then the threads end; one warning says how many
+   * were cut, per worker (counted in netmon_stop_resets_total). A worker that
+   * does not answer within CUT_MS is ended anyway (what it held is given back
+   * from its stripes).
    */
-  async terminate(): Promise<void> {
+  terminate(cause: CutCause = 'immediate_stop'): Promise<void> {
+    this.cutting ??= this.cut(cause);
+    return this.cutting;
+  }
+
+  private async cut(cause: CutCause): Promise<void> {
     this.stopping = true;
+    const before = this.slots.map((s) => this.table.workers.stats(s.id).stopCut);
     for (const s of this.slots) if (!s.drained) this.send(s, { type: 'stop', immediate: true });
     await this.drained(CUT_MS);
+    // each worker counts what it cuts before it cuts it, and says it is drained once its access lines are written
+    const perWorker: Record<string, number> = {};
+    let cut = 0;
+    for (const [i, s] of this.slots.entries()) {
+      const n = this.table.workers.stats(s.id).stopCut - before[i]!;
+      if (n > 0) perWorker[String(s.id)] = n;
+      cut += n;
+    }
+    const unanswered = this.slots.filter((s) => s.alive && !s.drained).map((s) => s.id);
+    if (cut > 0 || unanswered.length > 0)
+      log.warn(`stopping: ${cut} open connection(s) cut with a reset`, {
+        cause,
+        connections: cut,
+        workers: perWorker,
+        // ended without confirming within CUT_MS: what they still held ends with the thread, its lines unwritten
+        ...(unanswered.length > 0 ? { unanswered } : {}),
+      });
     await Promise.all(this.slots.map((s) => s.thread?.terminate()));
   }
 

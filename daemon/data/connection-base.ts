@@ -261,8 +261,8 @@ export abstract class ConnectionBase implements OpenConnection, FaultOwner, Wait
    * dealt with: `phase` is the one it closed in, `now` when (ms,
    * performance.now()'s clock). A relayed connection's duration is observed,
    * everything held is given back (a backend slot wakes the pool's queue), the
-   * worker hears of it, and the access line is written: a refused
-   * connection's within the worker's bound for refusal lines.
+   * access line is written (a refused connection's within the worker's bound
+   * for refusal lines), and the worker hears of it.
    */
   protected closed(phase: Phase, now: number): void {
     this.wait.cancel();
@@ -271,12 +271,16 @@ export abstract class ConnectionBase implements OpenConnection, FaultOwner, Wait
       this.table.backendStats.observe(this.worker, this.held.backend, Histogram.Duration, since);
     }
     if (this.held.releaseAll() >= 0) this.pool.wake();
-    this.w.closed(this);
-    if (!this.w.accessLog || (!this.admitted && this.refusal === null)) return;
-    const line = this.accessRecord(now);
-    // refused before it was served: within the worker's bound for refusal lines
-    if (this.admitted) writeAccessLog(line);
-    else this.w.refusals.write(line);
+    try {
+      if (!this.w.accessLog || (!this.admitted && this.refusal === null)) return;
+      const line = this.accessRecord(now);
+      // refused before it was served: within the worker's bound for refusal lines
+      if (this.admitted) writeAccessLog(line);
+      else this.w.refusals.write(line);
+    } finally {
+      // after the line: the last connection of a stopping worker lets it say it is drained, and end
+      this.w.closed(this);
+    }
   }
 
   /** The connection's access line (access-log.ts), as it closes at `now`. */

@@ -4,10 +4,13 @@
 // (libuv) has no call to stop polling a listening socket, and at the limit it
 // accepts each pending connection and closes it at once (its EMFILE trick),
 // which a client takes for a connection served and ended. So a worker short of
-// descriptors closes the listening sockets it opened (the kernel then refuses
-// new clients, ECONNREFUSED: they retry, or go to another instance) and reopens
-// them when descriptors are free. Sockets passed by systemd stay open: closed,
-// they could not be reopened.
+// descriptors closes the listening sockets it opened and reopens them when
+// descriptors are free: meanwhile the kernel refuses new clients (ECONNREFUSED:
+// they retry, or go to another instance); the clients already connected and
+// waiting in a socket's accept queue when it closes are reset by the kernel
+// (ECONNRESET), counted as refused (fd_exhaustion) from the queue's length read
+// just before the close. Sockets passed by systemd stay open: closed, they
+// could not be reopened.
 import { log } from '../log.js';
 import { LogThrottle } from '../log-throttle.js';
 import { fdLimit, fdReserve, openFds } from '../process-fds.js';
@@ -15,8 +18,12 @@ import type { Table } from '../state/table.js';
 
 /** The worker's listening sockets, as the guard pauses and resumes them. */
 export interface Listening {
-  /** Close every listening socket the worker can reopen; returns the listeners' names. */
-  pause(): string[];
+  /**
+   * Close every listening socket the worker can reopen; returns the listeners'
+   * names and the clients that were waiting in their accept queues (the kernel
+   * reset them; counted as refused, fd_exhaustion).
+   */
+  pause(): { listeners: string[]; reset: number };
   /** Reopen what pause() closed; resolves with the names that could not be reopened yet. */
   resume(): Promise<string[]>;
   /**
@@ -164,7 +171,9 @@ export class FdGuard {
       {
         worker: this.worker,
         reason,
-        listeners: closed,
+        listeners: closed.listeners,
+        // connected, never accepted: reset by the kernel as the listening sockets closed
+        accept_queue_reset: closed.reset,
         open_fds: openFds(),
         limit: this.limit,
         reserve: this.reserve,

@@ -14,8 +14,13 @@ import type { RefusalLines } from './access-log.js';
 export interface ListeningSocket {
   /** open and accepting (false once closed) */
   readonly listening: boolean;
-  /** Stop accepting and close the socket. */
-  close(): void;
+  /**
+   * Stop accepting and close the socket. Returns how many clients were in its
+   * accept queue just before (connected, never accepted), which the kernel
+   * resets as it closes; -1 when not known. A duplicate of a socket systemd
+   * passed leaves that socket listening: its queue is not reset.
+   */
+  close(): number;
 }
 
 /** One listener as a worker serves it for one config generation. */

@@ -8,11 +8,11 @@
 import net from 'node:net';
 import type { Table } from '../state/table.js';
 import { log } from '../log.js';
-import { isFdExhaustion } from '../process-fds.js';
+import { acceptQueue, isFdExhaustion } from '../process-fds.js';
 import { ListenerEdge } from './edge/listener-edge.js';
 import type { ListenerPlan, ListenFailure, WorkerPlan } from './plan.js';
 import type { PoolRuntime } from './pool-queue.js';
-import type { ListenerRuntime } from './worker-context.js';
+import type { ListenerRuntime, ListeningSocket } from './worker-context.js';
 import type { WorkerRelay } from './native/worker-relay.js';
 import type { Listening } from './fd-guard.js';
 
@@ -25,7 +25,29 @@ export interface ListenerEvents {
 }
 
 /** a listener's socket before it is opened */
-const CLOSED = { listening: false, close(): void {} };
+const CLOSED: ListeningSocket = { listening: false, close: () => 0 };
+
+/** A Node server as a ListeningSocket: its close says how many clients its accept queue held. */
+function nodeListening(server: net.Server): ListeningSocket {
+  return {
+    get listening() {
+      return server.listening;
+    },
+    close: () => {
+      // net.Server has no public accessor for its descriptor; its handle (libuv's TCP) has one on Unix
+      const fd = (server as unknown as { _handle?: { fd?: number } | null })._handle?.fd ?? -1;
+      const queued = server.listening ? acceptQueue(fd) : 0;
+      server.close();
+      return queued;
+    },
+  };
+}
+
+/** Close `rt`'s socket: the clients the kernel reset from its accept queue (0 for systemd's, which stays open). */
+function closeListening(rt: ListenerRuntime): number {
+  const queued = rt.server.close();
+  return rt.plan.fd !== undefined ? 0 : Math.max(0, queued);
+}
 
 export class WorkerListeners implements Listening {
   private readonly byName = new Map<string, ListenerRuntime>();
@@ -70,7 +92,7 @@ export class WorkerListeners implements Listening {
     const wanted = new Set(plan.listeners.map((l) => l.name));
     for (const [name, rt] of this.byName) {
       if (!wanted.has(name)) {
-        rt.server.close();
+        this.closeForReload(rt, 'removed by the new config');
         this.byName.delete(name);
       }
     }
@@ -89,7 +111,7 @@ export class WorkerListeners implements Listening {
             : null;
         } catch (err) {
           // fail closed: a listener whose plan cannot be applied is not served, with these rules or the old
-          cur?.server.close();
+          if (cur) this.closeForReload(cur, 'its plan cannot be applied');
           this.byName.delete(lp.name);
           const message = `cannot apply the plan: ${(err as Error).message}`;
           log.error('listener not served', { listener: lp.name, err: message });
@@ -100,7 +122,7 @@ export class WorkerListeners implements Listening {
         const refusal = this.native.refusal;
         if (refusal !== null) {
           // fail closed: the config asks for the native relay, which cannot run here
-          cur?.server.close();
+          if (cur) this.closeForReload(cur, 'the native relay cannot run');
           this.byName.delete(lp.name);
           failures.push({ listener: lp.name, code: 'E_PLAN', message: refusal, serving: null });
           return;
@@ -122,9 +144,9 @@ export class WorkerListeners implements Listening {
         }
         try {
           const rt: ListenerRuntime = { plan: lp, server: CLOSED, accept, native, pool, edge };
-          rt.server = accept === 'native' ? this.native.listen(rt) : await this.listenNode(lp);
+          rt.server = accept === 'native' ? this.native.listen(rt) : nodeListening(await this.listenNode(lp));
           // a moved bind: the old socket stops accepting once the new one is up
-          cur?.server.close();
+          if (cur) this.closeForReload(cur, 'moved (bind, backlog or who accepts)');
           this.byName.set(lp.name, rt);
         } catch (err) {
           const e = err as NodeJS.ErrnoException;
@@ -168,18 +190,38 @@ export class WorkerListeners implements Listening {
   }
 
   /**
+   * A reload closed `rt`'s socket: the clients in its accept queue were reset
+   * by the kernel (no reject reason fits them: logged, not counted).
+   */
+  private closeForReload(rt: ListenerRuntime, why: string): void {
+    const reset = closeListening(rt);
+    if (reset > 0)
+      log.warn('listener closed: clients waiting in its accept queue were reset', {
+        listener: rt.plan.name,
+        worker: this.worker,
+        clients: reset,
+        why,
+      });
+  }
+
+  /**
    * Close every listening socket this worker can reopen (not systemd's), the
    * native relay's as Node's (native/worker-relay.ts says why); returns the
-   * listeners' names.
+   * listeners' names and how many clients were waiting in their accept queues,
+   * which the kernel reset: each is counted as refused (fd_exhaustion) on its
+   * listener.
    */
-  pause(): string[] {
-    const closed: string[] = [];
+  pause(): { listeners: string[]; reset: number } {
+    const listeners: string[] = [];
+    let reset = 0;
     for (const [name, rt] of this.byName) {
       if (rt.plan.fd !== undefined || !rt.server.listening) continue;
-      rt.server.close();
-      closed.push(name);
+      const n = closeListening(rt);
+      if (n > 0) this.table.listeners.countRejected(this.worker, rt.plan.slot, 'fd_exhaustion', n);
+      reset += n;
+      listeners.push(name);
     }
-    return closed;
+    return { listeners, reset };
   }
 
   /** Reopen the listeners pause() closed; resolves with those that failed to bind. */
@@ -188,7 +230,7 @@ export class WorkerListeners implements Listening {
     for (const [name, rt] of this.byName) {
       if (rt.plan.fd !== undefined || rt.server.listening || this.closed) continue;
       try {
-        rt.server = rt.accept === 'native' ? this.native.listen(rt) : await this.listenNode(rt.plan);
+        rt.server = rt.accept === 'native' ? this.native.listen(rt) : nodeListening(await this.listenNode(rt.plan));
       } catch (err) {
         failed.push(name);
         log.debug('listener not reopened yet', { listener: name, err });
@@ -197,10 +239,15 @@ export class WorkerListeners implements Listening {
     return failed;
   }
 
-  /** Close every listening socket for good (the worker stops). */
-  closeAll(): void {
+  /**
+   * Close every listening socket for good (the worker stops). Returns how many
+   * clients were waiting in their accept queues: the kernel reset them.
+   */
+  closeAll(): number {
     this.closed = true;
-    for (const rt of this.byName.values()) rt.server.close();
+    let reset = 0;
+    for (const rt of this.byName.values()) reset += closeListening(rt);
     this.byName.clear();
+    return reset;
   }
 }

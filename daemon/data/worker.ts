@@ -14,7 +14,7 @@
 import net from 'node:net';
 import { parentPort, workerData, threadId } from 'node:worker_threads';
 import { Table } from '../state/table.js';
-import { log, setLogLevel } from '../log.js';
+import { flushLog, log, setLogLevel } from '../log.js';
 import { Connection } from './connection.js';
 import { RefusalLines } from './access-log.js';
 import type { FromWorker, InjectedFault, ListenFailure, ToWorker, WorkerInit, WorkerPlan } from './plan.js';
@@ -89,7 +89,8 @@ class Worker implements WorkerContext, NativeAccepts {
   private onConnection(listenerName: string, socket: net.Socket): void {
     const rt = this.listeners.get(listenerName);
     if (!rt || this.stopping) {
-      // never served: a reset, not a FIN that would look like a completed exchange
+      // never served: a reset, not a FIN that would look like a completed exchange; counted as the stop's
+      if (this.stopping) this.table.workers.countStopResets(this.worker, 0, 1);
       resetSocket(socket);
       return;
     }
@@ -117,7 +118,8 @@ class Worker implements WorkerContext, NativeAccepts {
   /** A client the native relay accepted: served as onConnection serves Node's, under the same guard. */
   serveAccepted(rt: ListenerRuntime, relay: NativeRelay, client: AcceptedClient): void {
     if (this.stopping) {
-      // never served: a reset, not a FIN that would look like a completed exchange
+      // accepted in the batch the stop closed the listener in: never served, a reset, counted as the stop's
+      this.table.workers.countStopResets(this.worker, 0, 1);
       relay.close(client.id, true);
       return;
     }
@@ -164,7 +166,18 @@ class Worker implements WorkerContext, NativeAccepts {
 
   closed(c: OpenConnection): void {
     if (!this.open.delete(c)) return;
-    if (this.stopping && this.open.size === 0) this.post({ type: 'drained' });
+    if (this.stopping && this.open.size === 0) this.drained();
+  }
+
+  /**
+   * Tell the main thread this worker holds no connection, once its log lines
+   * are written: the main thread may end the thread right after (a batch of
+   * lines still gathered would be lost with it, access lines of connections
+   * just cut among them).
+   */
+  private drained(): void {
+    flushLog();
+    this.post({ type: 'drained' });
   }
 
   /** names of the listeners this worker has a socket open for */
@@ -181,10 +194,20 @@ class Worker implements WorkerContext, NativeAccepts {
   stop(immediate: boolean): void {
     this.stopping = true;
     this.fds.stop();
-    this.listeners.closeAll();
-    if (this.open.size === 0) this.post({ type: 'drained' });
-    // the last one to close says 'drained' (closed())
-    else if (immediate) for (const c of [...this.open]) c.abort('shutdown');
+    // the kernel resets the clients left in a closed listening socket's accept queue: counted and said
+    const queued = this.listeners.closeAll();
+    if (queued > 0) {
+      this.table.workers.countStopResets(this.worker, 0, queued);
+      log.warn('stopping: clients waiting in the accept queue were reset as the listeners closed', {
+        worker: this.worker,
+        clients: queued,
+      });
+    }
+    if (this.open.size === 0) return this.drained();
+    if (!immediate) return; // the last one to close says 'drained' (closed())
+    // counted before the first is cut: the main thread reads the count once this worker is drained
+    this.table.workers.countStopResets(this.worker, this.open.size, 0);
+    for (const c of [...this.open]) c.abort('shutdown');
   }
 
   /**

@@ -195,7 +195,11 @@ export const enum WorkerStripe {
   NativeRelay = 12,
   /** the soft file descriptor limit the worker applies, as it last read it (Infinity: unlimited; 0: not read yet) */
   FdLimit = 13,
-  Size = 14,
+  /** open connections an immediate stop cut with a reset (drain_timeout expired, a second stop signal) */
+  StopCut = 14,
+  /** clients waiting in the accept queue of a listening socket the stop closed: the kernel reset them */
+  StopQueueReset = 15,
+  Size = 16,
 }
 
 /** f64 fields of one worker's stripe for one pool. */

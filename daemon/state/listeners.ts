@@ -95,8 +95,9 @@ export class ListenersView {
     Atomics.sub(this.i32, this.at.listener(i) + ListenerI32.Active, 1);
     this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.ActiveHeld]! -= 1;
   }
-  countRejected(worker: number, i: number, reason: RejectReason): void {
-    this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.Rejected + REJECT_REASONS.indexOf(reason)]! += 1;
+  /** `n` (1 unless said) connections refused on listener `i` for `reason`. */
+  countRejected(worker: number, i: number, reason: RejectReason, n = 1): void {
+    this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.Rejected + REJECT_REASONS.indexOf(reason)]! += n;
   }
   countProtocol(worker: number, i: number, protocol: Protocol): void {
     this.f64[this.at.listenerStripe(worker, i) + ListenerStripe.Protocol + PROTOCOLS.indexOf(protocol)]! += 1;

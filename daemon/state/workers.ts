@@ -36,6 +36,10 @@ export interface WorkerStats {
   acceptPaused: boolean;
   /** the soft file descriptor limit the worker applies, as it last read it: Infinity when unlimited, 0 before it read it */
   fdLimit: number;
+  /** open connections an immediate stop cut with a reset (drain_timeout expired, a second stop signal) */
+  stopCut: number;
+  /** clients in the accept queues of the listening sockets the stop closed (the kernel reset them) */
+  stopQueueReset: number;
 }
 
 export class WorkersView {
@@ -92,6 +96,15 @@ export class WorkersView {
   setFdLimit(worker: number, limit: number): void {
     this.f64[this.at.workerStripe(worker) + WorkerStripe.FdLimit] = limit;
   }
+  /**
+   * The worker's stop cut `connections` open connections with a reset, and
+   * closed listening sockets with `queued` clients in their accept queues.
+   */
+  countStopResets(worker: number, connections: number, queued: number): void {
+    const s = this.at.workerStripe(worker);
+    this.f64[s + WorkerStripe.StopCut]! += connections;
+    this.f64[s + WorkerStripe.StopQueueReset]! += queued;
+  }
   stats(worker: number): WorkerStats {
     const s = this.at.workerStripe(worker);
     return {
@@ -110,6 +123,8 @@ export class WorkersView {
       fdConnectFailures: this.f64[s + WorkerStripe.FdConnectFailures]!,
       acceptPaused: this.f64[s + WorkerStripe.AcceptPaused] === 1,
       fdLimit: this.f64[s + WorkerStripe.FdLimit]!,
+      stopCut: this.f64[s + WorkerStripe.StopCut]!,
+      stopQueueReset: this.f64[s + WorkerStripe.StopQueueReset]!,
     };
   }
   /** A worker died: its connections are gone. Returns how many it counted open. Main thread only, after the worker's exit. */

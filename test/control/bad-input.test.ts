@@ -106,6 +106,30 @@ test('wrong arguments: E_BAD_ARGUMENT naming the argument', async () => {
   assert.equal(algo.error?.code, 'E_BAD_ARGUMENT');
 });
 
+test('a JSON number given as a string is refused (E_BAD_ARGUMENT), and the weight stays as it was', async () => {
+  const weight = (): number | undefined => f.d.daemon.snapshot().backends.find((b) => b.key === 'web/b1')?.weight;
+  const before = weight();
+  assert.notEqual(before, 5);
+  const r = await jsonRequest(f.sock, { id: 4, cmd: 'set-weight', args: { backend: 'web/b1', weight: '5' } });
+  assert.deepEqual([r.ok, r.error?.code], [false, 'E_BAD_ARGUMENT']);
+  assert.match(r.error!.message, /^N: expected a JSON number, got a string "5"/);
+  const t = await jsonRequest(f.sock, { id: 5, cmd: 'set-weight', args: { backend: 'web/b1', weight: true } });
+  assert.match(t.error!.message, /^N: expected a JSON number, got a boolean "true"/);
+  const limit = await jsonRequest(f.sock, { id: 6, cmd: 'show-events', args: { limit: '5' } });
+  assert.equal(limit.error?.code, 'E_BAD_ARGUMENT');
+  assert.equal(weight(), before, 'nothing changed');
+  // typed words are text: the same value in a text command, or in `cmd`'s words, is a number
+  assert.match(await textRequest(f.sock, 'set weight web/b1 5'), /weight 5/);
+  assert.equal(weight(), 5);
+  const words = await jsonRequest(f.sock, { id: 7, cmd: 'set weight web/b1 6' });
+  assert.equal(words.ok, true);
+  assert.equal(weight(), 6);
+  // a JSON number is the one accepted form in `args`
+  const ok = await jsonRequest(f.sock, { id: 8, cmd: 'set-weight', args: { backend: 'web/b1', weight: before } });
+  assert.equal(ok.ok, true);
+  assert.equal(weight(), before);
+});
+
 test('unknown backend, pool or listener: E_NOT_FOUND, and nothing changes', async () => {
   const before = JSON.stringify(f.d.daemon.snapshot().backends.map((b) => [b.key, b.admin, b.weight]));
   assert.match(await textRequest(f.sock, 'set state web/b9 drain'), /^error E_NOT_FOUND: /);

@@ -7,7 +7,15 @@ import type { AdminStateName } from '../../daemon/state/names.js';
 import type { BackendSnapshot, DaemonEvent, PoolSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
 
 const rates = { connections: 12.5, bytesIn: 1000, bytesOut: 2000, errors: 0, retries: 0 };
-const noFaults = { internalErrors: 0, fdAcceptPauses: 0, fdConnectFailures: 0, acceptPaused: false, fdLimit: 65536 };
+const noFaults = {
+  internalErrors: 0,
+  fdAcceptPauses: 0,
+  fdConnectFailures: 0,
+  acceptPaused: false,
+  fdLimit: 65536,
+  stopCut: 0,
+  stopQueueReset: 0,
+};
 
 function backend(pool: string, name: string, port: number): BackendSnapshot {
   return {

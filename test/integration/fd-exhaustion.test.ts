@@ -8,13 +8,21 @@
 // accepts again once descriptors are free. A limit lowered while the daemon
 // runs is seen before a burst uses it up: every client of the burst is served or
 // refused (ECONNREFUSED, a reset), none accepted and closed with a clean FIN.
-// The first test runs on both relays (NETMON_TEST_RELAY narrows it): the native
+// Every client reset short of descriptors is counted as refused (fd_exhaustion)
+// and said: those in a closed listening socket's accept queue in the pause
+// warning, those netmon accepted and refused by their access lines. The first
+// two tests run on both relays (NETMON_TEST_RELAY narrows it): the native
 // relay's listeners are paused and reopened as Node's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
-import type { AlertSnapshot, InfoSnapshot, Snapshot } from '../../daemon/control/snapshot/snapshot.js';
+import type {
+  AlertSnapshot,
+  InfoSnapshot,
+  ListenerSnapshot,
+  Snapshot,
+} from '../../daemon/control/snapshot/snapshot.js';
 import { freePort, startNamedEcho, waitFor } from '../helpers/servers.js';
 import { startChildDaemon } from '../systemd/child-daemon.js';
 import { HeldConnection } from './reload-helpers.js';
@@ -131,6 +139,114 @@ for (const path of RELAY_PATHS) {
       for (const h of held) h.destroy();
       await d.cleanup();
       await Promise.all([b1.close(), b2.close()]);
+    }
+  });
+}
+
+/** A client that connects, sends a line and holds: served (the greeting came), or how it ended before. */
+function connectSendHold(port: number, open: net.Socket[]): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => s.write('hello\n'));
+    open.push(s);
+    let code: string | null = null;
+    s.once('data', () => resolve('served'));
+    // a reset that came before the write fails it with EPIPE: a reset all the same
+    s.on('error', (e: NodeJS.ErrnoException) => (code = e.code === 'EPIPE' ? 'ECONNRESET' : (e.code ?? e.message)));
+    s.on('end', () => (code ??= 'clean FIN'));
+    s.on('close', () => resolve(code ?? 'closed'));
+    s.setTimeout(10_000, () => s.destroy(new Error('no answer within 10 s')));
+  });
+}
+
+for (const path of RELAY_PATHS) {
+  test(`${path}: short of file descriptors, every client reset is counted (fd_exhaustion): the accept queues' and netmon's own refusals`, async (t) => {
+    const b1 = await startNamedEcho('b1');
+    const port = await freePort();
+    const d = await startChildDaemon(
+      (sock) =>
+        [
+          'workers = 2',
+          'max_connections = 1000',
+          '[data]',
+          `relay = "${path}"`,
+          '[metrics]',
+          'listen = "off"',
+          '[control]',
+          `socket = ${JSON.stringify(sock)}`,
+          '[log]',
+          'access = true',
+          '[[listener]]',
+          'name = "main"',
+          `bind = "127.0.0.1:${port}"`,
+          'pool = "web"',
+          '[pool.web]',
+          'health = { type = "none" }',
+          '[[pool.web.backend]]',
+          'name = "b1"',
+          `address = "127.0.0.1:${b1.port}"`,
+        ].join('\n') + '\n',
+      {},
+      ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, '--'],
+    );
+    const open: net.Socket[] = [];
+    try {
+      const outcomes = await Promise.all(Array.from({ length: 300 }, () => connectSendHold(port, open)));
+      const tally: Record<string, number> = {};
+      for (const o of outcomes) tally[o] = (tally[o] ?? 0) + 1;
+      for (const o of Object.keys(tally))
+        assert.ok(
+          ['served', 'ECONNRESET', 'ECONNREFUSED'].includes(o),
+          `no clean FIN, no hang: ${JSON.stringify(tally)}`,
+        );
+      const resets = tally['ECONNRESET'] ?? 0;
+      assert.ok(resets > 0 && (tally['served'] ?? 0) > 0, `the limit was met: ${JSON.stringify(tally)}`);
+
+      const listeners = (await d.ctl('show listeners')) as ListenerSnapshot[];
+      const counted = listeners[0]!.rejected['fd_exhaustion'];
+      assert.equal(counted, resets, `every client reset is counted under fd_exhaustion: ${JSON.stringify(tally)}`);
+
+      // each is said: the accept queues' in the pause warnings, netmon's own refusals by an access line each
+      type Line = Record<string, unknown>;
+      const said = (): { queued: number; refusals: number; suppressed: number } => {
+        const lines = d.stdout
+          .join('')
+          .split('\n')
+          // the last piece is a line still on its way (or empty)
+          .slice(0, -1)
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Line);
+        let queued = 0;
+        let refusals = 0;
+        let suppressed = 0;
+        for (const l of lines) {
+          if (typeof l['accept_queue_reset'] === 'number') queued += l['accept_queue_reset'];
+          if (l['msg'] === 'access' && l['reason'] === 'fd_exhaustion') {
+            assert.equal(l['termination'], 'rejected');
+            refusals++;
+          }
+          if (l['msg'] === 'access refusals suppressed')
+            suppressed += (l['reasons'] as Record<string, number>)['fd_exhaustion'] ?? 0;
+        }
+        return { queued, refusals, suppressed };
+      };
+      // a worker writes its lines within 20 ms, a suppressed count within a second
+      await waitFor(
+        () => {
+          const n = said();
+          return n.queued + n.refusals + n.suppressed === resets;
+        },
+        5000,
+        'a line for every reset',
+      ).catch(() => undefined);
+      const n = said();
+      assert.equal(n.queued + n.refusals + n.suppressed, resets, JSON.stringify({ ...n, tally }));
+      t.diagnostic(
+        `clients ${JSON.stringify(tally)}; reset from accept queues ${n.queued}, refused by netmon ${n.refusals + n.suppressed}`,
+      );
+    } finally {
+      for (const s of open) s.destroy();
+      await d.cleanup();
+      await b1.close();
     }
   });
 }

@@ -7,6 +7,8 @@ import net from 'node:net';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/servers.js';
 import { ZERO, held, startScripted, Client } from './termination-helpers.js';
+import { createRegistry } from '../../daemon/control/metrics/registry.js';
+import { parsePromText } from '../metrics/prom-text.js';
 
 /** One listener in front of one backend that allows one connection and queues one more; a peeking listener. */
 function small(port: number, peekPort: number, backend: number): string {
@@ -41,6 +43,19 @@ function small(port: number, peekPort: number, backend: number): string {
     `address = "127.0.0.1:${backend}"`,
     'max_connections = 1',
   ].join('\n');
+}
+
+/** netmon_stop_resets_total by `what`, as a scrape shows it. */
+async function stopResets(td: TestDaemon): Promise<Record<string, number>> {
+  const fams = parsePromText(await createRegistry(td.daemon).metrics());
+  const out: Record<string, number> = {};
+  for (const s of fams.get('netmon_stop_resets_total')!.samples) out[s.labels['what']!] = s.value;
+  return out;
+}
+
+/** The main thread's warning that counts the connections a stop cut. */
+function cutWarnings(td: TestDaemon): Record<string, unknown>[] {
+  return td.logs.filter((l) => typeof l.msg === 'string' && l.msg.includes('open connection(s) cut with a reset'));
 }
 
 /** The supervisor's warning when a worker exited still holding reservations (it gives them back itself). */
@@ -78,6 +93,9 @@ test('graceful stop: listeners close, open connections finish and give back what
     await stopped;
     assert.deepEqual(held(d), ZERO);
     assert.deepEqual(reclaimed(td), [], 'every worker had released everything before it exited');
+    // nothing was cut: no warning, nothing counted (a probe above may have been in an accept queue as it closed)
+    assert.deepEqual(cutWarnings(td), []);
+    assert.equal((await stopResets(td))['connection'], 0);
   } finally {
     await backend.close();
   }
@@ -110,6 +128,12 @@ test('immediate stop: relaying, queued and peeking connections are cut through t
     );
     assert.deepEqual(held(d), ZERO);
     assert.deepEqual(reclaimed(td), [], 'the workers cut their connections themselves before exiting');
+    // counted: one warning with the count, and the counter
+    const cut = cutWarnings(td);
+    assert.equal(cut.length, 1, JSON.stringify(cut));
+    assert.equal(cut[0]!['connections'], 3);
+    assert.equal(cut[0]!['cause'], 'immediate_stop');
+    assert.equal((await stopResets(td))['connection'], 3);
   } finally {
     // a failed assertion before the stop must not leave the daemon running (the file would never end)
     if (!stopped) await d.stop(false);

@@ -101,12 +101,12 @@ test('the float and per-source parts, stripes and source entries start on cache 
 test('sizes for given capacities', () => {
   // i32: 16 header + 3 * 8 + 2 * 12 + 5 * 16 = 144 elements (576 bytes), floats from 576;
   // f64: 4 header, 5 * 12 backend floats, stripes from 64: 2 * 5 * 59 backend, from 656:
-  // 2 * 3 * 29 listener, from 832 (whole cache lines): 2 * 14 worker, from 864: 2 * 2 * 2 pool = 872
+  // 2 * 3 * 29 listener, from 832 (whole cache lines): 2 * 16 worker, from 864: 2 * 2 * 2 pool = 872
   // elements; 576 + 6976 = 7552, a whole number of cache lines
   const small = new Layout({ workers: 2, listeners: 3, pools: 2, backends: 5 });
   assert.equal(BackendStripe.Size, 59);
   assert.equal(ListenerStripe.Size, 29);
-  assert.equal(WorkerStripe.Size, 14);
+  assert.equal(WorkerStripe.Size, 16);
   assert.equal(PoolStripe.Size, 2);
   assert.equal(small.f64Start, 576);
   assert.equal(small.f64Length, 872);

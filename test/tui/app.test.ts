@@ -104,6 +104,29 @@ test('overview shows every backend with its state, coloured: up green, down red,
   assert.match(f, /alerts 1/);
 });
 
+test('overview: the weight is effective/configured under EFF/CFG, and a starting backend keeps its row in line', async () => {
+  const ctx = new DashboardContext(3);
+  const b = ctx.backend('web/b2');
+  b.op = 'starting';
+  b.weight = 100;
+  b.effectiveWeight = 21;
+  const t = mount({ ctx });
+  const f = await t.until((x) => x.includes('starting'), 'the starting backend');
+  const head = lineWith(f, 'EFF/CFG');
+  assert.ok(!head.includes('WEIGHT '), 'one name for the weight column');
+  const state = head.indexOf('STATE');
+  const weightEnd = head.indexOf('EFF/CFG') + 'EFF/CFG'.length;
+  for (const [name, text, weight] of [
+    ['  b1', 'up', '2/2'],
+    ['  b2', 'starting', '21/100'],
+  ] as const) {
+    const row = lineWith(f, name);
+    assert.equal(row.slice(state, state + text.length), text, `${name}: its state under STATE`);
+    assert.equal(row.slice(weightEnd - 7, weightEnd).trim(), weight, `${name}: effective/configured under EFF/CFG`);
+    assert.equal(row[weightEnd], ' ', `${name}: the next column starts where the header's does`);
+  }
+});
+
 test('? shows every key of the key table; any key closes it', async () => {
   const t = mount();
   await t.until((x) => x.includes('pool db'), 'the overview');

@@ -13,7 +13,7 @@ function AlertLine(props: { a: AlertSnapshot; time: number }) {
     <Text wrap="truncate">
       {`${clock(props.time)} `}
       <Text color={STATE_COLOR[a.state]} bold={a.state === 'firing'}>
-        {a.state.padEnd(8)}
+        {a.state.padEnd(9)}
       </Text>
       <Text color={a.severity === 'critical' ? 'red' : 'yellow'}>{a.severity.padEnd(9)}</Text>
       {`${a.name.padEnd(18)} ${a.subject.padEnd(14)} ${a.message}`}

@@ -75,12 +75,13 @@ const COLUMNS: readonly Column[] = [
   { id: 'name', title: 'NAME', width: 13, align: 'left', priority: 0, grow: 26, cell: nameCell },
   { id: 'state', title: 'STATE', width: 8, align: 'left', priority: 1, cell: stateCell },
   {
+    // the weight as `ctl show backends` shows it: effective (slow start) / configured
     id: 'weight',
-    title: 'WEIGHT',
+    title: 'EFF/CFG',
     width: 7,
     align: 'right',
     priority: 2,
-    cell: (r) => (r.kind === 'backend' ? { text: `${r.backend.weight}/${r.backend.effectiveWeight}` } : blank),
+    cell: (r) => (r.kind === 'backend' ? { text: `${r.backend.effectiveWeight}/${r.backend.weight}` } : blank),
   },
   {
     id: 'active',

@@ -54,7 +54,7 @@ export function Detail(props: { data: DashboardState; backend: string | null; wi
         <Text color={STATE_COLORS[s]} bold>
           {s}
         </Text>
-        {`  admin ${b.admin}, health ${b.op}, by ${b.cause} at ${clock(b.lastChange)}  weight ${b.weight}/${b.effectiveWeight}${b.backup ? '  backup' : ''}${b.removed ? '  REMOVED' : ''}`}
+        {`  admin ${b.admin}, health ${b.op}, by ${b.cause} at ${clock(b.lastChange)}  weight ${b.effectiveWeight}/${b.weight} eff/cfg${b.backup ? '  backup' : ''}${b.removed ? '  REMOVED' : ''}`}
       </Text>
       <Text wrap="truncate">
         {`active ${b.active}${b.maxConnections ? `/${b.maxConnections}` : ''}  total ${b.connections}  in ${bytes(b.bytesIn)}  out ${bytes(b.bytesOut)}  errors refused ${e.refused} timeout ${e.timeout} other ${e.other}  retries ${b.retries}  passive ${b.passiveFailures}`}

@@ -124,6 +124,18 @@ export const PROCESS_FAMILIES: Def[] = [
       ];
     },
   },
+  {
+    name: 'netmon_stop_resets_total',
+    help:
+      'Clients a stop reset, by what: connection (open connections cut when drain_timeout expired or at a second ' +
+      'stop signal; each has an access line with termination shutdown), accept_queue (clients waiting in the accept ' +
+      'queue of a listening socket the stop closed, reset by the kernel, never accepted).',
+    type: 'counter',
+    read: (v) => [
+      { labels: { what: 'connection' }, value: v.snap.workers.reduce((n, w) => n + w.stopCut, 0) },
+      { labels: { what: 'accept_queue' }, value: v.snap.workers.reduce((n, w) => n + w.stopQueueReset, 0) },
+    ],
+  },
   single(
     'netmon_process_event_loop_lag_seconds',
     'Event-loop lag of the main thread: the longest its loop was blocked (a timer ran late) over the last second; about 0 when idle.',

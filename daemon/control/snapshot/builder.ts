@@ -201,6 +201,8 @@ export function workerSnapshots(
       fdConnectFailures: s.fdConnectFailures,
       acceptPaused: s.acceptPaused,
       fdLimit: s.fdLimit > 0 && Number.isFinite(s.fdLimit) ? s.fdLimit : null,
+      stopCut: s.stopCut,
+      stopQueueReset: s.stopQueueReset,
     };
   });
 }

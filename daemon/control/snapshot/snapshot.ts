@@ -180,6 +180,10 @@ export interface WorkerSnapshot {
    * null when unlimited or not read yet
    */
   fdLimit: number | null;
+  /** open connections a stop cut with a reset: drain_timeout expired, or a second stop signal */
+  stopCut: number;
+  /** clients in the accept queues of the listening sockets the stop closed, reset by the kernel */
+  stopQueueReset: number;
 }
 
 /**

@@ -49,7 +49,12 @@ function show(v: unknown): string {
   return JSON.stringify(s.length > 64 ? s.slice(0, 64) + '...' : s);
 }
 
-function convert(spec: ArgSpec, raw: unknown): ArgValue {
+/**
+ * One argument's value. `json`: it came typed, in a JSON request's `args`,
+ * where a number must be a JSON number (`"5"` is refused: a client that
+ * quotes numbers has a bug worth hearing of); typed words are all text.
+ */
+function convert(spec: ArgSpec, raw: unknown, json: boolean): ArgValue {
   switch (spec.kind) {
     case 'name':
       if (typeof raw !== 'string' || !NAME.test(raw)) throw bad(spec, `expected a name, got ${show(raw)}`);
@@ -63,6 +68,7 @@ function convert(spec: ArgSpec, raw: unknown): ArgValue {
       return raw;
     }
     case 'int': {
+      if (json && typeof raw !== 'number') throw bad(spec, `expected a JSON number, got ${kindOf(raw)}`);
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d{1,15}$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isInteger(n)) throw bad(spec, `expected an integer, got ${show(raw)}`);
       if (n < spec.min || n > spec.max) throw bad(spec, `must be ${spec.min}..${spec.max}, got ${n}`);
@@ -76,7 +82,12 @@ function convert(spec: ArgSpec, raw: unknown): ArgValue {
   }
 }
 
-function finish(specs: readonly ArgSpec[], got: Map<string, unknown>): Args {
+/** A JSON value with its kind, for a message: `a string "5"`, `a boolean "true"`, `an array`. */
+function kindOf(v: unknown): string {
+  return typeof v === 'object' && v !== null ? show(v) : `a ${typeof v} ${show(v)}`;
+}
+
+function finish(specs: readonly ArgSpec[], got: Map<string, unknown>, json: boolean): Args {
   const out: Record<string, ArgValue> = {};
   for (const spec of specs) {
     const raw = got.get(spec.name);
@@ -84,7 +95,7 @@ function finish(specs: readonly ArgSpec[], got: Map<string, unknown>): Args {
       if (!spec.optional) throw bad(spec, 'missing');
       out[spec.name] = spec.kind === 'int' ? spec.default : undefined;
     } else {
-      out[spec.name] = convert(spec, raw);
+      out[spec.name] = convert(spec, raw, json);
     }
   }
   return out;
@@ -95,7 +106,7 @@ export function parseWords(specs: readonly ArgSpec[], words: readonly string[]):
   if (words.length > specs.length) {
     throw new NetmonError('E_BAD_ARGUMENT', `unexpected argument ${show(words[specs.length])}`);
   }
-  return finish(specs, new Map(words.map((w, i) => [specs[i]!.name, w])));
+  return finish(specs, new Map(words.map((w, i) => [specs[i]!.name, w])), false);
 }
 
 /** A JSON request's `args` object, by name; unknown names are refused (they are usually typos). */
@@ -106,5 +117,5 @@ export function parseObject(specs: readonly ArgSpec[], obj: Readonly<Record<stri
       throw new NetmonError('E_BAD_ARGUMENT', `unknown argument ${show(k)} (known: ${known})`);
     }
   }
-  return finish(specs, new Map(Object.entries(obj)));
+  return finish(specs, new Map(Object.entries(obj)), true);
 }

@@ -54,8 +54,14 @@ export function formatInfo(d: InfoData): string {
   return lines.join('\n');
 }
 
-function errorsOf(b: BackendSnapshot): number {
+/** Connects that failed: refused, timed out, or another error. */
+function connectErrorsOf(b: BackendSnapshot): number {
   return b.connectErrors.refused + b.connectErrors.timeout + b.connectErrors.other;
+}
+
+/** Connections the backend took and failed: closed before any byte, or nothing within timeouts.first_byte. */
+function responseErrorsOf(b: BackendSnapshot): number {
+  return b.responseErrors.empty + b.responseErrors.timeout;
 }
 
 function stateOf(b: BackendSnapshot): string {
@@ -75,7 +81,8 @@ export function formatBackends(list: BackendSnapshot[]): string {
     String(b.connections),
     bytes(b.bytesIn),
     bytes(b.bytesOut),
-    String(errorsOf(b)),
+    String(connectErrorsOf(b)),
+    String(responseErrorsOf(b)),
     ms(b.connectMs.p95),
     ms(b.firstByteMs.p95),
     b.check.result === 'none' ? '-' : `${b.check.result} ${ms(b.check.durationMs)}ms`,
@@ -85,19 +92,21 @@ export function formatBackends(list: BackendSnapshot[]): string {
       'BACKEND',
       'ADDRESS',
       'STATE',
-      'WEIGHT',
+      // effective (slow start) / configured: the same order as `netmon top`'s EFF/CFG
+      'WEIGHT EFF/CFG',
       'ACTIVE',
       'CONN/S',
       'CONNS',
       'IN',
       'OUT',
-      'ERRORS',
+      'CONN-ERR',
+      'RESP-ERR',
       'P95CONN',
       'P95TTFB',
       'CHECK',
     ],
     rows,
-    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   );
 }
 

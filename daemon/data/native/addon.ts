@@ -13,6 +13,8 @@ export interface FdAddon {
   openFds(): number;
   /** The soft RLIMIT_NOFILE (getrlimit); -1 when unlimited. */
   fdLimit(): number;
+  /** Clients in the accept queue of the listening socket `fd` (TCP_INFO); -1 when it is not one. */
+  acceptQueue(fd: number): number;
 }
 
 /**
@@ -24,7 +26,8 @@ export interface RelayAddon extends FdAddon {
   init(counters: Float64Array, origin: number, onEvents: (count: number) => void): [Float64Array, Uint8Array];
   /** Listen for listener `key`: on host:port (IP literal), or on the listening socket `fd` (>= 0). 0 or -errno. */
   listen(key: number, host: string, port: number, backlog: number, fd: number): number;
-  unlisten(key: number): void;
+  /** Close listener `key`'s socket; returns the clients that were in its accept queue (reset by the close), or -1. */
+  unlisten(key: number): number;
   /** The port listener `key` is bound to, or -1. */
   listenPort(key: number): number;
   /** Take a duplicate of a connected client socket: its connection id, or -errno. */

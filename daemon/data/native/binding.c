@@ -157,14 +157,14 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
                                (int)arg_num(env, argv[3]), fd));
 }
 
-/** unlisten(slot) */
+/** unlisten(slot): the clients that were in its accept queue (reset by the close), or -1 when not known */
 static napi_value js_unlisten(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!args(env, info, 1, argv)) return NULL;
   INSTANCE(env, I);
-  relay_unlisten(I->r, (uint32_t)arg_num(env, argv[0]));
+  int queued = relay_unlisten(I->r, (uint32_t)arg_num(env, argv[0]));
   wait_update(&I->wait);
-  return NULL;
+  return num(env, queued);
 }
 
 /** listenPort(slot): the bound port, or -1 */
@@ -319,6 +319,7 @@ NAPI_MODULE_INIT() {
       {"fdCeiling", NULL, js_fd_ceiling, NULL, NULL, NULL, napi_default, NULL},
       {"openFds", NULL, js_open_fds, NULL, NULL, NULL, napi_default, NULL},
       {"fdLimit", NULL, js_fd_limit, NULL, NULL, NULL, napi_default, NULL},
+      {"acceptQueue", NULL, js_accept_queue, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   return exports;

@@ -45,8 +45,9 @@ void on_event(void *ctx, int type, double id, double a, double b, double c, doub
 /* hands every queued event to JavaScript, in chunks of EVENT_CAP, one callback per chunk */
 void deliver(struct inst *I);
 
-/* fds.c: openFds() and fdLimit(), which need no relay */
+/* fds.c: openFds(), fdLimit() and acceptQueue(fd), which need no relay */
 napi_value js_open_fds(napi_env env, napi_callback_info info);
 napi_value js_fd_limit(napi_env env, napi_callback_info info);
+napi_value js_accept_queue(napi_env env, napi_callback_info info);
 
 #endif

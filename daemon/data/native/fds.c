@@ -1,5 +1,6 @@
 // The process's file descriptors as the fd guard reads them (../../process-fds.ts):
-// how many are open and the soft limit, with one system call each and no
+// how many are open and the soft limit, and the accept queue of a listening
+// socket (of Node's, too, by its fd), with one system call each and no
 // allocation. Called every few accepts, so cheaper than what Node offers for the
 // same (fs.statSync builds a Stats object; the limit is only in /proc/self/limits,
 // a text table the kernel formats at each read). Neither needs the relay: they
@@ -35,5 +36,22 @@ napi_value js_fd_limit(napi_env env, napi_callback_info info) {
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) n = (double)rl.rlim_cur;
   napi_value out;
   napi_create_double(env, n, &out);
+  return out;
+}
+
+/**
+ * acceptQueue(fd): clients waiting in the accept queue of the listening socket
+ * `fd` (any listening TCP socket of the process, Node's included), which a
+ * close would reset: relay_accept_queue(); -1 when it is not one.
+ */
+napi_value js_accept_queue(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok)
+    fd = -1;
+  napi_value out;
+  napi_create_double(env, (double)relay_accept_queue(fd), &out);
   return out;
 }

@@ -180,14 +180,26 @@ nomem:
   return -ENOMEM;
 }
 
-void relay_unlisten(struct relay *r, uint32_t slot) {
+int relay_accept_queue(int fd) {
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+  memset(&ti, 0, sizeof ti);
+  if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ti.tcpi_state != TCP_LISTEN) return -1;
+  return (int)ti.tcpi_unacked;
+}
+
+int relay_unlisten(struct relay *r, uint32_t slot) {
   struct listener *l = listener_get(r, slot);
-  if (!l) return;
+  if (!l) return -1;
   if (l->paused) r->paused--;
+  /* read right before the close, which resets them (a client that completes its handshake in between is
+     reset uncounted) */
+  int queued = relay_accept_queue(l->fd);
   /* a listener's event may be in the batch being handled: the struct is freed with it, never reused */
   close(l->fd);
   r->listeners[slot] = NULL;
   free(l);
+  return queued;
 }
 
 int relay_listen_port(const struct relay *r, uint32_t slot) {

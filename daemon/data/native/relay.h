@@ -155,8 +155,19 @@ double relay_now(const struct relay *r);
 
 /** Listen on host:port (IP literal, optional %zone) for listener `slot`, or take `fd` (>= 0). 0 or -errno. */
 int relay_listen(struct relay *r, uint32_t slot, const char *host, int port, int backlog, int fd);
-/** Stop accepting for listener `slot` and close its socket. */
-void relay_unlisten(struct relay *r, uint32_t slot);
+/**
+ * Stop accepting for listener `slot` and close its socket. Returns how many
+ * clients were in its accept queue just before the close (relay_accept_queue):
+ * the kernel resets them; -1 when not known.
+ */
+int relay_unlisten(struct relay *r, uint32_t slot);
+/**
+ * Clients in the accept queue of the listening socket `fd` now (connected, not
+ * yet accepted: what `ss -ltn` shows as Recv-Q), from TCP_INFO, which on
+ * Linux gives it as tcpi_unacked for a socket in LISTEN; -1 when `fd` is not a
+ * listening TCP socket.
+ */
+int relay_accept_queue(int fd);
 /** The port listener `slot` is bound to, or -1. */
 int relay_listen_port(const struct relay *r, uint32_t slot);
 

@@ -123,8 +123,9 @@ export class NativeRelay {
   listen(key: number, host: string, port: number, backlog: number, fd: number | undefined): number {
     return this.addon.listen(key, host, port, backlog, fd ?? -1);
   }
-  unlisten(key: number): void {
-    this.addon.unlisten(key);
+  /** Close listener `key`'s socket: the clients that were in its accept queue (the kernel resets them), or -1. */
+  unlisten(key: number): number {
+    return this.addon.unlisten(key);
   }
   /** The port listener `key` is bound to, or -1. */
   listenPort(key: number): number {

@@ -49,6 +49,14 @@ export class WorkerRelay implements RelayListeners {
   private mode: RelayMode = 'auto';
   /** listeners the relay accepts on, by the key given to it */
   private readonly listeners = new Map<number, ListenerRuntime>();
+  /**
+   * listeners closed since the last heartbeat: a batch of accepts is handed
+   * over as one, and the fd guard (or a stop, or a reload) may close the
+   * listener while the batch is served; the rest of it is served as the first
+   * clients were (under the guard, refused and counted when descriptors are
+   * short), never reset unseen
+   */
+  private readonly retired = new Map<number, ListenerRuntime>();
   private nextKey = 1;
   private readonly errorLogged = new Map<number, number>();
   /** the relay waits in the event loop's place (settle) */
@@ -98,6 +106,8 @@ export class WorkerRelay implements RelayListeners {
 
   /** netmon_worker_native_relay and how the relay waits: written at each plan and heartbeat. */
   publish(): void {
+    // a heartbeat comes between two batches of events: no accept of a listener closed before it is left
+    this.retired.clear();
     const relaying = this.relaying !== null;
     this.table.workers.setNativeRelay(this.worker, relaying ? (this.inPlace ? 'in_place' : 'watched') : null);
   }
@@ -154,11 +164,13 @@ export class WorkerRelay implements RelayListeners {
         return listening;
       },
       close: () => {
-        if (!listening) return;
+        if (!listening) return 0;
         listening = false;
-        relay.unlisten(key);
+        const queued = relay.unlisten(key);
         this.listeners.delete(key);
+        this.retired.set(key, rt);
         this.errorLogged.delete(key);
+        return queued;
       },
     };
   }
@@ -166,9 +178,9 @@ export class WorkerRelay implements RelayListeners {
   // ---- RelayListeners ----
 
   accepted(key: number, id: number, address: string, port: number, at: number): void {
-    const rt = this.listeners.get(key);
+    const rt = this.listeners.get(key) ?? this.retired.get(key);
     if (rt === undefined) {
-      // its listener closed meanwhile: never served, a reset
+      // not a listener of this worker (cannot happen: keys are never reused): never served, a reset
       this.relay!.close(id, true);
       return;
     }
